@@ -1,0 +1,167 @@
+"""Participation: public participation and online town halls.
+
+Flask and the extensions are imported inside the factory, not at the top of this module, so that
+`participation serve` can let eventlet patch the standard library before any of them load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application: config -> extensions -> blueprints -> socket handlers."""
+    import os
+
+    from flask import Flask
+
+    app = Flask(
+        __name__,
+        instance_path=(config or {}).get("INSTANCE_PATH") or os.environ.get("INSTANCE_PATH"),
+        instance_relative_config=True,
+        template_folder="../templates",
+        static_folder="../static",
+    )
+    configure_settings(app, config)
+    configure_logging(app)
+    configure_extensions(app)
+    configure_blueprints(app)
+    configure_socket_handlers(app)
+    return app
+
+
+def configure_settings(app: Flask, config: Mapping[str, Any] | None) -> None:
+    import os
+
+    from participation.config import (
+        DEFAULTS,
+        check_production,
+        from_environment,
+        instance_secret_key,
+    )
+
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.update(DEFAULTS)
+    if config is None:
+        app.config.update(from_environment(app.instance_path))
+    else:
+        app.config.update(config)
+    if app.config.get("ENV_NAME") == "testing":
+        app.config["TESTING"] = True
+        app.config.setdefault("SOCKETIO_ASYNC_MODE", "threading")
+    check_production(app.config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
+    if app.config.get("TRUSTED_PROXIES"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+
+
+def configure_logging(app: Flask) -> None:
+    import logging
+
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def configure_extensions(app: Flask) -> None:
+    from participation.extensions import csrf, db, limiter, migrate, socketio
+    from participation.security.headers import configure_security_headers
+    from participation.web import configure_error_handlers
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=_migrations_directory(), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    configure_login(app)
+    origins = app.config.get("PUBLIC_URL")
+    socketio.init_app(
+        app,
+        async_mode=app.config["SOCKETIO_ASYNC_MODE"],
+        message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE"),
+        # None lets python-socketio accept only the origin the request came to.
+        cors_allowed_origins=[origins] if origins else None,
+        max_http_buffer_size=1024 * 1024,
+        ping_interval=20,
+        ping_timeout=20,
+    )
+    configure_security_headers(app)
+    configure_error_handlers(app)
+    configure_template_globals(app)
+
+
+def _migrations_directory() -> str:
+    from pathlib import Path
+
+    return str(Path(__file__).resolve().parent.parent / "migrations")
+
+
+def configure_login(app: Flask) -> None:
+    from flask_login import AnonymousUserMixin
+
+    from participation.accounts.models import User
+    from participation.extensions import db, login_manager
+
+    class Visitor(AnonymousUserMixin):
+        role = None
+        display_name = "Visitor"
+
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.sign_in"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.anonymous_user = Visitor
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(login_id: str) -> User | None:
+        # The id carries the account's session token: once the token rotates (sign-out,
+        # password change, suspension) every old session and remember cookie stops working.
+        raw_id, _, token = str(login_id).partition(":")
+        if not raw_id.isdigit() or not token:
+            return None
+        user = db.session.get(User, int(raw_id))
+        if user is None or user.session_token != token or not user.is_active:
+            return None
+        return user
+
+
+# Main navigation, in order; an entry shows once its blueprint is registered.
+NAV_LINKS = (
+    ("townhall.index", "Town halls"),
+    ("forums.topics", "Forums"),
+    ("polls.index", "Polls"),
+    ("decisions.index", "Decisions"),
+)
+
+
+def configure_template_globals(app: Flask) -> None:
+    from participation.security.permissions import can
+
+    app.jinja_env.globals["can"] = can
+    app.jinja_env.globals["site_name"] = app.config.get("SITE_NAME", "Participation")
+
+    @app.context_processor
+    def navigation() -> dict[str, Any]:
+        return {"nav_links": [(e, label) for e, label in NAV_LINKS if e in app.view_functions]}
+
+
+def configure_blueprints(app: Flask) -> None:
+    from participation import api
+    from participation.accounts import views as accounts
+    from participation.api import views as api_views  # noqa: F401 - registers the document route
+    from participation.home import views as home
+
+    for blueprint in (home.bp, accounts.bp, api.bp):
+        app.register_blueprint(blueprint)
+
+
+def configure_socket_handlers(app: Flask) -> None:
+    """Import the modules whose decorators register Socket.IO handlers."""

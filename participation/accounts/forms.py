@@ -1,0 +1,72 @@
+"""Account and administration forms. Each carries Flask-WTF's CSRF token."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length
+
+from participation.accounts.services import (
+    DISPLAY_NAME_MAX,
+    EMAIL_MAX,
+    PASSWORD_MAX,
+    PASSWORD_MIN,
+)
+from participation.security.permissions import Role
+
+
+class RegisterForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=EMAIL_MAX)])
+    display_name = StringField(
+        "Name others will see", validators=[DataRequired(), Length(max=DISPLAY_NAME_MAX)]
+    )
+    password = PasswordField(
+        f"Password (at least {PASSWORD_MIN} characters)",
+        validators=[DataRequired(), Length(min=PASSWORD_MIN, max=PASSWORD_MAX)],
+    )
+
+
+class SignInForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=EMAIL_MAX)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=PASSWORD_MAX)])
+    remember = BooleanField("Keep me signed in on this device")
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired(), Length(max=PASSWORD_MAX)]
+    )
+    new_password = PasswordField(
+        f"New password (at least {PASSWORD_MIN} characters)",
+        validators=[DataRequired(), Length(min=PASSWORD_MIN, max=PASSWORD_MAX)],
+    )
+
+
+class DisplayNameForm(FlaskForm):
+    display_name = StringField(
+        "Name others will see", validators=[DataRequired(), Length(max=DISPLAY_NAME_MAX)]
+    )
+
+
+class DeleteAccountForm(FlaskForm):
+    password = PasswordField(
+        "Your password, to confirm", validators=[DataRequired(), Length(max=PASSWORD_MAX)]
+    )
+    confirm = BooleanField(
+        "I understand my account will be deleted; what I posted stays as a former participant's",
+        validators=[DataRequired()],
+    )
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=[(r.value, r.value.capitalize()) for r in Role])
+
+
+class SuspendForm(FlaskForm):
+    reason = TextAreaField(
+        "Reason (shown to the account holder)", validators=[DataRequired(), Length(max=500)]
+    )
+
+
+class ConfirmForm(FlaskForm):
+    """A button that only needs CSRF protection (sign out, restore)."""

@@ -1,0 +1,54 @@
+"""The read-only JSON API under /api/v1, described by an OpenAPI document.
+
+Each domain adds its endpoints in its own `api.py` on `bp` and describes them with `document`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Blueprint
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+OPENAPI_PATHS: dict[str, dict[str, Any]] = {}
+OPENAPI_SCHEMAS: dict[str, dict[str, Any]] = {}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def document(path: str, summary: str, *, parameters: list[dict[str, Any]] | None = None,
+             response: dict[str, Any] | None = None, tag: str = "default") -> Callable[[F], F]:
+    """Describe a GET endpoint at `path` (OpenAPI path syntax, relative to /api/v1)."""
+
+    def decorate(view: F) -> F:
+        responses: dict[str, Any] = {
+            "200": {"description": "OK", "content": {"application/json": {
+                "schema": response or {"type": "object"}}}},
+        }
+        if "{" in path:
+            responses["404"] = {"description": "Not found", "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/Error"}}}}
+        OPENAPI_PATHS.setdefault(path, {})["get"] = {
+            "summary": summary,
+            "tags": [tag],
+            "parameters": parameters or [],
+            "responses": responses,
+        }
+        return view
+
+    return decorate
+
+
+def path_id(name: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "description": description,
+            "schema": {"type": "integer", "minimum": 1}}
+
+
+PAGE_PARAMETERS = [
+    {"name": "page", "in": "query", "required": False,
+     "schema": {"type": "integer", "minimum": 1, "default": 1}},
+    {"name": "per_page", "in": "query", "required": False,
+     "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
+]

@@ -1,0 +1,197 @@
+"""The `participation` command: serve, database, accounts, demo content and offline checks.
+
+Only click is imported at the top: `serve` patches the standard library for eventlet before Flask
+and the rest load.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+
+def main() -> None:
+    """Console entry point."""
+    import warnings
+
+    # Eventlet announces its maintenance-only status on import; the choice is deliberate
+    # (DESIGN.md), and the notice would only alarm people running `make run`.
+    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+    if len(sys.argv) > 1 and sys.argv[1] == "serve":
+        import os
+
+        if os.environ.get("SOCKETIO_ASYNC_MODE", "eventlet") == "eventlet":
+            import eventlet
+
+            eventlet.monkey_patch()
+    cli(prog_name="participation")
+
+
+def _app() -> Flask:
+    from participation import create_app
+
+    return create_app()
+
+
+def _fail(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(2)
+
+
+@click.group()
+def cli() -> None:
+    """Participation: public participation and online town halls."""
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+def serve(host: str, port: int) -> None:
+    """Serve the site and the live town halls (eventlet)."""
+    from participation.extensions import socketio
+
+    app = _app()
+    _raise_open_file_limit()
+    click.echo(f"Participation is serving on http://{host}:{port}")
+    socketio.run(app, host=host, port=port, log_output=False, use_reloader=False,
+                 **_server_options(app))
+
+
+def _server_options(app: Flask) -> dict[str, Any]:
+    if app.config["SOCKETIO_ASYNC_MODE"] == "eventlet":
+        # eventlet.wsgi caps a server at 1,024 simultaneous connections; a town hall needs more.
+        return {"max_size": 20_000}
+    return {"allow_unsafe_werkzeug": True}
+
+
+def _raise_open_file_limit() -> None:
+    """Each watcher holds a socket: allow as many open files as the system permits."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY
+                                                    else 65536, hard))
+
+
+@cli.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply migrations to the configured database."""
+    from flask_migrate import upgrade
+
+    app = _app()
+    with app.app_context():
+        upgrade(revision=revision)
+    click.echo("Database is up to date.")
+
+
+@db.command("migrate")
+@click.option("-m", "--message", required=True, help="What the schema change is for.")
+def db_migrate(message: str) -> None:
+    """Draft a new migration from the models (review it before committing)."""
+    from flask_migrate import migrate
+
+    app = _app()
+    with app.app_context():
+        migrate(message=message)
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@cli.command("create-user")
+@click.argument("email")
+@click.option("--role", required=True,
+              type=click.Choice(["resident", "moderator", "official", "admin"]))
+@click.option("--name", "display_name", default=None, help="Display name (default: from email).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def create_user(email: str, role: str, display_name: str | None, password_stdin: bool) -> None:
+    """Create an account with a role."""
+    from participation.accounts import services
+    from participation.errors import DomainError
+    from participation.extensions import db as database
+    from participation.security.permissions import Role
+
+    password = _read_password(password_stdin)
+    app = _app()
+    with app.app_context():
+        if services.find_user_by_email(database.session, email) is not None:
+            _fail(f"an account with the email {email.strip().lower()} already exists.")
+        try:
+            user = services.register_user(
+                database.session, email=email,
+                display_name=display_name or email.split("@")[0],
+                password=password, role=Role(role),
+            )
+        except DomainError as error:
+            _fail(error.message)
+            return
+        if user is None:
+            _fail("that email address is already in use.")
+            return
+        database.session.commit()
+        click.echo(f"Created {user.role.value} {user.email} (id {user.id}).")
+
+
+@cli.command("set-role")
+@click.argument("email")
+@click.argument("role", type=click.Choice(["resident", "moderator", "official", "admin"]))
+def set_role(email: str, role: str) -> None:
+    """Change an account's role (recorded in the audit log)."""
+    from participation.accounts import services
+    from participation.errors import DomainError
+    from participation.extensions import db as database
+
+    app = _app()
+    with app.app_context():
+        user = services.find_user_by_email(database.session, email)
+        if user is None:
+            _fail(f"no account with the email {email.strip().lower()}.")
+            return
+        try:
+            services.set_role(database.session, None, user, role)
+        except DomainError as error:
+            _fail(error.message)
+        database.session.commit()
+        click.echo(f"{user.email} is now {user.role.value}.")
+
+
+@cli.command()
+@click.option("--if-empty", is_flag=True,
+              help="Do nothing (and succeed) when the database already has accounts.")
+def demo(if_empty: bool) -> None:
+    """Seed demo content into an empty database and print the demo accounts."""
+    from participation.demo import DatabaseNotEmpty, seed_demo
+    from participation.extensions import db as database
+
+    app = _app()
+    with app.app_context():
+        try:
+            accounts = seed_demo(database.session)
+        except DatabaseNotEmpty:
+            database.session.rollback()
+            if if_empty:
+                click.echo("The database already has content; no demo content added.")
+                return
+            _fail("the database is not empty; demo content goes only into a new database.")
+            return
+        emails = accounts.emails
+        database.session.commit()
+    click.echo("Demo content added. Demo accounts (password for all: "
+               f"{accounts.password}):")
+    for role, email in emails:
+        click.echo(f"  {role:<10} {email}")

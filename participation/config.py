@@ -1,0 +1,119 @@
+"""Settings read from the environment, with defaults that are safe for a single machine."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+ENVIRONMENTS = ("development", "production", "testing")
+
+
+class InsecureConfiguration(RuntimeError):
+    """Raised when production settings would expose residents' data."""
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise InsecureConfiguration(f"{name} must be a whole number, got {value!r}") from exc
+
+
+def instance_secret_key(instance_path: str) -> str:
+    """Return the key kept in instance/secret_key, creating it once with owner-only access."""
+    path = Path(instance_path) / "secret_key"
+    if path.exists():
+        key = path.read_text().strip()
+        if key:
+            return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def from_environment(instance_path: str) -> dict[str, Any]:
+    """Build the settings mapping from environment variables."""
+    env = os.environ.get("PARTICIPATION_ENV", "development").strip().lower()
+    production = env == "production"
+    database_url = os.environ.get("DATABASE_URL") or (
+        "sqlite:///" + str(Path(instance_path) / "participation.db")
+    )
+    settings: dict[str, Any] = {
+        "ENV_NAME": env,
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or None,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SOCKETIO_MESSAGE_QUEUE": os.environ.get("SOCKETIO_MESSAGE_QUEUE") or None,
+        "SOCKETIO_ASYNC_MODE": os.environ.get("SOCKETIO_ASYNC_MODE", "eventlet"),
+        "PUBLIC_URL": (os.environ.get("PUBLIC_URL") or "").rstrip("/") or None,
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI")
+        or os.environ.get("REDIS_URL")
+        or "memory://",
+        "RATELIMIT_ENABLED": _flag("RATELIMIT_ENABLED", True),
+        "SESSION_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE", production),
+        "REMEMBER_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE", production),
+        "DEBUG": _flag("FLASK_DEBUG", False),
+        "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
+        "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 1024 * 1024),
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text"),
+    }
+    return settings
+
+
+DEFAULTS: dict[str, Any] = {
+    "ENV_NAME": "development",
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "SOCKETIO_ASYNC_MODE": "eventlet",
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_DURATION": 60 * 60 * 24 * 30,
+    "WTF_CSRF_TIME_LIMIT": None,
+    "RATELIMIT_HEADERS_ENABLED": True,
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_STRATEGY": "moving-window",
+    # Per-actor limits; each is a `limits` string so operators can tune them.
+    "LIMIT_SIGN_IN": "10 per minute;50 per hour",
+    "LIMIT_REGISTER": "5 per minute;30 per hour",
+    "LIMIT_POST": "10 per minute;100 per hour",
+    "LIMIT_FLAG": "20 per minute",
+    "LIMIT_ASK": "5 per minute;30 per hour",
+    "LIMIT_UPVOTE": "60 per minute",
+    "LIMIT_VOTE": "30 per minute",
+    "SOCKET_MAX_PAYLOAD": 64 * 1024,
+}
+
+
+def check_production(settings: dict[str, Any]) -> None:
+    """Refuse to start production with settings that would be unsafe, saying which."""
+    if settings.get("ENV_NAME") != "production":
+        return
+    problems = []
+    key = settings.get("SECRET_KEY") or ""
+    if len(key) < 32:
+        problems.append("SECRET_KEY must be set to at least 32 random characters")
+    if settings.get("DEBUG"):
+        problems.append("FLASK_DEBUG must be off")
+    if not settings.get("SESSION_COOKIE_SECURE"):
+        problems.append("SESSION_COOKIE_SECURE must be on (serve over HTTPS)")
+    if not settings.get("PUBLIC_URL", "") or not str(settings["PUBLIC_URL"]).startswith("https://"):
+        problems.append("PUBLIC_URL must be the site's https:// address")
+    if problems:
+        raise InsecureConfiguration(
+            "Refusing to start in production: " + "; ".join(problems) + "."
+        )

@@ -1,0 +1,84 @@
+"""The declarative Base every model shares, and the SQLite settings the embedded database needs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, registry
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored without zone and always read back as aware UTC.
+
+    SQLite keeps no zone; PostgreSQL's `timestamp` neither. Storing naive UTC everywhere keeps the
+    two databases identical, and reading back aware values keeps comparisons in code honest.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous; pass an aware UTC datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+def utcnow() -> datetime:
+    """The server clock, which decides every open and close time."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    registry = registry(
+        metadata=MetaData(naming_convention=NAMING_CONVENTION),
+        type_annotation_map={datetime: UTCDateTime()},
+    )
+
+
+@event.listens_for(Engine, "connect")
+def _configure_sqlite(dbapi_connection: object, connection_record: object) -> None:
+    """WAL for concurrent readers, a busy timeout instead of instant lock errors, and real FKs.
+
+    pysqlite's own transaction handling is switched off so that `_begin_immediately` decides how
+    each transaction starts.
+    """
+    module = type(dbapi_connection).__module__
+    if not module.startswith("sqlite3"):
+        return
+    dbapi_connection.isolation_level = None  # type: ignore[attr-defined]
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _begin_immediately(connection: object) -> None:
+    """Take SQLite's write lock at BEGIN.
+
+    A deferred transaction that reads and then writes fails at once with "database is locked" when
+    another writer got in between, ignoring the busy timeout. Starting every transaction with
+    BEGIN IMMEDIATE makes writers queue on the busy timeout instead.
+    """
+    if connection.dialect.name == "sqlite":  # type: ignore[attr-defined]
+        connection.exec_driver_sql("BEGIN IMMEDIATE")  # type: ignore[attr-defined]

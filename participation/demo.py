@@ -1,0 +1,71 @@
+"""Demo content for a new database: accounts for every role and something in every feature.
+
+Each domain adds its part as a function in its own `demo.py`, listed in DEMO_STEPS; they run in
+that order after the accounts exist, inside one transaction the caller commits.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from participation.accounts.models import User
+from participation.accounts.services import register_user
+from participation.security.permissions import Role
+
+
+class DatabaseNotEmpty(RuntimeError):
+    """Demo content goes only into a database that has no accounts yet."""
+
+
+@dataclass
+class DemoAccounts:
+    password: str
+    users: dict[str, User] = field(default_factory=dict)
+
+    @property
+    def emails(self) -> list[tuple[str, str]]:
+        return [(key, user.email) for key, user in self.users.items()]
+
+
+DemoStep = Callable[[Session, DemoAccounts], None]
+
+# Each domain's seeding function, in order: later domains link to what earlier ones created.
+DEMO_STEPS: tuple[str, ...] = ()
+
+
+def _resolve(path: str) -> DemoStep:
+    import importlib
+
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+DEMO_PEOPLE = (
+    ("admin", "admin@demo.participation.test", "Alex Admin", Role.ADMIN),
+    ("official", "official@demo.participation.test", "Olivia Official", Role.OFFICIAL),
+    ("moderator", "moderator@demo.participation.test", "Morgan Moderator", Role.MODERATOR),
+    ("resident", "resident@demo.participation.test", "Rosa Resident", Role.RESIDENT),
+    ("resident2", "sam@demo.participation.test", "Sam Okafor", Role.RESIDENT),
+    ("resident3", "lee@demo.participation.test", "Lee Chen", Role.RESIDENT),
+    ("resident4", "noor@demo.participation.test", "Noor Haddad", Role.RESIDENT),
+)
+
+
+def seed_demo(session: Session, password: str | None = None) -> DemoAccounts:
+    if session.scalar(select(func.count()).select_from(User)):
+        raise DatabaseNotEmpty()
+    accounts = DemoAccounts(password=password or secrets.token_urlsafe(9))
+    for key, email, name, role in DEMO_PEOPLE:
+        user = register_user(session, email=email, display_name=name,
+                             password=accounts.password, role=role)
+        assert user is not None  # noqa: S101 - the database was checked empty above
+        accounts.users[key] = user
+    for path in DEMO_STEPS:
+        _resolve(path)(session, accounts)
+    session.flush()
+    return accounts

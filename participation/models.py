@@ -1,0 +1,5 @@
+"""Every domain's models, imported so that Base.metadata knows all tables (Alembic, tests)."""
+
+from participation.accounts.models import AuditEntry, User
+
+__all__ = ["AuditEntry", "User"]

@@ -1,0 +1,79 @@
+"""Every client-to-server event is answered through its acknowledgement.
+
+`acknowledged` wraps a handler so that success is `{"ok": true, ...}` and any failure is
+`{"ok": false, "error": code, "message": text}`: bad payloads, domain errors, rate limits, an
+unreachable database, and bugs alike. The socket and the server stay up either way, and nothing
+half-done is kept: the session is rolled back on every failure.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from flask import current_app
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from participation.errors import DomainError, InvalidInput, ServiceUnavailable
+from participation.extensions import db
+
+log = logging.getLogger(__name__)
+
+Ack = dict[str, Any]
+
+
+def error_ack(error: DomainError) -> Ack:
+    return {"ok": False, "error": error.code, "message": error.message}
+
+
+def _check_payload(payload: Any) -> dict[str, Any]:
+    if not isinstance(payload, dict):
+        raise InvalidInput("The message must be a JSON object.")
+    limit = current_app.config["SOCKET_MAX_PAYLOAD"]
+    try:
+        size = len(json.dumps(payload, separators=(",", ":")).encode())
+    except (TypeError, ValueError):
+        raise InvalidInput("The message could not be read.") from None
+    if size > limit:
+        raise InvalidInput(f"The message is larger than {limit // 1024} KiB.")
+    return payload
+
+
+def acknowledged(handler: Callable[[dict[str, Any]], Ack | None]) -> Callable[..., Ack]:
+    @functools.wraps(handler)
+    def wrapper(payload: Any = None, *extra: Any) -> Ack:
+        try:
+            result = handler(_check_payload(payload))
+        except DomainError as error:
+            db.session.rollback()
+            return error_ack(error)
+        except (OperationalError, PoolTimeout) as error:
+            log.warning("database unavailable during %s: %s", handler.__name__,
+                        type(error).__name__)
+            db.session.rollback()
+            return error_ack(ServiceUnavailable())
+        except Exception:
+            log.exception("unhandled error in socket event %s", handler.__name__)
+            db.session.rollback()
+            return {"ok": False, "error": "internal",
+                    "message": "Something went wrong on our side; please try again."}
+        return {"ok": True, **(result or {})}
+
+    return wrapper
+
+
+def require_fields(payload: dict[str, Any], **types: type | tuple[type, ...]) -> None:
+    """Raise InvalidInput unless every named field is present with the given type."""
+    for name, expected in types.items():
+        value = payload.get(name)
+        if value is None:
+            raise InvalidInput(f"'{name}' is required.")
+        # bool is an int subclass; an id or count given as true/false is a mistake.
+        if isinstance(value, bool) and expected in (int, (int,)):
+            raise InvalidInput(f"'{name}' must be a whole number.")
+        if not isinstance(value, expected):
+            raise InvalidInput(f"'{name}' has the wrong type.")

@@ -1,0 +1,93 @@
+"""Who may do what: the one place authorization is decided, for HTTP and Socket.IO alike.
+
+`can(user, action, target)` answers; `require(...)` raises the domain error the caller turns into
+a 401 or 403. Roles are checked against the user as loaded from the database for this request or
+event, so a demotion takes effect at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any
+
+from participation.errors import Forbidden, Unauthorized
+
+
+class Role(StrEnum):
+    RESIDENT = "resident"
+    MODERATOR = "moderator"
+    OFFICIAL = "official"
+    ADMIN = "admin"
+
+
+RANK = {Role.RESIDENT: 1, Role.MODERATOR: 2, Role.OFFICIAL: 3, Role.ADMIN: 4}
+
+Rule = Callable[[Any, Any], bool]
+
+
+def _active(user: Any) -> bool:
+    return bool(user is not None and getattr(user, "is_authenticated", False)
+                and getattr(user, "is_active", False))
+
+
+def role_of(user: Any) -> Role | None:
+    """The user's role, or None for visitors and inactive accounts."""
+    if not _active(user):
+        return None
+    return Role(user.role)
+
+
+def has_role(user: Any, *roles: Role) -> bool:
+    role = role_of(user)
+    if role is None:
+        return False
+    # Admins may do everything any other role may.
+    return role in roles or role is Role.ADMIN
+
+
+def anyone(user: Any, target: Any) -> bool:
+    return True
+
+
+def signed_in(user: Any, target: Any) -> bool:
+    return role_of(user) is not None
+
+
+def roles(*allowed: Role) -> Rule:
+    def rule(user: Any, target: Any) -> bool:
+        return has_role(user, *allowed)
+
+    return rule
+
+
+def is_author(user: Any, target: Any) -> bool:
+    return _active(user) and getattr(target, "author_id", None) == user.id
+
+
+RULES: dict[str, Rule] = {
+    # Accounts and administration
+    "account.view": signed_in,
+    "admin.users": roles(Role.ADMIN),
+    "admin.change_role": roles(Role.ADMIN),
+    "admin.suspend": lambda user, target: has_role(user, Role.ADMIN)
+    and (target is None or target.id != user.id),
+}
+
+
+def can(user: Any, action: str, target: Any = None) -> bool:
+    """Whether `user` (a User, or None/anonymous for visitors) may do `action` to `target`."""
+    try:
+        rule = RULES[action]
+    except KeyError:
+        raise KeyError(f"unknown permission {action!r}") from None
+    return bool(rule(user, target))
+
+
+def require(user: Any, action: str, target: Any = None) -> None:
+    """Raise Unauthorized for visitors and Forbidden for others when `can` says no."""
+    if can(user, action, target):
+        return
+    if role_of(user) is None:
+        raise Unauthorized()
+    raise Forbidden()

@@ -1,0 +1,143 @@
+"""HTTP plumbing shared by every blueprint: error pages, domain errors, safe redirects."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from werkzeug.exceptions import HTTPException
+
+from participation.errors import DomainError, ServiceUnavailable
+from participation.extensions import db
+
+log = logging.getLogger(__name__)
+
+ERROR_TITLES = {
+    400: "That request was not understood",
+    401: "Please sign in",
+    403: "Not allowed",
+    404: "Page not found",
+    405: "Method not allowed",
+    409: "That conflicts with the current state",
+    413: "That is too large",
+    429: "Too many requests",
+    500: "Something went wrong on our side",
+    503: "Briefly unavailable",
+}
+
+ERROR_EXPLANATIONS = {
+    400: "Something in the request was missing or malformed. Go back and try again.",
+    401: "You need to sign in to do that.",
+    403: "Your account is not allowed to see or do this.",
+    404: "There is nothing here. It may have moved, or the address may be mistyped.",
+    405: "This address does not accept that kind of request.",
+    409: "Someone changed this in the meantime. Reload the page and try again.",
+    413: "What you sent is larger than we accept. Shorten it and try again.",
+    429: "You have done this too often in a short time. Wait a minute and try again.",
+    500: "The error has been logged. Please try again in a moment.",
+    503: "The service is briefly unavailable. Please try again in a few seconds.",
+}
+
+RETRY_AFTER_SECONDS = 5
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def error_response(status: int, message: str | None = None, code: str | None = None) -> Response:
+    message = message or ERROR_EXPLANATIONS.get(status, "")
+    if wants_json():
+        response = jsonify({"error": code or _code_for(status), "message": message,
+                            "status": status})
+        response.status_code = status
+    else:
+        body = render_template(
+            "errors/error.html", status=status,
+            title=ERROR_TITLES.get(status, "Error"), message=message,
+        )
+        response = Response(body, status=status, mimetype="text/html")
+    if status == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def _code_for(status: int) -> str:
+    return {400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+            405: "method_not_allowed", 409: "conflict", 413: "too_large",
+            429: "rate_limited", 503: "unavailable"}.get(status, "error")
+
+
+def configure_error_handlers(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_failed(error: CSRFError) -> Response:
+        return error_response(400, "The form had expired or was not sent from this site. "
+                                   "Reload the page and try again.", "csrf")
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        message = None
+        if status == 429 and error.description:
+            message = ERROR_EXPLANATIONS[429]
+        response = error_response(status, message)
+        if status == 405 and getattr(error, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[arg-type]
+        return response
+
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError) -> Response:
+        db.session.rollback()
+        return error_response(error.status, error.message, error.code)
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(PoolTimeout)
+    def database_unavailable(error: Exception) -> Response:
+        log.warning("database unavailable: %s", type(error).__name__)
+        db.session.rollback()
+        unavailable = ServiceUnavailable()
+        return error_response(503, unavailable.message, unavailable.code)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        try:
+            db.session.rollback()
+        except Exception:  # noqa: BLE001, S110 - the response must still be sent
+            pass
+        return error_response(500)
+
+
+def safe_next_url(target: str | None, default: str) -> str:
+    """Return `target` only when it is a path on this site; anything else goes to `default`."""
+    if not target:
+        return default
+    target = target.strip()
+    if "\\" in target or any(ord(c) < 32 for c in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    return target
+
+
+def apply_domain_error(form: FlaskForm, error: DomainError) -> bool:
+    """Attach a field-level domain error to the form; False when the error is not about a field."""
+    field = getattr(form, error.field, None) if error.field else None
+    if field is None:
+        return False
+    field.errors = [*field.errors, error.message] if isinstance(field.errors, list) else [
+        error.message
+    ]
+    return True
+
+
+def json_body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    return data if isinstance(data, dict) else {}

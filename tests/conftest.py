@@ -1,0 +1,302 @@
+"""Fixtures: an app per test built from a mapping, on every configured database backend.
+
+The schema is built by running the migrations, once per backend and session: SQLite tests copy
+the migrated file, PostgreSQL tests share the migrated database and have their rows truncated
+afterwards. Set PARTICIPATION_TEST_DATABASE_URL (and PARTICIPATION_TEST_REDIS_URL) to add the
+PostgreSQL (and Redis) backend to every database test.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from argon2 import PasswordHasher
+from flask import Flask
+from flask.testing import FlaskClient
+
+from participation import create_app
+from participation.accounts import services as account_services
+from participation.accounts.models import User
+from participation.extensions import db, socketio
+from participation.realtime.rooms import NAMESPACE
+from participation.security.permissions import Role
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_URL = os.environ.get("PARTICIPATION_TEST_DATABASE_URL") or None
+REDIS_URL = os.environ.get("PARTICIPATION_TEST_REDIS_URL") or None
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+PASSWORD = "correct horse battery staple"
+
+# Argon2 at production cost would dominate the suite's time; the scheme is the same.
+account_services._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    lines = [f"participation database backends: {', '.join(BACKENDS)}"]
+    lines.append(f"participation redis: {'yes' if REDIS_URL else 'no (in-memory limits)'}")
+    return lines
+
+
+def base_config(**overrides: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "ENV_NAME": "testing",
+        "TESTING": True,
+        "SECRET_KEY": "test-" + uuid.uuid4().hex,
+        "SOCKETIO_ASYNC_MODE": "threading",
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "RATELIMIT_KEY_PREFIX": uuid.uuid4().hex[:12],
+    }
+    config.update(overrides)
+    return config
+
+
+def _migrate(url: str, instance: Path) -> None:
+    from flask_migrate import upgrade
+
+    app = create_app(base_config(SQLALCHEMY_DATABASE_URI=url, INSTANCE_PATH=str(instance)))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("schema")
+    path = folder / "template.db"
+    _migrate(f"sqlite:///{path}", folder)
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated_postgresql(tmp_path_factory: pytest.TempPathFactory) -> str:
+    assert PG_URL
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    _migrate(PG_URL, tmp_path_factory.mktemp("pg-instance"))
+    return PG_URL
+
+
+def _truncate_all() -> None:
+    from sqlalchemy import text
+
+    tables = [t.name for t in db.metadata.sorted_tables]
+    if tables:
+        with db.engine.begin() as conn:
+            conn.execute(text(
+                "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
+            ))
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def make_app(backend: str, request: pytest.FixtureRequest,
+             tmp_path: Path) -> Iterator[Callable[..., Flask]]:
+    """Build an app on this test's database with extra settings; the default `app` uses it."""
+    apps: list[Flask] = []
+    if backend == "sqlite":
+        template = request.getfixturevalue("migrated_sqlite")
+        path = tmp_path / "participation.db"
+        shutil.copy(template, path)
+        url = f"sqlite:///{path}"
+        extra: dict[str, Any] = {}
+    else:
+        url = request.getfixturevalue("migrated_postgresql")
+        extra = {"RATELIMIT_STORAGE_URI": REDIS_URL} if REDIS_URL else {}
+
+    def build(**overrides: Any) -> Flask:
+        app = create_app(base_config(SQLALCHEMY_DATABASE_URI=url, INSTANCE_PATH=str(tmp_path),
+                                     **{**extra, **overrides}))
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            if backend == "postgresql" and app is apps[0]:
+                _truncate_all()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Iterator[Flask]:
+    app = make_app()
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def session(app: Flask) -> Any:
+    return db.session
+
+
+@pytest.fixture
+def make_user(app: Flask) -> Callable[..., User]:
+    counter = iter(range(1, 10_000))
+
+    def factory(role: Role | str = Role.RESIDENT, *, email: str | None = None,
+                name: str | None = None, password: str = PASSWORD) -> User:
+        n = next(counter)
+        role = Role(role)
+        user = account_services.register_user(
+            db.session,
+            email=email or f"{role.value}{n}@example.test",
+            display_name=name or f"{role.value.capitalize()} {n}",
+            password=password,
+            role=role,
+        )
+        assert user is not None, "factory email already taken"
+        db.session.commit()
+        return user
+
+    return factory
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
+                     r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token(client: FlaskClient, path: str = "/register") -> str:
+    """The CSRF token a browser would find in the form at `path`."""
+    page = client.get(path).get_data(as_text=True)
+    match = CSRF_RE.search(page)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1) or match.group(2)
+
+
+def sign_in(client: FlaskClient, email: str, password: str = PASSWORD,
+            remember: bool = False) -> Any:
+    data = {"email": email, "password": password, "csrf_token": csrf_token(client, "/login")}
+    if remember:
+        data["remember"] = "y"
+    return client.post("/login", data=data)
+
+
+@pytest.fixture
+def client_as(app: Flask, make_user: Callable[..., User]) -> Callable[..., FlaskClient]:
+    """A test client signed in, through the sign-in form, as a new user of `role`."""
+
+    def factory(role: Role | str = Role.RESIDENT, user: User | None = None) -> FlaskClient:
+        user = user or make_user(role)
+        client = app.test_client()
+        response = sign_in(client, user.email)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        client.user = user  # type: ignore[attr-defined]
+        return client
+
+    return factory
+
+
+@pytest.fixture
+def socket_client(app: Flask) -> Callable[..., Any]:
+    """A Socket.IO test client on /townhall sharing a Flask test client's cookies."""
+    made: list[Any] = []
+
+    def factory(http_client: FlaskClient | None = None, **kwargs: Any) -> Any:
+        sio = socketio.test_client(app, namespace=NAMESPACE,
+                                   flask_test_client=http_client or app.test_client(), **kwargs)
+        made.append(sio)
+        return sio
+
+    yield factory
+    for sio in made:
+        if sio.is_connected(NAMESPACE):
+            sio.disconnect(NAMESPACE)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """A real `participation serve` process (eventlet) on its own database."""
+
+    def __init__(self, tmp: Path, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp / 'live.db'}",
+                    "SECRET_KEY": "live-" + uuid.uuid4().hex, "PARTICIPATION_ENV": "development",
+                    **(env or {})}
+        self.env.pop("SOCKETIO_ASYNC_MODE", None)
+        self.cwd = tmp
+        self.log = tmp / f"server-{self.port}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def command(self, *args: str) -> subprocess.CompletedProcess[str]:
+        exe = Path(sys.executable).with_name("participation")
+        return subprocess.run([str(exe), *args], env=self.env, cwd=self.cwd, capture_output=True,
+                              text=True, timeout=120, check=False)
+
+    def start(self) -> LiveServer:
+        exe = Path(sys.executable).with_name("participation")
+        handle = self.log.open("ab")
+        self.process = subprocess.Popen(
+            [str(exe), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=self.env, cwd=self.cwd, stdout=handle, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"server did not start: {self.log.read_text()}")
+
+    def stop(self, kill: bool = False) -> None:
+        if self.process and self.process.poll() is None:
+            if kill:
+                self.process.kill()
+            else:
+                self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+    servers: list[LiveServer] = []
+
+    def factory(env: dict[str, str] | None = None, migrate: bool = True) -> LiveServer:
+        server = LiveServer(tmp_path, env)
+        if migrate:
+            result = server.command("db", "upgrade")
+            assert result.returncode == 0, result.stderr
+        servers.append(server)
+        return server
+
+    yield factory
+    for server in servers:
+        server.stop()
