@@ -300,3 +300,33 @@ def live_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
     yield factory
     for server in servers:
         server.stop()
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's chromium driven by Playwright; never a downloaded browser build."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does this)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def create_user_on(server: LiveServer, email: str, role: str = "resident",
+                   name: str | None = None, password: str = PASSWORD) -> None:
+    """Create an account in a live server's database through the real command line."""
+    exe = Path(sys.executable).with_name("participation")
+    args = [str(exe), "create-user", email, "--role", role, "--password-stdin"]
+    if name:
+        args += ["--name", name]
+    result = subprocess.run(args, input=password + "\n", env=server.env, cwd=server.cwd,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
