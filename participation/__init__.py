@@ -158,10 +158,14 @@ def configure_blueprints(app: Flask) -> None:
     from participation.accounts import views as accounts
     from participation.api import views as api_views  # noqa: F401 - registers the document route
     from participation.home import views as home
+    from participation.polls import api as polls_api  # noqa: F401 - /api/v1/polls, before api.bp
+    from participation.polls import views as polls
 
     for blueprint in (home.bp, accounts.bp, api.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(polls.bp)
 
 
 def configure_socket_handlers(app: Flask) -> None:
     """Import the modules whose decorators register Socket.IO handlers."""
+    from participation.polls import events as polls_events  # noqa: F401

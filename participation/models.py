@@ -3,3 +3,6 @@
 from participation.accounts.models import AuditEntry, User
 
 __all__ = ["AuditEntry", "User"]
+from participation.polls.models import Ballot, Poll, PollOption  # noqa: E402
+
+__all__ += ["Ballot", "Poll", "PollOption"]

@@ -72,6 +72,12 @@ RULES: dict[str, Rule] = {
     "admin.change_role": roles(Role.ADMIN),
     "admin.suspend": lambda user, target: has_role(user, Role.ADMIN)
     and (target is None or target.id != user.id),
+    # Polls
+    "poll.create": roles(Role.OFFICIAL),
+    "poll.vote": signed_in,
+    "poll.control": lambda user, poll: has_role(user, Role.OFFICIAL)
+    or (has_role(user, Role.MODERATOR) and bool(getattr(poll, "in_live_townhall", False))),
+    "poll.release_results": roles(Role.OFFICIAL),
 }
 
 

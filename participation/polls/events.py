@@ -1,0 +1,99 @@
+"""Poll events on the /townhall namespace: votes over the socket and coalesced live tallies."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from flask import Flask, current_app
+
+from participation.errors import InvalidInput
+from participation.extensions import db, socketio
+from participation.polls import services
+from participation.polls.models import Poll
+from participation.realtime.acks import acknowledged, require_fields
+from participation.realtime.connection import current_actor
+from participation.realtime.rooms import NAMESPACE, townhall_room
+from participation.security.permissions import require
+from participation.security.ratelimit import hit_limit
+
+log = logging.getLogger(__name__)
+
+# However fast votes arrive, a poll's tally is pushed at most once per interval.
+TALLY_INTERVAL = 0.25
+
+_lock = threading.Lock()
+_scheduled: set[int] = set()
+_last_push: dict[int, float] = {}
+
+
+@socketio.on("vote", namespace=NAMESPACE)
+@acknowledged
+def vote(payload: dict[str, Any]) -> dict[str, Any]:
+    """A resident votes in a town hall's poll: `{poll_id, choices, client_id?}`.
+
+    The ack carries the receipt code. A retry with the same client_id is applied once. The
+    town hall's room then gets a coalesced `tally` when the poll's results are live.
+    """
+    require_fields(payload, poll_id=int, choices=list)
+    actor = current_actor()
+    require(actor, "poll.vote")
+    assert actor is not None  # noqa: S101 - require() refused visitors
+    hit_limit("LIMIT_VOTE", f"user:{actor.id}")
+    poll = services.get_poll(db.session, actor, payload["poll_id"])
+    if poll.townhall_id is None:
+        raise InvalidInput("This poll is not held in a town hall; vote on its page.")
+    result = services.cast_ballot(db.session, actor, poll.id, payload["choices"],
+                                  client_id=payload.get("client_id"))
+    answer = {"poll_id": poll.id, "receipt": services.format_receipt(result.ballot.receipt),
+              "replaced": result.replaced, "repeated": result.repeated}
+    db.session.commit()
+    if not result.repeated:
+        schedule_tally(current_app._get_current_object(), poll)  # type: ignore[attr-defined]
+    return answer
+
+
+def schedule_tally(app: Flask, poll: Poll) -> None:
+    """Ask for the poll's tally to be pushed to its town hall's room, coalescing bursts.
+
+    The first request after a quiet spell is pushed at once; requests arriving while a push is
+    pending join it. The count runs after the pending mark is cleared, so every committed vote
+    is in this push or causes the next one.
+    """
+    if poll.townhall_id is None or not services.results_visible(poll):
+        return
+    poll_id = poll.id
+    with _lock:
+        if poll_id in _scheduled:
+            return
+        _scheduled.add(poll_id)
+        delay = max(0.0, _last_push.get(poll_id, 0.0) + TALLY_INTERVAL - time.monotonic())
+    socketio.start_background_task(_push_later, app, poll_id, delay)
+
+
+def _push_later(app: Flask, poll_id: int, delay: float) -> None:
+    if delay:
+        socketio.sleep(delay)
+    with _lock:
+        _scheduled.discard(poll_id)
+        _last_push[poll_id] = time.monotonic()
+    with app.app_context():
+        try:
+            publish_tally(poll_id)
+        except Exception:
+            log.exception("could not push the tally of poll %s", poll_id)
+            db.session.rollback()
+        finally:
+            db.session.remove()
+
+
+def publish_tally(poll_id: int) -> None:
+    """Count the poll now and send `tally` to its town hall's room, if results may be seen."""
+    poll = db.session.get(Poll, poll_id)
+    if poll is None or poll.townhall_id is None or not services.results_visible(poll):
+        return
+    results = services.count_poll(db.session, poll)
+    socketio.emit("tally", {"seq": None, "poll_id": poll.id, "results": results},
+                  to=townhall_room(poll.townhall_id), namespace=NAMESPACE)
