@@ -12,6 +12,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from participation.polls.models import PollKind, ResultsMode
@@ -32,7 +33,7 @@ class PollForm(FlaskForm):
     description = TextAreaField("Description (optional, markdown)",
                                 validators=[Optional(), Length(max=DESCRIPTION_MAX)])
     kind = RadioField("Kind of poll",
-                      choices=[(k.value, label) for k, label in KIND_LABELS.items()],
+                      choices=[SelectChoice(k.value, label) for k, label in KIND_LABELS.items()],
                       default=PollKind.SINGLE.value, validators=[DataRequired()])
     options = TextAreaField(f"Options, one per line (2 to {OPTIONS_MAX})",
                             validators=[DataRequired()])
@@ -40,7 +41,7 @@ class PollForm(FlaskForm):
                                validators=[Optional(), NumberRange(min=1, max=OPTIONS_MAX)])
     results_mode = RadioField(
         "When results are shown",
-        choices=[(m.value, label) for m, label in RESULTS_MODE_LABELS.items()],
+        choices=[SelectChoice(m.value, label) for m, label in RESULTS_MODE_LABELS.items()],
         default=ResultsMode.AFTER_CLOSE.value, validators=[DataRequired()],
     )
     open_now = BooleanField("Open it for voting now")

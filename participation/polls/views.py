@@ -21,6 +21,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from participation.api.views import page_arguments
 from participation.db import utcnow
@@ -67,10 +68,11 @@ def _parse_parent(value: str) -> tuple[int | None, int | None]:
 def new() -> str | Response:
     require(_actor(), "poll.create")
     form = PollForm()
-    form.parent.choices = services.poll_places(db.session, _actor())
+    form.parent.choices = [SelectChoice(value, label)
+                           for value, label in services.poll_places(db.session, _actor())]
     if request.method == "GET":
         preset = request.args.get("parent", "")
-        if any(value == preset for value, _ in form.parent.choices):
+        if any(choice.value == preset for choice in form.parent.choices):
             form.parent.data = preset
     if form.validate_on_submit():
         try:
@@ -99,24 +101,28 @@ def new() -> str | Response:
     return render_template("polls/new.html", form=form), status  # type: ignore[return-value]
 
 
-def _choices_from_form(poll: Poll) -> tuple[list[Any], dict[str, str]]:
-    """The ballot the plain form describes, and what was typed (to show again on error)."""
+def _typed_in_form(poll: Poll) -> dict[str, str]:
+    """What the plain form sent, by option id: a rank, or "checked" (shown again on error)."""
     if poll.kind is PollKind.RANKED:
-        typed = {}
-        ranks: dict[int, int] = {}
-        for option in poll.options:
-            value = request.form.get(f"rank-{option.id}", "").strip()
-            typed[str(option.id)] = value
-            if not value:
-                continue
-            if not value.isdigit() or not 1 <= int(value) <= len(poll.options):
-                raise InvalidInput("Give each rank as a number from the list.", field="choices")
-            ranks[option.id] = int(value)
-        if len(set(ranks.values())) != len(ranks):
-            raise InvalidInput("Give each rank to one option only.", field="choices")
-        return sorted(ranks, key=lambda option_id: ranks[option_id]), typed
-    values = request.form.getlist("choice")
-    return values, {value: "checked" for value in values}
+        return {str(option.id): request.form.get(f"rank-{option.id}", "").strip()
+                for option in poll.options}
+    return dict.fromkeys(request.form.getlist("choice"), "checked")
+
+
+def _ballot_from_form(poll: Poll, typed: dict[str, str]) -> list[Any]:
+    """The ballot the plain form describes: option ids, in order of preference when ranked."""
+    if poll.kind is not PollKind.RANKED:
+        return list(typed)
+    ranks: dict[int, int] = {}
+    for option_id, value in typed.items():
+        if not value:
+            continue
+        if not value.isdigit() or not 1 <= int(value) <= len(poll.options):
+            raise InvalidInput("Give each rank as a number from the list.", field="choices")
+        ranks[int(option_id)] = int(value)
+    if len(set(ranks.values())) != len(ranks):
+        raise InvalidInput("Give each rank to one option only.", field="choices")
+    return sorted(ranks, key=lambda option_id: ranks[option_id])
 
 
 def _render_poll(poll: Poll, *, status: int = 200, error: str | None = None,
@@ -158,9 +164,9 @@ def vote(poll_id: int) -> tuple[str, int] | Response:
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
-    typed: dict[str, str] = {}
+    typed = _typed_in_form(poll)
     try:
-        choices, typed = _choices_from_form(poll)
+        choices = _ballot_from_form(poll, typed)
         result = services.cast_ballot(db.session, _actor(), poll.id, choices)
     except DomainError as error:
         db.session.rollback()
