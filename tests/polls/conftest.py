@@ -7,7 +7,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from flask import Flask, g
 
 from participation.accounts.models import User
 from participation.db import utcnow
@@ -15,18 +14,6 @@ from participation.extensions import db
 from participation.polls import services
 from participation.polls.models import Poll
 from participation.security.permissions import Role
-
-
-@pytest.fixture(autouse=True)
-def csrf_per_request(app: Flask) -> None:
-    """Tests share one app context, so Flask's `g` outlives a request: Flask-WTF would hand one
-    client's CSRF token, and Flask-Login its signed-in user, to the next client. A real request
-    always starts with an empty `g`."""
-
-    @app.before_request
-    def forget_previous_client() -> None:
-        g.pop("csrf_token", None)
-        g.pop("_login_user", None)
 
 
 @pytest.fixture
