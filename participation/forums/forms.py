@@ -9,6 +9,14 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from participation.forums.models import FLAG_REASON_LABELS, TopicStatus
 from participation.forums.services import BODY_MAX, DESCRIPTION_MAX, FLAG_DETAIL_MAX, TITLE_MAX
 
+try:
+    from wtforms.fields.choices import SelectChoice as choice
+except ImportError:  # WTForms before 3.3 takes (value, label) pairs
+
+    def choice(value: str, label: str) -> tuple[str, str]:  # type: ignore[misc]
+        return (value, label)
+
+
 BODY_TOO_LONG = f"Keep it to {BODY_MAX:,} characters or fewer."
 EMPTY_BODY = "Write something first."
 
@@ -29,8 +37,9 @@ class TopicForm(FlaskForm):
     description = TextAreaField("Description (markdown)", validators=[
         Length(max=DESCRIPTION_MAX, message=f"Keep it to {DESCRIPTION_MAX:,} characters or fewer.")
     ])
-    status = SelectField("Status", choices=[(TopicStatus.OPEN.value, "Open for discussion"),
-                                            (TopicStatus.ARCHIVED.value, "Archived (read only)")])
+    status = SelectField("Status", choices=[
+        choice(TopicStatus.OPEN.value, "Open for discussion"),
+        choice(TopicStatus.ARCHIVED.value, "Archived (read only)")])
     townhall_id = IntegerField("Town hall number (optional)",
                                validators=[Optional(), NumberRange(min=1)])
 
@@ -53,7 +62,7 @@ class EditPostForm(FlaskForm):
 
 class FlagForm(FlaskForm):
     reason = RadioField("Why should a moderator look at this post?",
-                        choices=[(r.value, label) for r, label in FLAG_REASON_LABELS.items()],
+                        choices=[choice(r.value, label) for r, label in FLAG_REASON_LABELS.items()],
                         validators=[DataRequired("Choose a reason.")])
     detail = TextAreaField("Details (needed for “Other”)", validators=[
         Length(max=FLAG_DETAIL_MAX, message=f"Keep it to {FLAG_DETAIL_MAX} characters or fewer.")
