@@ -157,9 +157,17 @@ def configure_blueprints(app: Flask) -> None:
     from participation import api
     from participation.accounts import views as accounts
     from participation.api import views as api_views  # noqa: F401 - registers the document route
+    from participation.forums import api as forums_api  # noqa: F401 - registers /api/v1 routes
     from participation.home import views as home
 
     for blueprint in (home.bp, accounts.bp, api.bp):
+        app.register_blueprint(blueprint)
+
+    from participation.forums import views as forums
+    from participation.moderation import views as moderation
+    from participation.notifications import views as notifications
+
+    for blueprint in (forums.bp, moderation.bp, notifications.bp):
         app.register_blueprint(blueprint)
 
 

@@ -72,6 +72,18 @@ RULES: dict[str, Rule] = {
     "admin.change_role": roles(Role.ADMIN),
     "admin.suspend": lambda user, target: has_role(user, Role.ADMIN)
     and (target is None or target.id != user.id),
+    # Forums, their moderation and notifications
+    "forum.topic.create": roles(Role.OFFICIAL),
+    "forum.topic.edit": roles(Role.OFFICIAL),
+    "forum.post": signed_in,
+    "forum.post.edit": is_author,
+    "forum.post.delete": is_author,
+    "forum.post.history": lambda user, target: is_author(user, target)
+    or has_role(user, Role.MODERATOR),
+    "forum.flag": lambda user, target: signed_in(user, target) and not is_author(user, target),
+    "forum.follow": signed_in,
+    "forum.moderate": roles(Role.MODERATOR),
+    "notifications.view": signed_in,
 }
 
 
