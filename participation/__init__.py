@@ -158,10 +158,14 @@ def configure_blueprints(app: Flask) -> None:
     from participation.accounts import views as accounts
     from participation.api import views as api_views  # noqa: F401 - registers the document route
     from participation.home import views as home
+    from participation.townhall import api as townhall_api  # noqa: F401 - adds /api/v1 routes
+    from participation.townhall import views as townhall
 
     for blueprint in (home.bp, accounts.bp, api.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(townhall.bp)
 
 
 def configure_socket_handlers(app: Flask) -> None:
     """Import the modules whose decorators register Socket.IO handlers."""
+    from participation.townhall import events as townhall_events  # noqa: F401

@@ -72,6 +72,15 @@ RULES: dict[str, Rule] = {
     "admin.change_role": roles(Role.ADMIN),
     "admin.suspend": lambda user, target: has_role(user, Role.ADMIN)
     and (target is None or target.id != user.id),
+    # Town halls (target: the TownHall, or None)
+    "townhall.view": lambda user, target: target is None or bool(target.is_public)
+    or signed_in(user, target),
+    "townhall.create": roles(Role.OFFICIAL),
+    "townhall.set_status": roles(Role.OFFICIAL, Role.MODERATOR),
+    "townhall.moderate": roles(Role.MODERATOR),
+    "townhall.enter_question": roles(Role.MODERATOR),
+    "townhall.ask": signed_in,
+    "townhall.upvote": signed_in,
 }
 
 
