@@ -168,4 +168,9 @@ def configure_blueprints(app: Flask) -> None:
 
 def configure_socket_handlers(app: Flask) -> None:
     """Import the modules whose decorators register Socket.IO handlers."""
+    from participation.extensions import socketio
+    from participation.realtime.handlers import register_handlers
     from participation.townhall import events as townhall_events  # noqa: F401
+
+    # Keep last: attaches the handlers the modules above declared to this app's server.
+    register_handlers(socketio)

@@ -12,10 +12,11 @@ from flask import request
 from flask_socketio import join_room, leave_room
 
 from participation.errors import InvalidInput, Unauthorized
-from participation.extensions import db, socketio
+from participation.extensions import db
 from participation.realtime import presence
 from participation.realtime.acks import acknowledged, require_fields
 from participation.realtime.connection import authenticate_socket, current_actor
+from participation.realtime.handlers import on
 from participation.realtime.log import (
     MODERATORS,
     PUBLIC,
@@ -24,7 +25,7 @@ from participation.realtime.log import (
     events_since,
     user_audience,
 )
-from participation.realtime.rooms import NAMESPACE, moderators_room, townhall_room, user_room
+from participation.realtime.rooms import moderators_room, townhall_room, user_room
 from participation.security.permissions import require
 from participation.security.ratelimit import hit_limit
 from participation.townhall import services
@@ -53,7 +54,7 @@ def _signed_in(action: str) -> Any:
     return actor
 
 
-@socketio.on("connect", namespace=NAMESPACE)
+@on("connect")
 def connect(auth: Any = None) -> None:
     """Anyone may connect; signed-in accounts also join their own room for private notices."""
     user = authenticate_socket()
@@ -61,12 +62,12 @@ def connect(auth: Any = None) -> None:
         join_room(user_room(user.id))
 
 
-@socketio.on("disconnect", namespace=NAMESPACE)
+@on("disconnect")
 def disconnect(*args: Any) -> None:
     presence.left(request.sid)  # type: ignore[attr-defined]
 
 
-@socketio.on("join", namespace=NAMESPACE)
+@on("join")
 @acknowledged
 def join(payload: dict[str, Any]) -> dict[str, Any]:
     """A page joins a town hall's room (and moderators, with `moderator: true`, their queue).
@@ -107,7 +108,7 @@ def join(payload: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
-@socketio.on("leave", namespace=NAMESPACE)
+@on("leave")
 @acknowledged
 def leave(payload: dict[str, Any]) -> dict[str, Any]:
     """A page stops following a town hall."""
@@ -118,7 +119,7 @@ def leave(payload: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-@socketio.on("ask", namespace=NAMESPACE)
+@on("ask")
 @acknowledged
 def ask(payload: dict[str, Any]) -> dict[str, Any]:
     """A resident asks. The author's sockets and the moderators hear of it; the room does not
@@ -136,7 +137,7 @@ def ask(payload: dict[str, Any]) -> dict[str, Any]:
     return {"question": services.question_data(question, view="author")}
 
 
-@socketio.on("upvote", namespace=NAMESPACE)
+@on("upvote")
 @acknowledged
 def upvote(payload: dict[str, Any]) -> dict[str, Any]:
     """A resident adds (`value: true`) or takes back an upvote; the room sees the new count."""
@@ -151,7 +152,7 @@ def upvote(payload: dict[str, Any]) -> dict[str, Any]:
             "value": payload["value"]}
 
 
-@socketio.on("moderate", namespace=NAMESPACE)
+@on("moderate")
 @acknowledged
 def moderate(payload: dict[str, Any]) -> dict[str, Any]:
     """A moderator approves, rejects, merges, answers or highlights a question."""
@@ -169,7 +170,7 @@ def moderate(payload: dict[str, Any]) -> dict[str, Any]:
     return {"question": services.question_data(question, view="moderator")}
 
 
-@socketio.on("enter_question", namespace=NAMESPACE)
+@on("enter_question")
 @acknowledged
 def enter_question(payload: dict[str, Any]) -> dict[str, Any]:
     """A moderator enters a question taken by phone, in person, by email or on paper."""

@@ -76,3 +76,29 @@ def make_question(make_user: Callable[..., User], moderator: User) -> Callable[.
         return question
 
     return factory
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Any]) -> Any:
+    """Presence counts are announced at once in tests, rather than batched every 2 seconds."""
+    app = make_app(PRESENCE_INTERVAL=0)
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def joined(client_as: Callable[..., Any], socket_client: Callable[..., Any],
+           app: Any) -> Callable[..., Any]:
+    """A Socket.IO client (signed in as a new user of `role`, or as `user`; a visitor with
+    role None) that joined `townhall`; its join ack is in `.join_ack`."""
+
+    def factory(townhall: TownHall, role: Role | str | None = Role.RESIDENT, *,
+                user: User | None = None, moderator: bool = False, **join: Any) -> Any:
+        http = (client_as(role, user=user) if (role or user) else app.test_client())
+        sio = socket_client(http)
+        sio.join_ack = sio.emit("join", {"townhall_id": townhall.id, "moderator": moderator,
+                                         **join}, namespace="/townhall", callback=True)
+        sio.user = getattr(http, "user", None)
+        return sio
+
+    return factory
