@@ -16,6 +16,12 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+try:  # WTForms 3.3 deprecates (value, label) tuples
+    from wtforms.fields.choices import SelectChoice
+except ImportError:  # pragma: no cover - WTForms before 3.3
+    def SelectChoice(value: str, label: str) -> tuple[str, str]:  # type: ignore[misc]  # noqa: N802
+        return (value, label)
+
 from participation.townhall.models import CHANNEL_LABELS, REJECT_REASONS, Channel, Status
 from participation.townhall.services import (
     ANSWER_MAX,
@@ -51,7 +57,8 @@ class UpvoteForm(FlaskForm):
 
 class ModerateForm(FlaskForm):
     action = HiddenField(validators=[DataRequired()])
-    reason = SelectField("Reason", choices=[("", "Choose a reason"), *REJECT_REASONS.items()],
+    reason = SelectField("Reason", choices=[SelectChoice(value, label) for value, label in
+                                  [("", "Choose a reason"), *REJECT_REASONS.items()]],
                          validators=[Optional()])
     into_id = IntegerField("Merge into question number", validators=[Optional()])
     answer = TextAreaField("Written answer (leave empty if answered live)",
@@ -60,7 +67,7 @@ class ModerateForm(FlaskForm):
 
 class EnterQuestionForm(FlaskForm):
     text = TextAreaField("Question", validators=[DataRequired()])
-    channel = SelectField("Taken", choices=[(c.value, CHANNEL_LABELS[c].capitalize())
+    channel = SelectField("Taken", choices=[SelectChoice(c.value, CHANNEL_LABELS[c].capitalize())
                                             for c in Channel if c is not Channel.ONLINE])
     name = StringField("Name of the person asking (optional, shown publicly)",
                        validators=[Optional(), Length(max=80)])
