@@ -56,6 +56,7 @@ def test_officials_schedule_town_halls_and_residents_cannot(session, official, r
 ])
 def test_town_hall_settings_are_checked_by_field(session, official, fields, field):
     now = utcnow()
+    fields = dict(fields)
     offset = fields.pop("ends_at_offset", 1)
     values = {"title": "Parks", "starts_at": now, "ends_at": now + timedelta(hours=offset),
               **fields}
