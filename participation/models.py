@@ -8,3 +8,12 @@ from participation.notifications.models import Notification
 __all__ = ["AuditEntry", "User"]
 __all__ += ["Flag", "ForumModerationEntry", "Notification", "Post", "PostRevision", "Thread",
             "ThreadFollow", "Topic"]
+from participation.realtime.models import Event, EventCounter  # noqa: E402
+from participation.townhall.models import (  # noqa: E402
+    ModerationEntry,
+    Question,
+    TownHall,
+    Upvote,
+)
+
+__all__ += ["Event", "EventCounter", "ModerationEntry", "Question", "TownHall", "Upvote"]

@@ -84,6 +84,15 @@ RULES: dict[str, Rule] = {
     "forum.follow": signed_in,
     "forum.moderate": roles(Role.MODERATOR),
     "notifications.view": signed_in,
+    # Town halls (target: the TownHall, or None)
+    "townhall.view": lambda user, target: target is None or bool(target.is_public)
+    or signed_in(user, target),
+    "townhall.create": roles(Role.OFFICIAL),
+    "townhall.set_status": roles(Role.OFFICIAL, Role.MODERATOR),
+    "townhall.moderate": roles(Role.MODERATOR),
+    "townhall.enter_question": roles(Role.MODERATOR),
+    "townhall.ask": signed_in,
+    "townhall.upvote": signed_in,
 }
 
 
