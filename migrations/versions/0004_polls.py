@@ -1,7 +1,7 @@
 """Polls, their options and ballots (one per resident per poll, by a unique constraint).
 
 Revision ID: 0004_polls
-Revises: 0001_accounts
+Revises: 0003_townhall
 Create Date: 2026-11-30 16:17:19.641692
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0004_polls'
-down_revision = '0001_accounts'
+down_revision = '0003_townhall'
 branch_labels = None
 depends_on = None
 
@@ -35,6 +35,8 @@ def upgrade():
     sa.CheckConstraint('(townhall_id IS NULL) <> (topic_id IS NULL)', name=op.f('ck_polls_one_parent')),
     sa.CheckConstraint('max_choices IS NULL OR max_choices >= 1', name=op.f('ck_polls_max_choices_positive')),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_polls_created_by_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['topic_id'], ['forum_topics.id'], name=op.f('fk_polls_topic_id_forum_topics')),
+    sa.ForeignKeyConstraint(['townhall_id'], ['townhalls.id'], name=op.f('fk_polls_townhall_id_townhalls')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_polls'))
     )
     with op.batch_alter_table('polls', schema=None) as batch_op:

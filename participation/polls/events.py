@@ -9,13 +9,15 @@ from typing import Any
 
 from flask import Flask, current_app
 
+from participation.db import utcnow
 from participation.errors import InvalidInput
 from participation.extensions import db, socketio
 from participation.polls import services
 from participation.polls.models import Poll
 from participation.realtime.acks import acknowledged, require_fields
 from participation.realtime.connection import current_actor
-from participation.realtime.rooms import NAMESPACE, townhall_room
+from participation.realtime.log import commit_and_emit, record_event
+from participation.realtime.rooms import NAMESPACE
 from participation.security.permissions import require
 from participation.security.ratelimit import hit_limit
 
@@ -90,10 +92,17 @@ def _push_later(app: Flask, poll_id: int, delay: float) -> None:
 
 
 def publish_tally(poll_id: int) -> None:
-    """Count the poll now and send `tally` to its town hall's room, if results may be seen."""
+    """Count the poll now and send `tally` to its town hall's room, if results may be seen.
+
+    The tally goes through the town hall's event log, so it carries the room's next sequence
+    number and a client that reconnects is sent what it missed.
+    """
     poll = db.session.get(Poll, poll_id)
     if poll is None or poll.townhall_id is None or not services.results_visible(poll):
+        db.session.rollback()
         return
+    now = utcnow()
     results = services.count_poll(db.session, poll)
-    socketio.emit("tally", {"seq": None, "poll_id": poll.id, "results": results},
-                  to=townhall_room(poll.townhall_id), namespace=NAMESPACE)
+    record_event(db.session, poll.townhall_id, "tally",
+                 {"poll_id": poll.id, "status": poll.status(now), "results": results})
+    commit_and_emit(db.session)

@@ -10,6 +10,9 @@ from sqlalchemy import JSON, CheckConstraint, Enum, ForeignKey, String, Text, Un
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from participation.db import Base, utcnow
+from participation.forums.models import Topic
+from participation.townhall.models import Status as TownHallStatus
+from participation.townhall.models import TownHall
 
 
 class PollKind(enum.StrEnum):
@@ -40,8 +43,8 @@ class Poll(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    townhall_id: Mapped[int | None] = mapped_column(index=True)
-    topic_id: Mapped[int | None] = mapped_column(index=True)
+    townhall_id: Mapped[int | None] = mapped_column(ForeignKey("townhalls.id"), index=True)
+    topic_id: Mapped[int | None] = mapped_column(ForeignKey("forum_topics.id"), index=True)
     question: Mapped[str] = mapped_column(String(300))
     description: Mapped[str] = mapped_column(Text, default="")
     description_html: Mapped[str] = mapped_column(Text, default="")
@@ -58,9 +61,16 @@ class Poll(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    townhall: Mapped[TownHall | None] = relationship()
+    topic: Mapped[Topic | None] = relationship()
     options: Mapped[list[PollOption]] = relationship(
         back_populates="poll", order_by="PollOption.position", cascade="all, delete-orphan"
     )
+
+    @property
+    def in_live_townhall(self) -> bool:
+        """Held in a town hall that is live now: its moderators may open and close the poll."""
+        return self.townhall is not None and self.townhall.status is TownHallStatus.LIVE
 
     def is_open(self, now: datetime) -> bool:
         return (self.opens_at is not None and self.opens_at <= now

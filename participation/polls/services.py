@@ -21,10 +21,13 @@ from participation.accounts.models import User
 from participation.accounts.services import personal_data
 from participation.db import utcnow
 from participation.errors import Closed, Conflict, Forbidden, InvalidInput, NotFound
+from participation.forums.models import Topic, TopicStatus
 from participation.polls import counting
 from participation.polls.models import Ballot, Poll, PollKind, PollOption, ResultsMode
-from participation.security.permissions import require
+from participation.security.permissions import can, require
 from participation.security.sanitize import clean_text, render_markdown
+from participation.townhall.models import Status as TownHallStatus
+from participation.townhall.models import TownHall
 
 QUESTION_MAX = 300
 DESCRIPTION_MAX = 5000
@@ -76,15 +79,26 @@ def _dialect(session: Session) -> str:
 
 def poll_places(session: Session, actor: User | None) -> list[tuple[str, str]]:
     """Town halls and forum topics a poll can be held in, as (value, label) form choices."""
-    return []
+    places = [(f"townhall:{townhall.id}", f"Town hall: {townhall.title}")
+              for townhall in session.scalars(
+                  select(TownHall).where(TownHall.status != TownHallStatus.ENDED)
+                  .order_by(TownHall.starts_at))
+              if can(actor, "townhall.view", townhall)]
+    places += [(f"topic:{topic.id}", f"Forum topic: {topic.title}")
+               for topic in session.scalars(select(Topic).where(Topic.status == TopicStatus.OPEN)
+                                            .order_by(Topic.title))]
+    return places
 
 
 def _parent_visible(session: Session, actor: User | None, poll: Poll) -> bool:
-    """Whether `actor` may see the town hall or topic the poll belongs to."""
-    return True
+    """Whether `actor` may see the town hall or topic the poll belongs to (topics are public)."""
+    if poll.townhall_id is not None:
+        return poll.townhall is not None and can(actor, "townhall.view", poll.townhall)
+    return poll.topic is not None
 
 
-def _check_parent(session: Session, townhall_id: int | None, topic_id: int | None) -> None:
+def _check_parent(session: Session, actor: User, townhall_id: int | None,
+                  topic_id: int | None) -> None:
     if (townhall_id is None) == (topic_id is None):
         raise InvalidInput("A poll belongs to exactly one town hall or forum topic.",
                            field="parent")
@@ -92,6 +106,12 @@ def _check_parent(session: Session, townhall_id: int | None, topic_id: int | Non
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                   or value < 1):
             raise InvalidInput("Choose a town hall or forum topic.", field="parent")
+    if townhall_id is not None:
+        townhall = session.get(TownHall, townhall_id)
+        if townhall is None or not can(actor, "townhall.view", townhall):
+            raise InvalidInput("There is no such town hall.", field="parent")
+    elif session.get(Topic, topic_id) is None:
+        raise InvalidInput("There is no such forum topic.", field="parent")
 
 
 def _clean_options(options: list[str]) -> list[str]:
@@ -160,7 +180,7 @@ def create_poll(
             raise InvalidInput("The closing time must be in the future.", field="closes_at")
         if opens_at is not None and closes_at <= opens_at:
             raise InvalidInput("The poll must close after it opens.", field="closes_at")
-    _check_parent(session, townhall_id, topic_id)
+    _check_parent(session, actor, townhall_id, topic_id)
     poll = Poll(
         townhall_id=townhall_id, topic_id=topic_id, question=question,
         description=description, description_html=render_markdown(description),

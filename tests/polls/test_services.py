@@ -28,11 +28,11 @@ def ids(poll):
     return [option.id for option in poll.options]
 
 
-def test_official_creates_a_poll_with_cleaned_options(session, official):
+def test_official_creates_a_poll_with_cleaned_options(session, official, live_townhall):
     poll = services.create_poll(
         session, official, question="  Which day for the market?  ",
         options=["Saturday", "", "  Sunday ", "Wednesday"], kind="multiple",
-        results_mode="after_close", max_choices=2, townhall_id=3,
+        results_mode="after_close", max_choices=2, townhall_id=live_townhall.id,
         description="Read **this** <script>alert(1)</script>",
     )
     assert poll.question == "Which day for the market?"
@@ -52,11 +52,14 @@ def test_official_creates_a_poll_with_cleaned_options(session, official):
     ({"kind": "multiple", "max_choices": 5}, "max_choices"),
     ({"townhall_id": None}, "parent"),
     ({"topic_id": 2}, "parent"),
+    ({"townhall_id": 987654}, "parent"),
+    ({"townhall_id": None, "topic_id": 987654}, "parent"),
     ({"closes_at": "past"}, "closes_at"),
 ])
-def test_bad_poll_definitions_are_refused_with_the_field_named(session, official, changes, field):
+def test_bad_poll_definitions_are_refused_with_the_field_named(session, official, live_townhall,
+                                                                changes, field):
     args = dict(question="Q?", options=["Yes", "No"], kind="single", results_mode="live",
-                townhall_id=1)
+                townhall_id=live_townhall.id)
     if changes.get("closes_at") == "past":
         changes = {"closes_at": utcnow() - timedelta(minutes=1)}
     args.update(changes)
@@ -223,10 +226,30 @@ def test_open_and_close_by_hand(session, make_poll, official, make_user):
         services.close_poll(session, official, poll)
 
 
-def test_moderators_cannot_run_polls_outside_a_live_town_hall(session, make_poll, make_user):
-    poll = make_poll("single", is_open=False, topic_id=4)
+def test_moderators_run_polls_only_in_a_live_town_hall(session, make_poll, make_user, topic,
+                                                      make_townhall):
+    moderator = make_user(Role.MODERATOR)
+    in_topic = make_poll("single", is_open=False, topic=topic)
     with pytest.raises(Forbidden):
-        services.open_poll(session, make_user(Role.MODERATOR), poll)
+        services.open_poll(session, moderator, in_topic)
+    in_scheduled = make_poll("single", is_open=False, townhall=make_townhall("scheduled"))
+    with pytest.raises(Forbidden):
+        services.open_poll(session, moderator, in_scheduled)
+    live = make_poll("single", is_open=False)
+    services.open_poll(session, moderator, live)
+    services.close_poll(session, moderator, live)
+    session.commit()
+    assert live.status(utcnow()) == "closed"
+
+
+def test_a_poll_in_a_private_town_hall_is_hidden_from_visitors(session, make_poll,
+                                                               make_townhall, voters):
+    poll = make_poll("single", townhall=make_townhall(is_public=False))
+    with pytest.raises(NotFound):
+        services.get_poll(session, None, poll.id)
+    assert services.list_polls(session, None) == ([], 0)
+    (resident,) = voters(1)
+    assert services.get_poll(session, resident, poll.id) is poll
 
 
 def test_export_is_anonymous_unordered_and_recounts_to_the_published_result(

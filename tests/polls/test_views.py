@@ -197,14 +197,21 @@ def test_recount_explains_a_bad_file_and_fails(tmp_path, content, message):
     assert message in result.output
 
 
-def test_official_creates_a_poll_with_the_form_and_a_resident_cannot(client_as):
+def test_official_creates_a_poll_with_the_form_and_a_resident_cannot(client_as, live_townhall,
+                                                                      topic):
     resident = client_as(Role.RESIDENT)
     assert resident.get("/polls/new").status_code == 403
     official = client_as(Role.OFFICIAL)
+    page = official.get(f"/polls/new?parent=topic:{topic.id}").get_data(as_text=True)
+    assert f'<option selected value="topic:{topic.id}">' in page
+    assert f"Town hall: {live_townhall.title}" in page
     token = csrf_token(official, "/polls/new")
-    form = {"csrf_token": token, "parent": "townhall:1", "question": "Which bus route first?",
+    form = {"csrf_token": token, "parent": f"townhall:{live_townhall.id}",
+            "question": "Which bus route first?",
             "kind": "ranked", "options": "Route 1\nRoute 2\n\nRoute 3", "results_mode": "live",
             "open_now": "y"}
+    assert "There is no such town hall." in official.post(
+        "/polls/new", data={**form, "parent": "townhall:987654"}).get_data(as_text=True)
     bad = official.post("/polls/new", data={**form, "options": "Only one"})
     assert bad.status_code == 400
     page = bad.get_data(as_text=True)
