@@ -16,8 +16,8 @@ from participation.polls import services
 from participation.polls.models import Poll
 from participation.realtime.acks import acknowledged, require_fields
 from participation.realtime.connection import current_actor
+from participation.realtime.handlers import on
 from participation.realtime.log import commit_and_emit, record_event
-from participation.realtime.rooms import NAMESPACE
 from participation.security.permissions import require
 from participation.security.ratelimit import hit_limit
 
@@ -31,7 +31,7 @@ _scheduled: set[int] = set()
 _last_push: dict[int, float] = {}
 
 
-@socketio.on("vote", namespace=NAMESPACE)
+@on("vote")
 @acknowledged
 def vote(payload: dict[str, Any]) -> dict[str, Any]:
     """A resident votes in a town hall's poll: `{poll_id, choices, client_id?}`.
@@ -51,22 +51,28 @@ def vote(payload: dict[str, Any]) -> dict[str, Any]:
                                   client_id=payload.get("client_id"))
     answer = {"poll_id": poll.id, "receipt": services.format_receipt(result.ballot.receipt),
               "replaced": result.replaced, "repeated": result.repeated}
+    push = not result.repeated and tally_wanted(poll)
     db.session.commit()
-    if not result.repeated:
-        schedule_tally(current_app._get_current_object(), poll)  # type: ignore[attr-defined]
+    if push:
+        schedule_tally(current_app._get_current_object(), poll.id)  # type: ignore[attr-defined]
     return answer
 
 
-def schedule_tally(app: Flask, poll: Poll) -> None:
+def tally_wanted(poll: Poll) -> bool:
+    """Whether a change to this poll should be pushed to a town hall's room now.
+
+    Asked before the commit, so that nothing is read again afterwards.
+    """
+    return poll.townhall_id is not None and services.results_visible(poll)
+
+
+def schedule_tally(app: Flask, poll_id: int) -> None:
     """Ask for the poll's tally to be pushed to its town hall's room, coalescing bursts.
 
     The first request after a quiet spell is pushed at once; requests arriving while a push is
     pending join it. The count runs after the pending mark is cleared, so every committed vote
     is in this push or causes the next one.
     """
-    if poll.townhall_id is None or not services.results_visible(poll):
-        return
-    poll_id = poll.id
     with _lock:
         if poll_id in _scheduled:
             return

@@ -29,6 +29,7 @@ from participation.errors import DomainError, InvalidInput
 from participation.extensions import db, limiter
 from participation.polls import services
 from participation.polls.counting import TIE_BREAK_RULE
+from participation.polls.events import schedule_tally, tally_wanted
 from participation.polls.forms import ConfirmForm, PollForm, ReceiptForm
 from participation.polls.models import Poll, PollKind
 from participation.security.permissions import require
@@ -175,18 +176,18 @@ def vote(poll_id: int) -> tuple[str, int] | Response:
             raise
         return _render_poll(poll, status=error.status, error=error.message, typed=typed)
     receipt = services.format_receipt(result.ballot.receipt)
+    push = tally_wanted(poll)
     db.session.commit()
-    _announce_tally(poll)
+    if push:
+        _announce_tally(poll_id)
     flash(("Your ballot is changed." if result.replaced else "Your vote is counted.")
           + f" Your receipt code is {receipt}; keep it to check your ballot is in the count.",
           "success")
     return redirect(url_for("polls.show", poll_id=poll.id) + "#your-ballot")
 
 
-def _announce_tally(poll: Poll) -> None:
-    from participation.polls.events import schedule_tally
-
-    schedule_tally(current_app._get_current_object(), poll)  # type: ignore[attr-defined]
+def _announce_tally(poll_id: int) -> None:
+    schedule_tally(current_app._get_current_object(), poll_id)  # type: ignore[attr-defined]
 
 
 def _control(poll_id: int, action: str) -> Response:
@@ -207,10 +208,12 @@ def _control(poll_id: int, action: str) -> Response:
             raise
         flash(error.message, "error")
     else:
+        push = tally_wanted(poll)
         db.session.commit()
-        _announce_tally(poll)
+        if push:
+            _announce_tally(poll_id)
         flash(message, "success")
-    return redirect(url_for("polls.show", poll_id=poll.id))
+    return redirect(url_for("polls.show", poll_id=poll_id))
 
 
 @bp.route("/polls/<int:poll_id>/open", methods=["POST"])
