@@ -60,9 +60,10 @@ def seed_polls(session: Session, accounts: DemoAccounts) -> None:
         kind="ranked", results_mode="after_close", opens_at=now - timedelta(days=7),
         topic_id=topic.id)
     otter, heron, willow, lantern = (option.id for option in mascot.options)
-    # Three rounds: Lantern goes first, then Otter or Heron (tied), then Willow wins.
+    # Several rounds: Lantern goes first and its one ballot, ranking nothing else, is exhausted;
+    # then three options tie and the tie-break rule decides, round by round.
     rankings = [[otter, heron], [otter, willow], [heron, willow], [heron, otter],
-                [willow, heron], [lantern, willow], [willow, otter]]
+                [willow, heron], [lantern], [willow, otter]]
     for voter, ranking in zip(voters, rankings, strict=True):
         services.cast_ballot(session, voter, mascot.id, ranking)
     services.close_poll(session, official, mascot)
