@@ -10,12 +10,12 @@ from typing import Any
 from flask import Flask, current_app
 
 from participation.db import utcnow
-from participation.errors import InvalidInput
+from participation.errors import InvalidInput, Unauthorized
 from participation.extensions import db, socketio
 from participation.polls import services
 from participation.polls.models import Poll
 from participation.realtime.acks import acknowledged, require_fields
-from participation.realtime.connection import current_actor
+from participation.realtime.connection import current_actor, socket_user_id
 from participation.realtime.handlers import on
 from participation.realtime.log import commit_and_emit, record_event
 from participation.security.permissions import require
@@ -40,15 +40,20 @@ def vote(payload: dict[str, Any]) -> dict[str, Any]:
     town hall's room then gets a coalesced `tally` when the poll's results are live.
     """
     require_fields(payload, poll_id=int, choices=list)
+    # Counted before any database work: the limiter may yield to other green threads (its
+    # expiry timer, or Redis), and on SQLite a transaction holds the write lock from its start.
+    user_id = socket_user_id()
+    if user_id is None:
+        raise Unauthorized("Please sign in to vote.")
+    hit_limit("LIMIT_VOTE", f"user:{user_id}")
     actor = current_actor()
     require(actor, "poll.vote")
-    assert actor is not None  # noqa: S101 - require() refused visitors
-    hit_limit("LIMIT_VOTE", f"user:{actor.id}")
-    poll = services.get_poll(db.session, actor, payload["poll_id"])
-    if poll.townhall_id is None:
-        raise InvalidInput("This poll is not held in a town hall; vote on its page.")
-    result = services.cast_ballot(db.session, actor, poll.id, payload["choices"],
+    result = services.cast_ballot(db.session, actor, payload["poll_id"], payload["choices"],
                                   client_id=payload.get("client_id"))
+    poll = result.ballot.poll
+    if poll.townhall_id is None:
+        # Rolled back by the ack wrapper, like every refused event.
+        raise InvalidInput("This poll is not held in a town hall; vote on its page.")
     answer = {"poll_id": poll.id, "receipt": services.format_receipt(result.ballot.receipt),
               "replaced": result.replaced, "repeated": result.repeated}
     push = not result.repeated and tally_wanted(poll)

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from participation.accounts.models import User
 from participation.accounts.services import personal_data
@@ -224,9 +224,11 @@ def _lock_poll(session: Session, poll_id: int, *, exclusive: bool = False) -> Po
     the votes in flight, and votes after it see the new closing time. SQLite's BEGIN IMMEDIATE
     already serializes writers.
     """
-    stmt = select(Poll).where(Poll.id == poll_id).execution_options(populate_existing=True)
+    stmt = (select(Poll).where(Poll.id == poll_id)
+            .options(joinedload(Poll.townhall), selectinload(Poll.options))
+            .execution_options(populate_existing=True))
     if _dialect(session) == "postgresql":
-        stmt = stmt.with_for_update(read=not exclusive)
+        stmt = stmt.with_for_update(read=not exclusive, of=Poll)
     return session.scalar(stmt)
 
 
@@ -291,8 +293,8 @@ def cast_ballot(session: Session, actor: User | None, poll_id: Any, choices: Any
                 client_id: Any = None) -> CastResult:
     """Cast or replace the actor's ballot. A retry carrying the same `client_id` changes nothing.
 
-    The one-ballot rule is the unique constraint on (poll, voter): when a concurrent cast for
-    the same resident inserts first, this cast becomes a replacement of that ballot.
+    The one-ballot rule is the unique constraint on (poll, voter): when the resident already
+    has a ballot, or a concurrent cast for them inserts first, this cast replaces that ballot.
     """
     require(actor, "poll.vote")
     assert actor is not None  # noqa: S101 - require() refused visitors
@@ -314,19 +316,19 @@ def cast_ballot(session: Session, actor: User | None, poll_id: Any, choices: Any
         poll.kind.value, [option.id for option in poll.options], poll.max_choices, parsed)
     if problem:
         raise InvalidInput(problem, field="choices")
-    existing = _ballot_of(session, poll.id, actor.id)
-    if existing is None:
-        ballot = Ballot(poll_id=poll.id, voter_id=actor.id, choices=parsed,
-                        receipt=new_receipt(), client_id=client_id, cast_at=now)
-        try:
-            with session.begin_nested():
-                session.add(ballot)
-        except IntegrityError:
-            existing = _ballot_of(session, poll.id, actor.id, lock=True)
-            if existing is None:
-                raise Conflict() from None
-        else:
-            return CastResult(ballot, replaced=False, repeated=False)
+    # The insert comes first: the unique constraint, not a read before it, decides whether this
+    # resident already has a ballot (also when a concurrent cast got in first).
+    ballot = Ballot(poll_id=poll.id, voter_id=actor.id, choices=parsed,
+                    receipt=new_receipt(), client_id=client_id, cast_at=now)
+    try:
+        with session.begin_nested():
+            session.add(ballot)
+    except IntegrityError:
+        existing = _ballot_of(session, poll.id, actor.id, lock=True)
+        if existing is None:
+            raise Conflict() from None
+    else:
+        return CastResult(ballot, replaced=False, repeated=False)
     if client_id is not None and existing.client_id == client_id:
         return CastResult(existing, replaced=False, repeated=True)
     existing.choices = parsed
