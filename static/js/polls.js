@@ -30,8 +30,17 @@
       payload.since = lastSeq;
     }
     socket.emit("join", payload, function (ack) {
-      if (ack && ack.ok && typeof ack.seq === "number") {
-        lastSeq = ack.seq;
+      if (!ack || !ack.ok) {
+        return;
+      }
+      // After a reconnect the ack replays what was missed; the latest tally is what matters.
+      (ack.events || []).forEach(function (missed) {
+        if (missed.event === "tally") {
+          onTally(missed.data);
+        }
+      });
+      if (typeof ack.seq === "number") {
+        lastSeq = Math.max(lastSeq || 0, ack.seq);
       }
     });
     root.dataset.connected = "true";
@@ -40,7 +49,9 @@
     root.dataset.connected = "false";
   });
 
-  socket.on("tally", function (message) {
+  socket.on("tally", onTally);
+
+  function onTally(message) {
     if (!message || message.poll_id !== pollId || !message.results) {
       return;
     }
@@ -51,7 +62,7 @@
       render(message.results);
       announce(message.results);
     }
-  });
+  }
 
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
