@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from participation.extensions import db
+from participation.forums import services
 from participation.forums.models import Post, Thread, Topic
 from participation.security.permissions import Role
 from tests.conftest import csrf_token
@@ -274,3 +275,11 @@ def test_archived_topic_says_so_and_refuses_threads(client_as, make_topic):
     response = _post(resident, f"/topics/{topic.id}/threads", {"title": "x", "body": "y"})
     assert response.status_code == 400
     assert "archived" in response.get_data(as_text=True)
+
+
+def test_topic_page_links_its_town_hall(client, official, linked_townhall):
+    topic = services.create_topic(db.session, official, title="Budget questions",
+                                  description="", townhall_id=linked_townhall.id)
+    db.session.commit()
+    html = client.get(f"/topics/{topic.id}").get_data(as_text=True)
+    assert f'href="/townhalls/{linked_townhall.id}">Budget town hall</a>' in html
