@@ -273,3 +273,15 @@ def test_archived_topic_says_so_and_refuses_threads(client_as, make_topic):
     response = _post(resident, f"/topics/{topic.id}/threads", {"title": "x", "body": "y"})
     assert response.status_code == 400
     assert "archived" in response.get_data(as_text=True)
+
+
+def test_flag_threshold_is_a_setting(app, client_as, make_thread, monkeypatch, tmp_path):
+    from participation.config import from_environment
+
+    monkeypatch.setenv("FORUM_FLAG_THRESHOLD", "5")
+    assert from_environment(str(tmp_path))["FORUM_FLAG_THRESHOLD"] == 5
+    app.config["FORUM_FLAG_THRESHOLD"] = 1
+    thread = make_thread()
+    _post(client_as(Role.RESIDENT), f"/posts/{thread.opening_post.id}/flag", {"reason": "spam"})
+    db.session.expire_all()
+    assert db.session.get(Post, thread.opening_post.id).hidden
