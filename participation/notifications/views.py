@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy.exc import SQLAlchemyError
 
 from participation.accounts.forms import ConfirmForm
 from participation.extensions import db
@@ -23,7 +24,11 @@ def unread_notifications() -> dict[str, Callable[[], int]]:
     def count() -> int:
         if not current_user.is_authenticated:
             return 0
-        return services.unread_count(db.session, current_user)
+        try:
+            return services.unread_count(db.session, current_user)
+        except SQLAlchemyError:
+            # The header of the "briefly unavailable" page must still render without the database.
+            return 0
 
     return {"unread_notification_count": count}
 
