@@ -5,28 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from flask import Flask, g
 
 from participation.accounts.models import User
 from participation.extensions import db
 from participation.forums import services
 from participation.forums.models import Post, Thread, Topic
 from participation.security.permissions import Role
-
-
-@pytest.fixture(autouse=True)
-def one_user_per_request(request: pytest.FixtureRequest) -> None:
-    """The `app` fixture keeps one application context open for the whole test, so Flask-Login's
-    user and Flask-WTF's CSRF token cached on `g` would leak from one test client's request into
-    another's. Forget them at the start of each request, as a fresh context in production does."""
-    if "app" not in request.fixturenames:
-        return
-    app: Flask = request.getfixturevalue("app")
-
-    @app.before_request
-    def forget_cached_user() -> None:
-        g.pop("_login_user", None)
-        g.pop(app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
 
 
 @pytest.fixture
