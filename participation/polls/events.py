@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 TALLY_INTERVAL = 0.25
 
 _lock = threading.Lock()
+_idle = threading.Condition(_lock)
 _scheduled: set[int] = set()
+_running = 0
 _last_push: dict[int, float] = {}
 
 
@@ -87,19 +89,38 @@ def schedule_tally(app: Flask, poll_id: int) -> None:
 
 
 def _push_later(app: Flask, poll_id: int, delay: float) -> None:
+    global _running
     if delay:
         socketio.sleep(delay)
     with _lock:
         _scheduled.discard(poll_id)
         _last_push[poll_id] = time.monotonic()
-    with app.app_context():
-        try:
-            publish_tally(poll_id)
-        except Exception:
-            log.exception("could not push the tally of poll %s", poll_id)
-            db.session.rollback()
-        finally:
-            db.session.remove()
+        _running += 1
+    try:
+        with app.app_context():
+            try:
+                publish_tally(poll_id)
+            except Exception:
+                log.exception("could not push the tally of poll %s", poll_id)
+                db.session.rollback()
+            finally:
+                db.session.remove()
+    finally:
+        with _lock:
+            _running -= 1
+            _idle.notify_all()
+
+
+def wait_for_tallies(timeout: float) -> bool:
+    """Wait until every scheduled tally has been pushed (before a shutdown, or a test's end)."""
+    deadline = time.monotonic() + timeout
+    with _idle:
+        while _scheduled or _running:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            _idle.wait(remaining)
+    return True
 
 
 def publish_tally(poll_id: int) -> None:

@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from flask import Flask
 
 from participation.accounts.models import User
 from participation.db import utcnow
 from participation.extensions import db
 from participation.forums import services as forums
 from participation.forums.models import Topic
-from participation.polls import services
+from participation.polls import events, services
 from participation.polls.models import Poll
 from participation.realtime.log import take_events
 from participation.security.permissions import Role
 from participation.townhall import services as townhalls
 from participation.townhall.models import Status, TownHall
+
+
+@pytest.fixture(autouse=True)
+def tallies_sent_before_teardown(app: Flask) -> Iterator[None]:
+    """A tally still being pushed when the test ends would race the database's cleanup."""
+    yield
+    assert events.wait_for_tallies(timeout=10)
 
 
 @pytest.fixture
