@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, MetaData, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, registry
 from sqlalchemy.types import TypeDecorator
 
@@ -72,16 +73,49 @@ def _configure_sqlite(dbapi_connection: object, connection_record: object) -> No
     cursor.close()
 
 
+# One lock per SQLite file in this process. Under eventlet, threading.Lock is patched into a
+# green lock, so a request waiting for the database yields to the one holding it; SQLite's own
+# busy wait would instead block the whole process, and the holder could never finish.
+_sqlite_locks: dict[str, threading.Lock] = {}
+_sqlite_locks_guard = threading.Lock()
+_HELD = "participation_sqlite_lock"
+LOCK_WAIT_SECONDS = 10
+
+
+def _sqlite_lock(connection: Connection) -> threading.Lock:
+    key = connection.engine.url.database or ":memory:"
+    with _sqlite_locks_guard:
+        return _sqlite_locks.setdefault(key, threading.Lock())
+
+
 @event.listens_for(Engine, "begin")
-def _begin_immediately(connection: object) -> None:
-    """Take SQLite's write lock at BEGIN.
+def _begin_immediately(connection: Connection) -> None:
+    """Take SQLite's write lock at BEGIN, queueing first on this process's lock.
 
     A deferred transaction that reads and then writes fails at once with "database is locked" when
-    another writer got in between, ignoring the busy timeout. Starting every transaction with
-    BEGIN IMMEDIATE makes writers queue on the busy timeout instead.
+    another writer got in between, ignoring the busy timeout; BEGIN IMMEDIATE makes writers queue
+    instead. Other processes (the command line, a second server) still queue on the busy timeout.
     """
-    if connection.dialect.name == "sqlite":  # type: ignore[attr-defined]
-        connection.exec_driver_sql("BEGIN IMMEDIATE")  # type: ignore[attr-defined]
+    if connection.dialect.name != "sqlite":
+        return
+    lock = _sqlite_lock(connection)
+    # If the wait runs out, BEGIN IMMEDIATE still waits on SQLite's own busy timeout and raises
+    # the usual OperationalError when that runs out too.
+    if lock.acquire(timeout=LOCK_WAIT_SECONDS):
+        connection.info[_HELD] = lock
+    try:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    except Exception:
+        _release(connection)
+        raise
+
+
+@event.listens_for(Engine, "commit")
+@event.listens_for(Engine, "rollback")
+def _release(connection: Connection) -> None:
+    lock = connection.info.pop(_HELD, None)
+    if lock is not None:
+        lock.release()
 
 
 # Names of tables and indexes that a migration creates by hand because the models cannot describe

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, jsonify, render_template, request
@@ -137,7 +136,3 @@ def apply_domain_error(form: FlaskForm, error: DomainError) -> bool:
     ]
     return True
 
-
-def json_body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    return data if isinstance(data, dict) else {}

@@ -226,6 +226,21 @@ def make_user(app: Flask) -> Callable[..., User]:
 
 
 @pytest.fixture
+def official(make_user: Callable[..., User]) -> User:
+    return make_user(Role.OFFICIAL)
+
+
+@pytest.fixture
+def moderator(make_user: Callable[..., User]) -> User:
+    return make_user(Role.MODERATOR)
+
+
+@pytest.fixture
+def resident(make_user: Callable[..., User]) -> User:
+    return make_user(Role.RESIDENT)
+
+
+@pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
 

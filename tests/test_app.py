@@ -12,7 +12,6 @@ from participation import create_app
 from participation.config import InsecureConfiguration, from_environment
 from participation.db import include_object
 from participation.extensions import db
-from tests.conftest import base_config
 
 
 def test_secret_key_is_generated_once_and_kept_in_instance(tmp_path):
@@ -188,5 +187,46 @@ def test_healthz(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
 
 
-def test_base_config_is_testing():
-    assert base_config()["ENV_NAME"] == "testing"
+def test_sqlite_transactions_hold_the_process_lock_until_they_end(app, backend):
+    if backend != "sqlite":
+        pytest.skip("SQLite only")
+    from sqlalchemy import text
+
+    from participation.db import _sqlite_locks
+
+    db.session.execute(text("SELECT 1"))
+    lock = _sqlite_locks[db.engine.url.database]
+    assert lock.locked()
+    db.session.commit()
+    assert not lock.locked()
+    db.session.execute(text("SELECT 1"))
+    assert lock.locked()
+    db.session.rollback()
+    assert not lock.locked()
+
+
+def test_a_second_sqlite_writer_waits_for_the_first_and_then_succeeds(app, backend):
+    if backend != "sqlite":
+        pytest.skip("SQLite only")
+    import threading
+
+    from sqlalchemy import text
+
+    from participation.accounts.models import AuditEntry
+
+    db.session.execute(text("SELECT 1"))  # this test's transaction holds the write lock
+    done = threading.Event()
+
+    def second_writer() -> None:
+        with app.app_context():
+            db.session.add(AuditEntry(action="waited", detail={}))
+            db.session.commit()
+            done.set()
+
+    worker = threading.Thread(target=second_writer)
+    worker.start()
+    assert not done.wait(0.5)
+    db.session.commit()
+    worker.join(timeout=15)
+    assert done.is_set()
+    assert db.session.query(AuditEntry).filter_by(action="waited").count() == 1

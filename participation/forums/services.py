@@ -179,6 +179,16 @@ def get_post(session: Session, post_id: int) -> Post:
     return post
 
 
+def quotable_post(session: Session, thread: Thread, quote_id: object) -> Post | None:
+    """The public post of this thread that `quote_id` names, or None for anything else."""
+    if not quote_id or not str(quote_id).isdigit():
+        return None
+    post = session.get(Post, int(str(quote_id)))
+    if post is None or post.thread_id != thread.id or not post.public:
+        return None
+    return post
+
+
 def thread_posts(session: Session, thread: Thread, *, page: int = 1,
                  per_page: int = 100) -> tuple[list[Post], int]:
     """The opening post and replies in order, with authors and quoted posts loaded."""

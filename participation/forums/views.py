@@ -23,7 +23,7 @@ from participation.errors import DomainError, InvalidInput
 from participation.extensions import db, limiter
 from participation.forums import services
 from participation.forums.forms import EditPostForm, FlagForm, ReplyForm, ThreadForm, TopicForm
-from participation.forums.models import Post, Thread, Topic
+from participation.forums.models import Thread, Topic
 from participation.moderation.services import moderation_counts
 from participation.security.permissions import require
 from participation.web import apply_domain_error
@@ -156,14 +156,10 @@ def _render_thread(thread: Thread, form: ReplyForm, status: int = 200,
                    page: int | None = None) -> tuple[str, int]:
     page = page or _page()
     posts, total = services.thread_posts(db.session, thread, page=page, per_page=POSTS_PER_PAGE)
-    quote: Post | None = None
-    quote_id = form.quote_id.data or request.args.get("quote")
-    if quote_id and str(quote_id).isdigit():
-        quote = db.session.get(Post, int(quote_id))
-        if quote is None or quote.thread_id != thread.id or not quote.public:
-            quote = None
-        else:
-            form.quote_id.data = str(quote.id)
+    quote = services.quotable_post(db.session, thread,
+                                   form.quote_id.data or request.args.get("quote"))
+    if quote is not None:
+        form.quote_id.data = str(quote.id)
     show_hidden = services.can_see_hidden(current_user)
     move_topics = services.open_topics_except(db.session, thread.topic_id) if show_hidden else []
     return render_template(

@@ -46,10 +46,6 @@ def has_role(user: Any, *roles: Role) -> bool:
     return role in roles or role is Role.ADMIN
 
 
-def anyone(user: Any, target: Any) -> bool:
-    return True
-
-
 def signed_in(user: Any, target: Any) -> bool:
     return role_of(user) is not None
 

@@ -12,19 +12,8 @@ from participation.db import utcnow
 from participation.extensions import db
 from participation.forums import services
 from participation.forums.models import Post, Thread, Topic
-from participation.security.permissions import Role
 from participation.townhall import services as townhall_services
 from participation.townhall.models import TownHall
-
-
-@pytest.fixture
-def official(make_user: Callable[..., User]) -> User:
-    return make_user(Role.OFFICIAL)
-
-
-@pytest.fixture
-def moderator(make_user: Callable[..., User]) -> User:
-    return make_user(Role.MODERATOR)
 
 
 @pytest.fixture

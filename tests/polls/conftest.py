@@ -30,11 +30,6 @@ def tallies_sent_before_teardown(app: Flask) -> Iterator[None]:
 
 
 @pytest.fixture
-def official(make_user: Callable[..., User]) -> User:
-    return make_user(Role.OFFICIAL)
-
-
-@pytest.fixture
 def make_townhall(official: User) -> Callable[..., TownHall]:
     def factory(status: str = "live", **fields: Any) -> TownHall:
         now = utcnow()

@@ -18,21 +18,6 @@ from participation.townhall.models import Question, Status, TownHall
 
 
 @pytest.fixture
-def official(make_user: Callable[..., User]) -> User:
-    return make_user(Role.OFFICIAL)
-
-
-@pytest.fixture
-def moderator(make_user: Callable[..., User]) -> User:
-    return make_user(Role.MODERATOR)
-
-
-@pytest.fixture
-def resident(make_user: Callable[..., User]) -> User:
-    return make_user(Role.RESIDENT)
-
-
-@pytest.fixture
 def make_townhall(official: User) -> Callable[..., TownHall]:
     def factory(status: Status | str = Status.LIVE, **fields: Any) -> TownHall:
         now = utcnow()
