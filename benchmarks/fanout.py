@@ -1,0 +1,371 @@
+"""Fan-out benchmark: how quickly an approved question reaches every watcher of a town hall.
+
+Starts the real app server (`participation serve`, eventlet) on a scratch SQLite database and, in
+the same run, a bare Flask-SocketIO server (benchmarks/bare_server.py) that only broadcasts a
+payload of the same size to the same room. For each server, N watchers join over websocket, a
+moderator approves K questions one after another, and each watcher's time from the moderator's
+`moderate` call to its `question` event is recorded.
+
+Prints p50, p99, max, delivered/expected and server RSS per connection for each server, and as
+the last line the app/bare ratios for p99 and memory (goal: p99 <= 1.25, memory <= 1.2).
+
+    .venv/bin/python benchmarks/fanout.py [--clients 1000] [--approvals 20]
+
+Watchers are plain Engine.IO/Socket.IO clients on green threads (eventlet + websocket-client), so
+thousands fit in one process. Everything runs on 127.0.0.1 and is bounded by count and time.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+
+import eventlet  # noqa: E402
+
+eventlet.monkey_patch()
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import resource  # noqa: E402
+import secrets  # noqa: E402
+import socket  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from datetime import timedelta  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import requests  # noqa: E402
+import websocket  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+NS = "/townhall"
+PASSWORD = secrets.token_urlsafe(16)
+QUESTION_PREFIX = f'42{NS},["question",'
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def raise_open_file_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("server exited early")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+class Socket:
+    """A minimal Socket.IO client on the /townhall namespace over one websocket."""
+
+    def __init__(self, port: int, cookie: str | None = None) -> None:
+        headers = [f"Cookie: {cookie}"] if cookie else []
+        self.ws = websocket.create_connection(
+            f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket", header=headers,
+            timeout=60)
+        opened = self.ws.recv()
+        assert opened.startswith("0"), opened
+        self.ws.send(f"40{NS},")
+        self.next_ack = 0
+        while True:
+            message = self.ws.recv()
+            if message.startswith(f"40{NS},"):
+                break
+            if message.startswith(f"44{NS},"):
+                raise RuntimeError(f"namespace refused: {message}")
+
+    def send_event(self, name: str, data: dict) -> int:
+        self.next_ack += 1
+        self.ws.send(f"42{NS},{self.next_ack}" + json.dumps([name, data]))
+        return self.next_ack
+
+    def call(self, name: str, data: dict) -> dict:
+        ack_id = self.send_event(name, data)
+        prefix = f"43{NS},{ack_id}"
+        while True:
+            message = self.ws.recv()
+            if message == "2":
+                self.ws.send("3")
+            elif message.startswith(prefix):
+                return json.loads(message[len(prefix):])[0]
+
+    def close(self) -> None:
+        try:
+            self.ws.close()
+        except Exception:  # noqa: BLE001, S110 - closing after the run
+            pass
+
+
+@dataclass
+class Watcher:
+    sock: Socket
+    arrivals: list[tuple[float, str]] = field(default_factory=list)
+
+    def listen(self) -> None:
+        self.sock.ws.settimeout(None)
+        try:
+            while True:
+                message = self.sock.ws.recv()
+                if message == "2":
+                    self.sock.ws.send("3")
+                elif message.startswith(QUESTION_PREFIX):
+                    self.arrivals.append((time.perf_counter(), message))
+        except Exception:  # noqa: BLE001 - the socket closed at the end of the run
+            return
+
+
+@dataclass
+class Result:
+    name: str
+    latencies: list[float]
+    delivered: int
+    expected: int
+    rss_before: int
+    rss_after: int
+    clients: int
+    payload_bytes: int
+
+    @property
+    def per_connection_kib(self) -> float:
+        return (self.rss_after - self.rss_before) / self.clients
+
+    def p(self, q: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    def line(self) -> str:
+        ms = 1000
+        return (f"{self.name:<4} watchers={self.clients} p50={self.p(0.5) * ms:.1f}ms "
+                f"p99={self.p(0.99) * ms:.1f}ms max={max(self.latencies or [0]) * ms:.1f}ms "
+                f"delivered={self.delivered}/{self.expected} "
+                f"({100 * self.delivered / max(self.expected, 1):.1f}%) "
+                f"rss={self.rss_after / 1024:.1f}MiB "
+                f"rss_per_connection={self.per_connection_kib:.1f}KiB "
+                f"payload={self.payload_bytes}B")
+
+
+def connect_watchers(port: int, townhall_id: int, count: int, concurrency: int,
+                     deadline: float) -> list[Watcher]:
+    pool = eventlet.GreenPool(concurrency)
+
+    def one(_: int) -> Watcher:
+        for attempt in range(5):
+            try:
+                sock = Socket(port)
+                ack = sock.call("join", {"townhall_id": townhall_id})
+                assert ack["ok"], ack
+                return Watcher(sock)
+            except (OSError, websocket.WebSocketException):
+                if attempt == 4 or time.monotonic() > deadline:
+                    raise
+                eventlet.sleep(0.2 * (attempt + 1))
+        raise RuntimeError("unreachable")
+
+    watchers = list(pool.imap(one, range(count)))
+    for watcher in watchers:
+        eventlet.spawn(watcher.listen)
+    return watchers
+
+
+def measure(name: str, port: int, pid: int, townhall_id: int, question_ids: list[int],
+            moderator: Socket, clients: int, concurrency: int, payload_bytes: int,
+            settle: float, timeout: float) -> tuple[Result, int]:
+    eventlet.sleep(settle)
+    rss_before = rss_kib(pid)
+    deadline = time.monotonic() + timeout
+    watchers = connect_watchers(port, townhall_id, clients, concurrency, deadline)
+    eventlet.sleep(settle)  # let batched presence announcements go out
+    rss_after = rss_kib(pid)
+    sent: dict[int, float] = {}
+    for qid in question_ids:
+        before = sum(len(w.arrivals) for w in watchers)
+        sent[qid] = time.perf_counter()
+        ack = moderator.call("moderate", {"question_id": qid, "action": "approve"})
+        assert ack.get("ok"), ack
+        wait_until = time.monotonic() + 15
+        while (sum(len(w.arrivals) for w in watchers) < before + clients
+               and time.monotonic() < wait_until):
+            eventlet.sleep(0.01)
+        eventlet.sleep(0.05)
+    latencies: list[float] = []
+    delivered = 0
+    measured_size = payload_bytes
+    for watcher in watchers:
+        seen: set[int] = set()
+        for arrived, message in watcher.arrivals:
+            data = json.loads(message[len(f"42{NS},"):])[1]
+            qid = data["question"]["id"]
+            if qid in sent and qid not in seen and data["question"]["status"] == "approved":
+                seen.add(qid)
+                delivered += 1
+                latencies.append(arrived - sent[qid])
+                measured_size = len(message)
+        watcher.sock.close()
+    result = Result(name, latencies, delivered, clients * len(question_ids), rss_before,
+                    rss_after, clients, measured_size)
+    return result, measured_size
+
+
+def prepare_app_database(db_url: str, env: dict[str, str], approvals: int) -> tuple[int, list[int]]:
+    result = subprocess.run([str(BIN / "participation"), "db", "upgrade"], env=env,
+                            capture_output=True, text=True, timeout=120, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr)
+    from participation import create_app
+    from participation.accounts.services import register_user
+    from participation.db import utcnow
+    from participation.extensions import db
+    from participation.realtime.log import take_events
+    from participation.security.permissions import Role
+    from participation.townhall import services
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": db_url, "SECRET_KEY": env["SECRET_KEY"],
+                      "SOCKETIO_ASYNC_MODE": "threading",
+                      "INSTANCE_PATH": str(Path(db_url.removeprefix("sqlite:///")).parent)})
+    with app.app_context():
+        people = {}
+        for key, role in (("official", Role.OFFICIAL), ("moderator", Role.MODERATOR),
+                          ("resident", Role.RESIDENT)):
+            people[key] = register_user(db.session, email=f"{key}@bench.test",
+                                        display_name=key.capitalize(), password=PASSWORD,
+                                        role=role)
+        now = utcnow()
+        townhall = services.create_townhall(db.session, people["official"],
+                                            title="Fan-out benchmark", starts_at=now,
+                                            ends_at=now + timedelta(hours=2))
+        services.set_status(db.session, people["official"], townhall, "live")
+        ids = []
+        for n in range(approvals):
+            question = services.ask_question(
+                db.session, people["resident"], townhall,
+                text=f"Benchmark question {n}: how will the budget change bus services?")
+            ids.append(question.id)
+        db.session.commit()
+        take_events(db.session)
+        townhall_id = townhall.id
+        db.engine.dispose()
+    return townhall_id, ids
+
+
+def sign_in(port: int) -> str:
+    import re
+
+    http = requests.Session()
+    base = f"http://127.0.0.1:{port}"
+    page = http.get(base + "/login", timeout=30).text
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    response = http.post(base + "/login", timeout=30, allow_redirects=False, data={
+        "email": "moderator@bench.test", "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302, response.status_code
+    return "; ".join(f"{c.name}={c.value}" for c in http.cookies)
+
+
+def run_app(args: argparse.Namespace, workdir: Path) -> Result:
+    db_url = f"sqlite:///{workdir / 'bench.db'}"
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": db_url, "SECRET_KEY": secrets.token_hex(32),
+           "PARTICIPATION_ENV": "development", "INSTANCE_PATH": str(workdir),
+           "SOCKETIO_ASYNC_MODE": "eventlet"}
+    townhall_id, question_ids = prepare_app_database(db_url, env, args.approvals)
+    log = (workdir / "app.log").open("wb")
+    process = subprocess.Popen([str(BIN / "participation"), "serve", "--port", str(port)],
+                               env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    try:
+        wait_for_port(port, process)
+        moderator = Socket(port, sign_in(port))
+        assert moderator.call("join", {"townhall_id": townhall_id, "moderator": True})["ok"]
+        result, _ = measure("app", port, process.pid, townhall_id, question_ids, moderator,
+                            args.clients, args.concurrency, 0, args.settle, args.timeout)
+        moderator.close()
+        return result
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def run_bare(args: argparse.Namespace, workdir: Path, payload_bytes: int) -> Result:
+    port = free_port()
+    log = (workdir / "bare.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "benchmarks" / "bare_server.py"), "--port", str(port),
+         "--payload-bytes", str(payload_bytes)],
+        cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    try:
+        wait_for_port(port, process)
+        moderator = Socket(port)
+        assert moderator.call("join", {"townhall_id": 1})["ok"]
+        ids = list(range(1, args.approvals + 1))
+        result, _ = measure("bare", port, process.pid, 1, ids, moderator, args.clients,
+                            args.concurrency, payload_bytes, args.settle, args.timeout)
+        moderator.close()
+        return result
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=1000, help="watchers per server")
+    parser.add_argument("--approvals", type=int, default=20, help="questions approved (K)")
+    parser.add_argument("--concurrency", type=int, default=40,
+                        help="watchers connecting at once")
+    parser.add_argument("--settle", type=float, default=3.0,
+                        help="seconds to wait before measuring memory")
+    parser.add_argument("--timeout", type=float, default=600.0,
+                        help="give up connecting watchers after this many seconds")
+    args = parser.parse_args()
+    if not 1 <= args.clients <= 10_000 or not 1 <= args.approvals <= 200:
+        parser.error("--clients must be 1..10000 and --approvals 1..200")
+    raise_open_file_limit()
+    with tempfile.TemporaryDirectory(prefix="fanout-") as tmp:
+        workdir = Path(tmp)
+        app = run_app(args, workdir)
+        print(app.line(), flush=True)
+        bare = run_bare(args, workdir, app.payload_bytes)
+        print(bare.line(), flush=True)
+    p99_ratio = app.p(0.99) / bare.p(0.99)
+    memory_ratio = app.per_connection_kib / bare.per_connection_kib
+    median = statistics.median
+    print(f"median p50 app={median(app.latencies) * 1000:.1f}ms "
+          f"bare={median(bare.latencies) * 1000:.1f}ms")
+    print(f"ratio app/bare: p99={p99_ratio:.2f} memory={memory_ratio:.2f} "
+          f"(goal p99<=1.25 memory<=1.2; delivered app "
+          f"{100 * app.delivered / app.expected:.1f}% bare "
+          f"{100 * bare.delivered / bare.expected:.1f}%)")
+
+
+if __name__ == "__main__":
+    main()
