@@ -470,7 +470,8 @@ def merge_question(session: Session, actor: User, question: Question, *,
     was_public = question.is_public
     target_voters = set(session.scalars(
         select(Upvote.user_id).where(Upvote.question_id == into.id)))
-    for upvote in session.scalars(select(Upvote).where(Upvote.question_id == question.id)):
+    for upvote in session.scalars(
+            select(Upvote).where(Upvote.question_id == question.id)).all():
         if upvote.user_id in target_voters or upvote.user_id == into.author_id:
             session.delete(upvote)
         else:

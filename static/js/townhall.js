@@ -176,7 +176,7 @@
     return Boolean(document.getElementById("mine" + q.id)) || ownIds[q.id] === true;
   }
   var ownIds = {};
-  document.querySelectorAll("#question-list [data-own=true]").forEach(function (item) {
+  document.querySelectorAll("#question-list [data-own=true], #mine-list li").forEach(function (item) {
     ownIds[Number(item.dataset.id)] = true;
   });
 
