@@ -19,7 +19,7 @@ from participation.realtime.log import take_events
 from participation.realtime.rooms import NAMESPACE
 from participation.townhall import services
 from participation.townhall.models import Question, QuestionStatus
-from tests.conftest import CSRF_RE, PASSWORD, base_config, create_user_on
+from tests.conftest import CSRF_RE, PASSWORD, REDIS_URL, base_config, create_user_on
 
 pytestmark = pytest.mark.server
 
@@ -193,3 +193,46 @@ def test_sockets_from_another_origin_are_refused(live_server):
     assert other.status_code == 400 and "Not an accepted origin" in other.text
     same = requests.get(handshake, headers={"Origin": server.url}, timeout=10)
     assert same.status_code == 200 and '"sid"' in same.text
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="needs PARTICIPATION_TEST_REDIS_URL")
+def test_two_workers_share_one_sequence_through_the_database_and_redis(live_server):
+    # One site: the same database, message queue and signing key behind two processes.
+    env = {"SOCKETIO_MESSAGE_QUEUE": REDIS_URL, "SECRET_KEY": "two-workers-" + "k" * 32}
+    first = live_server(env).start()
+    second = live_server(env, migrate=False).start()
+    assert first.env["DATABASE_URL"] == second.env["DATABASE_URL"]
+    create_user_on(first, "official@example.test", "official")
+    create_user_on(first, "moderator@example.test", "moderator")
+    create_user_on(first, "resident@example.test", "resident")
+    official = signed_in(first, "official@example.test")
+    new_url = first.url + "/townhalls/new"
+    response = official.post(new_url, timeout=10, allow_redirects=False, data={
+        "csrf_token": form_token(official, new_url), "title": "Two workers",
+        "starts_at": "2026-01-01T10:00", "ends_at": "2030-01-01T10:00",
+        "question_max_length": "300", "is_public": "y"})
+    townhall_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    asker = Watcher(first.url, townhall_id, cookies(signed_in(first, "resident@example.test")))
+    moderator_cookie = cookies(signed_in(second, "moderator@example.test"))
+    on_first = Watcher(first.url, townhall_id, moderator_cookie)
+    on_second = Watcher(second.url, townhall_id)
+    try:
+        wait_for(lambda: on_second.joins == 1 and on_first.joins == 1, what="joins")
+        asked = [asker.client.call("ask", {"townhall_id": townhall_id, "text": f"Q{n}?"},
+                                   namespace=NAMESPACE, timeout=10)["question"]["id"]
+                 for n in range(4)]
+        for n, qid in enumerate(asked):
+            # Alternate the worker that commits: the numbers still form one sequence.
+            by = on_first if n % 2 == 0 else Watcher(second.url, townhall_id, moderator_cookie)
+            ack = by.client.call("moderate", {"question_id": qid, "action": "approve"},
+                                 namespace=NAMESPACE, timeout=10)
+            assert ack["ok"], ack
+            if by is not on_first:
+                by.client.disconnect()
+        wait_for(lambda: on_second.approved() == set(asked) == on_first.approved(),
+                 what="both workers' watchers to receive every approval")
+        for watcher in (on_first, on_second):
+            assert watcher.seqs == sorted(set(watcher.seqs))
+    finally:
+        for watcher in (asker, on_first, on_second):
+            watcher.client.disconnect()
