@@ -47,6 +47,7 @@ BIN = Path(sys.executable).parent
 NS = "/townhall"
 PASSWORD = secrets.token_urlsafe(16)
 QUESTION_PREFIX = f'42{NS},["question",'
+ACK_PREFIX = f"43{NS},"
 
 
 def free_port() -> int:
@@ -83,65 +84,63 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> 
 
 
 class Socket:
-    """A minimal Socket.IO client on the /townhall namespace over one websocket."""
+    """A minimal Socket.IO client on the /townhall namespace over one websocket.
+
+    A green thread reads everything as it arrives: it answers the server's pings, stamps each
+    `question` message with its arrival time, and hands acknowledgements to `call`.
+    """
 
     def __init__(self, port: int, cookie: str | None = None) -> None:
         headers = [f"Cookie: {cookie}"] if cookie else []
         self.ws = websocket.create_connection(
             f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket", header=headers,
-            timeout=60)
+            timeout=60, enable_multithread=True)
         opened = self.ws.recv()
         assert opened.startswith("0"), opened
         self.ws.send(f"40{NS},")
-        self.next_ack = 0
-        self.questions: list[str] = []
         while True:
             message = self.ws.recv()
             if message.startswith(f"40{NS},"):
                 break
             if message.startswith(f"44{NS},"):
                 raise RuntimeError(f"namespace refused: {message}")
+        self.next_ack = 0
+        self.pending: dict[int, eventlet.event.Event] = {}
+        self.arrivals: list[tuple[float, str]] = []
+        self.ws.settimeout(None)
+        self.reader = eventlet.spawn(self._read)
 
-    def send_event(self, name: str, data: dict) -> int:
+    def _read(self) -> None:
+        try:
+            while True:
+                message = self.ws.recv()
+                if message.startswith(QUESTION_PREFIX):
+                    self.arrivals.append((time.perf_counter(), message))
+                elif message == "2":
+                    self.ws.send("3")
+                elif message.startswith(ACK_PREFIX):
+                    body = message[len(ACK_PREFIX):]
+                    digits = len(body) - len(body.lstrip("0123456789"))
+                    waiter = self.pending.pop(int(body[:digits]), None)
+                    if waiter is not None:
+                        waiter.send(json.loads(body[digits:])[0])
+        except Exception:  # noqa: BLE001 - the socket closed at the end of the run
+            return
+
+    def call(self, name: str, data: dict, timeout: float = 120) -> dict:
         self.next_ack += 1
+        waiter = eventlet.event.Event()
+        self.pending[self.next_ack] = waiter
         self.ws.send(f"42{NS},{self.next_ack}" + json.dumps([name, data]))
-        return self.next_ack
-
-    def call(self, name: str, data: dict) -> dict:
-        ack_id = self.send_event(name, data)
-        prefix = f"43{NS},{ack_id}"
-        while True:
-            message = self.ws.recv()
-            if message == "2":
-                self.ws.send("3")
-            elif message.startswith(QUESTION_PREFIX):
-                self.questions.append(message)
-            elif message.startswith(prefix):
-                return json.loads(message[len(prefix):])[0]
+        with eventlet.Timeout(timeout):
+            return waiter.wait()
 
     def close(self) -> None:
         try:
             self.ws.close()
         except Exception:  # noqa: BLE001, S110 - closing after the run
             pass
-
-
-@dataclass
-class Watcher:
-    sock: Socket
-    arrivals: list[tuple[float, str]] = field(default_factory=list)
-
-    def listen(self) -> None:
-        self.sock.ws.settimeout(None)
-        try:
-            while True:
-                message = self.sock.ws.recv()
-                if message == "2":
-                    self.sock.ws.send("3")
-                elif message.startswith(QUESTION_PREFIX):
-                    self.arrivals.append((time.perf_counter(), message))
-        except Exception:  # noqa: BLE001 - the socket closed at the end of the run
-            return
+        self.reader.kill()
 
 
 @dataclass
@@ -177,26 +176,23 @@ class Result:
 
 
 def connect_watchers(port: int, townhall_id: int, count: int, concurrency: int,
-                     deadline: float) -> list[Watcher]:
+                     deadline: float) -> list[Socket]:
     pool = eventlet.GreenPool(concurrency)
 
-    def one(_: int) -> Watcher:
+    def one(_: int) -> Socket:
         for attempt in range(5):
             try:
                 sock = Socket(port)
                 ack = sock.call("join", {"townhall_id": townhall_id})
                 assert ack["ok"], ack
-                return Watcher(sock)
+                return sock
             except (OSError, websocket.WebSocketException):
                 if attempt == 4 or time.monotonic() > deadline:
                     raise
                 eventlet.sleep(0.2 * (attempt + 1))
         raise RuntimeError("unreachable")
 
-    watchers = list(pool.imap(one, range(count)))
-    for watcher in watchers:
-        eventlet.spawn(watcher.listen)
-    return watchers
+    return list(pool.imap(one, range(count)))
 
 
 @dataclass
@@ -209,7 +205,7 @@ class Server:
     townhall_id: int
     question_ids: list[int]
     moderator: Socket
-    watchers: list[Watcher] = field(default_factory=list)
+    watchers: list[Socket] = field(default_factory=list)
     sent: dict[int, float] = field(default_factory=dict)
     rss_before: int = 0
     rss_after: int = 0
@@ -252,7 +248,7 @@ class Server:
                     delivered += 1
                     latencies.append(arrived - self.sent[qid])
                     slowest[qid] = max(slowest.get(qid, 0.0), arrived - self.sent[qid])
-            watcher.sock.close()
+            watcher.close()
         self.per_approval_max = [slowest.get(qid, float("nan")) for qid in self.sent]
         return Result(self.name, latencies, delivered, len(self.watchers) * len(self.sent),
                       self.rss_before, self.rss_after, len(self.watchers), payload_bytes)
@@ -369,7 +365,7 @@ def main() -> None:
         try:
             app = start_app(args, workdir, processes)
             app.approve(timed=False)  # warm-up; also tells the size of a `question` message
-            payload_bytes = len(app.moderator.questions[-1])
+            payload_bytes = len(app.moderator.arrivals[-1][1])
             bare = start_bare(args, workdir, payload_bytes, processes)
             bare.approve(timed=False)
             for server in (app, bare):
