@@ -54,6 +54,7 @@ def test_a_question_approved_in_one_browser_appears_in_another_without_reload(
         live_server, browser):
     from playwright.sync_api import expect
 
+    expect.set_options(timeout=20_000)  # the machine may be busy; the page must get there
     server = live_server().start()
     townhall_id = live_townhall(server)
     create_user_on(server, "resident@example.test", "resident")
