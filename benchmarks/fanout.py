@@ -56,6 +56,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def progress(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
 def raise_open_file_limit() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = hard if hard != resource.RLIM_INFINITY else 65536
@@ -107,6 +111,7 @@ class Socket:
         self.next_ack = 0
         self.pending: dict[int, eventlet.event.Event] = {}
         self.arrivals: list[tuple[float, str]] = []
+        self.closed = False
         self.ws.settimeout(None)
         self.reader = eventlet.spawn(self._read)
 
@@ -124,8 +129,8 @@ class Socket:
                     waiter = self.pending.pop(int(body[:digits]), None)
                     if waiter is not None:
                         waiter.send(json.loads(body[digits:])[0])
-        except Exception:  # noqa: BLE001 - the socket closed at the end of the run
-            return
+        except Exception:  # noqa: BLE001 - the socket closed (at the end of the run, or lost)
+            self.closed = True
 
     def call(self, name: str, data: dict, timeout: float = 120) -> dict:
         self.next_ack += 1
@@ -210,23 +215,34 @@ class Server:
     rss_before: int = 0
     rss_after: int = 0
     per_approval_max: list[float] = field(default_factory=list)
+    unanswered: int = 0
+    ack_times: list[float] = field(default_factory=list)
 
     def connect(self, clients: int, concurrency: int, settle: float, timeout: float) -> None:
         self.rss_before = rss_kib(self.pid)
+        progress(f"{self.name}: connecting {clients} watchers")
         self.watchers = connect_watchers(self.port, self.townhall_id, clients, concurrency,
                                          time.monotonic() + timeout)
         eventlet.sleep(settle)  # let batched presence announcements go out
         self.rss_after = rss_kib(self.pid)
+        progress(f"{self.name}: {clients} watchers joined")
 
     def approve(self, timed: bool = True) -> None:
         """Approve the next question; wait until every watcher has it (or 15 s passed)."""
         qid = self.question_ids.pop(0)
         before = sum(len(w.arrivals) for w in self.watchers)
         started = time.perf_counter()
-        ack = self.moderator.call("moderate", {"question_id": qid, "action": "approve"})
-        assert ack.get("ok"), ack
         if timed:
             self.sent[qid] = started
+        try:
+            ack = self.moderator.call("moderate", {"question_id": qid, "action": "approve"},
+                                      timeout=60)
+        except eventlet.Timeout:
+            progress(f"{self.name}: no answer to approving question {qid} within 60 s")
+            self.unanswered += 1
+            return
+        assert ack.get("ok"), ack
+        self.ack_times.append(time.perf_counter() - started)
         wait_until = time.monotonic() + 15
         while (sum(len(w.arrivals) for w in self.watchers) < before + len(self.watchers)
                and time.monotonic() < wait_until):
@@ -375,6 +391,12 @@ def main() -> None:
             for n in range(args.approvals):
                 for server in ((app, bare) if n % 2 == 0 else (bare, app)):
                     server.approve()
+                progress(f"approval round {n + 1}/{args.approvals} done")
+            for server in (app, bare):
+                lost = sum(w.closed for w in server.watchers) + server.moderator.closed
+                if lost or server.unanswered:
+                    progress(f"{server.name}: {lost} sockets lost, "
+                             f"{server.unanswered} approvals unanswered")
             results = [server.result(payload_bytes) for server in (app, bare)]
             for server in (app, bare):
                 server.moderator.close()
@@ -389,6 +411,8 @@ def main() -> None:
         for server in (app, bare):
             print(server.name, "per approval max (ms):",
                   " ".join(f"{m * 1000:.0f}" for m in server.per_approval_max))
+            print(server.name, "moderate acknowledged after (ms):",
+                  " ".join(f"{m * 1000:.0f}" for m in server.ack_times))
     p99_ratio = app_result.p(0.99) / bare_result.p(0.99)
     memory_ratio = app_result.per_connection_kib / bare_result.per_connection_kib
     print(f"ratio app/bare: p50={app_result.p(0.5) / bare_result.p(0.5):.2f} "
