@@ -97,9 +97,14 @@ def emit_events(events: Iterable[Event]) -> None:
     """Broadcast recorded events to their rooms. Call only after the transaction committed."""
     from participation.extensions import socketio
 
+    sent = False
     for entry in events:
         kind, room, data = entry.outgoing  # type: ignore[attr-defined]
         socketio.emit(kind, data, to=room, namespace=NAMESPACE)
+        sent = True
+    if sent:
+        # Let the sockets' writers run now, before the caller goes on with its own work.
+        socketio.sleep(0)
 
 
 def commit_and_emit(session: Session) -> None:

@@ -1,7 +1,9 @@
 """Socket.IO handlers of the `/townhall` namespace (DESIGN.md, "Interfaces").
 
 Each handler is thin: read the payload, look the actor up again in the database, call a service,
-commit, then emit what the transaction recorded. Every handler answers through its ack.
+commit, then emit what the transaction recorded. Every handler answers through its ack; the
+answer is built before the commit, so that nothing is reloaded from the database between the
+emit and the moment the broadcast can go out.
 """
 
 from __future__ import annotations
@@ -133,8 +135,9 @@ def ask(payload: dict[str, Any]) -> dict[str, Any]:
     question = services.ask_question(
         db.session, actor, townhall, text=payload.get("text"),
         anonymous=payload.get("anonymous", False), client_id=payload.get("client_id"))
+    answer = {"question": services.question_data(question, view="author")}
     commit_and_emit(db.session)
-    return {"question": services.question_data(question, view="author")}
+    return answer
 
 
 @on("upvote")
@@ -147,9 +150,10 @@ def upvote(payload: dict[str, Any]) -> dict[str, Any]:
     question = services.get_question(db.session, question_id, lock=True)
     hit_limit("LIMIT_UPVOTE", f"user:{actor.id}")
     services.set_upvote(db.session, actor, question, payload["value"])
+    answer = {"question_id": question.id, "upvotes": question.upvote_count,
+              "value": payload["value"]}
     commit_and_emit(db.session)
-    return {"question_id": question.id, "upvotes": question.upvote_count,
-            "value": payload["value"]}
+    return answer
 
 
 @on("moderate")
@@ -166,8 +170,9 @@ def moderate(payload: dict[str, Any]) -> dict[str, Any]:
     services.moderate_question(db.session, actor, question, payload["action"],
                                reason=payload.get("reason"), into=into,
                                answer=payload.get("answer"))
+    answer = {"question": services.question_data(question, view="moderator")}
     commit_and_emit(db.session)
-    return {"question": services.question_data(question, view="moderator")}
+    return answer
 
 
 @on("enter_question")
@@ -180,5 +185,6 @@ def enter_question(payload: dict[str, Any]) -> dict[str, Any]:
     require_fields(payload, text=str, channel=str)
     question = services.enter_question(db.session, actor, townhall, text=payload["text"],
                                        channel=payload["channel"], name=payload.get("name"))
+    answer = {"question": services.question_data(question, view="moderator")}
     commit_and_emit(db.session)
-    return {"question": services.question_data(question, view="moderator")}
+    return answer

@@ -470,7 +470,8 @@ def merge_question(session: Session, actor: User, question: Question, *,
     was_public = question.is_public
     target_voters = set(session.scalars(
         select(Upvote.user_id).where(Upvote.question_id == into.id)))
-    for upvote in session.scalars(select(Upvote).where(Upvote.question_id == question.id)):
+    for upvote in session.scalars(
+            select(Upvote).where(Upvote.question_id == question.id)).all():
         if upvote.user_id in target_voters or upvote.user_id == into.author_id:
             session.delete(upvote)
         else:
@@ -542,12 +543,14 @@ def _log(session: Session, actor: User, question: Question, action: str,
 
 
 def _record_question(session: Session, question: Question, *, was_public: bool = False) -> None:
-    """Record who learns of this change: the room when the question is (or was) public,
-    moderators while it is in their queue or leaves it, and always its author."""
+    """Record who learns of this change: the room when the question is (or was) public;
+    moderators and its author while the room does not see it (pending, rejected, merged)."""
     session.flush()
     tid = question.townhall_id
     if question.is_public or was_public:
         record_event(session, tid, "question", {"question": question_data(question)}, PUBLIC)
+    if question.status in (QuestionStatus.APPROVED, QuestionStatus.ANSWERED):
+        return
     if not question.is_public:
         record_event(session, tid, "queue",
                      {"question": question_data(question, view="moderator")}, MODERATORS)

@@ -24,7 +24,7 @@ from participation.townhall.forms import (
     TownHallForm,
     UpvoteForm,
 )
-from participation.townhall.models import CHANNEL_LABELS, REJECT_REASONS, Status, TownHall
+from participation.townhall.models import CHANNEL_LABELS, REJECT_REASONS, TownHall
 from participation.web import apply_domain_error
 
 bp = Blueprint("townhall", __name__, url_prefix="/townhalls")
@@ -100,7 +100,7 @@ def _live_context(townhall: TownHall, **extra: object) -> dict[str, object]:
         "upvote_form": UpvoteForm(formdata=None),
         "channel_labels": CHANNEL_LABELS,
         "reasons": REJECT_REASONS,
-        "Status": Status,
+        "status_actions": STATUS_ACTIONS[townhall.status],
         **extra,
     }
 
@@ -163,7 +163,6 @@ def _console_context(townhall: TownHall, **extra: object) -> dict[str, object]:
         moderate_form=ModerateForm(formdata=None),
         enter_form=extra.pop("enter_form", None) or EnterQuestionForm(formdata=None),
         status_form=StatusForm(formdata=None),
-        status_actions=STATUS_ACTIONS[townhall.status],
         **extra,
     )
     return context

@@ -119,7 +119,8 @@
   var signedIn = root.dataset.signedIn === "true";
   var userId = Number(root.dataset.userId) || null;
   var status = (document.querySelector("[data-status-badge]") || {}).textContent;
-  var highlightedId = null;
+  var highlightedItem = document.querySelector("#question-list .question--highlighted");
+  var highlightedId = highlightedItem ? Number(highlightedItem.dataset.id) : null;
   var upvoted = {};
   document.querySelectorAll("#question-list .upvote-form").forEach(function (form) {
     if (form.querySelector("button").getAttribute("aria-pressed") === "true") {
@@ -176,7 +177,7 @@
     return Boolean(document.getElementById("mine" + q.id)) || ownIds[q.id] === true;
   }
   var ownIds = {};
-  document.querySelectorAll("#question-list [data-own=true]").forEach(function (item) {
+  document.querySelectorAll("#question-list [data-own=true], #mine-list li").forEach(function (item) {
     ownIds[Number(item.dataset.id)] = true;
   });
 

@@ -360,5 +360,6 @@ def test_every_broadcast_is_in_the_event_log(townhall, make_question, joined):
     logged = db.session.scalars(select(Event).where(Event.townhall_id == townhall.id)
                                 .order_by(Event.seq)).all()
     assert [e.seq for e in logged] == list(range(1, len(logged) + 1))
-    assert [(e.kind, e.audience) for e in logged[-2:]] == [
-        ("question", "public"), ("question", f"user:{question.author_id}")]
+    assert [(e.kind, e.audience) for e in logged] == [
+        ("townhall", "public"), ("queue", "moderators"), ("question", f"user:{question.author_id}"),
+        ("question", "public")]

@@ -203,3 +203,24 @@ def test_api_is_in_the_openapi_document(app):
 def test_static_files_are_served(client, path):
     with client.get(path) as response:
         assert response.status_code == 200
+
+
+def test_officials_start_and_end_from_the_live_page(client_as, make_townhall, official):
+    townhall = make_townhall(Status.SCHEDULED)
+    http = client_as(user=official)
+    html = page(http.get(f"/townhalls/{townhall.id}"))
+    assert "Start the town hall" in html
+    token = csrf_token(http, f"/townhalls/{townhall.id}")
+    response = http.post(f"/townhalls/{townhall.id}/status",
+                         data={"csrf_token": token, "status": "live"})
+    assert response.headers["Location"].endswith(f"/townhalls/{townhall.id}")
+    db.session.refresh(townhall)
+    assert townhall.status is Status.LIVE
+    bad = http.post(f"/townhalls/{townhall.id}/status",
+                    data={"csrf_token": token, "status": "scheduled"})
+    assert bad.status_code == 409
+    resident = client_as(Role.RESIDENT)
+    assert "End the town hall" not in page(resident.get(f"/townhalls/{townhall.id}"))
+    assert resident.post(f"/townhalls/{townhall.id}/status", data={
+        "csrf_token": csrf_token(resident, f"/townhalls/{townhall.id}"),
+        "status": "ended"}).status_code == 403

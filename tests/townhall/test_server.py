@@ -1,0 +1,238 @@
+"""Against a real `participation serve` process with python-socketio clients over websocket:
+broadcast to many, and nothing lost or doubled across a server crash."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+import socketio
+
+from participation import create_app
+from participation.accounts.models import User
+from participation.extensions import db
+from participation.realtime.log import take_events
+from participation.realtime.rooms import NAMESPACE
+from participation.townhall import services
+from participation.townhall.models import Question, QuestionStatus
+from tests.conftest import CSRF_RE, PASSWORD, REDIS_URL, base_config, create_user_on
+
+pytestmark = pytest.mark.server
+
+WATCHERS = 20
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def signed_in(server: Any, email: str) -> requests.Session:
+    http = requests.Session()
+    token = CSRF_RE.search(http.get(server.url + "/login", timeout=10).text)
+    response = http.post(server.url + "/login", timeout=10, allow_redirects=False, data={
+        "email": email, "password": PASSWORD, "csrf_token": token.group(1) or token.group(2)})
+    assert response.status_code == 302
+    return http
+
+
+def form_token(http: requests.Session, url: str) -> str:
+    match = CSRF_RE.search(http.get(url, timeout=10).text)
+    return match.group(1) or match.group(2)
+
+
+def cookies(http: requests.Session) -> dict[str, str]:
+    return {"Cookie": "; ".join(f"{c.name}={c.value}" for c in http.cookies)}
+
+
+class Watcher:
+    """A participant's page: joins, applies `question` events, rejoins with `since`."""
+
+    def __init__(self, url: str, townhall_id: int, headers: dict[str, str] | None = None):
+        self.townhall_id = townhall_id
+        self.lock = threading.Lock()
+        self.seq = 0
+        self.seqs: list[int] = []
+        self.public: dict[int, str] = {}
+        self.joins = 0
+        self.replayed_since: list[tuple[int, list[int]]] = []
+        self.client = socketio.Client(reconnection_delay=0.2, reconnection_delay_max=1.0)
+        self.client.on("connect", self.rejoin, namespace=NAMESPACE)
+        self.client.on("question", self.live_event, namespace=NAMESPACE)
+        self.client.connect(url, namespaces=[NAMESPACE], transports=["websocket"],
+                            headers=headers or {}, wait_timeout=20)
+
+    def rejoin(self) -> None:
+        payload: dict[str, Any] = {"townhall_id": self.townhall_id}
+        with self.lock:
+            if self.joins:
+                payload["since"] = self.seq
+        self.client.emit("join", payload, namespace=NAMESPACE, callback=self.joined)
+
+    def joined(self, ack: dict[str, Any]) -> None:
+        assert ack["ok"], ack
+        with self.lock:
+            self.joins += 1
+            if "snapshot" in ack:
+                self.public = {q["id"]: q["status"] for q in ack["snapshot"]["questions"]}
+            else:
+                self.replayed_since.append((self.seq, [e["data"]["seq"] for e in ack["events"]]))
+                for entry in ack["events"]:
+                    if entry["event"] == "question":
+                        self.apply(entry["data"])
+            self.seq = max(self.seq, ack["seq"])
+
+    def live_event(self, data: dict[str, Any]) -> None:
+        with self.lock:
+            self.apply(data)
+
+    def apply(self, data: dict[str, Any]) -> None:
+        self.seqs.append(data["seq"])
+        self.seq = max(self.seq, data["seq"])
+        question = data["question"]
+        if question["status"] in ("approved", "answered"):
+            self.public[question["id"]] = question["status"]
+        else:
+            self.public.pop(question["id"], None)
+
+    def approved(self) -> set[int]:
+        with self.lock:
+            return {qid for qid, status in self.public.items() if status == "approved"}
+
+
+def database_approved(url: str, townhall_id: int) -> set[int]:
+    app = create_app(base_config(SQLALCHEMY_DATABASE_URI=url))
+    with app.app_context():
+        ids = set(db.session.scalars(db.select(Question.id).where(
+            Question.townhall_id == townhall_id, Question.status == QuestionStatus.APPROVED)))
+        db.engine.dispose()
+    return ids
+
+
+def approve_behind_the_servers_back(url: str, question_ids: list[int], email: str) -> None:
+    """Commit approvals while no server runs, as if it crashed between commit and emit."""
+    app = create_app(base_config(SQLALCHEMY_DATABASE_URI=url))
+    with app.app_context():
+        moderator = db.session.scalar(db.select(User).where(User.email == email))
+        for qid in question_ids:
+            services.approve_question(db.session, moderator, db.session.get(Question, qid))
+        db.session.commit()
+        take_events(db.session)
+        db.engine.dispose()
+
+
+def test_twenty_watchers_receive_approvals_and_resync_exactly_after_a_crash(live_server):
+    server = live_server().start()
+    create_user_on(server, "official@example.test", "official")
+    create_user_on(server, "moderator@example.test", "moderator")
+    create_user_on(server, "resident@example.test", "resident")
+    official = signed_in(server, "official@example.test")
+    new_url = server.url + "/townhalls/new"
+    response = official.post(new_url, timeout=10, allow_redirects=False,
+                             data={"csrf_token": form_token(official, new_url),
+                                   "title": "Crash test", "starts_at": "2026-01-01T10:00",
+                                   "ends_at": "2030-01-01T10:00", "question_max_length": "300",
+                                   "is_public": "y", "allow_anonymous": "y"})
+    assert response.status_code == 302
+    townhall_id = int(response.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+    official.post(f"{server.url}/townhalls/{townhall_id}/status", timeout=10, data={
+        "csrf_token": form_token(official, f"{server.url}/townhalls/{townhall_id}"),
+        "status": "live"})
+
+    resident = Watcher(server.url, townhall_id,
+                       cookies(signed_in(server, "resident@example.test")))
+    moderator = Watcher(server.url, townhall_id,
+                        cookies(signed_in(server, "moderator@example.test")))
+    watchers = [Watcher(server.url, townhall_id) for _ in range(WATCHERS)]
+    try:
+        wait_for(lambda: all(w.joins == 1 for w in watchers), what="joins")
+        asked = []
+        for n in range(5):
+            ack = resident.client.call("ask", {"townhall_id": townhall_id,
+                                               "text": f"Question number {n}?"},
+                                       namespace=NAMESPACE, timeout=10)
+            assert ack["ok"], ack
+            asked.append(ack["question"]["id"])
+        for qid in asked[:2]:
+            ack = moderator.client.call("moderate", {"question_id": qid, "action": "approve"},
+                                        namespace=NAMESPACE, timeout=10)
+            assert ack["ok"], ack
+        wait_for(lambda: all(w.approved() == set(asked[:2]) for w in watchers),
+                 what="every watcher to receive the approvals")
+
+        server.stop(kill=True)
+        db_url = server.env["DATABASE_URL"]
+        approve_behind_the_servers_back(db_url, asked[2:4], "moderator@example.test")
+        server.start()
+
+        expected = database_approved(db_url, townhall_id)
+        assert expected == set(asked[:4])
+        wait_for(lambda: all(w.joins == 2 and w.approved() == expected for w in watchers),
+                 what="every watcher to resync")
+        for watcher in watchers:
+            assert len(watcher.seqs) == len(set(watcher.seqs)), "an event arrived twice"
+            since, replayed = watcher.replayed_since[-1]
+            assert replayed and all(seq > since for seq in replayed)
+    finally:
+        for watcher in [resident, moderator, *watchers]:
+            watcher.client.disconnect()
+
+
+def test_sockets_from_another_origin_are_refused(live_server):
+    server = live_server().start()
+    handshake = server.url + "/socket.io/?EIO=4&transport=polling"
+    other = requests.get(handshake, headers={"Origin": "http://evil.example"}, timeout=10)
+    assert other.status_code == 400 and "Not an accepted origin" in other.text
+    same = requests.get(handshake, headers={"Origin": server.url}, timeout=10)
+    assert same.status_code == 200 and '"sid"' in same.text
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="needs PARTICIPATION_TEST_REDIS_URL")
+def test_two_workers_share_one_sequence_through_the_database_and_redis(live_server):
+    # One site: the same database, message queue and signing key behind two processes.
+    env = {"SOCKETIO_MESSAGE_QUEUE": REDIS_URL, "SECRET_KEY": "two-workers-" + "k" * 32}
+    first = live_server(env).start()
+    second = live_server(env, migrate=False).start()
+    assert first.env["DATABASE_URL"] == second.env["DATABASE_URL"]
+    create_user_on(first, "official@example.test", "official")
+    create_user_on(first, "moderator@example.test", "moderator")
+    create_user_on(first, "resident@example.test", "resident")
+    official = signed_in(first, "official@example.test")
+    new_url = first.url + "/townhalls/new"
+    response = official.post(new_url, timeout=10, allow_redirects=False, data={
+        "csrf_token": form_token(official, new_url), "title": "Two workers",
+        "starts_at": "2026-01-01T10:00", "ends_at": "2030-01-01T10:00",
+        "question_max_length": "300", "is_public": "y"})
+    townhall_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    asker = Watcher(first.url, townhall_id, cookies(signed_in(first, "resident@example.test")))
+    moderator_cookie = cookies(signed_in(second, "moderator@example.test"))
+    on_first = Watcher(first.url, townhall_id, moderator_cookie)
+    on_second = Watcher(second.url, townhall_id)
+    try:
+        wait_for(lambda: on_second.joins == 1 and on_first.joins == 1, what="joins")
+        asked = [asker.client.call("ask", {"townhall_id": townhall_id, "text": f"Q{n}?"},
+                                   namespace=NAMESPACE, timeout=10)["question"]["id"]
+                 for n in range(4)]
+        for n, qid in enumerate(asked):
+            # Alternate the worker that commits: the numbers still form one sequence.
+            by = on_first if n % 2 == 0 else Watcher(second.url, townhall_id, moderator_cookie)
+            ack = by.client.call("moderate", {"question_id": qid, "action": "approve"},
+                                 namespace=NAMESPACE, timeout=10)
+            assert ack["ok"], ack
+            if by is not on_first:
+                by.client.disconnect()
+        wait_for(lambda: on_second.approved() == set(asked) == on_first.approved(),
+                 what="both workers' watchers to receive every approval")
+        for watcher in (on_first, on_second):
+            assert watcher.seqs == sorted(set(watcher.seqs))
+    finally:
+        for watcher in (asker, on_first, on_second):
+            watcher.client.disconnect()
