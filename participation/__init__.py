@@ -157,10 +157,16 @@ def configure_blueprints(app: Flask) -> None:
     from participation import api
     from participation.accounts import views as accounts
     from participation.api import views as api_views  # noqa: F401 - registers the document route
+    from participation.decisions import api as decisions_api  # noqa: F401 - API routes
     from participation.home import views as home
 
     for blueprint in (home.bp, accounts.bp, api.bp):
         app.register_blueprint(blueprint)
+
+    from participation.decisions import providers as decision_providers  # noqa: F401
+    from participation.decisions import views as decisions
+
+    app.register_blueprint(decisions.bp)
 
 
 def configure_socket_handlers(app: Flask) -> None:

@@ -3,3 +3,4 @@
 from participation.accounts.models import AuditEntry, User
 
 __all__ = ["AuditEntry", "User"]
+from participation.decisions.models import Closure, Commitment, DecisionLink, DecisionRecord  # noqa: E402,F401,I001

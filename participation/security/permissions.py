@@ -72,6 +72,8 @@ RULES: dict[str, Rule] = {
     "admin.change_role": roles(Role.ADMIN),
     "admin.suspend": lambda user, target: has_role(user, Role.ADMIN)
     and (target is None or target.id != user.id),
+    # Decision records
+    "decisions.publish": roles(Role.OFFICIAL),
 }
 
 
