@@ -19,6 +19,16 @@ from participation.decisions.services import (
 )
 from participation.errors import InvalidInput
 
+try:  # wtforms 3.3 deprecates (value, label) tuples in favour of SelectChoice
+    from wtforms.fields.choices import SelectChoice
+except ImportError:  # pragma: no cover - wtforms < 3.3
+    SelectChoice = None
+
+
+def choices(pairs: list[tuple[str, str]]) -> list:
+    return [SelectChoice(value, label) for value, label in pairs] if SelectChoice else pairs
+
+
 NUMBER_LIST = re.compile(r"^\s*(\d{1,9}\s*(?:[,\s]\s*\d{1,9}\s*)*)?$")
 COMMITMENT_LINE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s*[:\-\u2013]?\s*(.*)$")
 
@@ -32,7 +42,7 @@ LINK_FIELDS = (
 
 class PublishForm(FlaskForm):
     title = StringField("Title", validators=[DataRequired(), Length(max=TITLE_MAX)])
-    outcome = SelectField("What was decided", choices=[("", "Choose…"), *OUTCOMES.items()],
+    outcome = SelectField("What was decided", choices=choices([("", "Choose…"), *OUTCOMES.items()]),
                           validators=[DataRequired()])
     decision_text = StringField("The decision in words (required for “Other”)",
                                 validators=[Length(max=DECISION_TEXT_MAX)])
@@ -108,7 +118,7 @@ class FilterForm(FlaskForm):
 
     topic = IntegerField("Topic number", validators=[Optional(), NumberRange(min=1)])
     townhall = IntegerField("Town hall number", validators=[Optional(), NumberRange(min=1)])
-    outcome = SelectField("Decision", choices=[("", "Any"), *OUTCOMES.items()],
+    outcome = SelectField("Decision", choices=choices([("", "Any"), *OUTCOMES.items()]),
                           validators=[Optional()])
     since = DateField("Published from", validators=[Optional()])
     until = DateField("Published until", validators=[Optional()])

@@ -57,3 +57,22 @@ def unsafe_markup(html: str) -> list[str]:
                     ("http://", "https://", "mailto:", "/", "#")):
                 problems.append(f"href={value}")
     return problems
+
+
+def script_vectors(html: str) -> list[str]:
+    """Anything on a whole page that could run script: active elements, on* handlers, script
+    URLs. Unlike `unsafe_markup`, the page's own layout elements are fine."""
+    parser = _Elements()
+    parser.feed(html)
+    problems = []
+    for tag, attrs in parser.found:
+        if tag in {"script", "iframe", "object", "embed", "svg", "math", "img", "meta", "base",
+                   "style", "link"}:
+            problems.append(f"<{tag}>")
+        for name, value in attrs:
+            if name.startswith("on") or name in {"style", "srcdoc", "formaction"}:
+                problems.append(f"{tag}[{name}]")
+            if name in {"href", "src", "action"} and value and value.strip().lower().startswith(
+                    ("javascript:", "vbscript:", "data:")):
+                problems.append(f"{tag}[{name}={value}]")
+    return problems
