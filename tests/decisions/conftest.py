@@ -81,24 +81,3 @@ def publish(official: User) -> Callable[..., DecisionRecord]:
     return factory
 
 
-
-@pytest.fixture(autouse=True)
-def _fresh_g_for_every_request(request: pytest.FixtureRequest) -> Any:
-    """The `app` fixture keeps one app context open for the whole test, so `g` (Flask-Login's
-    cached user, Flask-WTF's CSRF token) would leak from one test client's request into another's:
-    a visitor would appear signed in as the official who posted before. In production every
-    request has its own context; this restores that for tests that use several clients."""
-    if "app" not in request.fixturenames:
-        yield
-        return
-    from flask import g, request_started
-
-    app = request.getfixturevalue("app")
-
-    def forget(sender: Any, **extra: Any) -> None:
-        for name in list(g):
-            g.pop(name)
-
-    request_started.connect(forget, app)
-    yield
-    request_started.disconnect(forget, app)
