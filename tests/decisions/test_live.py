@@ -7,9 +7,6 @@ import requests
 
 
 @pytest.mark.server
-# Until main's fix lands here: LiveServer.start leaves its log file handle open.
-@pytest.mark.filterwarnings("ignore::ResourceWarning")
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_demo_chain_downloaded_from_a_running_server_verifies(live_server, tmp_path):
     server = live_server()
     seeded = server.command("demo")

@@ -252,3 +252,43 @@ def test_an_official_publishes_with_evidence_and_a_visitor_verifies_the_download
     assert result.output.startswith("OK: 1 records, head ")
     kinds = [link["kind"] for link in json.loads(export.data)["records"][0]["record"]["links"]]
     assert kinds == ["poll", "thread", "townhall"]
+
+
+ROLES = ["visitor", "resident", "moderator", "official", "admin"]
+PUBLISHERS = {"official", "admin"}
+EVERYONE = set(ROLES)
+DECISION_ROUTES = [
+    ("GET", "/decisions", EVERYONE), ("GET", "/decisions/1", EVERYONE),
+    ("GET", "/decisions/feed.atom", EVERYONE), ("GET", "/decisions/commitments", EVERYONE),
+    ("GET", "/api/v1/decisions", EVERYONE), ("GET", "/api/v1/decisions/1", EVERYONE),
+    ("GET", "/api/v1/decisions/export", EVERYONE),
+    ("GET", "/decisions/new", PUBLISHERS), ("POST", "/decisions/new", PUBLISHERS),
+]
+
+
+def test_the_matrix_covers_every_decision_route(app):
+    listed = {(method, path) for method, path, _ in DECISION_ROUTES}
+    routes = {(method, rule.rule.replace("<int:seq>", "1"))
+              for rule in app.url_map.iter_rules() if "decision" in rule.endpoint
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    assert routes == listed
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_who_may_open_each_decision_page(app, client_as, publish, role):
+    publish()
+    client = app.test_client() if role == "visitor" else client_as(role)
+    for method, path, allowed in DECISION_ROUTES:
+        if method == "GET":
+            response = client.get(path)
+        else:
+            token = csrf_token(client, "/register" if role == "visitor" else "/account")
+            response = client.post(path, data={"csrf_token": token, "action": "preview"})
+        status = response.status_code
+        sent_to_sign_in = status == 302 and "/login?next=" in response.headers.get("Location", "")
+        if role in allowed:
+            assert status < 500 and status not in (401, 403) and not sent_to_sign_in, (path, status)
+        elif role == "visitor":
+            assert sent_to_sign_in, (path, status)
+        else:
+            assert status == 403, (path, status)
