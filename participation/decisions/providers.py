@@ -7,11 +7,17 @@ still live): a record may only rest on evidence that can no longer change.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
+
+from participation.decisions.chain import canonical_json, timestamp
+from participation.errors import Closed, NotFound
 
 
 @dataclass(frozen=True)
@@ -20,7 +26,7 @@ class Evidence:
 
     `snapshot` goes into the hashed record. `participants` (account ids) and `answer_seconds`
     never do: they only let the record's participation figures count people once across links
-    and take a true median.
+    and take a true median over every linked town hall.
     """
 
     title: str
@@ -30,7 +36,7 @@ class Evidence:
     participants: frozenset[int] = field(default_factory=frozenset)
     questions_asked: int = 0
     questions_answered: int = 0
-    answer_seconds: tuple[int, ...] = ()
+    answer_seconds: tuple[float, ...] = ()
     ballots: int = 0
 
 
@@ -50,3 +56,94 @@ def provider(kind: str) -> Callable[[Provider], Provider]:
         return function
 
     return register
+
+
+def _moment(value: datetime | None) -> str | None:
+    return timestamp(value) if value is not None else None
+
+
+@provider("townhall")
+def freeze_townhall(session: Session, townhall_id: int) -> Evidence:
+    """An ended public town hall: every public question with its outcome and answer, and the
+    moderation ledger's counts."""
+    from participation.townhall import services as townhalls
+    from participation.townhall.models import Question as TownHallQuestion
+    from participation.townhall.models import QuestionStatus, Status, TownHall, Upvote
+
+    townhall = session.get(TownHall, townhall_id)
+    if townhall is None or not townhall.is_public:
+        raise NotFound()
+    if townhall.status is not Status.ENDED:
+        raise Closed("the town hall has not ended yet.")
+    questions = townhalls.transcript(session, townhall)
+    ledger = townhalls.ledger(session, townhall)
+    asked_by = set(session.scalars(
+        select(TownHallQuestion.author_id).where(TownHallQuestion.townhall_id == townhall.id,
+                                                 TownHallQuestion.author_id.is_not(None))))
+    upvoters = set(session.scalars(
+        select(Upvote.user_id).join(TownHallQuestion, TownHallQuestion.id == Upvote.question_id)
+        .where(TownHallQuestion.townhall_id == townhall.id)))
+    answered = session.execute(
+        select(TownHallQuestion.created_at, TownHallQuestion.answered_at)
+        .where(TownHallQuestion.townhall_id == townhall.id,
+               TownHallQuestion.status == QuestionStatus.ANSWERED,
+               TownHallQuestion.answered_at.is_not(None))).all()
+    snapshot = {
+        "title": townhall.title,
+        "starts_at": _moment(townhall.starts_at),
+        "ended_at": _moment(townhall.ended_at),
+        "questions": [{
+            "id": question.id,
+            "text": question.text,
+            "outcome": question.status.value,
+            "channel": question.channel.value,
+            "author": townhalls.public_author(question),
+            "upvotes": question.upvote_count,
+            "asked_at": _moment(question.created_at),
+            "answered_at": _moment(question.answered_at),
+            "answer_mode": question.answer_mode,
+            "answer": question.answer_text,
+            "merged_into": question.merged_into_id,
+        } for question in questions],
+        "ledger": ledger,
+    }
+    return Evidence(
+        title=townhall.title, snapshot=snapshot, townhall_id=townhall.id,
+        participants=frozenset(asked_by | upvoters),
+        questions_asked=ledger["asked"],
+        questions_answered=ledger["answered_live"] + ledger["answered_in_writing"],
+        answer_seconds=tuple((done - asked).total_seconds() for asked, done in answered),
+    )
+
+
+def thread_content_digest(posts: list[dict[str, Any]]) -> str:
+    """SHA-256 over the canonical JSON of the visible posts, each `{"id", "body_html"}`, in the
+    thread's order: recomputable from /api/v1/threads/<id>."""
+    return hashlib.sha256(canonical_json(posts).encode("utf-8")).hexdigest()
+
+
+@provider("thread")
+def freeze_thread(session: Session, thread_id: int) -> Evidence:
+    """A public forum thread: its title, how many posts are visible, and a digest of them."""
+    from participation.forums import services as forums
+    from participation.forums.models import Post
+
+    thread = forums.get_thread(session, thread_id)
+    if thread.hidden:
+        raise NotFound()
+    posts = [post for post in session.scalars(
+        select(Post).where(Post.thread_id == thread.id)
+        .order_by(Post.is_opening.desc(), Post.created_at, Post.id)) if post.public]
+    snapshot = {
+        "title": thread.title,
+        "topic": {"id": thread.topic.id, "title": thread.topic.title},
+        "started_at": _moment(thread.created_at),
+        "post_count": len(posts),
+        "content_sha256": thread_content_digest(
+            [{"id": post.id, "body_html": post.body_html} for post in posts]),
+    }
+    return Evidence(
+        title=thread.title, snapshot=snapshot, topic_id=thread.topic_id,
+        townhall_id=thread.topic.townhall_id,
+        participants=frozenset(post.author_id for post in posts if post.author_id is not None),
+    )

@@ -252,11 +252,12 @@ def _check_closures(session: Session, commitment_ids: list[int]) -> list[Commitm
 def participation_figures(evidence: list[Evidence]) -> dict[str, Any]:
     """How many took part in what a record rests on; people are counted once across links.
 
-    The median time to answer is the lower median, in whole seconds, so it is always one of the
-    measured times and needs no rounding rule.
+    The median time to answer is taken over every linked town hall's answered questions and
+    rounded to whole seconds the way the town-hall ledger rounds it (halves to even), so for one
+    town hall the figures match its public ledger.
     """
     participants: set[int] = set()
-    seconds: list[int] = []
+    seconds: list[float] = []
     for found in evidence:
         participants |= found.participants
         seconds.extend(found.answer_seconds)
@@ -264,7 +265,7 @@ def participation_figures(evidence: list[Evidence]) -> dict[str, Any]:
         "distinct_participants": len(participants),
         "questions_asked": sum(found.questions_asked for found in evidence),
         "questions_answered": sum(found.questions_answered for found in evidence),
-        "median_seconds_to_answer": statistics.median_low(seconds) if seconds else None,
+        "median_seconds_to_answer": round(statistics.median(seconds)) if seconds else None,
         "poll_turnout": sum(found.ballots for found in evidence),
     }
 
