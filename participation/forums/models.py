@@ -57,9 +57,9 @@ class Topic(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     description_html: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[TopicStatus] = mapped_column(_enum(TopicStatus), default=TopicStatus.OPEN)
-    # The town hall this topic belongs to, if any. The foreign key is added once the town-hall
-    # tables exist in the same migration chain.
-    townhall_id: Mapped[int | None] = mapped_column(index=True)
+    # The town hall this topic belongs to, if any (its key is added by 0003_townhall).
+    townhall_id: Mapped[int | None] = mapped_column(
+        ForeignKey("townhalls.id", ondelete="SET NULL"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -29,15 +29,16 @@ def test_topic_list_is_the_forums_nav_entry(client, topic):
     assert topic.title in html
 
 
-def test_official_opens_and_edits_a_topic_resident_cannot(client_as, app):
+def test_official_opens_and_edits_a_topic_resident_cannot(client_as, app, linked_townhall):
     official = client_as(Role.OFFICIAL)
     response = _post(official, "/topics/new", {"title": "Library hours",
                                                 "description": "Longer *hours*?",
-                                                "status": "open", "townhall_id": "3"},
+                                                "status": "open",
+                                                "townhall_id": str(linked_townhall.id)},
                      "/topics/new")
     assert response.status_code == 302
     topic = db.session.scalar(select(Topic))
-    assert topic.townhall_id == 3 and "<em>hours</em>" in topic.description_html
+    assert topic.townhall_id == linked_townhall.id and "<em>hours</em>" in topic.description_html
     response = _post(official, f"/topics/{topic.id}/edit",
                      {"title": "Library opening hours", "description": "", "status": "archived"},
                      "/topics/new")
