@@ -1,11 +1,12 @@
 """Demo decision records: a decision resting on the demo's closed poll, ended town hall and
-forum thread (whichever of them exist), and an amendment that corrects it."""
+forum thread, an amendment that corrects it, and a written answer closing a commitment."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from participation.db import utcnow
@@ -35,47 +36,67 @@ def demo_links(session: Session) -> list[tuple[str, int]]:
     return links
 
 
+def _ended_townhall(session: Session) -> int | None:
+    from participation.townhall.models import Status, TownHall
+
+    return session.scalar(select(TownHall.id).where(TownHall.status == Status.ENDED,
+                                                    TownHall.is_public.is_(True))
+                          .order_by(TownHall.id).limit(1))
+
+
+def _first_thread(session: Session) -> int | None:
+    from participation.forums.models import Thread
+
+    return session.scalar(select(Thread.id).order_by(Thread.id).limit(1))
+
+
+DEMO_EVIDENCE["townhall"] = _ended_townhall
+DEMO_EVIDENCE["thread"] = _first_thread
+
+
 def seed_decisions(session: Session, accounts: DemoAccounts) -> None:
     official = accounts.users["official"]
     now = utcnow()
     links = demo_links(session)
     first = services.publish_decision(session, official, services.Draft(
-        title="Riverside Library opens late on weekday evenings",
+        title="Summer works: Main Street cycle lanes and shade at the Riverside playground",
         summary=(
-            "Residents asked for evening hours in the town hall and in the forum, and the poll "
-            "chose the evenings.\n\n"
-            "- The library opens until **21:00** on the evenings the poll chose.\n"
-            "- The trial runs for six months and is then reviewed in public.\n\n"
+            "Residents asked about the Main Street cycle lanes at the town hall, discussed shade "
+            "at the Riverside playground in the forum, and voted on the priorities.\n\n"
+            "- The cycle lanes go ahead, on the priority snow-clearing route.\n"
+            "- Loading bays stay on the side streets so deliveries can still stop.\n"
+            "- Shade sails go up at the playground before **June**.\n\n"
             "Questions we could not answer live get a written answer (see the commitments)."
         ),
         outcome="adopted",
-        decision_text="Evening opening until 21:00 on a six-month trial",
-        department="Libraries and Culture",
+        decision_text="Cycle lanes from April; playground shade before June",
+        department="Transport and Parks",
         links=links,
         commitments=[
-            ((now + timedelta(days=21)).date(), "Answer in writing how evening staffing is paid"),
-            ((now + timedelta(days=60)).date(), "Publish the visitor counts after two months"),
+            ((now + timedelta(days=21)).date(),
+             "Answer in writing when construction on Main Street starts"),
+            ((now + timedelta(days=60)).date(), "Publish the cycle-lane counts after two months"),
         ],
     ), now=now - timedelta(days=2))
     services.publish_decision(session, official, services.Draft(
-        title="Correction: the evening trial starts in March, not February",
+        title="Correction: the cycle lanes open in May, not April",
         summary=(
-            f"Record {first.seq} gave the wrong start month. The trial starts on **1 March**; "
+            f"Record {first.seq} gave the wrong month for the cycle lanes. They open in **May**; "
             "everything else stands."
         ),
         outcome="adopted",
-        decision_text="Evening opening until 21:00 from 1 March, six-month trial",
-        department="Libraries and Culture",
+        decision_text="Cycle lanes from May; playground shade before June",
+        department="Transport and Parks",
         links=links,
         amends=first.seq,
     ), now=now - timedelta(days=1))
-    staffing = first.commitments[0]
+    construction = first.commitments[0]
     services.publish_decision(session, official, services.Draft(
-        title="Written answer: how evening staffing is paid",
-        summary="Evening shifts are paid at the agreed overtime rate from the library budget; "
-                "no other branch loses hours.",
+        title="Written answer: when construction on Main Street starts",
+        summary="Construction starts on 3 March and runs for eight weeks, one block at a time, "
+                "so every shop keeps its entrance open.",
         outcome="other",
         decision_text="Answer to a question not answered live",
-        department="Libraries and Culture",
-        closes=[staffing.id],
+        department="Transport and Parks",
+        closes=[construction.id],
     ), now=now)

@@ -17,5 +17,10 @@ def test_demo_publishes_chained_records_one_amending_another(app):
     assert len(records) >= 2
     assert records[1]["amends"] == records[0]["seq"]
     assert records[2]["closes"] == [{"record": 1, "commitment": 1}]
+    linked = {link["kind"]: link for link in records[0]["links"]}
+    assert linked["townhall"]["title"] == "Cycle lanes on Main Street"
+    assert linked["townhall"]["snapshot"]["ledger"]["answered_live"] >= 1
+    assert linked["thread"]["snapshot"]["post_count"] >= 1
+    assert records[1]["links"] == records[0]["links"]
     views = services.list_commitments(db.session)
     assert [view.closed_by for view in views] == [3, None]

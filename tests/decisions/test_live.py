@@ -22,7 +22,7 @@ def test_demo_chain_downloaded_from_a_running_server_verifies(live_server, tmp_p
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert verified.stdout.startswith("OK: 3 records, head ")
     assert export.json()["head"] in verified.stdout
-    tampered = export.content.replace(b"21:00", b"22:00", 1)
+    tampered = export.content.replace(b"playground", b"Playground", 1)
     path.write_bytes(tampered)
     refused = server.command("verify", str(path))
     assert refused.returncode == 1 and refused.stdout.startswith("FAILED at record 1:")
