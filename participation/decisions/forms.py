@@ -112,12 +112,23 @@ def parse_commitments(text: str) -> list[tuple[date, str]]:
     return commitments
 
 
+def _optional_id(value: object) -> int | None:
+    if value in (None, ""):
+        return None
+    return int(value)  # type: ignore[call-overload]
+
+
 class FilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    topic = IntegerField("Topic number", validators=[Optional(), NumberRange(min=1)])
-    townhall = IntegerField("Town hall number", validators=[Optional(), NumberRange(min=1)])
+    topic = SelectField("Forum topic", coerce=_optional_id, validators=[Optional()])
+    townhall = SelectField("Town hall", coerce=_optional_id, validators=[Optional()])
+
+    def offer(self, topics: list[tuple[int, str]], townhalls: list[tuple[int, str]]) -> None:
+        """Only places some record rests on are worth filtering by."""
+        self.topic.choices = choices([("", "Any"), *((str(i), t) for i, t in topics)])
+        self.townhall.choices = choices([("", "Any"), *((str(i), t) for i, t in townhalls)])
     outcome = SelectField("Decision", choices=choices([("", "Any"), *OUTCOMES.items()]),
                           validators=[Optional()])
     since = DateField("Published from", validators=[Optional()])

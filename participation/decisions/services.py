@@ -332,6 +332,21 @@ def list_records(session: Session, filters: RecordFilter | None = None, *, page:
     return list(records), total
 
 
+def linked_places(session: Session) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """The forum topics and public town halls that some record rests on, with their titles."""
+    from participation.forums.models import Topic
+    from participation.townhall.models import TownHall
+
+    topics = session.execute(
+        select(Topic.id, Topic.title).where(Topic.id.in_(select(DecisionLink.topic_id)))
+        .order_by(Topic.title)).all()
+    townhalls = session.execute(
+        select(TownHall.id, TownHall.title)
+        .where(TownHall.id.in_(select(DecisionLink.townhall_id)), TownHall.is_public.is_(True))
+        .order_by(TownHall.starts_at.desc())).all()
+    return [tuple(row) for row in topics], [tuple(row) for row in townhalls]
+
+
 def _start_of(value: date, plus_days: int = 0) -> datetime:
     return datetime(value.year, value.month, value.day, tzinfo=UTC) + timedelta(days=plus_days)
 

@@ -50,6 +50,7 @@ def evidence_url(kind: str, item_id: int) -> str | None:
 @bp.route("")
 def index() -> tuple[str, int]:
     form = FilterForm(request.args)
+    form.offer(*services.linked_places(db.session))
     filters = services.RecordFilter()
     status = 200
     if request.args and not form.validate():

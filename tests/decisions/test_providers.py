@@ -107,6 +107,9 @@ def test_an_ended_town_hall_is_frozen_as_its_transcript_and_ledger_show_it(
         assert question["text"].replace("'", "&#39;") in transcript
     page = client.get(f"/decisions/{record.seq}").get_data(as_text=True)
     assert f'href="/townhalls/{ended_townhall.id}/transcript"' in page
+    listed = client.get(f"/decisions?townhall={ended_townhall.id}").get_data(as_text=True)
+    assert f'<option selected value="{ended_townhall.id}">Cycle lanes on Main St</option>' in listed
+    assert "#1 Extend" in listed
     assert "Deliveries on Main Street?" in page and "merged" in page
 
 
@@ -152,6 +155,9 @@ def test_a_thread_is_frozen_with_its_visible_posts_and_their_digest(client, offi
     assert f'href="/threads/{thread.id}"' in page and "Visible posts</dt><dd>3" in page
     listed = client.get(f"/decisions?topic={thread.topic_id}").get_data(as_text=True)
     assert "#1 Extend the Riverside library hours" in listed
+    assert f'<option selected value="{thread.topic_id}">Main Street</option>' in listed
+    other = client.get(f"/decisions?topic={thread.topic_id + 1}")
+    assert other.status_code == 400  # not a topic any record rests on
 
 
 def test_hidden_and_unknown_threads_are_refused(official, moderator, thread):
