@@ -285,6 +285,12 @@ def amendments_of(session: Session, record: DecisionRecord) -> list[DecisionReco
     ))
 
 
+def closures_by(session: Session, record: DecisionRecord) -> list[Closure]:
+    """The commitments `record` answers, for its "this answers ..." links."""
+    return list(session.scalars(select(Closure).where(Closure.record_id == record.id)
+                                .order_by(Closure.id)))
+
+
 def amended_seqs(session: Session, seqs: list[int]) -> dict[int, list[int]]:
     """For each of `seqs`, the seqs of the records that amend it."""
     found: dict[int, list[int]] = {}

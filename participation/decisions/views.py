@@ -75,14 +75,7 @@ def show(seq: int) -> str:
     record = services.get_record(db.session, seq)
     return render_template("decisions/show.html", record=record, content=record.content,
                            amendments=services.amendments_of(db.session, record),
-                           closures=_closures(record))
-
-
-def _closures(record: Any) -> list[Any]:
-    """The commitments this record closes, for "this answers ..." links."""
-    from participation.decisions.models import Closure
-
-    return list(db.session.query(Closure).filter(Closure.record_id == record.id))
+                           closures=services.closures_by(db.session, record))
 
 
 @bp.route("/feed.atom")

@@ -18,6 +18,8 @@ def test_official_publishes_and_a_visitor_on_a_phone_verifies_the_download(brows
     assert seeded.returncode == 0, seeded.stderr
     password = re.search(r"password for all: (\S+)\)", seeded.stdout).group(1)
     server.start()
+    demo_record = requests.get(f"{server.url}/decisions/1", timeout=30)
+    assert demo_record.status_code == 200 and "Amended by" in demo_record.text
     ended = [t for t in requests.get(f"{server.url}/api/v1/townhalls", timeout=30).json()["items"]
              if t["status"] == "ended"][0]
 
@@ -59,3 +61,8 @@ def test_official_publishes_and_a_visitor_on_a_phone_verifies_the_download(brows
     verified = server.command("verify", str(path))
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert verified.stdout.startswith(f"OK: {seq} records, head ")
+    head = requests.get(f"{server.url}/api/v1/decisions", timeout=30).json()["head"]
+    assert head in verified.stdout
+    path.write_bytes(path.read_bytes().replace(b"loading bays", b"loading bay!", 1))
+    refused = server.command("verify", str(path))
+    assert refused.returncode == 1 and refused.stdout.startswith(f"FAILED at record {seq}:")
