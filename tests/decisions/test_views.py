@@ -123,6 +123,12 @@ def test_commitments_page_lists_open_overdue_and_answered(client, publish, offic
     assert "Answered (1)" in html and "Open (1)" in html and "Overdue (0)" in html
     assert "Publish the costs" in html
     assert "Publish the response" not in html  # only officials see the action
+    answer = client.get("/decisions/2").get_data(as_text=True)
+    assert "Commitments this record answers" in answer
+    assert ('Commitment 1 of <a href="/decisions/1">record 1</a>: Answer the parking question'
+            in answer)
+    promise = client.get("/decisions/1").get_data(as_text=True)
+    assert 'Answered in <a href="/decisions/2">record 2</a>' in promise and "Open</span>" in promise
 
 
 def test_visitors_are_sent_to_sign_in_and_residents_may_not_publish(client, client_as):
