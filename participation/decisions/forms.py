@@ -56,7 +56,7 @@ class PublishForm(FlaskForm):
     amends = IntegerField("Amends record number", validators=[Optional(), NumberRange(min=1)])
     commitments = TextAreaField("Follow-up commitments: one per line, “YYYY-MM-DD: what will be "
                                 "answered in writing”", validators=[Length(max=25_000)])
-    closes = StringField("Closes commitments (their numbers on the commitments page)",
+    closes = StringField("Closes commitments (numbers, as “Publish the response” fills them in)",
                          validators=[Length(max=300)])
     preview_digest = HiddenField()
 

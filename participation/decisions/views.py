@@ -59,9 +59,8 @@ def index() -> tuple[str, int]:
         filters = services.RecordFilter(topic_id=form.topic.data, townhall_id=form.townhall.data,
                                         outcome=form.outcome.data or None,
                                         since=form.since.data, until=form.until.data)
-    page = request.args.get("page", 1, type=int) or 1
-    records, total = services.list_records(db.session, filters, page=max(page, 1),
-                                           per_page=PER_PAGE)
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    records, total = services.list_records(db.session, filters, page=page, per_page=PER_PAGE)
     amended = services.amended_seqs(db.session, [record.seq for record in records])
     head = services.chain_head(db.session)
     query = {key: value for key, value in request.args.items() if key != "page" and value}
