@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint, and_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from participation.accounts.models import User
 from participation.db import UNMANAGED_SCHEMA_OBJECTS, Base, utcnow
+
+if TYPE_CHECKING:
+    from participation.townhall.models import TownHall
 
 # Full-text search objects that only the migration can describe (FTS5 on SQLite, GIN expression
 # indexes on PostgreSQL); the schema comparison leaves them alone.
@@ -66,6 +70,7 @@ class Topic(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     created_by: Mapped[User | None] = relationship()
+    townhall: Mapped[TownHall | None] = relationship()
 
     @property
     def is_open(self) -> bool:
