@@ -7,6 +7,7 @@ from datetime import date
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from participation.decisions.services import (
@@ -19,14 +20,10 @@ from participation.decisions.services import (
 )
 from participation.errors import InvalidInput
 
-try:  # wtforms 3.3 deprecates (value, label) tuples in favour of SelectChoice
-    from wtforms.fields.choices import SelectChoice
-except ImportError:  # pragma: no cover - wtforms < 3.3
-    SelectChoice = None
 
-
-def choices(pairs: list[tuple[str, str]]) -> list:
-    return [SelectChoice(value, label) for value, label in pairs] if SelectChoice else pairs
+def choices(pairs: list[tuple[str, str]]) -> list[SelectChoice]:
+    """WTForms 3.3 wants SelectChoice objects rather than (value, label) tuples."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 NUMBER_LIST = re.compile(r"^\s*(\d{1,9}\s*(?:[,\s]\s*\d{1,9}\s*)*)?$")
