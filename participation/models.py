@@ -17,4 +17,7 @@ from participation.townhall.models import (  # noqa: E402
 )
 
 __all__ += ["Event", "EventCounter", "ModerationEntry", "Question", "TownHall", "Upvote"]
+from participation.polls.models import Ballot, Poll, PollOption  # noqa: E402
+
+__all__ += ["Ballot", "Poll", "PollOption"]
 from participation.decisions.models import Closure, Commitment, DecisionLink, DecisionRecord  # noqa: E402,F401,I001

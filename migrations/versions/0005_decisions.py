@@ -1,7 +1,7 @@
 """Decision records, their links, commitments and closures; triggers keep them append-only.
 
 Revision ID: 0005_decisions
-Revises: 0003_townhall
+Revises: 0004_polls
 Create Date: 2026-11-30 16:17:10.481847
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0005_decisions'
-down_revision = '0003_townhall'
+down_revision = '0004_polls'
 branch_labels = None
 depends_on = None
 

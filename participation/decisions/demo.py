@@ -50,6 +50,15 @@ def _first_thread(session: Session) -> int | None:
     return session.scalar(select(Thread.id).order_by(Thread.id).limit(1))
 
 
+def _closed_poll(session: Session) -> int | None:
+    """The first poll whose close time has passed; the provider checks its results are public."""
+    from participation.polls.models import Poll
+
+    return session.scalar(select(Poll.id).where(Poll.closes_at <= utcnow())
+                          .order_by(Poll.id).limit(1))
+
+
+DEMO_EVIDENCE["poll"] = _closed_poll
 DEMO_EVIDENCE["townhall"] = _ended_townhall
 DEMO_EVIDENCE["thread"] = _first_thread
 

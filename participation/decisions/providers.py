@@ -147,3 +147,58 @@ def freeze_thread(session: Session, thread_id: int) -> Evidence:
         townhall_id=thread.topic.townhall_id,
         participants=frozenset(post.author_id for post in posts if post.author_id is not None),
     )
+
+
+@provider("poll")
+def freeze_poll(session: Session, poll_id: int) -> Evidence:
+    """A closed poll whose results are public: question, options, the final tally (every
+    instant-runoff round for ranked choice), turnout and the receipts digest."""
+    from participation.db import utcnow
+    from participation.polls import services as polls
+    from participation.polls.models import Ballot
+
+    poll = polls.get_poll(session, None, poll_id)
+    now = utcnow()
+    if not poll.is_closed(now):
+        raise Closed("the poll is still open." if poll.is_open(now)
+                     else "the poll has not closed yet.")
+    if not polls.results_visible(poll, now):
+        raise Closed("its results have not been released yet.")
+    results = polls.count_poll(session, poll)
+    labels = {option.id: option.label for option in poll.options}
+
+    def row(option_id: int, votes: int) -> dict[str, Any]:
+        return {"option_id": option_id, "label": labels[option_id], "votes": votes}
+
+    snapshot: dict[str, Any] = {
+        "question": poll.question,
+        "kind": poll.kind.value,
+        "max_choices": poll.max_choices,
+        "options": [{"id": option.id, "label": option.label} for option in poll.options],
+        "opened_at": _moment(poll.opens_at),
+        "closed_at": _moment(poll.closes_at),
+        "turnout": results["ballots"],
+        "ballot_digest": polls.published_digest(session, poll),
+    }
+    if results["kind"] == "ranked":
+        snapshot["tally_label"] = "First preferences"
+        snapshot["tally"] = [row(option["id"], option["first_preferences"])
+                             for option in results["options"]]
+        snapshot["rounds"] = [{
+            "round": counted["round"],
+            "counts": [row(count["id"], count["votes"]) for count in counted["counts"]],
+            "total": counted["continuing_ballots"],
+            "exhausted": counted["exhausted"],
+            "eliminated": [labels[counted["eliminated"]]] if counted["eliminated"] else [],
+            "tie_break": counted["tie_break"],
+            "transfers": [row(moved["id"], moved["votes"]) for moved in counted["transfers"]],
+            "exhausted_by_transfer": counted["exhausted_by_transfer"],
+        } for counted in results["rounds"]]
+        snapshot["winner"] = labels.get(results["winner"]) if results["winner"] else None
+    else:
+        snapshot["tally"] = [row(option["id"], option["votes"]) for option in results["options"]]
+        snapshot["leaders"] = [labels[option_id] for option_id in results["leaders"]]
+    voters = session.scalars(select(Ballot.voter_id).where(Ballot.poll_id == poll.id))
+    return Evidence(title=poll.question, snapshot=snapshot, topic_id=poll.topic_id,
+                    townhall_id=poll.townhall_id, participants=frozenset(voters),
+                    ballots=results["ballots"])

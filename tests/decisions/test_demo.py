@@ -21,6 +21,8 @@ def test_demo_publishes_chained_records_one_amending_another(app):
     assert linked["townhall"]["title"] == "Cycle lanes on Main Street"
     assert linked["townhall"]["snapshot"]["ledger"]["answered_live"] >= 1
     assert linked["thread"]["snapshot"]["post_count"] >= 1
+    assert linked["poll"]["title"] == "Name the new river ferry (ranked choice)"
+    assert len(linked["poll"]["snapshot"]["rounds"]) > 1
     assert records[1]["links"] == records[0]["links"]
     views = services.list_commitments(db.session)
     assert [view.closed_by for view in views] == [3, None]

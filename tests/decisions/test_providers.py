@@ -177,3 +177,127 @@ def test_people_are_counted_once_across_a_town_hall_and_a_thread(official, ended
     assert figures["distinct_participants"] == len(ended_townhall.participants
                                                    | thread.participants)
     assert json.loads(record.canonical)["figures"] == figures
+
+
+@pytest.fixture
+def make_poll(official, make_user):
+    """A poll in a public forum topic with `rankings` cast by new residents, then closed."""
+    from participation.polls import services as polls
+
+    topic = forums.create_topic(db.session, official, title="Ferry", description="")
+    db.session.commit()
+
+    def factory(kind="single", rankings=((0,), (0,), (1,)), *, close=True,
+                results_mode="after_close", **fields):
+        poll = polls.create_poll(db.session, official, question=f"Ferry name? ({kind})",
+                                 options=["Otter", "Heron", "Willow", "Lantern"], kind=kind,
+                                 results_mode=results_mode,
+                                 opens_at=utcnow() - timedelta(hours=1),
+                                 **({"topic_id": topic.id} | fields))
+        voters = set()
+        for ranking in rankings:
+            voter = make_user(Role.RESIDENT)
+            voters.add(voter.id)
+            polls.cast_ballot(db.session, voter, poll.id,
+                              [poll.options[index].id for index in ranking])
+        if close:
+            polls.close_poll(db.session, official, poll)
+        db.session.commit()
+        take_events(db.session)
+        poll.voters = voters
+        return poll
+
+    return factory
+
+
+def test_a_closed_poll_is_frozen_with_the_tally_and_digest_its_page_shows(client, official,
+                                                                           make_poll):
+    poll = make_poll("multiple", rankings=[(0, 1), (0,), (2, 0), (1,)], max_choices=2)
+    record = services.publish_decision(db.session, official, draft(links=[("poll", poll.id)]))
+    db.session.commit()
+    snapshot = record.content["links"][0]["snapshot"]
+    shown = client.get(f"/api/v1/polls/{poll.id}").get_json()
+    ballots = client.get(f"/api/v1/polls/{poll.id}/ballots").get_json()
+    assert snapshot["turnout"] == shown["ballots"] == 4
+    assert record.content["figures"]["poll_turnout"] == 4
+    assert record.content["figures"]["distinct_participants"] == len(poll.voters)
+    assert [(row["option_id"], row["votes"]) for row in snapshot["tally"]] == [
+        (option["id"], option["votes"]) for option in shown["results"]["options"]]
+    assert [row["votes"] for row in snapshot["tally"]] == [3, 2, 1, 0]
+    assert snapshot["leaders"] == ["Otter"]
+    assert snapshot["ballot_digest"] == ballots["receipts_digest"]
+    assert snapshot["options"] == [{"id": o["id"], "label": o["label"]} for o in shown["options"]]
+    page = client.get(f"/decisions/{record.seq}").get_data(as_text=True)
+    assert f'href="/polls/{poll.id}"' in page
+    assert '<meter class="bar-meter" min="0" max="4" value="3"' in page
+    listed = client.get(f"/decisions?topic={poll.topic_id}").get_data(as_text=True)
+    assert f"#{record.seq} " in listed
+
+
+def test_a_ranked_poll_is_frozen_with_every_instant_runoff_round(client, official, make_poll):
+    poll = make_poll("ranked", rankings=[(0, 1), (0, 2), (1, 2), (1, 0), (2, 1), (3,), (2, 0)])
+    record = services.publish_decision(db.session, official, draft(links=[("poll", poll.id)]))
+    db.session.commit()
+    snapshot = record.content["links"][0]["snapshot"]
+    results = client.get(f"/api/v1/polls/{poll.id}").get_json()["results"]
+    labels = {option.id: option.label for option in poll.options}
+    assert len(snapshot["rounds"]) == len(results["rounds"]) > 1
+    for frozen, counted in zip(snapshot["rounds"], results["rounds"], strict=True):
+        assert [(row["option_id"], row["votes"]) for row in frozen["counts"]] == [
+            (row["id"], row["votes"]) for row in counted["counts"]]
+        assert frozen["exhausted"] == counted["exhausted"]
+        assert frozen["total"] == counted["continuing_ballots"]
+        assert frozen["eliminated"] == ([labels[counted["eliminated"]]]
+                                        if counted["eliminated"] else [])
+        assert frozen["tie_break"] == counted["tie_break"]
+    assert snapshot["winner"] == labels[results["winner"]]
+    assert [row["votes"] for row in snapshot["tally"]] == [
+        option["first_preferences"] for option in results["options"]]
+    page = client.get(f"/decisions/{record.seq}").get_data(as_text=True)
+    assert "Round 2" in page and "Exhausted ballots: 1" in page
+    assert f"Winner</dt><dd>{snapshot['winner']}" in page
+
+
+def test_open_unreleased_private_and_unknown_polls_are_refused(official, make_poll):
+    now = utcnow()
+    open_poll = make_poll(close=False)
+    hidden = make_poll(results_mode="hidden")
+    private_hall = townhalls.create_townhall(db.session, official, title="Private",
+                                             starts_at=now, ends_at=now + timedelta(hours=1),
+                                             is_public=False)
+    db.session.commit()
+    private = make_poll(close=False, topic_id=None, townhall_id=private_hall.id)
+    cases = [(open_poll.id, Closed, "still open"), (hidden.id, Closed, "not been released"),
+             (private.id, NotFound, "not public"), (9999, NotFound, "not public")]
+    for poll_id, error, message in cases:
+        with pytest.raises(error, match=message):
+            services.publish_decision(db.session, official, draft(links=[("poll", poll_id)]))
+        db.session.rollback()
+    assert services.list_records(db.session)[1] == 0
+
+
+def test_an_official_links_a_closed_poll_an_ended_town_hall_and_a_thread_and_a_visitor_verifies(
+        client_as, client, make_poll, ended_townhall, thread, tmp_path):
+    """The issue's "done when": published through the form, read and verified by a visitor."""
+    from click.testing import CliRunner
+
+    from participation.cli import cli
+    from tests.decisions.test_views import preview_and_publish
+
+    poll = make_poll()
+    official = client_as(Role.OFFICIAL)
+    response = preview_and_publish(official, poll_ids=str(poll.id),
+                                   townhall_ids=str(ended_townhall.id), thread_ids=str(thread.id))
+    assert response.status_code == 302, response.get_data(as_text=True)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    for link in (f'href="/polls/{poll.id}"', f'href="/townhalls/{ended_townhall.id}/transcript"',
+                 f'href="/threads/{thread.id}"'):
+        assert link in page
+    export = client.get("/api/v1/decisions/export")
+    (tmp_path / "chain.json").write_bytes(export.data)
+    result = CliRunner().invoke(cli, ["verify", str(tmp_path / "chain.json")])
+    assert result.exit_code == 0 and result.output.startswith("OK: 1 records, head ")
+    figures = export.get_json()["records"][0]["record"]["figures"]
+    assert figures["poll_turnout"] == client.get(f"/api/v1/polls/{poll.id}").get_json()["ballots"]
+    assert figures["distinct_participants"] == len(
+        poll.voters | ended_townhall.participants | thread.participants)
