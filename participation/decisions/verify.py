@@ -63,6 +63,8 @@ def load_export(path: str | Path) -> dict[str, Any]:
         ) from None
     except NotCanonical as error:
         raise UnreadableExport(f"{path}: {error}") from None
+    except RecursionError:
+        raise UnreadableExport(f"{path} nests JSON too deeply to be an export") from None
     if not isinstance(data, dict) or not isinstance(data.get("records"), list):
         raise UnreadableExport(f"{path} is not a decision-chain export (no \"records\" list)")
     if data.get("format", EXPORT_FORMAT) != EXPORT_FORMAT:
@@ -92,10 +94,12 @@ def verify_export(data: dict[str, Any], expect_head: str | None = None) -> Outco
             return Outcome(False, position - 1, prev_hash, bad, message)
         prev_hash = entry["hash"]
     count = len(entries)
-    if "count" in data and data["count"] != count:
-        return Outcome(False, count, prev_hash, count + 1 if data["count"] > count else count,
-                       f"the export says it holds {data['count']} records but has {count}; "
-                       "records are missing at the end")
+    stated = data.get("count", count)
+    if stated != count:
+        missing = isinstance(stated, int) and not isinstance(stated, bool) and stated > count
+        return Outcome(False, count, prev_hash, count + 1 if missing else count,
+                       f"the export says it holds {stated!r} records but has {count}"
+                       + ("; records are missing at the end" if missing else ""))
     if "head" in data and data["head"] != prev_hash:
         return Outcome(False, count, prev_hash, count,
                        f"the export's head {data['head']!r} is not the last record's hash "

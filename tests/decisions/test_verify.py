@@ -145,6 +145,8 @@ def test_a_record_amending_a_later_one_is_refused(tmp_path, export):
     (b"{\"records\": {}}", "not a decision-chain export"),
     (b"{\"format\": \"other\", \"records\": []}", "has format"),
     (b"{\"records\": [{\"seq\": 1.5}]}", "not a whole number"),
+    (b"{\"records\": [NaN]}", "not JSON"),
+    (b"{\"records\": " + b"[" * 100_000 + b"]" * 100_000 + b"}", "too deeply"),
 ])
 def test_malformed_files_get_a_clear_error(tmp_path, content, message):
     result = run_verify(tmp_path, content)
@@ -158,6 +160,12 @@ def test_missing_and_unreadable_paths_get_a_clear_error(tmp_path):
     assert missing.exit_code == 2 and "cannot read" in missing.output
     folder = CliRunner().invoke(cli, ["verify", str(tmp_path)])
     assert folder.exit_code == 2 and "directory" in folder.output
+
+
+def test_a_nonsense_count_is_reported_not_a_crash(tmp_path, export):
+    export["count"] = "five"
+    result = run_verify(tmp_path, export)
+    assert result.exit_code == 1 and "holds 'five' records but has 5" in result.output
 
 
 def test_entries_with_missing_fields_name_the_record(tmp_path, export):
