@@ -58,6 +58,25 @@ def provider(kind: str) -> Callable[[Provider], Provider]:
     return register
 
 
+def evidence_choices(session: Session, limit: int = 15) -> dict[str, list[tuple[int, str]]]:
+    """Recent items of each kind a record could rest on, for the publish form's hints."""
+    from participation.db import utcnow
+    from participation.forums.models import Thread
+    from participation.polls.models import Poll
+    from participation.townhall.models import Status, TownHall
+
+    polls = session.execute(select(Poll.id, Poll.question).where(Poll.closes_at <= utcnow())
+                            .order_by(Poll.closes_at.desc()).limit(limit)).all()
+    townhalls = session.execute(
+        select(TownHall.id, TownHall.title)
+        .where(TownHall.status == Status.ENDED, TownHall.is_public.is_(True))
+        .order_by(TownHall.starts_at.desc()).limit(limit)).all()
+    threads = session.execute(select(Thread.id, Thread.title)
+                              .order_by(Thread.last_activity_at.desc()).limit(limit)).all()
+    return {"poll": [tuple(row) for row in polls], "townhall": [tuple(row) for row in townhalls],
+            "thread": [tuple(row) for row in threads]}
+
+
 def _moment(value: datetime | None) -> str | None:
     return timestamp(value) if value is not None else None
 

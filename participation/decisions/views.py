@@ -19,7 +19,7 @@ from flask_login import current_user, login_required
 
 from participation.decisions import services
 from participation.decisions.forms import LINK_FIELDS, FilterForm, PublishForm
-from participation.decisions.providers import KIND_LABELS, PROVIDERS
+from participation.decisions.providers import KIND_LABELS, PROVIDERS, evidence_choices
 from participation.errors import DomainError
 from participation.extensions import db
 from participation.security.permissions import require
@@ -175,8 +175,9 @@ def _publish_page(form: PublishForm, kinds: list[str], prepared: Any = None,
     preview_json = None
     if prepared is not None:
         preview_json = json.dumps(prepared.content, indent=2, sort_keys=True, ensure_ascii=False)
-    link_fields = [(getattr(form, name), hint) for kind, name, _, hint in LINK_FIELDS
-                   if kind in kinds]
+    known = evidence_choices(db.session)
+    link_fields = [(getattr(form, name), hint, known.get(kind, []))
+                   for kind, name, _, hint in LINK_FIELDS if kind in kinds]
     amending = None
     if form.amends.data:
         try:

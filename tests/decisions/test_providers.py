@@ -286,6 +286,10 @@ def test_an_official_links_a_closed_poll_an_ended_town_hall_and_a_thread_and_a_v
 
     poll = make_poll()
     official = client_as(Role.OFFICIAL)
+    form = official.get("/decisions/new").get_data(as_text=True)
+    for item_id, title in ((poll.id, poll.question), (ended_townhall.id, ended_townhall.title),
+                           (thread.id, thread.title)):
+        assert f"<li><strong>{item_id}</strong>: {title}</li>" in form
     response = preview_and_publish(official, poll_ids=str(poll.id),
                                    townhall_ids=str(ended_townhall.id), thread_ids=str(thread.id))
     assert response.status_code == 302, response.get_data(as_text=True)
