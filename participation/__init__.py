@@ -157,6 +157,7 @@ def configure_blueprints(app: Flask) -> None:
     from participation import api
     from participation.accounts import views as accounts
     from participation.api import views as api_views  # noqa: F401 - registers the document route
+    from participation.decisions import api as decisions_api  # noqa: F401 - API routes
     from participation.forums import api as forums_api  # noqa: F401 - registers /api/v1 routes
     from participation.home import views as home
     from participation.polls import api as polls_api  # noqa: F401 - /api/v1/polls, before api.bp
@@ -175,6 +176,11 @@ def configure_blueprints(app: Flask) -> None:
 
     for blueprint in (forums.bp, moderation.bp, notifications.bp):
         app.register_blueprint(blueprint)
+
+    from participation.decisions import providers as decision_providers  # noqa: F401
+    from participation.decisions import views as decisions
+
+    app.register_blueprint(decisions.bp)
 
 
 def configure_socket_handlers(app: Flask) -> None:

@@ -198,6 +198,29 @@ def demo(if_empty: bool) -> None:
 
 
 @cli.command()
+@click.argument("file", type=click.Path(dir_okay=True, path_type=str))
+@click.option("--expect-head", default=None, metavar="HASH",
+              help="Also require the chain to end in this hash (as published elsewhere).")
+def verify(file: str, expect_head: str | None) -> None:
+    """Check an exported decision chain offline (no database, no network).
+
+    Prints OK and the head hash, or names the first record that does not match and exits 1.
+    A file that is not a readable export exits 2.
+    """
+    from participation.decisions.verify import UnreadableExport, load_export, verify_export
+
+    try:
+        data = load_export(file)
+    except UnreadableExport as error:
+        _fail(str(error))
+        return
+    outcome = verify_export(data, expect_head)
+    click.echo(outcome.report())
+    if not outcome.ok:
+        sys.exit(1)
+
+
+@cli.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=str))
 def recount(file: str) -> None:
     """Recount an exported poll's ballots offline and say whether the result matches."""

@@ -72,3 +72,6 @@ def seed_demo(session: Session, password: str | None = None) -> DemoAccounts:
         _resolve(path)(session, accounts)
     session.flush()
     return accounts
+
+
+DEMO_STEPS += ("participation.decisions.demo:seed_decisions",)

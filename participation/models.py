@@ -20,3 +20,4 @@ __all__ += ["Event", "EventCounter", "ModerationEntry", "Question", "TownHall", 
 from participation.polls.models import Ballot, Poll, PollOption  # noqa: E402
 
 __all__ += ["Ballot", "Poll", "PollOption"]
+from participation.decisions.models import Closure, Commitment, DecisionLink, DecisionRecord  # noqa: E402,F401,I001

@@ -95,6 +95,8 @@ RULES: dict[str, Rule] = {
     "poll.control": lambda user, poll: has_role(user, Role.OFFICIAL)
     or (has_role(user, Role.MODERATOR) and bool(getattr(poll, "in_live_townhall", False))),
     "poll.release_results": roles(Role.OFFICIAL),
+    # Decision records
+    "decisions.publish": roles(Role.OFFICIAL),
 }
 
 

@@ -1,0 +1,223 @@
+"""What a decision record can link to, and how each kind of item is frozen into a snapshot.
+
+A provider is `function(session, item_id) -> Evidence`. It raises NotFound for items that do not
+exist or are not public, and Closed for items that are not finished yet (an open poll, a town hall
+still live): a record may only rest on evidence that can no longer change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from participation.decisions.chain import canonical_json, timestamp
+from participation.errors import Closed, NotFound
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A frozen view of one linked item.
+
+    `snapshot` goes into the hashed record. `participants` (account ids) and `answer_seconds`
+    never do: they only let the record's participation figures count people once across links
+    and take a true median over every linked town hall.
+    """
+
+    title: str
+    snapshot: dict[str, Any]
+    topic_id: int | None = None
+    townhall_id: int | None = None
+    participants: frozenset[int] = field(default_factory=frozenset)
+    questions_asked: int = 0
+    questions_answered: int = 0
+    answer_seconds: tuple[float, ...] = ()
+    ballots: int = 0
+
+
+Provider = Callable[[Session, int], Evidence]
+
+# kind -> provider, in the order the publish form lists them.
+PROVIDERS: dict[str, Provider] = {}
+
+KIND_LABELS = {"poll": "Poll", "townhall": "Town hall", "thread": "Forum thread"}
+
+
+def provider(kind: str) -> Callable[[Provider], Provider]:
+    """Register the function that freezes items of `kind`."""
+
+    def register(function: Provider) -> Provider:
+        PROVIDERS[kind] = function
+        return function
+
+    return register
+
+
+def evidence_choices(session: Session, limit: int = 15) -> dict[str, list[tuple[int, str]]]:
+    """Recent items of each kind a record could rest on, for the publish form's hints."""
+    from participation.db import utcnow
+    from participation.forums.models import Thread
+    from participation.polls.models import Poll
+    from participation.townhall.models import Status, TownHall
+
+    polls = session.execute(select(Poll.id, Poll.question).where(Poll.closes_at <= utcnow())
+                            .order_by(Poll.closes_at.desc()).limit(limit)).all()
+    townhalls = session.execute(
+        select(TownHall.id, TownHall.title)
+        .where(TownHall.status == Status.ENDED, TownHall.is_public.is_(True))
+        .order_by(TownHall.starts_at.desc()).limit(limit)).all()
+    threads = session.execute(select(Thread.id, Thread.title)
+                              .order_by(Thread.last_activity_at.desc()).limit(limit)).all()
+    return {"poll": [tuple(row) for row in polls], "townhall": [tuple(row) for row in townhalls],
+            "thread": [tuple(row) for row in threads]}
+
+
+def _moment(value: datetime | None) -> str | None:
+    return timestamp(value) if value is not None else None
+
+
+@provider("townhall")
+def freeze_townhall(session: Session, townhall_id: int) -> Evidence:
+    """An ended public town hall: every public question with its outcome and answer, and the
+    moderation ledger's counts."""
+    from participation.townhall import services as townhalls
+    from participation.townhall.models import Question as TownHallQuestion
+    from participation.townhall.models import QuestionStatus, Status, TownHall, Upvote
+
+    townhall = session.get(TownHall, townhall_id)
+    if townhall is None or not townhall.is_public:
+        raise NotFound()
+    if townhall.status is not Status.ENDED:
+        raise Closed("the town hall has not ended yet.")
+    questions = townhalls.transcript(session, townhall)
+    ledger = townhalls.ledger(session, townhall)
+    asked_by = set(session.scalars(
+        select(TownHallQuestion.author_id).where(TownHallQuestion.townhall_id == townhall.id,
+                                                 TownHallQuestion.author_id.is_not(None))))
+    upvoters = set(session.scalars(
+        select(Upvote.user_id).join(TownHallQuestion, TownHallQuestion.id == Upvote.question_id)
+        .where(TownHallQuestion.townhall_id == townhall.id)))
+    answered = session.execute(
+        select(TownHallQuestion.created_at, TownHallQuestion.answered_at)
+        .where(TownHallQuestion.townhall_id == townhall.id,
+               TownHallQuestion.status == QuestionStatus.ANSWERED,
+               TownHallQuestion.answered_at.is_not(None))).all()
+    snapshot = {
+        "title": townhall.title,
+        "starts_at": _moment(townhall.starts_at),
+        "ended_at": _moment(townhall.ended_at),
+        "questions": [{
+            "id": question.id,
+            "text": question.text,
+            "outcome": question.status.value,
+            "channel": question.channel.value,
+            "author": townhalls.public_author(question),
+            "upvotes": question.upvote_count,
+            "asked_at": _moment(question.created_at),
+            "answered_at": _moment(question.answered_at),
+            "answer_mode": question.answer_mode,
+            "answer": question.answer_text,
+            "merged_into": question.merged_into_id,
+        } for question in questions],
+        "ledger": ledger,
+    }
+    return Evidence(
+        title=townhall.title, snapshot=snapshot, townhall_id=townhall.id,
+        participants=frozenset(asked_by | upvoters),
+        questions_asked=ledger["asked"],
+        questions_answered=ledger["answered_live"] + ledger["answered_in_writing"],
+        answer_seconds=tuple((done - asked).total_seconds() for asked, done in answered),
+    )
+
+
+def thread_content_digest(posts: list[dict[str, Any]]) -> str:
+    """SHA-256 over the canonical JSON of the visible posts, each `{"id", "body_html"}`, in the
+    thread's order: recomputable from /api/v1/threads/<id>."""
+    return hashlib.sha256(canonical_json(posts).encode("utf-8")).hexdigest()
+
+
+@provider("thread")
+def freeze_thread(session: Session, thread_id: int) -> Evidence:
+    """A public forum thread: its title, how many posts are visible, and a digest of them."""
+    from participation.forums import services as forums
+    from participation.forums.models import Post
+
+    thread = forums.get_thread(session, thread_id)
+    if thread.hidden:
+        raise NotFound()
+    posts = [post for post in session.scalars(
+        select(Post).where(Post.thread_id == thread.id)
+        .order_by(Post.is_opening.desc(), Post.created_at, Post.id)) if post.public]
+    snapshot = {
+        "title": thread.title,
+        "topic": {"id": thread.topic.id, "title": thread.topic.title},
+        "started_at": _moment(thread.created_at),
+        "post_count": len(posts),
+        "content_sha256": thread_content_digest(
+            [{"id": post.id, "body_html": post.body_html} for post in posts]),
+    }
+    return Evidence(
+        title=thread.title, snapshot=snapshot, topic_id=thread.topic_id,
+        townhall_id=thread.topic.townhall_id,
+        participants=frozenset(post.author_id for post in posts if post.author_id is not None),
+    )
+
+
+@provider("poll")
+def freeze_poll(session: Session, poll_id: int) -> Evidence:
+    """A closed poll whose results are public: question, options, the final tally (every
+    instant-runoff round for ranked choice), turnout and the receipts digest."""
+    from participation.db import utcnow
+    from participation.polls import services as polls
+    from participation.polls.models import Ballot
+
+    poll = polls.get_poll(session, None, poll_id)
+    now = utcnow()
+    if not poll.is_closed(now):
+        raise Closed("the poll is still open." if poll.is_open(now)
+                     else "the poll has not closed yet.")
+    if not polls.results_visible(poll, now):
+        raise Closed("its results have not been released yet.")
+    results = polls.count_poll(session, poll)
+    labels = {option.id: option.label for option in poll.options}
+
+    def row(option_id: int, votes: int) -> dict[str, Any]:
+        return {"option_id": option_id, "label": labels[option_id], "votes": votes}
+
+    snapshot: dict[str, Any] = {
+        "question": poll.question,
+        "kind": poll.kind.value,
+        "max_choices": poll.max_choices,
+        "options": [{"id": option.id, "label": option.label} for option in poll.options],
+        "opened_at": _moment(poll.opens_at),
+        "closed_at": _moment(poll.closes_at),
+        "turnout": results["ballots"],
+        "ballot_digest": polls.published_digest(session, poll),
+    }
+    if results["kind"] == "ranked":
+        snapshot["tally_label"] = "First preferences"
+        snapshot["tally"] = [row(option["id"], option["first_preferences"])
+                             for option in results["options"]]
+        snapshot["rounds"] = [{
+            "round": counted["round"],
+            "counts": [row(count["id"], count["votes"]) for count in counted["counts"]],
+            "total": counted["continuing_ballots"],
+            "exhausted": counted["exhausted"],
+            "eliminated": [labels[counted["eliminated"]]] if counted["eliminated"] else [],
+            "tie_break": counted["tie_break"],
+            "transfers": [row(moved["id"], moved["votes"]) for moved in counted["transfers"]],
+            "exhausted_by_transfer": counted["exhausted_by_transfer"],
+        } for counted in results["rounds"]]
+        snapshot["winner"] = labels.get(results["winner"]) if results["winner"] else None
+    else:
+        snapshot["tally"] = [row(option["id"], option["votes"]) for option in results["options"]]
+        snapshot["leaders"] = [labels[option_id] for option_id in results["leaders"]]
+    voters = session.scalars(select(Ballot.voter_id).where(Ballot.poll_id == poll.id))
+    return Evidence(title=poll.question, snapshot=snapshot, topic_id=poll.topic_id,
+                    townhall_id=poll.townhall_id, participants=frozenset(voters),
+                    ballots=results["ballots"])

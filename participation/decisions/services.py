@@ -1,0 +1,423 @@
+"""Publishing decision records, and reading the chain back.
+
+Plain functions `verb_noun(session, actor, ...)`: they flush, never commit, and raise domain
+errors. Publishing allocates the next sequence number inside the caller's transaction, under a
+lock, so the chain never forks or skips a number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import statistics
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from participation.accounts.models import User
+from participation.db import utcnow
+from participation.decisions.chain import (
+    GENESIS_HASH,
+    canonical_json,
+    day,
+    record_hash,
+    timestamp,
+)
+from participation.decisions.models import Closure, Commitment, DecisionLink, DecisionRecord
+from participation.decisions.providers import KIND_LABELS, PROVIDERS, Evidence
+from participation.decisions.verify import EXPORT_FORMAT, EXPORT_VERSION
+from participation.errors import Closed, Conflict, InvalidInput, NotFound
+from participation.security.permissions import require
+from participation.security.sanitize import clean_text, render_markdown
+
+RECORD_VERSION = 1
+OUTCOMES = {
+    "adopted": "Adopted",
+    "rejected": "Rejected",
+    "deferred": "Deferred",
+    "referred": "Referred",
+    "other": "Other (see decision)",
+}
+TITLE_MAX = 200
+SUMMARY_MAX = 20_000
+DECISION_TEXT_MAX = 500
+DEPARTMENT_MAX = 120
+PROMISE_MAX = 1000
+MAX_LINKS = 30
+MAX_COMMITMENTS = 20
+
+
+@dataclass
+class Draft:
+    """What an official typed into the publish form, before any checks."""
+
+    title: str = ""
+    summary: str = ""
+    outcome: str = ""
+    decision_text: str = ""
+    department: str = ""
+    links: list[tuple[str, int]] = field(default_factory=list)
+    amends: int | None = None
+    commitments: list[tuple[date, str]] = field(default_factory=list)
+    closes: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Prepared:
+    """A checked draft with its evidence frozen: everything but the chain position."""
+
+    content: dict[str, Any]
+    evidence: list[tuple[str, int, Evidence]]
+    commitments: list[tuple[int, date, str]]
+    closes: list[Commitment]
+
+    @property
+    def digest(self) -> str:
+        """Identifies exactly what the preview showed; publishing checks it has not changed."""
+        return hashlib.sha256(canonical_json(self.content).encode("utf-8")).hexdigest()
+
+
+def prepare_decision(session: Session, actor: User, draft: Draft, *,
+                     today: date | None = None) -> Prepared:
+    """Check a draft and freeze what its links show now; nothing is written."""
+    require(actor, "decisions.publish")
+    today = today or utcnow().date()
+    title = _required_text(draft.title, "title", "a title", TITLE_MAX)
+    summary = clean_text(draft.summary or "", multiline=True).strip()
+    if not summary:
+        raise InvalidInput("Write a summary of what was decided and why.", field="summary")
+    if len(summary) > SUMMARY_MAX:
+        raise InvalidInput(f"Keep the summary under {SUMMARY_MAX:,} characters.", field="summary")
+    if draft.outcome not in OUTCOMES:
+        raise InvalidInput("Choose what was decided.", field="outcome")
+    decision_text = clean_text(draft.decision_text or "").strip()
+    if len(decision_text) > DECISION_TEXT_MAX:
+        raise InvalidInput(f"Keep the decision under {DECISION_TEXT_MAX} characters.",
+                           field="decision_text")
+    if draft.outcome == "other" and not decision_text:
+        raise InvalidInput("Say in words what was decided.", field="decision_text")
+    department = _required_text(draft.department, "department", "the responsible department",
+                                DEPARTMENT_MAX)
+    amends = None
+    if draft.amends is not None:
+        amends = get_record(session, draft.amends, field="amends").seq
+    evidence = _freeze_links(session, draft.links)
+    commitments = _check_commitments(draft.commitments, today)
+    closes = _check_closures(session, draft.closes)
+    content: dict[str, Any] = {
+        "version": RECORD_VERSION,
+        "title": title,
+        "summary": summary,
+        "decision": {"outcome": draft.outcome, "text": decision_text},
+        "department": department,
+        "amends": amends,
+        "published_by": {"id": actor.id, "name": actor.public_name},
+        "links": [{"kind": kind, "id": item_id, "title": found.title,
+                   "snapshot": found.snapshot} for kind, item_id, found in evidence],
+        "figures": participation_figures([found for _, _, found in evidence]),
+        "commitments": [{"number": number, "due": day(due), "promise": promise}
+                        for number, due, promise in commitments],
+        "closes": [{"record": c.record.seq, "commitment": c.number} for c in closes],
+    }
+    canonical_json(content)  # refuses anything a provider put in that JSON cannot carry exactly
+    return Prepared(content, evidence, commitments, closes)
+
+
+def publish_decision(session: Session, actor: User, draft: Draft, *,
+                     expected_digest: str | None = None,
+                     now: datetime | None = None) -> DecisionRecord:
+    """Freeze the draft's evidence and append it to the chain as the next record.
+
+    `expected_digest` is the preview's digest: when what the links show changed since the
+    preview, nothing is published and Conflict says so.
+    """
+    prepared = prepare_decision(session, actor, draft)
+    if expected_digest is not None and expected_digest != prepared.digest:
+        raise Conflict("What the linked items show changed since your preview. Check the new "
+                       "preview, then publish.")
+    moment = (now or utcnow()).replace(microsecond=0)
+    _lock_chain(session)
+    head = session.execute(
+        select(DecisionRecord.seq, DecisionRecord.hash).order_by(DecisionRecord.seq.desc())
+        .limit(1)
+    ).first()
+    seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS_HASH)
+    content = {**prepared.content, "seq": seq, "published_at": timestamp(moment)}
+    canonical = canonical_json(content)
+    record = DecisionRecord(
+        seq=seq, prev_hash=prev_hash, hash=record_hash(prev_hash, canonical),
+        canonical=canonical, title=content["title"], outcome=content["decision"]["outcome"],
+        decision_text=content["decision"]["text"], department=content["department"],
+        summary_html=render_markdown(content["summary"]), amends_seq=content["amends"],
+        author_id=actor.id, published_at=moment,
+    )
+    session.add(record)
+    try:
+        with session.begin_nested():
+            session.flush()
+            for kind, item_id, found in prepared.evidence:
+                session.add(DecisionLink(record_id=record.id, kind=kind, target_id=item_id,
+                                         label=found.title[:300], topic_id=found.topic_id,
+                                         townhall_id=found.townhall_id))
+            for number, due, promise in prepared.commitments:
+                session.add(Commitment(record_id=record.id, number=number, promise=promise,
+                                       due_on=due))
+            for commitment in prepared.closes:
+                session.add(Closure(commitment_id=commitment.id, record_id=record.id))
+            session.flush()
+    except IntegrityError:
+        raise Conflict("Another record was published at the same moment; please try again.") \
+            from None
+    session.refresh(record)
+    return record
+
+
+def _lock_chain(session: Session) -> None:
+    """Serialise publishers. SQLite already holds its write lock from BEGIN IMMEDIATE."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("LOCK TABLE decision_records IN SHARE ROW EXCLUSIVE MODE"))
+
+
+def _required_text(value: str, field_name: str, what: str, limit: int) -> str:
+    value = clean_text(value or "").strip()
+    if not value:
+        raise InvalidInput(f"Enter {what}.", field=field_name)
+    if len(value) > limit:
+        raise InvalidInput(f"Keep it under {limit} characters.", field=field_name)
+    return value
+
+
+def _freeze_links(session: Session,
+                  links: list[tuple[str, int]]) -> list[tuple[str, int, Evidence]]:
+    unique = sorted(set(links))
+    if len(unique) > MAX_LINKS:
+        raise InvalidInput(f"Link at most {MAX_LINKS} items.", field="links")
+    frozen = []
+    for kind, item_id in unique:
+        label = KIND_LABELS.get(kind, kind)
+        freeze = PROVIDERS.get(kind)
+        if freeze is None:
+            raise InvalidInput(f"Records cannot link to {label.lower()}s on this site.",
+                               field="links")
+        if not isinstance(item_id, int) or isinstance(item_id, bool) or item_id < 1:
+            raise InvalidInput(f"{label} {item_id!r} is not a valid id.", field="links")
+        try:
+            found = freeze(session, item_id)
+        except NotFound:
+            raise NotFound(f"{label} {item_id} does not exist or is not public.",
+                           field="links") from None
+        except Closed as error:
+            raise Closed(f"{label} {item_id} cannot be linked yet: {error.message}",
+                         field="links") from None
+        frozen.append((kind, item_id, found))
+    return frozen
+
+
+def _check_commitments(commitments: list[tuple[date, str]],
+                       today: date) -> list[tuple[int, date, str]]:
+    if len(commitments) > MAX_COMMITMENTS:
+        raise InvalidInput(f"Make at most {MAX_COMMITMENTS} commitments in one record.",
+                           field="commitments")
+    checked = []
+    for number, (due, promise) in enumerate(commitments, start=1):
+        promise = clean_text(promise or "").strip()
+        if not promise:
+            raise InvalidInput(f"Commitment {number} needs a description.", field="commitments")
+        if len(promise) > PROMISE_MAX:
+            raise InvalidInput(f"Keep commitment {number} under {PROMISE_MAX} characters.",
+                               field="commitments")
+        if due < today:
+            raise InvalidInput(f"Commitment {number} is due in the past ({day(due)}).",
+                               field="commitments")
+        checked.append((number, due, promise))
+    return checked
+
+
+def _check_closures(session: Session, commitment_ids: list[int]) -> list[Commitment]:
+    closes = []
+    for commitment_id in sorted(set(commitment_ids)):
+        commitment = session.get(Commitment, commitment_id)
+        if commitment is None:
+            raise NotFound(f"Commitment {commitment_id} does not exist.", field="closes")
+        if commitment.closure is not None:
+            raise Conflict(f"That commitment was already closed by record "
+                           f"{commitment.closure.record.seq}.", field="closes")
+        closes.append(commitment)
+    return closes
+
+
+def participation_figures(evidence: list[Evidence]) -> dict[str, Any]:
+    """How many took part in what a record rests on; people are counted once across links.
+
+    The median time to answer is taken over every linked town hall's answered questions and
+    rounded to whole seconds the way the town-hall ledger rounds it (halves to even), so for one
+    town hall the figures match its public ledger.
+    """
+    participants: set[int] = set()
+    seconds: list[float] = []
+    for found in evidence:
+        participants |= found.participants
+        seconds.extend(found.answer_seconds)
+    return {
+        "distinct_participants": len(participants),
+        "questions_asked": sum(found.questions_asked for found in evidence),
+        "questions_answered": sum(found.questions_answered for found in evidence),
+        "median_seconds_to_answer": round(statistics.median(seconds)) if seconds else None,
+        "poll_turnout": sum(found.ballots for found in evidence),
+    }
+
+
+def get_record(session: Session, seq: int, *, field: str | None = None) -> DecisionRecord:
+    record = session.scalar(select(DecisionRecord).where(DecisionRecord.seq == seq))
+    if record is None:
+        raise NotFound(f"There is no decision record number {seq}.", field=field)
+    return record
+
+
+def amendments_of(session: Session, record: DecisionRecord) -> list[DecisionRecord]:
+    """The later records that amend this one, oldest first."""
+    return list(session.scalars(
+        select(DecisionRecord).where(DecisionRecord.amends_seq == record.seq)
+        .order_by(DecisionRecord.seq)
+    ))
+
+
+def closures_by(session: Session, record: DecisionRecord) -> list[Closure]:
+    """The commitments `record` answers, for its "this answers ..." links."""
+    return list(session.scalars(select(Closure).where(Closure.record_id == record.id)
+                                .order_by(Closure.id)))
+
+
+def amended_seqs(session: Session, seqs: list[int]) -> dict[int, list[int]]:
+    """For each of `seqs`, the seqs of the records that amend it."""
+    found: dict[int, list[int]] = {}
+    if not seqs:
+        return found
+    rows = session.execute(
+        select(DecisionRecord.amends_seq, DecisionRecord.seq)
+        .where(DecisionRecord.amends_seq.in_(seqs)).order_by(DecisionRecord.seq)
+    )
+    for amended, seq in rows:
+        found.setdefault(amended, []).append(seq)
+    return found
+
+
+@dataclass
+class RecordFilter:
+    topic_id: int | None = None
+    townhall_id: int | None = None
+    outcome: str | None = None
+    since: date | None = None
+    until: date | None = None
+
+
+def list_records(session: Session, filters: RecordFilter | None = None, *, page: int = 1,
+                 per_page: int = 20) -> tuple[list[DecisionRecord], int]:
+    """Records newest first, narrowed by topic, town hall, outcome and publication date."""
+    filters = filters or RecordFilter()
+    stmt = select(DecisionRecord)
+    if filters.outcome:
+        if filters.outcome not in OUTCOMES:
+            raise InvalidInput("Unknown decision outcome.", field="outcome")
+        stmt = stmt.where(DecisionRecord.outcome == filters.outcome)
+    for column, value in ((DecisionLink.topic_id, filters.topic_id),
+                          (DecisionLink.townhall_id, filters.townhall_id)):
+        if value is not None:
+            stmt = stmt.where(DecisionRecord.id.in_(
+                select(DecisionLink.record_id).where(column == value)))
+    if filters.since:
+        stmt = stmt.where(DecisionRecord.published_at >= _start_of(filters.since))
+    if filters.until:
+        stmt = stmt.where(DecisionRecord.published_at < _start_of(filters.until, 1))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    records = session.scalars(stmt.order_by(DecisionRecord.seq.desc())
+                              .limit(per_page).offset((max(page, 1) - 1) * per_page))
+    return list(records), total
+
+
+def linked_places(session: Session) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """The forum topics and public town halls that some record rests on, with their titles."""
+    from participation.forums.models import Topic
+    from participation.townhall.models import TownHall
+
+    topics = session.execute(
+        select(Topic.id, Topic.title).where(Topic.id.in_(select(DecisionLink.topic_id)))
+        .order_by(Topic.title)).all()
+    townhalls = session.execute(
+        select(TownHall.id, TownHall.title)
+        .where(TownHall.id.in_(select(DecisionLink.townhall_id)), TownHall.is_public.is_(True))
+        .order_by(TownHall.starts_at.desc())).all()
+    return [tuple(row) for row in topics], [tuple(row) for row in townhalls]
+
+
+def _start_of(value: date, plus_days: int = 0) -> datetime:
+    return datetime(value.year, value.month, value.day, tzinfo=UTC) + timedelta(days=plus_days)
+
+
+def chain_entry(record: DecisionRecord) -> dict[str, Any]:
+    """A record as the export carries it: its place in the chain and the hashed content."""
+    return {"seq": record.seq, "prev_hash": record.prev_hash, "hash": record.hash,
+            "record": record.content}
+
+
+def export_chain(session: Session, *, now: datetime | None = None) -> dict[str, Any]:
+    """The whole chain, oldest first, in the form `participation verify` checks."""
+    records = list(session.scalars(select(DecisionRecord).order_by(DecisionRecord.seq)))
+    return {
+        "format": EXPORT_FORMAT,
+        "version": EXPORT_VERSION,
+        "exported_at": timestamp(now or utcnow()),
+        "genesis": GENESIS_HASH,
+        "count": len(records),
+        "head": records[-1].hash if records else GENESIS_HASH,
+        "records": [chain_entry(record) for record in records],
+    }
+
+
+def chain_head(session: Session) -> DecisionRecord | None:
+    return session.scalar(select(DecisionRecord).order_by(DecisionRecord.seq.desc()).limit(1))
+
+
+@dataclass
+class CommitmentView:
+    commitment: Commitment
+    record_seq: int
+    record_title: str
+    closed_by: int | None
+    overdue: bool
+
+
+def list_commitments(session: Session, *, today: date | None = None) -> list[CommitmentView]:
+    """Every commitment with whether it is open, closed or overdue, soonest due first."""
+    today = today or utcnow().date()
+    commitments = session.scalars(
+        select(Commitment).join(Commitment.record)
+        .order_by(Commitment.due_on, DecisionRecord.seq, Commitment.number)
+    )
+    views = []
+    for commitment in commitments:
+        closed_by = commitment.closure.record.seq if commitment.closure else None
+        views.append(CommitmentView(commitment, commitment.record.seq, commitment.record.title,
+                                    closed_by, closed_by is None and commitment.due_on < today))
+    return views
+
+
+def get_commitment(session: Session, commitment_id: int) -> Commitment:
+    commitment = session.get(Commitment, commitment_id)
+    if commitment is None:
+        raise NotFound("There is no such commitment.")
+    return commitment
+
+
+def draft_from_record(record: DecisionRecord) -> Draft:
+    """A draft that starts an amendment from what the record said."""
+    content = record.content
+    return Draft(title=content["title"], summary=content["summary"],
+                 outcome=content["decision"]["outcome"],
+                 decision_text=content["decision"]["text"], department=content["department"],
+                 links=[(link["kind"], link["id"]) for link in content["links"]],
+                 amends=record.seq)
+

@@ -1,0 +1,184 @@
+"""Check an exported decision chain offline: no database, no network, standard library only.
+
+Run it as `participation verify FILE` or `python -m participation.decisions.verify FILE`. It
+prints OK with the head hash, or names the first record that does not match and exits 1; a file
+that cannot be read as an export exits 2. The rules are in `chain.py` and the README.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from participation.decisions.chain import (
+    GENESIS_HASH,
+    NotCanonical,
+    canonical_json,
+    is_hash,
+    record_hash,
+)
+
+EXPORT_FORMAT = "participation-decision-chain"
+EXPORT_VERSION = 1
+
+
+class UnreadableExport(ValueError):
+    """The file is not an export at all (missing, not JSON, wrong shape)."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    count: int
+    head: str
+    bad_seq: int | None = None
+    problem: str = ""
+
+    def report(self) -> str:
+        if self.ok:
+            return f"OK: {self.count} records, head {self.head}"
+        return f"FAILED at record {self.bad_seq}: {self.problem}"
+
+
+def load_export(path: str | Path) -> dict[str, Any]:
+    """Read and parse an export file, or raise UnreadableExport saying what is wrong."""
+    try:
+        raw = Path(path).read_bytes()
+    except IsADirectoryError:
+        raise UnreadableExport(f"{path} is a directory, not an export file") from None
+    except OSError as error:
+        raise UnreadableExport(f"cannot read {path}: {error.strerror or error}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UnreadableExport(f"{path} is not UTF-8 text (byte {error.start})") from None
+    try:
+        data = json.loads(text, parse_float=_refuse_float, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as error:
+        raise UnreadableExport(
+            f"{path} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
+    except NotCanonical as error:
+        raise UnreadableExport(f"{path}: {error}") from None
+    except RecursionError:
+        raise UnreadableExport(f"{path} nests JSON too deeply to be an export") from None
+    if not isinstance(data, dict) or not isinstance(data.get("records"), list):
+        raise UnreadableExport(f"{path} is not a decision-chain export (no \"records\" list)")
+    if data.get("format", EXPORT_FORMAT) != EXPORT_FORMAT:
+        raise UnreadableExport(f"{path} has format {data.get('format')!r}, not {EXPORT_FORMAT!r}")
+    return data
+
+
+def _refuse_float(text: str) -> Any:
+    raise NotCanonical(f"the number {text} is not a whole number; records hold none")
+
+
+def _refuse_constant(text: str) -> Any:
+    raise NotCanonical(f"{text} is not JSON")
+
+
+def verify_export(data: dict[str, Any], expect_head: str | None = None) -> Outcome:
+    """Walk the chain from the genesis hash; stop at the first record that does not match."""
+    entries = data["records"]
+    prev_hash = GENESIS_HASH
+    commitments: dict[tuple[int, int], bool] = {}
+    for position, entry in enumerate(entries, start=1):
+        problem = _check_entry(entry, position, prev_hash)
+        if problem is None:
+            problem = _check_links(entry["record"], position, commitments)
+        if problem is not None:
+            bad, message = problem
+            return Outcome(False, position - 1, prev_hash, bad, message)
+        prev_hash = entry["hash"]
+    count = len(entries)
+    stated = data.get("count", count)
+    if stated != count:
+        missing = isinstance(stated, int) and not isinstance(stated, bool) and stated > count
+        return Outcome(False, count, prev_hash, count + 1 if missing else count,
+                       f"the export says it holds {stated!r} records but has {count}"
+                       + ("; records are missing at the end" if missing else ""))
+    if "head" in data and data["head"] != prev_hash:
+        return Outcome(False, count, prev_hash, count,
+                       f"the export's head {data['head']!r} is not the last record's hash "
+                       f"{prev_hash}")
+    if expect_head is not None and expect_head.lower() != prev_hash:
+        return Outcome(False, count, prev_hash, count,
+                       f"the chain ends in {prev_hash}, not the expected head {expect_head}")
+    return Outcome(True, count, prev_hash)
+
+
+def _check_entry(entry: Any, position: int, prev_hash: str) -> tuple[int, str] | None:
+    if not isinstance(entry, dict):
+        return position, "the entry is not a JSON object"
+    missing = [key for key in ("seq", "prev_hash", "hash", "record") if key not in entry]
+    if missing:
+        return position, f"the entry lacks {', '.join(missing)}"
+    seq, record = entry["seq"], entry["record"]
+    if seq != position or isinstance(seq, bool):
+        return position, (f"position {position} holds seq {seq!r}, expected {position}: "
+                          "a record is missing, added or out of order")
+    if not isinstance(record, dict) or record.get("seq") != seq:
+        return position, "the record's own seq does not match the entry's seq"
+    if not is_hash(entry["hash"]) or not is_hash(entry["prev_hash"]):
+        return position, "hash and prev_hash must be 64 lower-case hex characters"
+    try:
+        own = record_hash(entry["prev_hash"], canonical_json(record))
+    except NotCanonical as error:
+        return position, f"the record is not canonical JSON: {error}"
+    if entry["prev_hash"] != prev_hash:
+        if own == entry["hash"] and position > 1:
+            # This record is intact and chained to what the previous record used to be: the
+            # previous one was changed and its own hash recomputed.
+            return position - 1, (f"its hash {prev_hash} is not the one record {position} was "
+                                  f"chained to ({entry['prev_hash']}); record {position - 1} "
+                                  "was altered after it was published")
+        return position, (f"prev_hash {entry['prev_hash']} does not match the previous record's "
+                          f"hash {prev_hash}")
+    if own != entry["hash"]:
+        return position, (f"its content hashes to {own}, not to the stated hash "
+                          f"{entry['hash']}: the record was altered")
+    return None
+
+
+def _check_links(record: dict[str, Any], seq: int,
+                 commitments: dict[tuple[int, int], bool]) -> tuple[int, str] | None:
+    """Amendments and closed commitments may only point back to earlier records."""
+    amends = record.get("amends")
+    if amends is not None and (not isinstance(amends, int) or isinstance(amends, bool)
+                               or not 1 <= amends < seq):
+        return seq, f"it amends record {amends!r}, which is not an earlier record"
+    for closed in record.get("closes") or []:
+        key = (closed.get("record"), closed.get("commitment")) if isinstance(closed, dict) else None
+        if key is None or key not in commitments:
+            return seq, f"it closes commitment {closed!r}, which no earlier record made"
+        if commitments[key]:
+            return seq, f"it closes commitment {key[1]} of record {key[0]}, already closed"
+        commitments[key] = True
+    for promise in record.get("commitments") or []:
+        if isinstance(promise, dict) and isinstance(promise.get("number"), int):
+            commitments[(seq, promise["number"])] = False
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry: `python -m participation.decisions.verify FILE [EXPECTED_HEAD]`."""
+    args = sys.argv[1:] if argv is None else argv
+    if not 1 <= len(args) <= 2:
+        print("usage: python -m participation.decisions.verify FILE [EXPECTED_HEAD]",
+              file=sys.stderr)
+        return 2
+    try:
+        data = load_export(args[0])
+    except UnreadableExport as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 2
+    outcome = verify_export(data, args[1] if len(args) > 1 else None)
+    print(outcome.report())
+    return 0 if outcome.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

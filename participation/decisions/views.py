@@ -1,0 +1,192 @@
+"""Public decision pages, the Atom feed, the commitments list and the officials' publish form."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required
+
+from participation.decisions import services
+from participation.decisions.forms import LINK_FIELDS, FilterForm, PublishForm
+from participation.decisions.providers import KIND_LABELS, PROVIDERS, evidence_choices
+from participation.errors import DomainError
+from participation.extensions import db
+from participation.security.permissions import require
+from participation.web import apply_domain_error
+
+bp = Blueprint("decisions", __name__, url_prefix="/decisions")
+
+PER_PAGE = 20
+FEED_SIZE = 50
+
+
+@bp.app_template_global()
+def decision_outcome_label(outcome: str) -> str:
+    return services.OUTCOMES.get(outcome, outcome)
+
+
+@bp.app_template_global()
+def evidence_url(kind: str, item_id: int) -> str | None:
+    """Where a linked item lives on this site, when that part of the site exists."""
+    endpoint, argument = {"poll": ("polls.show", "poll_id"),
+                          "townhall": ("townhall.transcript", "townhall_id"),
+                          "thread": ("forums.thread", "thread_id")}.get(kind, ("", ""))
+    if endpoint not in current_app.view_functions:
+        return None
+    return url_for(endpoint, **{argument: item_id})
+
+
+@bp.route("")
+def index() -> tuple[str, int]:
+    form = FilterForm(request.args)
+    form.offer(*services.linked_places(db.session))
+    filters = services.RecordFilter()
+    status = 200
+    if request.args and not form.validate():
+        status = 400
+    else:
+        filters = services.RecordFilter(topic_id=form.topic.data, townhall_id=form.townhall.data,
+                                        outcome=form.outcome.data or None,
+                                        since=form.since.data, until=form.until.data)
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    records, total = services.list_records(db.session, filters, page=page, per_page=PER_PAGE)
+    amended = services.amended_seqs(db.session, [record.seq for record in records])
+    head = services.chain_head(db.session)
+    query = {key: value for key, value in request.args.items() if key != "page" and value}
+    return render_template("decisions/index.html", records=records, total=total, page=page,
+                           per_page=PER_PAGE, form=form, amended=amended, head=head,
+                           query=query), status
+
+
+@bp.route("/<int:seq>")
+def show(seq: int) -> str:
+    record = services.get_record(db.session, seq)
+    return render_template("decisions/show.html", record=record, content=record.content,
+                           amendments=services.amendments_of(db.session, record),
+                           closures=services.closures_by(db.session, record))
+
+
+@bp.route("/feed.atom")
+def feed() -> Response:
+    from feedgen.feed import FeedGenerator
+
+    records, _ = services.list_records(db.session, per_page=FEED_SIZE)
+    site = current_app.config.get("SITE_NAME", "Participation")
+    generator = FeedGenerator()
+    generator.id(url_for("decisions.index", _external=True))
+    generator.title(f"{site}: decision records")
+    generator.subtitle("What was decided, why, and on what evidence.")
+    generator.link(href=url_for("decisions.feed", _external=True), rel="self")
+    generator.link(href=url_for("decisions.index", _external=True), rel="alternate")
+    generator.language("en")
+    if records:
+        generator.updated(records[0].published_at)
+    for record in reversed(records):
+        entry = generator.add_entry()
+        link = url_for("decisions.show", seq=record.seq, _external=True)
+        entry.id(link)
+        entry.link(href=link)
+        entry.title(f"#{record.seq} {record.title} ({decision_outcome_label(record.outcome)})")
+        entry.published(record.published_at)
+        entry.updated(record.published_at)
+        entry.author(name=record.content["published_by"]["name"])
+        entry.content(record.summary_html, type="html")
+    return Response(generator.atom_str(pretty=True), mimetype="application/atom+xml")
+
+
+@bp.route("/commitments")
+def commitments() -> str:
+    views = services.list_commitments(db.session)
+    return render_template(
+        "decisions/commitments.html",
+        overdue=[view for view in views if view.overdue],
+        open=[view for view in views if view.closed_by is None and not view.overdue],
+        closed=[view for view in views if view.closed_by is not None],
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def publish() -> tuple[str, int] | Response:
+    require(current_user, "decisions.publish")
+    form = PublishForm()
+    kinds = list(PROVIDERS)
+    if request.method == "GET":
+        _prefill(form)
+        return _publish_page(form, kinds), 200
+    prepared = None
+    link_errors: list[str] = []
+    status = 400
+    if form.validate_on_submit():
+        try:
+            draft = form.to_draft(kinds)
+            if request.form.get("action") == "publish" and form.preview_digest.data:
+                record = services.publish_decision(db.session, current_user, draft,
+                                                   expected_digest=form.preview_digest.data)
+                db.session.commit()
+                flash(f"Record {record.seq} is published and chained.", "success")
+                return redirect(url_for("decisions.show", seq=record.seq))
+            prepared = services.prepare_decision(db.session, current_user, draft)
+            status = 200
+        except DomainError as error:
+            db.session.rollback()
+            status = error.status
+            if error.status == 409 and error.field is None:
+                # The evidence moved since the preview: show the new one to confirm.
+                flash(error.message, "warning")
+                prepared = services.prepare_decision(db.session, current_user, form.to_draft(kinds))
+            elif error.field == "links":
+                link_errors.append(error.message)
+            elif not apply_domain_error(form, error):
+                flash(error.message, "error")
+        db.session.rollback()
+    if prepared is not None:
+        form.preview_digest.data = prepared.digest
+    else:
+        form.preview_digest.data = ""
+    return _publish_page(form, kinds, prepared, link_errors), status
+
+
+def _prefill(form: PublishForm) -> None:
+    amends = request.args.get("amends", type=int)
+    closes = request.args.get("closes", type=int)
+    if amends:
+        form.fill_from(services.draft_from_record(services.get_record(db.session, amends)))
+        form.summary.data = ""
+    if closes:
+        commitment = services.get_commitment(db.session, closes)
+        form.closes.data = str(commitment.id)
+        form.title.data = f"Response: {commitment.promise}"[:services.TITLE_MAX]
+
+
+def _publish_page(form: PublishForm, kinds: list[str], prepared: Any = None,
+                  link_errors: list[str] | None = None) -> str:
+    preview_json = None
+    if prepared is not None:
+        preview_json = json.dumps(prepared.content, indent=2, sort_keys=True, ensure_ascii=False)
+    known = evidence_choices(db.session)
+    link_fields = [(getattr(form, name), hint, known.get(kind, []))
+                   for kind, name, _, hint in LINK_FIELDS if kind in kinds]
+    amending = None
+    if form.amends.data:
+        try:
+            amending = services.get_record(db.session, form.amends.data)
+        except DomainError:
+            amending = None
+    return render_template("decisions/publish.html", form=form, prepared=prepared,
+                           preview=prepared.content if prepared else None,
+                           preview_json=preview_json, link_fields=link_fields,
+                           link_errors=link_errors or [], kind_labels=KIND_LABELS,
+                           amending=amending)
+
