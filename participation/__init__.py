@@ -64,11 +64,10 @@ def configure_settings(app: Flask, config: Mapping[str, Any] | None) -> None:
 
 
 def configure_logging(app: Flask) -> None:
-    import logging
+    from participation.ops.logs import install_log_handler
 
     if not app.debug and not app.testing:
-        logging.basicConfig(level=logging.INFO,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        install_log_handler(app.config.get("LOG_FORMAT", "text"))
 
 
 def configure_extensions(app: Flask) -> None:
@@ -82,10 +81,13 @@ def configure_extensions(app: Flask) -> None:
     limiter.init_app(app)
     configure_login(app)
     origins = app.config.get("PUBLIC_URL")
+    # Flask-SocketIO keeps the queue manager of an earlier init_app; each app picks its own.
+    socketio.server_options.pop("client_manager", None)
     socketio.init_app(
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
         message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE"),
+        channel=app.config.get("SOCKETIO_CHANNEL") or "flask-socketio",
         # None lets python-socketio accept only the origin the request came to.
         cors_allowed_origins=[origins] if origins else None,
         max_http_buffer_size=1024 * 1024,
@@ -158,9 +160,11 @@ def configure_blueprints(app: Flask) -> None:
     from participation.accounts import views as accounts
     from participation.api import views as api_views  # noqa: F401 - registers the document route
     from participation.home import views as home
+    from participation.ops import views as ops
 
     for blueprint in (home.bp, accounts.bp, api.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(ops.bp)
 
 
 def configure_socket_handlers(app: Flask) -> None:

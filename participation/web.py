@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from participation.errors import DomainError, ServiceUnavailable
 from participation.extensions import db
+from participation.ops import metrics
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,11 @@ def configure_error_handlers(app: Flask) -> None:
     @app.errorhandler(PoolTimeout)
     def database_unavailable(error: Exception) -> Response:
         log.warning("database unavailable: %s", type(error).__name__)
-        db.session.rollback()
+        metrics.database_error("http")
+        try:
+            db.session.rollback()
+        except Exception:  # noqa: BLE001 - with the database gone the rollback may fail too
+            db.session.remove()
         unavailable = ServiceUnavailable()
         return error_response(503, unavailable.message, unavailable.code)
 
