@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 from flask.testing import FlaskClient
 
 from participation import create_app
@@ -59,6 +59,22 @@ def base_config(**overrides: Any) -> dict[str, Any]:
     }
     config.update(overrides)
     return config
+
+
+class IsolatedClient(FlaskClient):
+    """A test client whose every request gets its own application context, as in production.
+
+    The test itself runs inside an app context; without this, requests would share its `g`
+    (and Flask-Login's cached user) and its database session. The test's own session ends its
+    transaction first, as a finished request would: it holds no lock during the request and
+    reads what the request committed afterwards.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        if has_app_context() and current_app._get_current_object() is self.application:
+            db.session.rollback()
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
 
 
 def _migrate(url: str, instance: Path) -> None:
@@ -122,10 +138,17 @@ def make_app(backend: str, request: pytest.FixtureRequest,
     else:
         url = request.getfixturevalue("migrated_postgresql")
         extra = {"RATELIMIT_STORAGE_URI": REDIS_URL} if REDIS_URL else {}
+        if REDIS_URL:
+            import redis
+
+            # Each test starts with no rate-limit hits (this Redis database is the suite's).
+            with redis.Redis.from_url(REDIS_URL) as connection:
+                connection.flushdb()
 
     def build(**overrides: Any) -> Flask:
         app = create_app(base_config(SQLALCHEMY_DATABASE_URI=url, INSTANCE_PATH=str(tmp_path),
                                      **{**extra, **overrides}))
+        app.test_client_class = IsolatedClient
         apps.append(app)
         return app
 

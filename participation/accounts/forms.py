@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, Length
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length
 
 from participation.accounts.services import (
     DISPLAY_NAME_MAX,
@@ -16,7 +17,8 @@ from participation.security.permissions import Role
 
 
 class RegisterForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=EMAIL_MAX)])
+    # The address itself is checked by services.normalize_email, for the CLI and forms alike.
+    email = EmailField("Email", validators=[DataRequired(), Length(max=EMAIL_MAX)])
     display_name = StringField(
         "Name others will see", validators=[DataRequired(), Length(max=DISPLAY_NAME_MAX)]
     )
@@ -59,7 +61,7 @@ class DeleteAccountForm(FlaskForm):
 
 
 class RoleForm(FlaskForm):
-    role = SelectField("Role", choices=[(r.value, r.value.capitalize()) for r in Role])
+    role = SelectField("Role", choices=[SelectChoice(r.value, r.value.capitalize()) for r in Role])
 
 
 class SuspendForm(FlaskForm):

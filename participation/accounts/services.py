@@ -10,6 +10,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -44,10 +45,16 @@ def personal_data(section: str) -> Callable[[PersonalDataExporter], PersonalData
 
 
 def normalize_email(email: str) -> str:
-    email = (email or "").strip().lower()
-    if not email or len(email) > EMAIL_MAX or "@" not in email.strip("@"):
+    """The address in the one form we store and compare: checked, trimmed and lower-cased."""
+    email = (email or "").strip()
+    if not email or len(email) > EMAIL_MAX:
         raise InvalidInput("Enter a valid email address.", field="email")
-    return email
+    try:
+        # test_environment admits the reserved .test domain used by the demo and the tests.
+        checked = validate_email(email, check_deliverability=False, test_environment=True)
+    except EmailNotValidError:
+        raise InvalidInput("Enter a valid email address.", field="email") from None
+    return checked.normalized.lower()
 
 
 def check_password_rules(password: str) -> None:
