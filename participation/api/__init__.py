@@ -30,6 +30,12 @@ def document(path: str, summary: str, *, parameters: list[dict[str, Any]] | None
         if "{" in path:
             responses["404"] = {"description": "Not found", "content": {"application/json": {
                 "schema": {"$ref": "#/components/schemas/Error"}}}}
+        if any(p.get("in") == "query" for p in parameters or []):
+            responses["400"] = {"description": "Invalid query parameters", "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        responses["503"] = {"description": "Briefly unavailable; retry after Retry-After",
+                            "content": {"application/json": {
+                                "schema": {"$ref": "#/components/schemas/Error"}}}}
         OPENAPI_PATHS.setdefault(path, {})["get"] = {
             "summary": summary,
             "tags": [tag],

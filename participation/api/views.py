@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
-from participation.api import OPENAPI_PATHS, OPENAPI_SCHEMAS, bp
+from participation.api import OPENAPI_PATHS, OPENAPI_SCHEMAS, bp, document
 from participation.errors import InvalidInput
 
 ERROR_SCHEMA = {
@@ -47,6 +47,8 @@ def openapi_document() -> dict[str, Any]:
 
 
 @bp.route("/openapi.json")
+@document("/openapi.json", "This OpenAPI document", response={
+    "type": "object", "required": ["openapi", "info", "paths"]}, tag="meta")
 def openapi() -> Response:
     return jsonify(openapi_document())
 
