@@ -284,6 +284,7 @@ class LiveServer:
             [str(exe), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
             env=self.env, cwd=self.cwd, stdout=handle, stderr=subprocess.STDOUT,
         )
+        handle.close()  # the server process holds its own copy
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

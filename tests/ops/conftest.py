@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 import select
 import socket
+import subprocess
 import threading
-from collections.abc import Iterator
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import PG_URL, REDIS_URL, ROOT, free_port
 
 
 class TcpProxy:
@@ -106,3 +113,154 @@ def tcp_proxy() -> Iterator[type[TcpProxy]]:
     yield factory  # type: ignore[misc]
     for proxy in made:
         proxy.stop()
+
+
+NGINX = "/usr/sbin/nginx"
+DEPLOY_CONFIG = ROOT / "deploy" / "nginx" / "participation.conf"
+UPSTREAM_SERVER = re.compile(r"^(\s*)server 127\.0\.0\.1:\d+ (.*);$", re.MULTILINE)
+
+
+def render_deploy_config(listen_port: int, worker_ports: list[int]) -> str:
+    """deploy/nginx/participation.conf with the test's ports: nothing else is changed."""
+    text = DEPLOY_CONFIG.read_text()
+    servers = UPSTREAM_SERVER.findall(text)
+    assert servers, "the deploy config lists no upstream workers"
+    indent, options = servers[0]
+    text = UPSTREAM_SERVER.sub("", text)
+    lines = "".join(f"{indent}server 127.0.0.1:{port} {options};\n" for port in worker_ports)
+    text = text.replace("    hash $participation_route consistent;\n",
+                        "    hash $participation_route consistent;\n" + lines, 1)
+    assert "    listen 80;\n" in text
+    return text.replace("    listen 80;\n", f"    listen 127.0.0.1:{listen_port};\n", 1)
+
+
+class Nginx:
+    """Debian's nginx in the foreground, its prefix, logs and temp files in a test folder.
+
+    The access log records which worker (`$upstream_addr`) answered each request.
+    """
+
+    def __init__(self, folder: Path, worker_ports: list[int]) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.access_log = folder / "access.log"
+        (folder / "logs").mkdir(parents=True, exist_ok=True)
+        (folder / "participation.conf").write_text(render_deploy_config(self.port, worker_ports))
+        user = "user root root;\n" if os.geteuid() == 0 else ""
+        temp = "".join(f"    {kind}_temp_path {folder / kind};\n"
+                       for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        (folder / "nginx.conf").write_text(
+            f"{user}worker_processes 1;\ndaemon off;\npid {folder / 'nginx.pid'};\n"
+            f"error_log {folder / 'error.log'} info;\n"
+            "events { worker_connections 512; }\n"
+            "http {\n"
+            "    log_format routed '$upstream_addr $status \"$request\"';\n"
+            f"    access_log {self.access_log} routed;\n{temp}"
+            f"    include {folder / 'participation.conf'};\n"
+            "}\n")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Nginx:
+        args = [NGINX, "-p", str(self.folder), "-e", str(self.folder / "error.log"),
+                "-c", str(self.folder / "nginx.conf")]
+        check = subprocess.run([*args, "-t"], capture_output=True, text=True, timeout=30,
+                               check=False)
+        assert check.returncode == 0, check.stderr
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"nginx did not start: {(self.folder / 'error.log').read_text()}")
+
+    def upstreams_for(self, marker: str) -> list[str]:
+        """The worker addresses that answered requests whose line contains `marker`."""
+        if not self.access_log.exists():
+            return []
+        return [line.split(" ", 1)[0] for line in self.access_log.read_text().splitlines()
+                if marker in line]
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def truncate_postgresql(url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    import participation.models  # noqa: F401 - every table is known to the metadata
+    from participation.db import Base
+
+    tables = [t.name for t in Base.metadata.sorted_tables]
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables)
+                                + " RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+class ScaledSite:
+    """Two `participation serve` workers on one PostgreSQL database and one Redis queue,
+    behind nginx configured by deploy/nginx/participation.conf."""
+
+    def __init__(self, workers: list[Any], nginx: Nginx, env: dict[str, str]) -> None:
+        self.workers = workers
+        self.nginx = nginx
+        self.env = env
+        self.url = nginx.url
+
+    def worker_address(self, index: int) -> str:
+        return f"127.0.0.1:{self.workers[index].port}"
+
+
+@pytest.fixture
+def scaled_site(request: pytest.FixtureRequest, live_server: Callable[..., Any],
+                tmp_path: Path) -> Iterator[Callable[..., ScaledSite]]:
+    """Start the two-worker site; PostgreSQL and Redis must be configured for the suite."""
+    if not PG_URL or not REDIS_URL:
+        pytest.skip("needs PARTICIPATION_TEST_DATABASE_URL and PARTICIPATION_TEST_REDIS_URL")
+    if not Path(NGINX).exists():
+        pytest.fail(f"{NGINX} is missing: apt-get install -y nginx (.ci/run does this)")
+    url = request.getfixturevalue("migrated_postgresql")
+    sites: list[ScaledSite] = []
+
+    def start(queue_url: str | None = None, **extra_env: str) -> ScaledSite:
+        env = {"DATABASE_URL": url, "SOCKETIO_MESSAGE_QUEUE": queue_url or REDIS_URL or "",
+               # Pub/sub channels span every Redis database: a channel of our own keeps other
+               # test runs' broadcasts out.
+               "SOCKETIO_CHANNEL": f"participation-test-{uuid.uuid4().hex[:12]}",
+               "RATELIMIT_STORAGE_URI": REDIS_URL or "memory://", "TRUSTED_PROXIES": "1",
+               "SECRET_KEY": "scaled-" + uuid.uuid4().hex, "METRICS_ENABLED": "1",
+               **extra_env}
+        # migrated_postgresql has built the schema already.
+        workers = [live_server(env, migrate=False) for _ in range(2)]
+        # Both start at once: each takes a few seconds to import and bind.
+        starters = [threading.Thread(target=worker.start) for worker in workers]
+        for thread in starters:
+            thread.start()
+        for thread in starters:
+            thread.join()
+        for worker in workers:
+            assert worker.process is not None and worker.process.poll() is None, (
+                worker.log.read_text())
+        nginx = Nginx(tmp_path / f"nginx-{len(sites)}", [w.port for w in workers]).start()
+        site = ScaledSite(workers, nginx, env)
+        sites.append(site)
+        return site
+
+    yield start
+    for site in sites:
+        site.nginx.stop()
+        for worker in site.workers:
+            worker.stop()
+    truncate_postgresql(url)
