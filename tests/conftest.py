@@ -279,12 +279,11 @@ class LiveServer:
 
     def start(self) -> LiveServer:
         exe = Path(sys.executable).with_name("participation")
-        handle = self.log.open("ab")
-        self.process = subprocess.Popen(
-            [str(exe), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=self.env, cwd=self.cwd, stdout=handle, stderr=subprocess.STDOUT,
-        )
-        handle.close()  # the server process holds its own copy
+        with self.log.open("ab") as handle:
+            self.process = subprocess.Popen(
+                [str(exe), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                env=self.env, cwd=self.cwd, stdout=handle, stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

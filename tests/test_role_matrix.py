@@ -1,0 +1,76 @@
+"""Every route of the foundation, through every role: who is let in and who is refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import csrf_token
+
+ROLES = ["visitor", "resident", "moderator", "official", "admin"]
+EVERYONE = set(ROLES)
+SIGNED_IN = {"resident", "moderator", "official", "admin"}
+ADMIN = {"admin"}
+
+# (method, path, who may, form data). {other} is another account's id.
+MATRIX = [
+    ("GET", "/", EVERYONE, None),
+    ("GET", "/healthz", EVERYONE, None),
+    ("GET", "/register", EVERYONE, None),
+    ("GET", "/login", EVERYONE, None),
+    ("POST", "/register", EVERYONE, {"email": "matrix@example.test", "display_name": "M",
+                                     "password": "correct horse battery staple"}),
+    ("POST", "/login", EVERYONE, {"email": "nobody@example.test", "password": "x"}),
+    ("GET", "/api/v1/openapi.json", EVERYONE, None),
+    ("GET", "/account", SIGNED_IN, None),
+    ("GET", "/account/data.json", SIGNED_IN, None),
+    ("POST", "/account/name", SIGNED_IN, {"display_name": "Renamed"}),
+    ("POST", "/account/password", SIGNED_IN, {"current_password": "x", "new_password": "y"}),
+    ("POST", "/account/delete", SIGNED_IN, {"password": "wrong password"}),
+    ("POST", "/logout", EVERYONE, {}),
+    ("GET", "/admin/users", ADMIN, None),
+    ("GET", "/admin/users/{other}", ADMIN, None),
+    ("GET", "/admin/audit", ADMIN, None),
+    ("POST", "/admin/users/{other}/role", ADMIN, {"role": "moderator"}),
+    ("POST", "/admin/users/{other}/suspend", ADMIN, {"reason": "Testing the matrix"}),
+    ("POST", "/admin/users/{other}/restore", ADMIN, {}),
+]
+
+FOUNDATION_BLUEPRINTS = {"home", "accounts", "api"}
+
+
+def test_matrix_covers_every_foundation_route(app):
+    listed = {(method, path) for method, path, _, _ in MATRIX}
+    missing = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.split(".")[0] not in FOUNDATION_BLUEPRINTS:
+            continue
+        if rule.endpoint.startswith("api.") and rule.endpoint != "api.openapi":
+            continue  # each domain's API routes have their own tests
+        path = rule.rule.replace("<int:user_id>", "{other}")
+        missing += [(m, path) for m in rule.methods - {"HEAD", "OPTIONS"}
+                    if (m, path) not in listed]
+    assert missing == []
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(("method", "path", "allowed", "data"), MATRIX,
+                         ids=[f"{m} {p}" for m, p, _, _ in MATRIX])
+def test_role_matrix(app, client_as, make_user, role, method, path, allowed, data):
+    other = make_user(name="Other Person")
+    client = app.test_client() if role == "visitor" else client_as(role)
+    url = path.format(other=other.id)
+    if method == "GET":
+        response = client.get(url)
+    else:
+        token = csrf_token(client, "/register" if role == "visitor" else "/account")
+        response = client.post(url, data={**(data or {}), "csrf_token": token})
+    status = response.status_code
+    # login_required sends visitors to the sign-in page with the page they wanted as next.
+    sent_to_sign_in = status == 302 and "/login?next=" in response.headers.get("Location", "")
+    if role in allowed:
+        assert status not in (401, 403) and not sent_to_sign_in, (role, url, status)
+        assert status < 500
+    elif role == "visitor":
+        assert sent_to_sign_in or status == 401, (role, url, status)
+    else:
+        assert status == 403, (role, url, status)
