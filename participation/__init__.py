@@ -83,11 +83,13 @@ def configure_extensions(app: Flask) -> None:
     origins = app.config.get("PUBLIC_URL")
     # Flask-SocketIO keeps the queue manager of an earlier init_app; each app picks its own.
     socketio.server_options.pop("client_manager", None)
+    queue_options = _queue_options(app)
     socketio.init_app(
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
         message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE"),
         channel=app.config.get("SOCKETIO_CHANNEL") or "flask-socketio",
+        **queue_options,
         # None lets python-socketio accept only the origin the request came to.
         cors_allowed_origins=[origins] if origins else None,
         max_http_buffer_size=1024 * 1024,
@@ -97,6 +99,17 @@ def configure_extensions(app: Flask) -> None:
     configure_security_headers(app)
     configure_error_handlers(app)
     configure_template_globals(app)
+
+
+def _queue_options(app: Flask) -> dict[str, Any]:
+    """A Redis queue gets the manager that resyncs clients after an outage."""
+    url = app.config.get("SOCKETIO_MESSAGE_QUEUE")
+    if not url or not str(url).startswith(("redis://", "rediss://")):
+        return {}
+    from participation.realtime.queue import ResyncingRedisManager
+
+    channel = app.config.get("SOCKETIO_CHANNEL") or "flask-socketio"
+    return {"client_manager": ResyncingRedisManager(url, channel=channel)}
 
 
 def _migrations_directory() -> str:
