@@ -7,6 +7,7 @@ from alembic import context
 from flask import current_app
 
 import participation.models  # noqa: F401 - every model on Base.metadata, for autogenerate
+from participation.db import include_object
 
 config = context.config
 if config.config_file_name is not None and not logging.getLogger().handlers:
@@ -56,6 +57,7 @@ def run_migrations_online() -> None:
     conf_args = dict(current_app.extensions["migrate"].configure_args)
     conf_args.setdefault("process_revision_directives", process_revision_directives)
     conf_args.setdefault("render_item", render_item)
+    conf_args.setdefault("include_object", include_object)
     with get_engine().connect() as connection:
         context.configure(connection=connection, target_metadata=target_db.metadata, **conf_args)
         with context.begin_transaction():

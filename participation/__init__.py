@@ -172,13 +172,30 @@ def configure_blueprints(app: Flask) -> None:
     from participation import api
     from participation.accounts import views as accounts
     from participation.api import views as api_views  # noqa: F401 - registers the document route
+    from participation.forums import api as forums_api  # noqa: F401 - registers /api/v1 routes
     from participation.home import views as home
     from participation.ops import views as ops
+    from participation.townhall import api as townhall_api  # noqa: F401 - adds /api/v1 routes
+    from participation.townhall import views as townhall
 
     for blueprint in (home.bp, accounts.bp, api.bp):
+        app.register_blueprint(blueprint)
+    app.register_blueprint(townhall.bp)
+
+    from participation.forums import views as forums
+    from participation.moderation import views as moderation
+    from participation.notifications import views as notifications
+
+    for blueprint in (forums.bp, moderation.bp, notifications.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(ops.bp)
 
 
 def configure_socket_handlers(app: Flask) -> None:
     """Import the modules whose decorators register Socket.IO handlers."""
+    from participation.extensions import socketio
+    from participation.realtime.handlers import register_handlers
+    from participation.townhall import events as townhall_events  # noqa: F401
+
+    # Keep last: attaches the handlers the modules above declared to this app's server.
+    register_handlers(socketio)

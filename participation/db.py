@@ -82,3 +82,14 @@ def _begin_immediately(connection: object) -> None:
     """
     if connection.dialect.name == "sqlite":  # type: ignore[attr-defined]
         connection.exec_driver_sql("BEGIN IMMEDIATE")  # type: ignore[attr-defined]
+
+
+# Names of tables and indexes that a migration creates by hand because the models cannot describe
+# them (full-text search structures). Domains add to it; schema comparison skips them.
+UNMANAGED_SCHEMA_OBJECTS: set[str] = set()
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool,
+                   compare_to: object) -> bool:
+    """Alembic hook: leave the hand-made search structures out of model comparison."""
+    return not (reflected and compare_to is None and name in UNMANAGED_SCHEMA_OBJECTS)

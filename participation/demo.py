@@ -36,6 +36,8 @@ DemoStep = Callable[[Session, DemoAccounts], None]
 
 # Each domain's seeding function, in order: later domains link to what earlier ones created.
 DEMO_STEPS: tuple[str, ...] = ()
+DEMO_STEPS += ("participation.forums.demo:seed_forums",)
+DEMO_STEPS += ("participation.townhall.demo:seed_townhalls",)
 
 
 def _resolve(path: str) -> DemoStep:

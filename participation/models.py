@@ -1,5 +1,19 @@
 """Every domain's models, imported so that Base.metadata knows all tables (Alembic, tests)."""
 
 from participation.accounts.models import AuditEntry, User
+from participation.forums.models import Flag, Post, PostRevision, Thread, ThreadFollow, Topic
+from participation.moderation.models import ForumModerationEntry
+from participation.notifications.models import Notification
 
 __all__ = ["AuditEntry", "User"]
+__all__ += ["Flag", "ForumModerationEntry", "Notification", "Post", "PostRevision", "Thread",
+            "ThreadFollow", "Topic"]
+from participation.realtime.models import Event, EventCounter  # noqa: E402
+from participation.townhall.models import (  # noqa: E402
+    ModerationEntry,
+    Question,
+    TownHall,
+    Upvote,
+)
+
+__all__ += ["Event", "EventCounter", "ModerationEntry", "Question", "TownHall", "Upvote"]

@@ -10,6 +10,7 @@ from alembic.migration import MigrationContext
 
 from participation import create_app
 from participation.config import InsecureConfiguration, from_environment
+from participation.db import include_object
 from participation.extensions import db
 from tests.conftest import base_config
 
@@ -84,7 +85,8 @@ def test_environment_settings_are_read(tmp_path, monkeypatch):
 def test_migrations_match_the_models(app):
     """A model change without its migration fails here."""
     with db.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": False})
+        context = MigrationContext.configure(conn, opts={"compare_type": False,
+                                                         "include_object": include_object})
         diff = compare_metadata(context, db.metadata)
     assert diff == []
 

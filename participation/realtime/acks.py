@@ -62,6 +62,8 @@ def _answer(handler: Callable[[dict[str, Any]], Ack | None], payload: Any) -> Ac
         result = handler(_check_payload(payload))
     except DomainError as error:
         db.session.rollback()
+        if error.code in ("unauthorized", "forbidden"):
+            log.warning("refused socket event %s: %s", handler.__name__, error.message)
         return error_ack(error)
     except (OperationalError, PoolTimeout) as error:
         log.warning("database unavailable during %s: %s", handler.__name__,

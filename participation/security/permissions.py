@@ -72,6 +72,27 @@ RULES: dict[str, Rule] = {
     "admin.change_role": roles(Role.ADMIN),
     "admin.suspend": lambda user, target: has_role(user, Role.ADMIN)
     and (target is None or target.id != user.id),
+    # Forums, their moderation and notifications
+    "forum.topic.create": roles(Role.OFFICIAL),
+    "forum.topic.edit": roles(Role.OFFICIAL),
+    "forum.post": signed_in,
+    "forum.post.edit": is_author,
+    "forum.post.delete": is_author,
+    "forum.post.history": lambda user, target: is_author(user, target)
+    or has_role(user, Role.MODERATOR),
+    "forum.flag": lambda user, target: signed_in(user, target) and not is_author(user, target),
+    "forum.follow": signed_in,
+    "forum.moderate": roles(Role.MODERATOR),
+    "notifications.view": signed_in,
+    # Town halls (target: the TownHall, or None)
+    "townhall.view": lambda user, target: target is None or bool(target.is_public)
+    or signed_in(user, target),
+    "townhall.create": roles(Role.OFFICIAL),
+    "townhall.set_status": roles(Role.OFFICIAL, Role.MODERATOR),
+    "townhall.moderate": roles(Role.MODERATOR),
+    "townhall.enter_question": roles(Role.MODERATOR),
+    "townhall.ask": signed_in,
+    "townhall.upvote": signed_in,
 }
 
 

@@ -1,0 +1,514 @@
+"""Forum rules: topics, threads, replies, edits with history, deletion, flags, follows and search.
+
+Plain functions `verb_noun(session, actor, ...)`: they flush, never commit, and raise domain errors.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import and_, exists, func, literal_column, or_, select, table
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased, joinedload, selectinload
+
+from participation.accounts.models import User
+from participation.accounts.services import personal_data
+from participation.db import utcnow
+from participation.errors import Closed, Conflict, Forbidden, InvalidInput, NotFound
+from participation.forums.models import (
+    Flag,
+    FlagReason,
+    Post,
+    PostRevision,
+    Thread,
+    ThreadFollow,
+    Topic,
+    TopicStatus,
+)
+from participation.moderation.models import ForumModerationEntry, ModerationAction
+from participation.notifications.services import notify
+from participation.security.permissions import Role, can, has_role, require
+from participation.security.sanitize import clean_text, render_markdown
+
+TITLE_MAX = 200
+BODY_MAX = 20_000
+DESCRIPTION_MAX = 20_000
+FLAG_DETAIL_MAX = 500
+DEFAULT_FLAG_THRESHOLD = 3
+SEARCH_TERMS_MAX = 12
+
+
+def clean_title(title: str | None, *, field: str = "title") -> str:
+    title = clean_text(title or "").strip()
+    if not title:
+        raise InvalidInput("Give it a title.", field=field)
+    if len(title) > TITLE_MAX:
+        raise InvalidInput(f"Keep the title to {TITLE_MAX} characters or fewer "
+                           f"(it has {len(title)}).", field=field)
+    return title
+
+
+def clean_body(body: str | None, *, field: str = "body", limit: int = BODY_MAX,
+               required: bool = True) -> str:
+    body = clean_text(body or "", multiline=True).strip()
+    if required and not body:
+        raise InvalidInput("Write something first.", field=field)
+    if len(body) > limit:
+        raise InvalidInput(f"Keep it to {limit:,} characters or fewer (it has {len(body):,}).",
+                           field=field)
+    return body
+
+
+def thread_link(thread_id: int) -> str:
+    return f"/threads/{thread_id}"
+
+
+def post_link(post_id: int) -> str:
+    return f"/posts/{post_id}"
+
+
+# Topics
+
+
+def get_topic(session: Session, topic_id: int) -> Topic:
+    topic = session.get(Topic, topic_id)
+    if topic is None:
+        raise NotFound("There is no such topic.")
+    return topic
+
+
+def list_topics(session: Session, *, page: int = 1,
+                per_page: int = 20) -> tuple[list[tuple[Topic, int]], int]:
+    """Open topics first, newest first, each with its number of threads."""
+    total = session.scalar(select(func.count()).select_from(Topic)) or 0
+    threads = (select(Thread.topic_id, func.count().label("n")).group_by(Thread.topic_id)
+               .subquery())
+    rows = session.execute(
+        select(Topic, func.coalesce(threads.c.n, 0))
+        .outerjoin(threads, threads.c.topic_id == Topic.id)
+        .order_by((Topic.status == TopicStatus.OPEN).desc(), Topic.created_at.desc(),
+                  Topic.id.desc())
+        .limit(per_page).offset((max(page, 1) - 1) * per_page)
+    ).all()
+    return [(topic, int(count)) for topic, count in rows], total
+
+
+def _topic_fields(title: str | None, description: str | None, status: str | None,
+                  townhall_id: int | None) -> dict[str, Any]:
+    try:
+        topic_status = TopicStatus(status or TopicStatus.OPEN)
+    except ValueError:
+        raise InvalidInput("Choose open or archived.", field="status") from None
+    if townhall_id is not None and townhall_id < 1:
+        raise InvalidInput("A town hall number is a whole number from 1.", field="townhall_id")
+    text = clean_body(description, field="description", limit=DESCRIPTION_MAX, required=False)
+    return {"title": clean_title(title), "description": text,
+            "description_html": render_markdown(text) if text else "",
+            "status": topic_status, "townhall_id": townhall_id}
+
+
+def create_topic(session: Session, actor: User, *, title: str | None,
+                 description: str | None = "", status: str | None = "open",
+                 townhall_id: int | None = None) -> Topic:
+    require(actor, "forum.topic.create")
+    topic = Topic(created_by_id=actor.id,
+                  **_topic_fields(title, description, status, townhall_id))
+    session.add(topic)
+    session.flush()
+    return topic
+
+
+def update_topic(session: Session, actor: User, topic: Topic, *, title: str | None,
+                 description: str | None, status: str | None,
+                 townhall_id: int | None = None) -> None:
+    require(actor, "forum.topic.edit", topic)
+    for name, value in _topic_fields(title, description, status, townhall_id).items():
+        setattr(topic, name, value)
+    topic.updated_at = utcnow()
+    session.flush()
+
+
+def open_topics_except(session: Session, topic_id: int) -> list[Topic]:
+    """Where a moderator may move a thread."""
+    return list(session.scalars(select(Topic).where(Topic.id != topic_id,
+                                                    Topic.status == TopicStatus.OPEN)
+                                .order_by(Topic.title)))
+
+
+def list_threads(session: Session, topic: Topic, *, page: int = 1, per_page: int = 50,
+                 include_hidden: bool = True) -> tuple[list[Thread], int]:
+    """Pinned threads first, then the most recently active."""
+    where = [Thread.topic_id == topic.id]
+    if not include_hidden:
+        where.append(~exists().where(Post.thread_id == Thread.id, Post.is_opening.is_(True),
+                                     Post.hidden_at.is_not(None)))
+    total = session.scalar(select(func.count()).select_from(Thread).where(*where)) or 0
+    threads = session.scalars(
+        select(Thread).where(*where)
+        .options(joinedload(Thread.author), selectinload(Thread.opening_post))
+        .order_by(Thread.pinned.desc(), Thread.last_activity_at.desc(), Thread.id.desc())
+        .limit(per_page).offset((max(page, 1) - 1) * per_page)
+    ).all()
+    return list(threads), total
+
+
+# Threads and posts
+
+
+def get_thread(session: Session, thread_id: int) -> Thread:
+    thread = session.scalar(
+        select(Thread).where(Thread.id == thread_id)
+        .options(joinedload(Thread.topic), joinedload(Thread.author),
+                 joinedload(Thread.opening_post))
+    )
+    if thread is None:
+        raise NotFound("There is no such thread.")
+    return thread
+
+
+def get_post(session: Session, post_id: int) -> Post:
+    post = session.scalar(
+        select(Post).where(Post.id == post_id)
+        .options(joinedload(Post.thread).joinedload(Thread.topic), joinedload(Post.author))
+    )
+    if post is None:
+        raise NotFound("There is no such post.")
+    return post
+
+
+def thread_posts(session: Session, thread: Thread, *, page: int = 1,
+                 per_page: int = 100) -> tuple[list[Post], int]:
+    """The opening post and replies in order, with authors and quoted posts loaded."""
+    total = session.scalar(
+        select(func.count()).select_from(Post).where(Post.thread_id == thread.id)) or 0
+    quoted = aliased(Post)
+    posts = session.scalars(
+        select(Post).where(Post.thread_id == thread.id)
+        .options(joinedload(Post.author),
+                 joinedload(Post.quote_of.of_type(quoted)).joinedload(quoted.author))
+        .order_by(Post.is_opening.desc(), Post.created_at, Post.id)
+        .limit(per_page).offset((max(page, 1) - 1) * per_page)
+    ).all()
+    return list(posts), total
+
+
+def post_position(session: Session, post: Post) -> int:
+    """The 0-based place of `post` in its thread, to find its page."""
+    if post.is_opening:
+        return 0
+    return 1 + (session.scalar(
+        select(func.count()).select_from(Post).where(
+            Post.thread_id == post.thread_id, Post.is_opening.is_(False),
+            or_(Post.created_at < post.created_at,
+                and_(Post.created_at == post.created_at, Post.id < post.id)))
+    ) or 0)
+
+
+def can_see_hidden(actor: User | None) -> bool:
+    return has_role(actor, Role.MODERATOR)
+
+
+def _check_open_for_posting(thread: Thread) -> None:
+    if not thread.topic.is_open:
+        raise Closed("This topic is archived: it takes no new posts or edits.")
+    if thread.locked:
+        raise Closed("This thread is locked: it takes no new posts or edits.")
+    if thread.hidden:
+        raise Closed("This thread is hidden pending review.")
+
+
+def start_thread(session: Session, actor: User, topic: Topic, *, title: str | None,
+                 body: str | None) -> Thread:
+    """A resident opens a discussion; they follow it from the start."""
+    require(actor, "forum.post")
+    if not topic.is_open:
+        raise Closed("This topic is archived: it takes no new threads.")
+    title = clean_title(title)
+    body = clean_body(body)
+    now = utcnow()
+    thread = Thread(topic_id=topic.id, author_id=actor.id, title=title, created_at=now,
+                    last_activity_at=now)
+    session.add(thread)
+    session.flush()
+    session.add(Post(thread_id=thread.id, author_id=actor.id, is_opening=True, body=body,
+                     body_html=render_markdown(body), created_at=now))
+    session.add(ThreadFollow(user_id=actor.id, thread_id=thread.id))
+    session.flush()
+    return thread
+
+
+def reply_to_thread(session: Session, actor: User, thread: Thread, *, body: str | None,
+                    quote_of_id: int | None = None) -> Post:
+    """Add a reply and tell the thread's followers (except the one replying)."""
+    require(actor, "forum.post")
+    _check_open_for_posting(thread)
+    body = clean_body(body)
+    quote: Post | None = None
+    if quote_of_id is not None:
+        quote = session.get(Post, quote_of_id)
+        if quote is None or quote.thread_id != thread.id:
+            raise InvalidInput("You can only quote a post in this thread.", field="body")
+        if not quote.public:
+            raise Closed("That post is hidden or deleted and cannot be quoted.")
+    now = utcnow()
+    post = Post(thread_id=thread.id, author_id=actor.id, body=body,
+                body_html=render_markdown(body), created_at=now,
+                quote_of_id=quote.id if quote else None)
+    session.add(post)
+    thread.last_activity_at = now
+    thread.reply_count = thread.reply_count + 1
+    session.flush()
+    followers = session.scalars(
+        select(ThreadFollow.user_id).where(ThreadFollow.thread_id == thread.id,
+                                           ThreadFollow.user_id != actor.id))
+    for user_id in followers:
+        notify(session, user_id, kind="reply",
+               message=f"{actor.public_name} replied in “{thread.title}”.",
+               link=post_link(post.id))
+    return post
+
+
+def _check_author_may_change(actor: User, post: Post, action: str) -> None:
+    require(actor, action, post)
+    if post.deleted:
+        raise Conflict("That post was deleted.")
+    if post.hidden:
+        raise Closed("That post is hidden by moderation and cannot be changed.")
+    _check_open_for_posting(post.thread)
+
+
+def edit_post(session: Session, actor: User, post: Post, *, body: str | None,
+              title: str | None = None) -> bool:
+    """Replace the author's post, keeping the earlier version. False when nothing changed."""
+    _check_author_may_change(actor, post, "forum.post.edit")
+    body = clean_body(body)
+    new_title = clean_title(title) if post.is_opening else None
+    old_title = post.thread.title if post.is_opening else None
+    if body == post.body and new_title == old_title:
+        return False
+    session.add(PostRevision(post_id=post.id, title=old_title, body=post.body,
+                             body_html=post.body_html,
+                             written_at=post.edited_at or post.created_at))
+    post.body = body
+    post.body_html = render_markdown(body)
+    post.edited_at = utcnow()
+    if new_title is not None:
+        post.thread.title = new_title
+    session.flush()
+    return True
+
+
+def delete_post(session: Session, actor: User, post: Post) -> None:
+    """The author withdraws a post: it shows as deleted, replies to it stay."""
+    _check_author_may_change(actor, post, "forum.post.delete")
+    post.deleted_at = utcnow()
+    session.flush()
+    recount_replies(session, post.thread)
+
+
+def post_revisions(session: Session, actor: User, post: Post) -> list[PostRevision]:
+    """Earlier versions, newest first: for moderators and the author."""
+    require(actor, "forum.post.history", post)
+    return list(session.scalars(
+        select(PostRevision).where(PostRevision.post_id == post.id)
+        .order_by(PostRevision.replaced_at.desc(), PostRevision.id.desc())))
+
+
+def recount_replies(session: Session, thread: Thread) -> None:
+    thread.reply_count = session.scalar(
+        select(func.count()).select_from(Post).where(
+            Post.thread_id == thread.id, Post.is_opening.is_(False),
+            Post.deleted_at.is_(None), Post.hidden_at.is_(None))
+    ) or 0
+    session.flush()
+
+
+# Flags
+
+
+def flag_post(session: Session, actor: User, post: Post, *, reason: str | None,
+              detail: str | None = "", threshold: int = DEFAULT_FLAG_THRESHOLD) -> Flag:
+    """Record a resident's flag; the flag that reaches `threshold` hides the post for review."""
+    require(actor, "forum.post")
+    if not can(actor, "forum.flag", post):
+        raise Forbidden("You cannot flag your own post.")
+    try:
+        flag_reason = FlagReason(reason or "")
+    except ValueError:
+        raise InvalidInput("Choose a reason.", field="reason") from None
+    detail = clean_text(detail or "").strip()
+    if flag_reason == FlagReason.OTHER and not detail:
+        raise InvalidInput("Say what is wrong with the post.", field="detail")
+    if len(detail) > FLAG_DETAIL_MAX:
+        raise InvalidInput(f"Keep it to {FLAG_DETAIL_MAX} characters or fewer.", field="detail")
+    if post.deleted:
+        raise Conflict("That post was deleted.")
+    if post.hidden:
+        raise Closed("That post is already hidden and waiting for a moderator.")
+    already = session.scalar(select(exists().where(Flag.post_id == post.id,
+                                                   Flag.user_id == actor.id)))
+    if already:
+        raise Conflict("You have already flagged this post.")
+    flag = Flag(post_id=post.id, user_id=actor.id, reason=flag_reason, detail=detail)
+    session.add(flag)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict("You have already flagged this post.") from None
+    post.open_flag_count = session.scalar(
+        select(func.count()).select_from(Flag).where(Flag.post_id == post.id,
+                                                     Flag.resolved_at.is_(None))) or 0
+    if post.open_flag_count >= max(threshold, 1):
+        _hide_for_review(session, post)
+    session.flush()
+    return flag
+
+
+def _hide_for_review(session: Session, post: Post) -> None:
+    thread = post.thread
+    post.hidden_at = utcnow()
+    post.hidden_reason = None
+    session.add(ForumModerationEntry(actor_id=None, action=ModerationAction.AUTO_HIDE,
+                                     topic_id=thread.topic_id, thread_id=thread.id,
+                                     post_id=post.id,
+                                     reason="Reached the number of flags that hides a post."))
+    session.flush()
+    recount_replies(session, thread)
+    if post.author_id is not None:
+        notify(session, post.author_id, kind="moderation",
+               message=f"Your post in “{thread.title}” was flagged by several residents and is "
+                       "hidden until a moderator reviews it.",
+               link=post_link(post.id))
+
+
+def flagged_post_ids(session: Session, actor: User | None, post_ids: list[int]) -> set[int]:
+    """Which of these posts `actor` has flagged, in one query."""
+    if actor is None or not getattr(actor, "is_authenticated", False) or not post_ids:
+        return set()
+    return set(session.scalars(select(Flag.post_id).where(Flag.user_id == actor.id,
+                                                          Flag.post_id.in_(post_ids))))
+
+
+# Follows
+
+
+def is_following(session: Session, actor: User | None, thread: Thread) -> bool:
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return False
+    return bool(session.scalar(select(exists().where(ThreadFollow.user_id == actor.id,
+                                                     ThreadFollow.thread_id == thread.id))))
+
+
+def follow_thread(session: Session, actor: User, thread: Thread) -> None:
+    require(actor, "forum.follow", thread)
+    if is_following(session, actor, thread):
+        return
+    session.add(ThreadFollow(user_id=actor.id, thread_id=thread.id))
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        pass  # followed in a concurrent request: the outcome is the same
+
+
+def unfollow_thread(session: Session, actor: User, thread: Thread) -> None:
+    require(actor, "forum.follow", thread)
+    follow = session.scalar(select(ThreadFollow).where(ThreadFollow.user_id == actor.id,
+                                                       ThreadFollow.thread_id == thread.id))
+    if follow is not None:
+        session.delete(follow)
+        session.flush()
+
+
+# Search
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_fts = table("forum_search")
+
+
+def search_terms(query: str | None) -> list[str]:
+    """The words of a search, without any query-language syntax."""
+    words = _WORD.findall(clean_text(query or "").lower())
+    return [w for w in words if w.strip("_")][:SEARCH_TERMS_MAX]
+
+
+def search_posts(session: Session, query: str | None, *, page: int = 1,
+                 per_page: int = 20) -> tuple[list[Post], int]:
+    """Posts (and thread titles) matching every word, hidden and deleted ones left out."""
+    terms = search_terms(query)
+    if not terms:
+        return [], 0
+    opening = aliased(Post)
+    visible = [
+        Post.deleted_at.is_(None), Post.hidden_at.is_(None),
+        ~exists().where(opening.thread_id == Post.thread_id, opening.is_opening.is_(True),
+                        opening.hidden_at.is_not(None)),
+    ]
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        match = " ".join('"' + term.replace('"', "") + '"' for term in terms)
+        rowid = literal_column("forum_search.rowid")
+        stmt = (select(Post).join(_fts, rowid == Post.id)
+                .where(literal_column("forum_search").op("MATCH")(match), *visible))
+        order = [literal_column("forum_search.rank"), Post.created_at.desc()]
+    else:
+        config = literal_column("'english'::regconfig")
+        tsquery = func.plainto_tsquery(config, " ".join(terms))
+        body_vector = func.to_tsvector(config, Post.body)
+        title_vector = func.to_tsvector(config, Thread.title)
+        stmt = (select(Post).join(Thread, Thread.id == Post.thread_id)
+                .where(or_(body_vector.bool_op("@@")(tsquery),
+                           and_(Post.is_opening.is_(True), title_vector.bool_op("@@")(tsquery))),
+                       *visible))
+        order = [func.ts_rank(body_vector, tsquery).desc(), Post.created_at.desc()]
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    posts = session.scalars(
+        stmt.options(joinedload(Post.author), joinedload(Post.thread).joinedload(Thread.topic))
+        .order_by(*order, Post.id.desc())
+        .limit(per_page).offset((max(page, 1) - 1) * per_page)
+    ).unique().all()
+    return list(posts), total
+
+
+# Download my data
+
+
+@personal_data("forum_posts")
+def export_forum_posts(session: Session, user: User) -> list[dict[str, Any]]:
+    posts = session.scalars(select(Post).where(Post.author_id == user.id)
+                            .options(joinedload(Post.thread)).order_by(Post.id))
+    revisions: dict[int, list[dict[str, Any]]] = {}
+    for revision in session.scalars(
+            select(PostRevision).join(Post, Post.id == PostRevision.post_id)
+            .where(Post.author_id == user.id).order_by(PostRevision.id)):
+        revisions.setdefault(revision.post_id, []).append({
+            "title": revision.title, "body": revision.body,
+            "written_at": revision.written_at.isoformat(),
+            "replaced_at": revision.replaced_at.isoformat()})
+    return [{
+        "id": p.id, "thread_id": p.thread_id,
+        "thread_title": p.thread.title if p.is_opening else None,
+        "body": p.body, "created_at": p.created_at.isoformat(),
+        "edited_at": p.edited_at.isoformat() if p.edited_at else None,
+        "deleted_at": p.deleted_at.isoformat() if p.deleted_at else None,
+        "hidden_at": p.hidden_at.isoformat() if p.hidden_at else None,
+        "hidden_reason": p.hidden_reason,
+        "earlier_versions": revisions.get(p.id, []),
+    } for p in posts]
+
+
+@personal_data("forum_flags")
+def export_forum_flags(session: Session, user: User) -> list[dict[str, Any]]:
+    return [{"post_id": f.post_id, "reason": f.reason.value, "detail": f.detail,
+             "created_at": f.created_at.isoformat()}
+            for f in session.scalars(select(Flag).where(Flag.user_id == user.id)
+                                     .order_by(Flag.id))]
+
+
+@personal_data("forum_follows")
+def export_forum_follows(session: Session, user: User) -> list[dict[str, Any]]:
+    return [{"thread_id": f.thread_id, "since": f.created_at.isoformat()}
+            for f in session.scalars(select(ThreadFollow).where(ThreadFollow.user_id == user.id)
+                                     .order_by(ThreadFollow.id))]

@@ -1,0 +1,312 @@
+"""Forum pages. Every action is a plain form post with CSRF: the forum works without JavaScript."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_limiter.util import get_remote_address
+from flask_login import current_user, login_required
+
+from participation.accounts.forms import ConfirmForm
+from participation.errors import DomainError, InvalidInput
+from participation.extensions import db, limiter
+from participation.forums import services
+from participation.forums.forms import EditPostForm, FlagForm, ReplyForm, ThreadForm, TopicForm
+from participation.forums.models import Post, Thread, Topic
+from participation.moderation.services import moderation_counts
+from participation.security.permissions import require
+from participation.web import apply_domain_error
+
+bp = Blueprint("forums", __name__)
+
+TOPICS_PER_PAGE = 20
+THREADS_PER_PAGE = 50
+POSTS_PER_PAGE = 100
+SEARCH_PER_PAGE = 20
+
+
+def actor_key() -> str:
+    """Rate-limit budget per account when signed in, per address otherwise."""
+    if current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    return get_remote_address()
+
+
+def _limit(name: str) -> Any:
+    return lambda: current_app.config[name]
+
+
+def _page() -> int:
+    page = request.args.get("page", 1, type=int) or 1
+    return max(page, 1)
+
+
+def _form_failed(form: Any, error: DomainError) -> None:
+    db.session.rollback()
+    if not apply_domain_error(form, error):
+        flash(error.message, "error")
+
+
+# Topics
+
+
+@bp.route("/topics")
+def topics() -> str:
+    page = _page()
+    rows, total = services.list_topics(db.session, page=page, per_page=TOPICS_PER_PAGE)
+    return render_template("forums/topics.html", rows=rows, total=total, page=page,
+                           per_page=TOPICS_PER_PAGE)
+
+
+@bp.route("/topics/new", methods=["GET", "POST"])
+@login_required
+def new_topic() -> Any:
+    require(current_user, "forum.topic.create")
+    form = TopicForm()
+    if form.validate_on_submit():
+        try:
+            topic = services.create_topic(
+                db.session, current_user, title=form.title.data,
+                description=form.description.data, status=form.status.data,
+                townhall_id=form.townhall_id.data)
+        except DomainError as error:
+            _form_failed(form, error)
+        else:
+            db.session.commit()
+            flash("The topic is open for discussion." if topic.is_open
+                  else "The topic is saved as archived.", "success")
+            return redirect(url_for("forums.topic", topic_id=topic.id))
+    status = 400 if form.is_submitted() else 200
+    return render_template("forums/topic_form.html", form=form, topic=None), status
+
+
+@bp.route("/topics/<int:topic_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_topic(topic_id: int) -> Any:
+    topic = services.get_topic(db.session, topic_id)
+    require(current_user, "forum.topic.edit", topic)
+    form = TopicForm(obj=topic, status=topic.status.value) if request.method == "GET" \
+        else TopicForm()
+    if form.validate_on_submit():
+        try:
+            services.update_topic(db.session, current_user, topic, title=form.title.data,
+                                  description=form.description.data, status=form.status.data,
+                                  townhall_id=form.townhall_id.data)
+        except DomainError as error:
+            _form_failed(form, error)
+        else:
+            db.session.commit()
+            flash("The topic is updated.", "success")
+            return redirect(url_for("forums.topic", topic_id=topic.id))
+    status = 400 if form.is_submitted() else 200
+    return render_template("forums/topic_form.html", form=form, topic=topic), status
+
+
+def _render_topic(topic: Topic, form: ThreadForm, status: int = 200) -> tuple[str, int]:
+    page = _page()
+    threads, total = services.list_threads(db.session, topic, page=page,
+                                           per_page=THREADS_PER_PAGE)
+    return render_template(
+        "forums/topic.html", topic=topic, threads=threads, total=total, page=page,
+        per_page=THREADS_PER_PAGE, form=form,
+        moderation=moderation_counts(db.session, topic.id),
+        show_hidden=services.can_see_hidden(current_user),
+    ), status
+
+
+@bp.route("/topics/<int:topic_id>")
+def topic(topic_id: int) -> tuple[str, int]:
+    return _render_topic(services.get_topic(db.session, topic_id), ThreadForm(formdata=None))
+
+
+@bp.route("/topics/<int:topic_id>/threads", methods=["POST"])
+@login_required
+@limiter.limit(_limit("LIMIT_POST"), key_func=actor_key)
+def start_thread(topic_id: int) -> Any:
+    topic = services.get_topic(db.session, topic_id)
+    form = ThreadForm()
+    if form.validate_on_submit():
+        try:
+            thread = services.start_thread(db.session, current_user, topic,
+                                           title=form.title.data, body=form.body.data)
+        except DomainError as error:
+            _form_failed(form, error)
+        else:
+            db.session.commit()
+            flash("Your thread is started. You will be notified of replies.", "success")
+            return redirect(url_for("forums.thread", thread_id=thread.id))
+    return _render_topic(topic, form, 400)
+
+
+# Threads and posts
+
+
+def _render_thread(thread: Thread, form: ReplyForm, status: int = 200,
+                   page: int | None = None) -> tuple[str, int]:
+    page = page or _page()
+    posts, total = services.thread_posts(db.session, thread, page=page, per_page=POSTS_PER_PAGE)
+    quote: Post | None = None
+    quote_id = form.quote_id.data or request.args.get("quote")
+    if quote_id and str(quote_id).isdigit():
+        quote = db.session.get(Post, int(quote_id))
+        if quote is None or quote.thread_id != thread.id or not quote.public:
+            quote = None
+        else:
+            form.quote_id.data = str(quote.id)
+    show_hidden = services.can_see_hidden(current_user)
+    move_topics = services.open_topics_except(db.session, thread.topic_id) if show_hidden else []
+    return render_template(
+        "forums/thread.html", thread=thread, topic=thread.topic, posts=posts, total=total,
+        page=page, per_page=POSTS_PER_PAGE, form=form, quote=quote,
+        show_hidden=show_hidden, move_topics=move_topics,
+        flagged=services.flagged_post_ids(db.session, current_user, [p.id for p in posts]),
+        following=services.is_following(db.session, current_user, thread),
+        confirm=ConfirmForm(),
+    ), status
+
+
+@bp.route("/threads/<int:thread_id>")
+def thread(thread_id: int) -> tuple[str, int]:
+    return _render_thread(services.get_thread(db.session, thread_id), ReplyForm(formdata=None))
+
+
+@bp.route("/threads/<int:thread_id>/replies", methods=["POST"])
+@login_required
+@limiter.limit(_limit("LIMIT_POST"), key_func=actor_key)
+def reply(thread_id: int) -> Any:
+    thread = services.get_thread(db.session, thread_id)
+    form = ReplyForm()
+    if form.validate_on_submit():
+        quote_id = form.quote_id.data
+        try:
+            if quote_id and not str(quote_id).isdigit():
+                raise InvalidInput("That quote is not valid.", field="body")
+            post = services.reply_to_thread(db.session, current_user, thread,
+                                            body=form.body.data,
+                                            quote_of_id=int(quote_id) if quote_id else None)
+        except DomainError as error:
+            _form_failed(form, error)
+            thread = services.get_thread(db.session, thread_id)
+        else:
+            db.session.commit()
+            flash("Your reply is posted.", "success")
+            return redirect(url_for("forums.show_post", post_id=post.id))
+    return _render_thread(thread, form, 400)
+
+
+@bp.route("/posts/<int:post_id>")
+def show_post(post_id: int) -> Response:
+    """Send the reader to the page of the thread where the post is."""
+    post = services.get_post(db.session, post_id)
+    page = services.post_position(db.session, post) // POSTS_PER_PAGE + 1
+    target = url_for("forums.thread", thread_id=post.thread_id,
+                     page=page if page > 1 else None)
+    return redirect(f"{target}#post-{post.id}")
+
+
+@bp.route("/posts/<int:post_id>/edit", methods=["GET", "POST"])
+@login_required
+@limiter.limit(_limit("LIMIT_POST"), key_func=actor_key, methods=["POST"])
+def edit_post(post_id: int) -> Any:
+    post = services.get_post(db.session, post_id)
+    require(current_user, "forum.post.edit", post)
+    if request.method == "GET":
+        form = EditPostForm(formdata=None, body=post.body,
+                            title=post.thread.title if post.is_opening else None)
+    else:
+        form = EditPostForm()
+    if form.validate_on_submit():
+        try:
+            changed = services.edit_post(db.session, current_user, post, body=form.body.data,
+                                         title=form.title.data if post.is_opening else None)
+        except DomainError as error:
+            _form_failed(form, error)
+            post = services.get_post(db.session, post_id)
+        else:
+            db.session.commit()
+            flash("Your post is updated." if changed else "Nothing was changed.", "success")
+            return redirect(url_for("forums.show_post", post_id=post.id))
+    status = 400 if form.is_submitted() else 200
+    return render_template("forums/edit_post.html", form=form, post=post), status
+
+
+@bp.route("/posts/<int:post_id>/delete", methods=["POST"])
+@login_required
+def delete_post(post_id: int) -> Response:
+    post = services.get_post(db.session, post_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    services.delete_post(db.session, current_user, post)
+    db.session.commit()
+    flash("Your post is deleted. Replies to it stay.", "success")
+    return redirect(url_for("forums.show_post", post_id=post.id))
+
+
+@bp.route("/posts/<int:post_id>/history")
+@login_required
+def post_history(post_id: int) -> str:
+    post = services.get_post(db.session, post_id)
+    revisions = services.post_revisions(db.session, current_user, post)
+    return render_template("forums/history.html", post=post, revisions=revisions)
+
+
+@bp.route("/posts/<int:post_id>/flag", methods=["GET", "POST"])
+@login_required
+@limiter.limit(_limit("LIMIT_FLAG"), key_func=actor_key, methods=["POST"])
+def flag_post(post_id: int) -> Any:
+    post = services.get_post(db.session, post_id)
+    form = FlagForm()
+    if form.validate_on_submit():
+        try:
+            services.flag_post(
+                db.session, current_user, post, reason=form.reason.data,
+                detail=form.detail.data,
+                threshold=current_app.config.get("FORUM_FLAG_THRESHOLD",
+                                                 services.DEFAULT_FLAG_THRESHOLD))
+        except DomainError as error:
+            _form_failed(form, error)
+            post = services.get_post(db.session, post_id)
+        else:
+            db.session.commit()
+            flash("Thank you. A moderator will look at the post.", "success")
+            return redirect(url_for("forums.show_post", post_id=post.id))
+    status = 400 if form.is_submitted() else 200
+    return render_template("forums/flag.html", form=form, post=post), status
+
+
+@bp.route("/threads/<int:thread_id>/follow", methods=["POST"])
+@login_required
+def follow(thread_id: int) -> Response:
+    thread = services.get_thread(db.session, thread_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    if request.form.get("follow") == "0":
+        services.unfollow_thread(db.session, current_user, thread)
+        message = "You no longer follow this thread."
+    else:
+        services.follow_thread(db.session, current_user, thread)
+        message = "You follow this thread: replies will appear in your notifications."
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for("forums.thread", thread_id=thread.id))
+
+
+@bp.route("/search")
+def search() -> str:
+    query = (request.args.get("q") or "")[:200]
+    page = _page()
+    posts, total = services.search_posts(db.session, query, page=page, per_page=SEARCH_PER_PAGE)
+    return render_template("forums/search.html", query=query, posts=posts, total=total,
+                           page=page, per_page=SEARCH_PER_PAGE,
+                           terms=services.search_terms(query))

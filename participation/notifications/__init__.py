@@ -1,0 +1,1 @@
+"""In-app notifications: replies to followed threads and moderation of one's own posts."""

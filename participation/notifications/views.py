@@ -1,0 +1,52 @@
+"""The notifications page, and the unread count every page's header shows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from participation.accounts.forms import ConfirmForm
+from participation.extensions import db
+from participation.notifications import services
+
+bp = Blueprint("notifications", __name__)
+
+PER_PAGE = 30
+
+
+@bp.app_context_processor
+def unread_notifications() -> dict[str, Callable[[], int]]:
+    """Give templates a function, so the count is only queried where the header shows it."""
+
+    def count() -> int:
+        if not current_user.is_authenticated:
+            return 0
+        return services.unread_count(db.session, current_user)
+
+    return {"unread_notification_count": count}
+
+
+@bp.route("/notifications")
+@login_required
+def index() -> str:
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    items, total = services.list_notifications(db.session, current_user, page=page,
+                                               per_page=PER_PAGE)
+    unread = sum(1 for n in items if n.read_at is None)
+    return render_template("notifications/index.html", items=items, total=total, page=page,
+                           per_page=PER_PAGE, unread=unread, form=ConfirmForm())
+
+
+@bp.route("/notifications/read", methods=["POST"])
+@login_required
+def mark_read() -> Response:
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    count = services.mark_all_read(db.session, current_user)
+    db.session.commit()
+    flash(f"Marked {count} notification{'' if count == 1 else 's'} as read.", "success")
+    return redirect(url_for("notifications.index"))
+
+

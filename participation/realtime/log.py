@@ -1,0 +1,152 @@
+"""Record broadcasts in the database with their sequence number; emit them after the commit.
+
+The reusable API for every domain that pushes live events into a town hall's room (questions,
+town-hall status, poll tallies)::
+
+    event = record_event(session, townhall.id, "tally", {"poll_id": 3, "results": ...})
+    ...                                    # more changes in the same transaction
+    session.commit()
+    emit_events(take_events(session))      # or simply: commit_and_emit(session)
+
+`record_event` takes the next number of the town hall's sequence by updating its counter row in
+the caller's transaction (a row lock on PostgreSQL, SQLite's write lock), and writes the event to
+the log that `events_since` replays to reconnecting clients. Nothing is kept per process, so
+several workers sharing one database and a Redis message queue hand out one sequence. If the
+transaction rolls back, the number and the event are gone with it and nothing is emitted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import event as sa_event
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session, SessionTransaction
+
+from participation.realtime.models import Event, EventCounter
+from participation.realtime.rooms import NAMESPACE, moderators_room, townhall_room, user_room
+
+PUBLIC = "public"
+MODERATORS = "moderators"
+# Beyond this many missed events a reconnecting client gets a snapshot instead of a replay.
+REPLAY_LIMIT = 500
+
+_OUTBOX = "realtime_outbox"
+
+
+def user_audience(user_id: int) -> str:
+    """The audience of events meant only for one account (its own question's fate)."""
+    return f"user:{int(user_id)}"
+
+
+def start_sequence(session: Session, townhall_id: int) -> None:
+    """Create the town hall's counter row; called once, when the town hall is created."""
+    session.add(EventCounter(townhall_id=townhall_id, last_seq=0))
+    session.flush()
+
+
+def current_seq(session: Session, townhall_id: int) -> int:
+    """The last sequence number handed out for this town hall (0 before any event)."""
+    return session.scalar(
+        select(EventCounter.last_seq).where(EventCounter.townhall_id == townhall_id)
+    ) or 0
+
+
+def _next_seq(session: Session, townhall_id: int) -> int:
+    seq = session.execute(
+        update(EventCounter)
+        .where(EventCounter.townhall_id == townhall_id)
+        .values(last_seq=EventCounter.last_seq + 1)
+        .returning(EventCounter.last_seq)
+        .execution_options(synchronize_session=False)
+    ).scalar()
+    if seq is None:
+        session.execute(insert(EventCounter).values(townhall_id=townhall_id, last_seq=1))
+        seq = 1
+    return int(seq)
+
+
+def record_event(session: Session, townhall_id: int, kind: str, payload: dict[str, Any],
+                 audience: str = PUBLIC) -> Event:
+    """Log one broadcast with the town hall's next sequence number, inside the caller's transaction.
+
+    `kind` is the Socket.IO event name (`question`, `queue`, `townhall`, `tally`); `payload` must be
+    JSON-serialisable and is sent with `townhall_id` and `seq` added; `audience` is PUBLIC (the
+    town hall's room), MODERATORS, or `user_audience(id)`. Flushes, never commits. The event is
+    also queued on the session for `take_events`; pass it (or them) to `emit_events` only after
+    the commit succeeded.
+    """
+    seq = _next_seq(session, townhall_id)
+    entry = Event(townhall_id=townhall_id, seq=seq, kind=kind, payload=payload,
+                  audience=audience)
+    session.add(entry)
+    session.flush()
+    # Kept outside the mapped attributes, so emitting after the commit needs no reload.
+    entry.outgoing = (kind, room_for(townhall_id, audience), entry.message())  # type: ignore[attr-defined]
+    session.info.setdefault(_OUTBOX, []).append(entry)
+    return entry
+
+
+def take_events(session: Session) -> list[Event]:
+    """The events recorded in this session since the last call, in sequence order."""
+    return session.info.pop(_OUTBOX, [])
+
+
+def emit_events(events: Iterable[Event]) -> None:
+    """Broadcast recorded events to their rooms. Call only after the transaction committed."""
+    from participation.extensions import socketio
+
+    for entry in events:
+        kind, room, data = entry.outgoing  # type: ignore[attr-defined]
+        socketio.emit(kind, data, to=room, namespace=NAMESPACE)
+
+
+def commit_and_emit(session: Session) -> None:
+    """Commit, then broadcast what the transaction recorded: the one order allowed."""
+    session.commit()
+    emit_events(take_events(session))
+
+
+def room_for(townhall_id: int, audience: str) -> str:
+    if audience == PUBLIC:
+        return townhall_room(townhall_id)
+    if audience == MODERATORS:
+        return moderators_room(townhall_id)
+    kind, _, user_id = audience.partition(":")
+    if kind == "user" and user_id.isdigit():
+        return user_room(int(user_id))
+    raise ValueError(f"unknown audience {audience!r}")
+
+
+def events_since(session: Session, townhall_id: int, since: int,
+                 audiences: Iterable[str]) -> list[Event] | None:
+    """What a client that saw everything up to `since` missed, or None when a snapshot is better.
+
+    Only events for `audiences` (what this client may see) are returned; a `since` ahead of the
+    sequence (a database restored from backup) or too far behind asks for a snapshot.
+    """
+    last = current_seq(session, townhall_id)
+    if since > last:
+        return None
+    if since == last:
+        return []
+    missed = session.scalar(
+        select(func.count()).select_from(Event)
+        .where(Event.townhall_id == townhall_id, Event.seq > since)
+    ) or 0
+    if missed > REPLAY_LIMIT:
+        return None
+    return list(session.scalars(
+        select(Event)
+        .where(Event.townhall_id == townhall_id, Event.seq > since,
+               Event.audience.in_(list(audiences)))
+        .order_by(Event.seq)
+    ))
+
+
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _forget_rolled_back_events(session: Session, previous: SessionTransaction) -> None:
+    """Events of a transaction that rolled back never happened: never emit them."""
+    if not previous.nested:
+        session.info.pop(_OUTBOX, None)

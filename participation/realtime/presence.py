@@ -1,0 +1,80 @@
+"""Live participant counts, announced to a town hall's room as `presence` events.
+
+A join storm (a thousand people opening the page at the start) must not cost a broadcast per
+join, so announcements are batched: at most one per town hall every PRESENCE_INTERVAL seconds.
+Counts are of the sockets connected to this server process; they carry no sequence number and are
+not replayed, as they describe the moment rather than the record.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from flask import current_app
+
+from participation.extensions import socketio
+from participation.realtime.rooms import NAMESPACE, townhall_room
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_watching: dict[str, set[int]] = {}
+_counts: dict[int, int] = {}
+_scheduled: set[int] = set()
+
+
+def count(townhall_id: int) -> int:
+    return _counts.get(townhall_id, 0)
+
+
+def joined(sid: str, townhall_id: int) -> int:
+    """Count a socket as watching; returns the new count."""
+    with _lock:
+        rooms = _watching.setdefault(sid, set())
+        if townhall_id not in rooms:
+            rooms.add(townhall_id)
+            _counts[townhall_id] = _counts.get(townhall_id, 0) + 1
+    _announce(townhall_id)
+    return count(townhall_id)
+
+
+def left(sid: str, townhall_id: int | None = None) -> None:
+    """Stop counting a socket for one town hall, or for all when it disconnected."""
+    with _lock:
+        rooms = _watching.get(sid, set())
+        gone = set(rooms) if townhall_id is None else rooms & {townhall_id}
+        for tid in gone:
+            rooms.discard(tid)
+            _counts[tid] = max(0, _counts.get(tid, 0) - 1)
+        if not rooms:
+            _watching.pop(sid, None)
+    for tid in gone:
+        _announce(tid)
+
+
+def _announce(townhall_id: int) -> None:
+    interval = float(current_app.config.get("PRESENCE_INTERVAL", 2.0))
+    if interval <= 0:
+        _send(townhall_id)
+        return
+    with _lock:
+        if townhall_id in _scheduled:
+            return
+        _scheduled.add(townhall_id)
+    socketio.start_background_task(_send_later, townhall_id, interval)
+
+
+def _send_later(townhall_id: int, interval: float) -> None:
+    socketio.sleep(interval)
+    with _lock:
+        _scheduled.discard(townhall_id)
+    _send(townhall_id)
+
+
+def _send(townhall_id: int) -> None:
+    try:
+        socketio.emit("presence", {"townhall_id": townhall_id, "count": count(townhall_id)},
+                      to=townhall_room(townhall_id), namespace=NAMESPACE)
+    except Exception:  # noqa: BLE001 - a count is not worth a failed join
+        log.exception("could not announce presence for town hall %s", townhall_id)

@@ -1,0 +1,1 @@
+"""Live town halls: scheduling, the moderated question queue, and the public transcript."""

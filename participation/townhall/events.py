@@ -1,0 +1,184 @@
+"""Socket.IO handlers of the `/townhall` namespace (DESIGN.md, "Interfaces").
+
+Each handler is thin: read the payload, look the actor up again in the database, call a service,
+commit, then emit what the transaction recorded. Every handler answers through its ack.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from flask_socketio import join_room, leave_room
+
+from participation.errors import InvalidInput, Unauthorized
+from participation.extensions import db
+from participation.realtime import presence
+from participation.realtime.acks import acknowledged, require_fields
+from participation.realtime.connection import authenticate_socket, current_actor
+from participation.realtime.handlers import on
+from participation.realtime.log import (
+    MODERATORS,
+    PUBLIC,
+    commit_and_emit,
+    current_seq,
+    events_since,
+    user_audience,
+)
+from participation.realtime.rooms import moderators_room, townhall_room, user_room
+from participation.security.permissions import require
+from participation.security.ratelimit import hit_limit
+from participation.townhall import services
+from participation.townhall.models import TownHall
+
+MAX_ID = 2**31 - 1
+
+
+def _id(payload: dict[str, Any], name: str) -> int:
+    require_fields(payload, **{name: int})
+    value = payload[name]
+    if not 1 <= value <= MAX_ID:
+        raise InvalidInput(f"'{name}' must be a positive whole number.")
+    return value
+
+
+def _townhall(payload: dict[str, Any], actor: Any) -> TownHall:
+    return services.get_townhall(db.session, actor, _id(payload, "townhall_id"))
+
+
+def _signed_in(action: str) -> Any:
+    actor = current_actor()
+    if actor is None:
+        raise Unauthorized("Please sign in to take part.")
+    require(actor, action)
+    return actor
+
+
+@on("connect")
+def connect(auth: Any = None) -> None:
+    """Anyone may connect; signed-in accounts also join their own room for private notices."""
+    user = authenticate_socket()
+    if user is not None:
+        join_room(user_room(user.id))
+
+
+@on("disconnect")
+def disconnect(*args: Any) -> None:
+    presence.left(request.sid)  # type: ignore[attr-defined]
+
+
+@on("join")
+@acknowledged
+def join(payload: dict[str, Any]) -> dict[str, Any]:
+    """A page joins a town hall's room (and moderators, with `moderator: true`, their queue).
+
+    The ack carries the current `seq` and either the events after `since` this client may see,
+    or a full snapshot when `since` is absent or too far behind.
+    """
+    actor = current_actor()
+    townhall = _townhall(payload, actor)
+    since = payload.get("since")
+    if since is not None and (isinstance(since, bool) or not isinstance(since, int)
+                              or since < 0):
+        raise InvalidInput("'since' must be a whole number of at least 0.")
+    as_moderator = payload.get("moderator", False)
+    if not isinstance(as_moderator, bool):
+        raise InvalidInput("'moderator' must be true or false.")
+    if as_moderator:
+        require(actor, "townhall.moderate", townhall)
+        join_room(moderators_room(townhall.id))
+    join_room(townhall_room(townhall.id))
+    count = presence.joined(request.sid, townhall.id)  # type: ignore[attr-defined]
+    # The sequence is read before the state: an event committed in between is then both in the
+    # state and sent again, which clients ignore, instead of missing from both.
+    seq = current_seq(db.session, townhall.id)
+    answer: dict[str, Any] = {"seq": seq, "presence": count}
+    if since is not None:
+        audiences = [PUBLIC]
+        if as_moderator:
+            audiences.append(MODERATORS)
+        if actor is not None:
+            audiences.append(user_audience(actor.id))
+        missed = events_since(db.session, townhall.id, since, audiences)
+        if missed is not None:
+            answer["events"] = [{"event": e.kind, "data": e.message()} for e in missed]
+            answer["seq"] = max([seq, *(e.seq for e in missed)])
+            return answer
+    answer["snapshot"] = services.snapshot(db.session, actor, townhall, moderator=as_moderator)
+    return answer
+
+
+@on("leave")
+@acknowledged
+def leave(payload: dict[str, Any]) -> dict[str, Any]:
+    """A page stops following a town hall."""
+    townhall_id = _id(payload, "townhall_id")
+    leave_room(townhall_room(townhall_id))
+    leave_room(moderators_room(townhall_id))
+    presence.left(request.sid, townhall_id)  # type: ignore[attr-defined]
+    return {}
+
+
+@on("ask")
+@acknowledged
+def ask(payload: dict[str, Any]) -> dict[str, Any]:
+    """A resident asks. The author's sockets and the moderators hear of it; the room does not
+    until it is approved."""
+    actor = _signed_in("townhall.ask")
+    townhall = _townhall(payload, actor)
+    retried = services.find_retried_question(db.session, actor, townhall,
+                                             payload.get("client_id"))
+    if retried is None:
+        hit_limit("LIMIT_ASK", f"user:{actor.id}")
+    question = services.ask_question(
+        db.session, actor, townhall, text=payload.get("text"),
+        anonymous=payload.get("anonymous", False), client_id=payload.get("client_id"))
+    commit_and_emit(db.session)
+    return {"question": services.question_data(question, view="author")}
+
+
+@on("upvote")
+@acknowledged
+def upvote(payload: dict[str, Any]) -> dict[str, Any]:
+    """A resident adds (`value: true`) or takes back an upvote; the room sees the new count."""
+    actor = _signed_in("townhall.upvote")
+    question_id = _id(payload, "question_id")
+    require_fields(payload, value=bool)
+    question = services.get_question(db.session, question_id, lock=True)
+    hit_limit("LIMIT_UPVOTE", f"user:{actor.id}")
+    services.set_upvote(db.session, actor, question, payload["value"])
+    commit_and_emit(db.session)
+    return {"question_id": question.id, "upvotes": question.upvote_count,
+            "value": payload["value"]}
+
+
+@on("moderate")
+@acknowledged
+def moderate(payload: dict[str, Any]) -> dict[str, Any]:
+    """A moderator approves, rejects, merges, answers or highlights a question."""
+    actor = current_actor()
+    require(actor, "townhall.moderate")
+    question = services.get_question(db.session, _id(payload, "question_id"), lock=True)
+    require_fields(payload, action=str)
+    into = None
+    if payload["action"] == "merge":
+        into = services.get_question(db.session, _id(payload, "into_id"), lock=True)
+    services.moderate_question(db.session, actor, question, payload["action"],
+                               reason=payload.get("reason"), into=into,
+                               answer=payload.get("answer"))
+    commit_and_emit(db.session)
+    return {"question": services.question_data(question, view="moderator")}
+
+
+@on("enter_question")
+@acknowledged
+def enter_question(payload: dict[str, Any]) -> dict[str, Any]:
+    """A moderator enters a question taken by phone, in person, by email or on paper."""
+    actor = current_actor()
+    require(actor, "townhall.enter_question")
+    townhall = _townhall(payload, actor)
+    require_fields(payload, text=str, channel=str)
+    question = services.enter_question(db.session, actor, townhall, text=payload["text"],
+                                       channel=payload["channel"], name=payload.get("name"))
+    commit_and_emit(db.session)
+    return {"question": services.question_data(question, view="moderator")}

@@ -1,0 +1,84 @@
+"""Town-hall forms. Each carries Flask-WTF's CSRF token; the live page's scripts send the same
+fields over the socket, and without scripts the forms post as usual."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+    URLField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+try:  # WTForms 3.3 deprecates (value, label) tuples
+    from wtforms.fields.choices import SelectChoice
+except ImportError:  # pragma: no cover - WTForms before 3.3
+    def SelectChoice(value: str, label: str) -> tuple[str, str]:  # type: ignore[misc]  # noqa: N802
+        return (value, label)
+
+from participation.townhall.models import CHANNEL_LABELS, REJECT_REASONS, Channel, Status
+from participation.townhall.services import (
+    ANSWER_MAX,
+    DESCRIPTION_MAX,
+    QUESTION_LENGTH_RANGE,
+    TITLE_MAX,
+)
+
+
+class TownHallForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired(), Length(max=TITLE_MAX)])
+    description = TextAreaField("Description (markdown)",
+                                validators=[Optional(), Length(max=DESCRIPTION_MAX)])
+    starts_at = DateTimeLocalField("Starts (UTC)", validators=[DataRequired()])
+    ends_at = DateTimeLocalField("Ends (UTC)", validators=[DataRequired()])
+    livestream_url = URLField("Livestream embed link", validators=[Optional(), Length(max=500)])
+    question_max_length = IntegerField(
+        "Longest question, in characters", default=300,
+        validators=[DataRequired(), NumberRange(*QUESTION_LENGTH_RANGE)])
+    allow_anonymous = BooleanField("Allow anonymous questions", default=True)
+    is_public = BooleanField("Public: visitors without an account may watch", default=True)
+
+
+class AskForm(FlaskForm):
+    text = TextAreaField("Your question", validators=[DataRequired()])
+    anonymous = BooleanField("Ask anonymously (moderators still see who asked)")
+    client_id = HiddenField()
+
+
+class UpvoteForm(FlaskForm):
+    value = HiddenField(validators=[DataRequired()])
+
+
+class ModerateForm(FlaskForm):
+    action = HiddenField(validators=[DataRequired()])
+    reason = SelectField("Reason", choices=[SelectChoice(value, label) for value, label in
+                                  [("", "Choose a reason"), *REJECT_REASONS.items()]],
+                         validators=[Optional()])
+    into_id = IntegerField("Merge into question number", validators=[Optional()])
+    answer = TextAreaField("Written answer (leave empty if answered live)",
+                           validators=[Optional(), Length(max=ANSWER_MAX)])
+
+
+class EnterQuestionForm(FlaskForm):
+    text = TextAreaField("Question", validators=[DataRequired()])
+    channel = SelectField("Taken", choices=[SelectChoice(c.value, CHANNEL_LABELS[c].capitalize())
+                                            for c in Channel if c is not Channel.ONLINE])
+    name = StringField("Name of the person asking (optional, shown publicly)",
+                       validators=[Optional(), Length(max=80)])
+
+
+class StatusForm(FlaskForm):
+    status = HiddenField(validators=[DataRequired()])
+
+
+STATUS_ACTIONS = {
+    Status.SCHEDULED: ((Status.LIVE, "Start the town hall"), (Status.ENDED, "Cancel (end now)")),
+    Status.LIVE: ((Status.ENDED, "End the town hall"),),
+    Status.ENDED: ((Status.LIVE, "Reopen"),),
+}

@@ -1,0 +1,634 @@
+"""Town-hall rules: scheduling, asking, upvoting, moderating, and the public ledger.
+
+Plain functions `verb_noun(session, actor, ...)`: they flush, never commit, and raise domain
+errors. Every change others should see live is recorded with `realtime.log.record_event` in the
+same transaction; the caller commits and then emits (`commit_and_emit`).
+"""
+
+from __future__ import annotations
+
+import statistics
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from participation.accounts.models import User
+from participation.accounts.services import personal_data
+from participation.db import utcnow
+from participation.errors import Closed, Conflict, Forbidden, InvalidInput, NotFound
+from participation.realtime.log import (
+    MODERATORS,
+    PUBLIC,
+    current_seq,
+    record_event,
+    start_sequence,
+    user_audience,
+)
+from participation.security.headers import EMBED_HOSTS
+from participation.security.permissions import can, require
+from participation.security.sanitize import clean_text, render_markdown
+from participation.townhall.models import (
+    CHANNEL_LABELS,
+    PUBLIC_STATUSES,
+    REJECT_REASONS,
+    Channel,
+    ModerationEntry,
+    Question,
+    QuestionStatus,
+    Status,
+    TownHall,
+    Upvote,
+)
+
+TITLE_MAX = 200
+DESCRIPTION_MAX = 20_000
+ANSWER_MAX = 10_000
+CLIENT_ID_MAX = 64
+QUESTION_LENGTH_RANGE = (20, 2000)
+MODERATION_ACTIONS = ("approve", "reject", "merge", "answer", "highlight")
+ORDERS = ("top", "recent")
+# Where each status may go next (DESIGN.md: pending -> approved -> answered, rejected, merged).
+NEXT_STATUSES = {
+    Status.SCHEDULED: (Status.LIVE, Status.ENDED),
+    Status.LIVE: (Status.ENDED,),
+    Status.ENDED: (Status.LIVE,),
+}
+
+
+# Town halls
+
+
+def check_livestream_url(url: str | None) -> str | None:
+    """Only players from the allow-listed video hosts may be embedded."""
+    url = (url or "").strip()
+    if not url:
+        return None
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    if origin not in EMBED_HOSTS or len(url) > 500 or not parts.path.startswith("/"):
+        raise InvalidInput(
+            "The livestream must be an embed link from "
+            + " or ".join(h.removeprefix("https://") for h in EMBED_HOSTS) + ".",
+            field="livestream_url",
+        )
+    return url
+
+
+def create_townhall(session: Session, actor: User, *, title: str, description: str = "",
+                    starts_at: datetime, ends_at: datetime, livestream_url: str | None = None,
+                    allow_anonymous: bool = True, question_max_length: int = 300,
+                    is_public: bool = True) -> TownHall:
+    """Schedule a town hall (officials)."""
+    require(actor, "townhall.create")
+    title = clean_text(title or "").strip()
+    if not title:
+        raise InvalidInput("Give the town hall a title.", field="title")
+    if len(title) > TITLE_MAX:
+        raise InvalidInput(f"Keep the title under {TITLE_MAX} characters.", field="title")
+    description = clean_text(description or "", multiline=True).strip()
+    if len(description) > DESCRIPTION_MAX:
+        raise InvalidInput("The description is too long.", field="description")
+    if starts_at.tzinfo is None or ends_at.tzinfo is None:
+        raise InvalidInput("Times must include their time zone.", field="starts_at")
+    if ends_at <= starts_at:
+        raise InvalidInput("The end must be after the start.", field="ends_at")
+    low, high = QUESTION_LENGTH_RANGE
+    if not low <= question_max_length <= high:
+        raise InvalidInput(f"The question length limit must be between {low} and {high}.",
+                           field="question_max_length")
+    townhall = TownHall(
+        title=title, description=description, description_html=render_markdown(description),
+        starts_at=starts_at, ends_at=ends_at, livestream_url=check_livestream_url(livestream_url),
+        allow_anonymous=allow_anonymous, question_max_length=question_max_length,
+        is_public=is_public, status=Status.SCHEDULED, created_by_id=actor.id,
+    )
+    session.add(townhall)
+    session.flush()
+    start_sequence(session, townhall.id)
+    return townhall
+
+
+def get_townhall(session: Session, actor: User | None, townhall_id: int) -> TownHall:
+    """The town hall, if it exists and the actor may see it (private ones need an account)."""
+    townhall = session.get(TownHall, townhall_id)
+    if townhall is None:
+        raise NotFound("No such town hall.")
+    require(actor, "townhall.view", townhall)
+    return townhall
+
+
+def list_townhalls(session: Session, actor: User | None) -> dict[str, list[TownHall]]:
+    """Town halls the actor may see: live now, upcoming (soonest first) and past (latest first)."""
+    visible = [t for t in session.scalars(select(TownHall).order_by(TownHall.starts_at))
+               if can(actor, "townhall.view", t)]
+    return {
+        "live": [t for t in visible if t.status is Status.LIVE],
+        "upcoming": [t for t in visible if t.status is Status.SCHEDULED],
+        "past": sorted((t for t in visible if t.status is Status.ENDED),
+                       key=lambda t: t.starts_at, reverse=True),
+    }
+
+
+def set_status(session: Session, actor: User, townhall: TownHall, status: str) -> TownHall:
+    """Open, end or reopen a town hall (officials and moderators); pushed live to everyone."""
+    require(actor, "townhall.set_status", townhall)
+    try:
+        new = Status(status)
+    except ValueError:
+        raise InvalidInput("Unknown status.", field="status") from None
+    if new is townhall.status:
+        return townhall
+    if new not in NEXT_STATUSES[townhall.status]:
+        raise Conflict(f"A {townhall.status.value} town hall cannot become {new.value}.")
+    townhall.status = new
+    if new is Status.LIVE:
+        townhall.started_at = townhall.started_at or utcnow()
+        townhall.ended_at = None
+    elif new is Status.ENDED:
+        townhall.ended_at = utcnow()
+        townhall.highlighted_question_id = None
+    session.add(ModerationEntry(townhall_id=townhall.id, moderator_id=actor.id,
+                                action=f"status_{new.value}"))
+    _record_townhall(session, townhall)
+    return townhall
+
+
+def _record_townhall(session: Session, townhall: TownHall) -> None:
+    session.flush()
+    record_event(session, townhall.id, "townhall", townhall_state(townhall))
+
+
+def townhall_state(townhall: TownHall) -> dict[str, Any]:
+    return {"status": townhall.status.value, "highlighted_id": townhall.highlighted_question_id}
+
+
+# Questions: reading
+
+
+def get_question(session: Session, question_id: Any, *, lock: bool = False) -> Question:
+    if isinstance(question_id, bool) or not isinstance(question_id, int) or question_id < 1:
+        raise InvalidInput("'question_id' must be a whole number.")
+    question = session.get(Question, question_id, with_for_update=lock or None)
+    if question is None:
+        raise NotFound("No such question.")
+    return question
+
+
+def public_questions(session: Session, townhall: TownHall, order: str = "top") -> list[Question]:
+    """Approved and answered questions, most upvoted or most recent first."""
+    stmt = select(Question).where(
+        Question.townhall_id == townhall.id,
+        Question.status.in_([QuestionStatus.APPROVED, QuestionStatus.ANSWERED]),
+    )
+    if order == "recent":
+        stmt = stmt.order_by(Question.created_at.desc(), Question.id.desc())
+    else:
+        stmt = stmt.order_by(Question.upvote_count.desc(), Question.created_at, Question.id)
+    return list(session.scalars(stmt))
+
+
+def own_questions(session: Session, actor: User | None, townhall: TownHall) -> list[Question]:
+    """The actor's questions nobody else sees: awaiting moderation, rejected or merged."""
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return []
+    return list(session.scalars(
+        select(Question)
+        .where(Question.townhall_id == townhall.id, Question.author_id == actor.id,
+               Question.status.in_([QuestionStatus.PENDING, QuestionStatus.REJECTED,
+                                    QuestionStatus.MERGED]))
+        .order_by(Question.created_at.desc(), Question.id.desc())
+    ))
+
+
+def moderation_queue(session: Session, actor: User, townhall: TownHall) -> list[Question]:
+    """Questions awaiting a moderator, oldest first."""
+    require(actor, "townhall.moderate", townhall)
+    return list(session.scalars(
+        select(Question)
+        .where(Question.townhall_id == townhall.id, Question.status == QuestionStatus.PENDING)
+        .order_by(Question.created_at, Question.id)
+    ))
+
+
+def upvoted_ids(session: Session, actor: User | None, townhall: TownHall) -> set[int]:
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return set()
+    return set(session.scalars(
+        select(Upvote.question_id).join(Question, Question.id == Upvote.question_id)
+        .where(Question.townhall_id == townhall.id, Upvote.user_id == actor.id)
+    ))
+
+
+def transcript(session: Session, townhall: TownHall) -> list[Question]:
+    """Every public question with its outcome, in the order asked."""
+    return list(session.scalars(
+        select(Question)
+        .where(Question.townhall_id == townhall.id, Question.status.in_(PUBLIC_STATUSES))
+        .order_by(Question.created_at, Question.id)
+    ))
+
+
+def public_author(question: Question) -> str | None:
+    """The name everyone sees: nobody for anonymous questions, the caller's name if given."""
+    if question.channel is not Channel.ONLINE:
+        return question.submitter_name
+    if question.anonymous or question.author is None:
+        return None
+    return question.author.public_name
+
+
+def question_data(question: Question, *, view: str = "public") -> dict[str, Any]:
+    """A question as sent to `view`: "public", "author" (adds the rejection reason) or
+    "moderator" (adds who asked an anonymous question)."""
+    data: dict[str, Any] = {
+        "id": question.id,
+        "townhall_id": question.townhall_id,
+        "text": question.text,
+        "status": question.status.value,
+        "author_name": public_author(question),
+        "anonymous": question.anonymous,
+        "channel": question.channel.value,
+        "channel_label": CHANNEL_LABELS[question.channel],
+        "upvotes": question.upvote_count,
+        "created_at": question.created_at.isoformat(),
+        "answered_at": question.answered_at.isoformat() if question.answered_at else None,
+        "answer_mode": question.answer_mode,
+        "answer_html": question.answer_html,
+        "merged_into_id": question.merged_into_id,
+    }
+    if view in ("author", "moderator"):
+        data["reject_reason"] = question.reject_reason
+        data["reject_reason_label"] = REJECT_REASONS.get(question.reject_reason or "")
+    if view == "moderator":
+        data["asked_by"] = question.author.public_name if question.author else None
+        data["entered_by"] = question.entered_by.public_name if question.entered_by else None
+    return data
+
+
+# Questions: changing
+
+
+def _check_open(townhall: TownHall) -> None:
+    if townhall.status is Status.ENDED:
+        raise Closed("This town hall has ended; questions are closed.")
+
+
+def find_retried_question(session: Session, actor: User, townhall: TownHall,
+                          client_id: Any) -> Question | None:
+    """The question this client already asked with `client_id`, when an ask is retried."""
+    if client_id is None or not getattr(actor, "is_authenticated", False):
+        return None
+    client_id = _check_client_id(client_id)
+    return session.scalar(select(Question).where(
+        Question.townhall_id == townhall.id, Question.author_id == actor.id,
+        Question.client_id == client_id))
+
+
+def _check_client_id(client_id: Any) -> str:
+    if not isinstance(client_id, str) or not 0 < len(client_id) <= CLIENT_ID_MAX:
+        raise InvalidInput(f"'client_id' must be text of at most {CLIENT_ID_MAX} characters.")
+    return client_id
+
+
+def _check_question_text(townhall: TownHall, text: Any) -> str:
+    if not isinstance(text, str):
+        raise InvalidInput("The question must be text.", field="text")
+    text = clean_text(text).strip()
+    if not text:
+        raise InvalidInput("Write your question first.", field="text")
+    if len(text) > townhall.question_max_length:
+        raise InvalidInput(
+            f"Keep your question under {townhall.question_max_length} characters "
+            f"(it has {len(text)}).", field="text")
+    return text
+
+
+def ask_question(session: Session, actor: User, townhall: TownHall, *, text: Any,
+                 anonymous: Any = False, client_id: Any = None) -> Question:
+    """A resident asks; the question waits for a moderator. A retried ask (same `client_id`)
+    returns the question stored the first time."""
+    require(actor, "townhall.ask", townhall)
+    require(actor, "townhall.view", townhall)
+    _check_open(townhall)
+    if not isinstance(anonymous, bool):
+        raise InvalidInput("'anonymous' must be true or false.", field="anonymous")
+    if anonymous and not townhall.allow_anonymous:
+        raise InvalidInput("This town hall does not take anonymous questions.",
+                           field="anonymous")
+    text = _check_question_text(townhall, text)
+    if client_id is not None:
+        existing = find_retried_question(session, actor, townhall, client_id)
+        if existing is not None:
+            return existing
+    question = Question(townhall_id=townhall.id, author_id=actor.id, text=text,
+                        anonymous=anonymous, client_id=client_id, channel=Channel.ONLINE,
+                        status=QuestionStatus.PENDING)
+    session.add(question)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        existing = find_retried_question(session, actor, townhall, client_id)
+        if existing is None:
+            raise
+        return existing
+    _record_question(session, question)
+    return question
+
+
+def enter_question(session: Session, actor: User, townhall: TownHall, *, text: Any,
+                   channel: Any, name: Any = None) -> Question:
+    """A moderator enters a question taken by phone, in person, by email or on paper.
+
+    A moderator wrote it down, so it is public at once, labelled with its channel.
+    """
+    require(actor, "townhall.enter_question", townhall)
+    _check_open(townhall)
+    try:
+        channel = Channel(channel)
+    except ValueError:
+        channel = None
+    if channel is None or channel is Channel.ONLINE:
+        raise InvalidInput("Choose the channel: phone, in_person, email or paper.",
+                           field="channel")
+    if name is not None and not isinstance(name, str):
+        raise InvalidInput("The name must be text.", field="name")
+    name = clean_text(name or "").strip() or None
+    if name and len(name) > 80:
+        raise InvalidInput("Keep the name under 80 characters.", field="name")
+    text = _check_question_text(townhall, text)
+    now = utcnow()
+    question = Question(townhall_id=townhall.id, author_id=None, entered_by_id=actor.id,
+                        channel=channel, submitter_name=name, text=text,
+                        status=QuestionStatus.APPROVED, approved_at=now)
+    session.add(question)
+    session.flush()
+    _log(session, actor, question, "enter")
+    _record_question(session, question)
+    return question
+
+
+def set_upvote(session: Session, actor: User, question: Question, value: Any) -> Question:
+    """Add (`value` true) or take back (false) the actor's upvote; once per person."""
+    require(actor, "townhall.upvote", question.townhall)
+    require(actor, "townhall.view", question.townhall)
+    if not isinstance(value, bool):
+        raise InvalidInput("'value' must be true or false.")
+    _check_open(question.townhall)
+    if question.status is not QuestionStatus.APPROVED:
+        raise Closed("Only open, approved questions can be upvoted.")
+    if question.author_id == actor.id:
+        raise Forbidden("You cannot upvote your own question.")
+    existing = session.scalar(select(Upvote).where(Upvote.question_id == question.id,
+                                                   Upvote.user_id == actor.id))
+    if value and existing is None:
+        try:
+            with session.begin_nested():
+                session.add(Upvote(question_id=question.id, user_id=actor.id))
+                session.flush()
+        except IntegrityError:
+            return question
+        question.upvote_count = Question.upvote_count + 1  # type: ignore[assignment]
+    elif not value and existing is not None:
+        session.delete(existing)
+        question.upvote_count = Question.upvote_count - 1  # type: ignore[assignment]
+    else:
+        return question
+    session.flush()
+    session.refresh(question, ["upvote_count"])
+    _record_question(session, question)
+    return question
+
+
+def moderate_question(session: Session, actor: User, question: Question, action: Any, *,
+                      reason: Any = None, into: Question | None = None,
+                      answer: Any = None) -> Question:
+    """Apply one moderator action: approve, reject, merge, answer or highlight."""
+    require(actor, "townhall.moderate", question.townhall)
+    if action not in MODERATION_ACTIONS:
+        raise InvalidInput(f"Unknown action; use one of {', '.join(MODERATION_ACTIONS)}.")
+    if action == "approve":
+        return approve_question(session, actor, question)
+    if action == "reject":
+        return reject_question(session, actor, question, reason=reason)
+    if action == "merge":
+        if into is None:
+            raise InvalidInput("Choose the question to merge into ('into_id').", field="into_id")
+        return merge_question(session, actor, question, into=into)
+    if action == "answer":
+        return answer_question(session, actor, question, answer=answer)
+    return highlight_question(session, actor, question)
+
+
+def approve_question(session: Session, actor: User, question: Question) -> Question:
+    require(actor, "townhall.moderate", question.townhall)
+    _check_open(question.townhall)
+    if question.status is not QuestionStatus.PENDING:
+        raise Conflict(f"This question is already {question.status.value}.")
+    question.status = QuestionStatus.APPROVED
+    question.approved_at = utcnow()
+    _log(session, actor, question, "approve")
+    _record_question(session, question)
+    return question
+
+
+def reject_question(session: Session, actor: User, question: Question, *,
+                    reason: Any) -> Question:
+    """Reject with one of REJECT_REASONS; the author sees the reason, the public only counts."""
+    require(actor, "townhall.moderate", question.townhall)
+    if reason not in REJECT_REASONS:
+        raise InvalidInput("Give a reason: " + ", ".join(REJECT_REASONS) + ".", field="reason")
+    if question.status not in (QuestionStatus.PENDING, QuestionStatus.APPROVED):
+        raise Conflict(f"This question is already {question.status.value}.")
+    was_public = question.is_public
+    question.status = QuestionStatus.REJECTED
+    question.reject_reason = reason
+    question.decided_at = utcnow()
+    _clear_highlight(session, question)
+    _log(session, actor, question, "reject", reason=reason)
+    _record_question(session, question, was_public=was_public)
+    return question
+
+
+def merge_question(session: Session, actor: User, question: Question, *,
+                   into: Question) -> Question:
+    """Merge a duplicate into another question; its upvotes move over, each person counted once,
+    and its author is told."""
+    require(actor, "townhall.moderate", question.townhall)
+    if into.townhall_id != question.townhall_id:
+        raise InvalidInput("Both questions must be in the same town hall.", field="into_id")
+    if into.id == question.id:
+        raise InvalidInput("A question cannot be merged into itself.", field="into_id")
+    if question.status not in (QuestionStatus.PENDING, QuestionStatus.APPROVED):
+        raise Conflict(f"This question is already {question.status.value}.")
+    if into.status not in (QuestionStatus.APPROVED, QuestionStatus.ANSWERED):
+        raise Conflict("Merge only into an approved or answered question.")
+    was_public = question.is_public
+    target_voters = set(session.scalars(
+        select(Upvote.user_id).where(Upvote.question_id == into.id)))
+    for upvote in session.scalars(select(Upvote).where(Upvote.question_id == question.id)):
+        if upvote.user_id in target_voters or upvote.user_id == into.author_id:
+            session.delete(upvote)
+        else:
+            upvote.question_id = into.id
+            target_voters.add(upvote.user_id)
+    session.flush()
+    into.upvote_count = session.scalar(
+        select(func.count()).select_from(Upvote).where(Upvote.question_id == into.id)) or 0
+    question.upvote_count = 0
+    question.status = QuestionStatus.MERGED
+    question.merged_into_id = into.id
+    question.decided_at = utcnow()
+    _clear_highlight(session, question)
+    _log(session, actor, question, "merge")
+    _record_question(session, question, was_public=was_public)
+    _record_question(session, into)
+    return question
+
+
+def answer_question(session: Session, actor: User, question: Question, *,
+                    answer: Any = None) -> Question:
+    """Mark answered: live on stage (no text), or in writing (markdown, sanitized)."""
+    require(actor, "townhall.moderate", question.townhall)
+    if answer is not None and not isinstance(answer, str):
+        raise InvalidInput("The answer must be text.", field="answer")
+    answer = clean_text(answer or "", multiline=True).strip()
+    if len(answer) > ANSWER_MAX:
+        raise InvalidInput(f"Keep the answer under {ANSWER_MAX} characters.", field="answer")
+    if question.status is not QuestionStatus.APPROVED:
+        raise Conflict("Only approved questions can be marked answered.")
+    question.status = QuestionStatus.ANSWERED
+    question.answered_at = utcnow()
+    question.answer_mode = "written" if answer else "live"
+    question.answer_text = answer or None
+    question.answer_html = render_markdown(answer) if answer else None
+    _clear_highlight(session, question)
+    _log(session, actor, question, "answer", reason=question.answer_mode)
+    _record_question(session, question)
+    return question
+
+
+def highlight_question(session: Session, actor: User, question: Question) -> Question:
+    """Show a question as "now answering"; highlighting it again takes the highlight off."""
+    require(actor, "townhall.moderate", question.townhall)
+    townhall = question.townhall
+    _check_open(townhall)
+    if question.status is not QuestionStatus.APPROVED:
+        raise Conflict("Only approved, unanswered questions can be highlighted.")
+    if townhall.highlighted_question_id == question.id:
+        townhall.highlighted_question_id = None
+    else:
+        townhall.highlighted_question_id = question.id
+    _log(session, actor, question, "highlight")
+    _record_townhall(session, townhall)
+    return question
+
+
+def _clear_highlight(session: Session, question: Question) -> None:
+    townhall = question.townhall
+    if townhall.highlighted_question_id == question.id:
+        townhall.highlighted_question_id = None
+        _record_townhall(session, townhall)
+
+
+def _log(session: Session, actor: User, question: Question, action: str,
+         reason: str | None = None) -> None:
+    session.add(ModerationEntry(townhall_id=question.townhall_id, question_id=question.id,
+                                moderator_id=actor.id, action=action, reason=reason))
+
+
+def _record_question(session: Session, question: Question, *, was_public: bool = False) -> None:
+    """Record who learns of this change: the room when the question is (or was) public,
+    moderators while it is in their queue or leaves it, and always its author."""
+    session.flush()
+    tid = question.townhall_id
+    if question.is_public or was_public:
+        record_event(session, tid, "question", {"question": question_data(question)}, PUBLIC)
+    if not question.is_public:
+        record_event(session, tid, "queue",
+                     {"question": question_data(question, view="moderator")}, MODERATORS)
+    if question.author_id is not None:
+        record_event(session, tid, "question",
+                     {"question": question_data(question, view="author")},
+                     user_audience(question.author_id))
+
+
+# The joint view of a town hall for a joining client, and the public ledger
+
+
+def snapshot(session: Session, actor: User | None, townhall: TownHall, *,
+             moderator: bool = False) -> dict[str, Any]:
+    """Everything a page needs to show the town hall as the database has it now."""
+    data: dict[str, Any] = {
+        "townhall": {"id": townhall.id, "title": townhall.title, **townhall_state(townhall)},
+        "questions": [question_data(q) for q in public_questions(session, townhall)],
+        "mine": [question_data(q, view="author") for q in own_questions(session, actor,
+                                                                         townhall)],
+        "upvoted": sorted(upvoted_ids(session, actor, townhall)),
+    }
+    if moderator:
+        data["queue"] = [question_data(q, view="moderator")
+                         for q in moderation_queue(session, actor, townhall)]  # type: ignore[arg-type]
+    return data
+
+
+def sequence_number(session: Session, townhall: TownHall) -> int:
+    return current_seq(session, townhall.id)
+
+
+def ledger(session: Session, townhall: TownHall) -> dict[str, Any]:
+    """Public counts of what happened to the questions, and how quickly they were answered."""
+    rows = session.execute(
+        select(Question.status, Question.reject_reason, Question.answer_mode,
+               Question.approved_at, Question.created_at, Question.answered_at)
+        .where(Question.townhall_id == townhall.id)
+    ).all()
+    rejected = {reason: 0 for reason in REJECT_REASONS}
+    waits: list[timedelta] = []
+    counts = {"asked": len(rows), "approved": 0, "merged": 0, "answered_live": 0,
+              "answered_in_writing": 0, "open": 0}
+    for status, reason, mode, approved_at, created_at, answered_at in rows:
+        if approved_at is not None:
+            counts["approved"] += 1
+        if status is QuestionStatus.REJECTED:
+            rejected[reason or "other"] = rejected.get(reason or "other", 0) + 1
+        elif status is QuestionStatus.MERGED:
+            counts["merged"] += 1
+        elif status is QuestionStatus.ANSWERED:
+            counts["answered_live" if mode == "live" else "answered_in_writing"] += 1
+            if answered_at is not None:
+                waits.append(answered_at - created_at)
+        else:
+            counts["open"] += 1
+    median = statistics.median(w.total_seconds() for w in waits) if waits else None
+    return {
+        **counts,
+        "rejected": sum(rejected.values()),
+        "rejected_by_reason": rejected,
+        "median_seconds_to_answer": round(median) if median is not None else None,
+    }
+
+
+@personal_data("townhall_questions")
+def export_questions(session: Session, user: User) -> dict[str, Any]:
+    """The questions this person asked and the upvotes they gave, for "download my data"."""
+    questions = session.scalars(
+        select(Question).where(Question.author_id == user.id).order_by(Question.created_at))
+    upvoted = set(session.scalars(select(Upvote.question_id).where(Upvote.user_id == user.id)))
+    return {"questions": [
+        {
+            "townhall_id": q.townhall_id,
+            "question_id": q.id,
+            "text": q.text,
+            "anonymous": q.anonymous,
+            "status": q.status.value,
+            "reject_reason": q.reject_reason,
+            "asked_at": q.created_at.isoformat(),
+            "answer": q.answer_text,
+        }
+        for q in questions
+    ], "upvoted_question_ids": sorted(upvoted)}

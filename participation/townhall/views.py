@@ -1,0 +1,265 @@
+"""Town-hall pages: the list, the live page, the moderator console, the projector and the
+transcript. The forms here also work without scripts; the live page's script sends the same
+actions over the socket instead."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from participation.errors import DomainError, InvalidInput
+from participation.extensions import db
+from participation.realtime.log import commit_and_emit
+from participation.security.permissions import can, require
+from participation.security.ratelimit import hit_limit
+from participation.townhall import services
+from participation.townhall.forms import (
+    STATUS_ACTIONS,
+    AskForm,
+    EnterQuestionForm,
+    ModerateForm,
+    StatusForm,
+    TownHallForm,
+    UpvoteForm,
+)
+from participation.townhall.models import CHANNEL_LABELS, REJECT_REASONS, Status, TownHall
+from participation.web import apply_domain_error
+
+bp = Blueprint("townhall", __name__, url_prefix="/townhalls")
+
+
+def _actor() -> object | None:
+    return current_user if current_user.is_authenticated else None
+
+
+def _load(townhall_id: int) -> TownHall:
+    return services.get_townhall(db.session, _actor(), townhall_id)
+
+
+def _order() -> str:
+    order = request.args.get("order", "top")
+    return order if order in services.ORDERS else "top"
+
+
+@bp.route("")
+def index() -> str:
+    groups = services.list_townhalls(db.session, _actor())
+    return render_template("townhall/index.html", groups=groups)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def create() -> str | Response | tuple[str, int]:
+    require(current_user, "townhall.create")
+    form = TownHallForm()
+    if form.validate_on_submit():
+        try:
+            townhall = services.create_townhall(
+                db.session, current_user,
+                title=form.title.data or "", description=form.description.data or "",
+                starts_at=_utc(form.starts_at.data), ends_at=_utc(form.ends_at.data),
+                livestream_url=form.livestream_url.data,
+                allow_anonymous=bool(form.allow_anonymous.data),
+                question_max_length=form.question_max_length.data or 300,
+                is_public=bool(form.is_public.data),
+            )
+        except DomainError as error:
+            db.session.rollback()
+            apply_domain_error(form, error) or flash(error.message, "error")
+        else:
+            db.session.commit()
+            flash("The town hall is scheduled.", "success")
+            return redirect(url_for("townhall.show", townhall_id=townhall.id))
+    status = 400 if form.is_submitted() else 200
+    return render_template("townhall/form.html", form=form), status
+
+
+def _utc(value: datetime | None) -> datetime:
+    if value is None:
+        raise InvalidInput("Give a date and time.", field="starts_at")
+    return value.replace(tzinfo=UTC)
+
+
+def _live_context(townhall: TownHall, **extra: object) -> dict[str, object]:
+    actor = _actor()
+    # Read before the state: the page is then at least as new as its sequence number.
+    seq = services.sequence_number(db.session, townhall)
+    questions = services.public_questions(db.session, townhall, _order())
+    highlighted = next((q for q in questions if q.id == townhall.highlighted_question_id), None)
+    return {
+        "townhall": townhall,
+        "seq": seq,
+        "questions": questions,
+        "highlighted": highlighted,
+        "mine": services.own_questions(db.session, actor, townhall),
+        "upvoted": services.upvoted_ids(db.session, actor, townhall),
+        "order": _order(),
+        "ask_form": extra.pop("ask_form", None) or AskForm(formdata=None),
+        "upvote_form": UpvoteForm(formdata=None),
+        "channel_labels": CHANNEL_LABELS,
+        "reasons": REJECT_REASONS,
+        "Status": Status,
+        **extra,
+    }
+
+
+@bp.route("/<int:townhall_id>")
+def show(townhall_id: int) -> str:
+    """The live page for residents; a reload shows the same state the socket would."""
+    townhall = _load(townhall_id)
+    return render_template("townhall/live.html", **_live_context(townhall))
+
+
+@bp.route("/<int:townhall_id>/questions", methods=["POST"])
+@login_required
+def ask(townhall_id: int) -> Response | tuple[str, int]:
+    townhall = _load(townhall_id)
+    form = AskForm()
+    if form.validate_on_submit():
+        try:
+            require(current_user, "townhall.ask", townhall)
+            if services.find_retried_question(db.session, current_user, townhall,
+                                              form.client_id.data or None) is None:
+                hit_limit("LIMIT_ASK", f"user:{current_user.id}")
+            services.ask_question(db.session, current_user, townhall,
+                                  text=form.text.data or "",
+                                  anonymous=bool(form.anonymous.data),
+                                  client_id=form.client_id.data or None)
+        except DomainError as error:
+            db.session.rollback()
+            if not apply_domain_error(form, error):
+                flash(error.message, "error")
+        else:
+            commit_and_emit(db.session)
+            flash("Thank you. Your question is awaiting moderation.", "success")
+            return redirect(url_for("townhall.show", townhall_id=townhall.id))
+    return render_template("townhall/live.html",
+                           **_live_context(townhall, ask_form=form)), 400
+
+
+@bp.route("/<int:townhall_id>/questions/<int:question_id>/upvote", methods=["POST"])
+@login_required
+def upvote(townhall_id: int, question_id: int) -> Response:
+    townhall = _load(townhall_id)
+    form = UpvoteForm()
+    if not form.validate_on_submit() or form.value.data not in ("true", "false"):
+        abort(400)
+    question = services.get_question(db.session, question_id, lock=True)
+    if question.townhall_id != townhall.id:
+        abort(404)
+    hit_limit("LIMIT_UPVOTE", f"user:{current_user.id}")
+    services.set_upvote(db.session, current_user, question, form.value.data == "true")
+    commit_and_emit(db.session)
+    return redirect(url_for("townhall.show", townhall_id=townhall.id, _anchor=f"q{question.id}"))
+
+
+def _console_context(townhall: TownHall, **extra: object) -> dict[str, object]:
+    context = _live_context(townhall)
+    context.update(
+        queue=services.moderation_queue(db.session, current_user, townhall),
+        ledger=services.ledger(db.session, townhall),
+        moderate_form=ModerateForm(formdata=None),
+        enter_form=extra.pop("enter_form", None) or EnterQuestionForm(formdata=None),
+        status_form=StatusForm(formdata=None),
+        status_actions=STATUS_ACTIONS[townhall.status],
+        **extra,
+    )
+    return context
+
+
+@bp.route("/<int:townhall_id>/moderate")
+@login_required
+def console(townhall_id: int) -> str:
+    """The moderator console; `?part=live` returns only its changing part, for the script."""
+    townhall = _load(townhall_id)
+    require(current_user, "townhall.moderate", townhall)
+    template = ("townhall/_console_live.html" if request.args.get("part") == "live"
+                else "townhall/moderate.html")
+    return render_template(template, **_console_context(townhall))
+
+
+@bp.route("/<int:townhall_id>/questions/<int:question_id>/moderate", methods=["POST"])
+@login_required
+def moderate(townhall_id: int, question_id: int) -> Response:
+    townhall = _load(townhall_id)
+    require(current_user, "townhall.moderate", townhall)
+    form = ModerateForm()
+    if not form.validate_on_submit():
+        flash("That action was not understood; please try again.", "error")
+        return redirect(url_for("townhall.console", townhall_id=townhall.id))
+    try:
+        question = services.get_question(db.session, question_id, lock=True)
+        if question.townhall_id != townhall.id:
+            abort(404)
+        into = (services.get_question(db.session, form.into_id.data, lock=True)
+                if form.action.data == "merge" and form.into_id.data else None)
+        services.moderate_question(db.session, current_user, question, form.action.data,
+                                   reason=form.reason.data or None, into=into,
+                                   answer=form.answer.data or None)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        commit_and_emit(db.session)
+        flash(f"Question {question_id}: done ({form.action.data}).", "success")
+    return redirect(url_for("townhall.console", townhall_id=townhall.id))
+
+
+@bp.route("/<int:townhall_id>/enter", methods=["POST"])
+@login_required
+def enter(townhall_id: int) -> Response | tuple[str, int]:
+    townhall = _load(townhall_id)
+    require(current_user, "townhall.enter_question", townhall)
+    form = EnterQuestionForm()
+    if form.validate_on_submit():
+        try:
+            services.enter_question(db.session, current_user, townhall,
+                                    text=form.text.data or "", channel=form.channel.data,
+                                    name=form.name.data or None)
+        except DomainError as error:
+            db.session.rollback()
+            apply_domain_error(form, error) or flash(error.message, "error")
+        else:
+            commit_and_emit(db.session)
+            flash("The question is entered and public.", "success")
+            return redirect(url_for("townhall.console", townhall_id=townhall.id))
+    return render_template("townhall/moderate.html",
+                           **_console_context(townhall, enter_form=form)), 400
+
+
+@bp.route("/<int:townhall_id>/status", methods=["POST"])
+@login_required
+def change_status(townhall_id: int) -> Response:
+    townhall = _load(townhall_id)
+    form = StatusForm()
+    if not form.validate_on_submit():
+        abort(400)
+    services.set_status(db.session, current_user, townhall, form.status.data or "")
+    commit_and_emit(db.session)
+    flash(f"The town hall is now {townhall.status.value}.", "success")
+    target = "townhall.console" if can(current_user, "townhall.moderate") else "townhall.show"
+    return redirect(url_for(target, townhall_id=townhall.id))
+
+
+@bp.route("/<int:townhall_id>/projector")
+def projector(townhall_id: int) -> str:
+    """Large type for the room's screen: the question being answered and the top ones."""
+    townhall = _load(townhall_id)
+    template = ("townhall/_projector_live.html" if request.args.get("part") == "live"
+                else "townhall/projector.html")
+    context = _live_context(townhall)
+    context["top"] = [q for q in context["questions"]  # type: ignore[attr-defined]
+                      if q.status.value == "approved"
+                      and q.id != townhall.highlighted_question_id][:5]
+    return render_template(template, **context)
+
+
+@bp.route("/<int:townhall_id>/transcript")
+def transcript(townhall_id: int) -> str:
+    townhall = _load(townhall_id)
+    return render_template("townhall/transcript.html", townhall=townhall,
+                           questions=services.transcript(db.session, townhall),
+                           ledger=services.ledger(db.session, townhall),
+                           reasons=REJECT_REASONS, channel_labels=CHANNEL_LABELS)

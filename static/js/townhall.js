@@ -1,0 +1,475 @@
+// Live town halls: keeps the live page, the moderator console and the projector up to date over
+// Socket.IO. The server renders each page complete; this script only applies what changed since
+// (the page's data-seq), so a reload always shows the same state.
+(function () {
+  "use strict";
+
+  var root = document.getElementById("townhall");
+  if (!root || typeof io === "undefined") { return; }
+
+  var townhallId = Number(root.dataset.townhallId);
+  var view = root.dataset.view;
+  var floor = Number(root.dataset.seq) || 0;   // events at or below this are already shown
+  var lastSeq = floor;                          // highest number seen, sent as `since`
+  var seen = {};                                // question id -> seq of the state shown
+  var joined = false;
+  var early = [];                               // events that arrived before the join ack
+  var statusLine = document.getElementById("connection");
+  var announcer = document.getElementById("announcer");
+  var socket = io("/townhall", { transports: ["websocket"], reconnectionDelayMax: 5000 });
+
+  function setState(state, text) {
+    if (!statusLine) { return; }
+    statusLine.dataset.state = state;
+    statusLine.textContent = text;
+  }
+
+  function announce(text) {
+    if (!announcer) { return; }
+    announcer.textContent = "";
+    window.setTimeout(function () { announcer.textContent = text; }, 50);
+  }
+
+  function showPresence(count) {
+    var counter = document.getElementById("presence-count");
+    if (!counter) { return; }
+    counter.textContent = String(count);
+    counter.parentElement.hidden = false;
+  }
+
+  setState("connecting", "Connecting to live updates…");
+
+  socket.on("connect", function () {
+    joined = false;
+    setState("syncing", "Catching up…");
+    socket.emit("join", { townhall_id: townhallId, since: lastSeq, moderator: view === "moderate" },
+      function (ack) {
+        if (!ack || !ack.ok) {
+          setState("error", (ack && ack.message) || "Live updates are unavailable; reload the page.");
+          return;
+        }
+        if (ack.snapshot) {
+          applySnapshot(ack.snapshot, ack.seq);
+        } else {
+          ack.events.forEach(function (entry) { handle(entry.event, entry.data, true); });
+        }
+        lastSeq = Math.max(lastSeq, ack.seq);
+        joined = true;
+        var waiting = early;
+        early = [];
+        waiting.forEach(function (entry) { handle(entry[0], entry[1], false); });
+        if (typeof ack.presence === "number") { showPresence(ack.presence); }
+        setState("live", "Up to date");
+      });
+  });
+
+  socket.on("disconnect", function () {
+    setState("reconnecting", "Connection lost. Reconnecting…");
+  });
+  socket.io.on("reconnect_attempt", function () {
+    setState("reconnecting", "Reconnecting…");
+  });
+  socket.on("presence", function (data) {
+    if (data.townhall_id === townhallId) { showPresence(data.count); }
+  });
+
+  ["question", "queue", "townhall"].forEach(function (name) {
+    socket.on(name, function (data) {
+      if (!data || data.townhall_id !== townhallId) { return; }
+      if (!joined) { early.push([name, data]); return; }
+      handle(name, data, false);
+    });
+  });
+
+  function handle(name, data, replayed) {
+    if (data.seq <= floor) { return; }
+    lastSeq = Math.max(lastSeq, data.seq);
+    if (view === "live") {
+      if (name === "question") { applyQuestion(data.question, data.seq, replayed); }
+      if (name === "townhall") { applyTownhall(data); }
+    } else {
+      refreshPart();
+      if (view === "moderate" && name === "queue" && data.question.status === "pending" && !replayed) {
+        announce("New question waiting: " + data.question.text);
+      }
+    }
+  }
+
+  function applySnapshot(snapshot, seq) {
+    floor = seq;
+    seen = {};
+    if (view !== "live") { refreshPart(); return; }
+    upvoted = {};
+    snapshot.upvoted.forEach(function (id) { upvoted[id] = true; });
+    var list = document.getElementById("question-list");
+    list.textContent = "";
+    snapshot.questions.forEach(function (q) { list.appendChild(questionItem(q)); });
+    var mine = document.getElementById("mine-list");
+    if (mine) {
+      mine.textContent = "";
+      snapshot.mine.forEach(function (q) { mine.appendChild(ownItem(q)); });
+    }
+    applyTownhall(snapshot.townhall);
+    tidy();
+  }
+
+  // The live page ------------------------------------------------------------------------
+
+  var order = root.dataset.order || "top";
+  var signedIn = root.dataset.signedIn === "true";
+  var userId = Number(root.dataset.userId) || null;
+  var status = (document.querySelector("[data-status-badge]") || {}).textContent;
+  var highlightedId = null;
+  var upvoted = {};
+  document.querySelectorAll("#question-list .upvote-form").forEach(function (form) {
+    if (form.querySelector("button").getAttribute("aria-pressed") === "true") {
+      upvoted[Number(form.dataset.questionId)] = true;
+    }
+  });
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text !== undefined && text !== null) { node.textContent = text; }
+    return node;
+  }
+
+  function badge(text, kind) {
+    return el("span", "badge" + (kind ? " badge--" + kind : ""), text);
+  }
+
+  function questionItem(q) {
+    var item = el("li", "question");
+    item.id = "q" + q.id;
+    item.dataset.id = q.id;
+    item.dataset.upvotes = q.upvotes;
+    item.dataset.created = q.created_at;
+    item.appendChild(el("p", "question-text", q.text));
+    var meta = el("p", "question-meta");
+    meta.appendChild(el("span", "question-author", q.author_name || "Anonymous"));
+    if (q.channel !== "online") { meta.append(" "); meta.appendChild(badge("Asked " + q.channel_label)); }
+    if (q.id === highlightedId) { meta.append(" "); meta.appendChild(badge("Now answering", "warn")); }
+    if (q.status === "answered") {
+      meta.append(" ");
+      meta.appendChild(badge(q.answer_mode === "live" ? "Answered live" : "Answered in writing", "ok"));
+    }
+    var votes = el("span", "question-votes");
+    votes.appendChild(el("span", "count", String(q.upvotes)));
+    votes.append(q.upvotes === 1 ? " upvote" : " upvotes");
+    meta.append(" ");
+    meta.appendChild(votes);
+    item.appendChild(meta);
+    if (q.answer_html) {
+      // answer_html was produced by the server's sanitizer when the answer was stored.
+      var answer = el("div", "question-answer");
+      answer.innerHTML = q.answer_html;
+      item.appendChild(answer);
+    }
+    if (q.status === "approved" && signedIn && status !== "Ended" && !isOwn(q)) {
+      item.appendChild(upvoteForm(q));
+    }
+    if (q.id === highlightedId) { item.classList.add("question--highlighted"); }
+    return item;
+  }
+
+  function isOwn(q) {
+    return Boolean(document.getElementById("mine" + q.id)) || ownIds[q.id] === true;
+  }
+  var ownIds = {};
+  document.querySelectorAll("#question-list [data-own=true]").forEach(function (item) {
+    ownIds[Number(item.dataset.id)] = true;
+  });
+
+  function upvoteForm(q) {
+    var on = upvoted[q.id] === true;
+    var form = el("form", "upvote-form inline");
+    form.method = "post";
+    form.action = root.dataset.upvoteUrl.replace(/\/0\/upvote$/, "/" + q.id + "/upvote");
+    form.dataset.questionId = q.id;
+    var csrf = el("input");
+    csrf.type = "hidden"; csrf.name = "csrf_token"; csrf.value = root.dataset.csrf;
+    var value = el("input");
+    value.type = "hidden"; value.name = "value"; value.value = on ? "false" : "true";
+    var button = el("button", "button button--secondary upvote", on ? "Upvoted" : "Upvote");
+    button.type = "submit";
+    button.setAttribute("aria-pressed", on ? "true" : "false");
+    button.appendChild(el("span", "visually-hidden", ": " + q.text.slice(0, 60)));
+    form.append(csrf, value, button);
+    return form;
+  }
+
+  var REASONS = {
+    off_topic: "Off topic for this town hall", already_answered: "Already answered",
+    offensive: "Offensive or abusive", personal_information: "Contains personal information",
+    not_a_question: "Not a question", other: "Other"
+  };
+
+  function ownItem(q) {
+    var item = el("li", "question question--own");
+    item.id = "mine" + q.id;
+    item.dataset.id = q.id;
+    item.appendChild(el("p", "question-text", q.text));
+    var meta = el("p", "question-meta");
+    if (q.status === "pending") {
+      meta.appendChild(badge("Awaiting moderation", "warn"));
+    } else if (q.status === "rejected") {
+      meta.appendChild(badge("Not accepted", "danger"));
+      meta.append(" Reason: " + (q.reject_reason_label || REASONS[q.reject_reason] || "Other"));
+    } else if (q.status === "merged") {
+      meta.appendChild(badge("Merged"));
+      meta.append(" into a similar question; your question counts with it.");
+    }
+    if (q.anonymous) { meta.append(" "); meta.appendChild(badge("Anonymous")); }
+    item.appendChild(meta);
+    return item;
+  }
+
+  function applyQuestion(q, seq, replayed) {
+    if ((seen[q.id] || 0) >= seq) { return; }
+    seen[q.id] = seq;
+    var isAuthorView = Object.prototype.hasOwnProperty.call(q, "reject_reason");
+    var list = document.getElementById("question-list");
+    var existing = document.getElementById("q" + q.id);
+    var mineList = document.getElementById("mine-list");
+    var mineItem = document.getElementById("mine" + q.id);
+    if (isAuthorView) { ownIds[q.id] = true; }
+    if (q.status === "approved" || q.status === "answered") {
+      if (mineItem) { mineItem.remove(); }
+      var fresh = questionItem(q);
+      if (existing) {
+        keepFocus(existing, fresh);
+      } else {
+        list.appendChild(fresh);
+        if (q.status === "approved" && !replayed) { announce("New question: " + q.text); }
+      }
+    } else {
+      if (existing) { existing.remove(); }
+      if (isAuthorView && mineList) {
+        var own = ownItem(q);
+        if (mineItem) { mineItem.replaceWith(own); } else { mineList.prepend(own); }
+        if (q.status === "rejected" && !replayed) { announce("Your question was not accepted."); }
+        if (q.status === "merged" && !replayed) { announce("Your question was merged into a similar one."); }
+      }
+    }
+    tidy();
+  }
+
+  function keepFocus(old, fresh) {
+    var focused = old.contains(document.activeElement) ? document.activeElement : null;
+    old.replaceWith(fresh);
+    if (focused && focused.tagName === "BUTTON") {
+      var again = fresh.querySelector("button");
+      if (again) { again.focus(); }
+    }
+  }
+
+  function applyTownhall(state) {
+    var labels = { live: "Live now", scheduled: "Scheduled", ended: "Ended" };
+    var kinds = { live: "badge badge--ok", scheduled: "badge", ended: "badge badge--danger" };
+    var badgeNode = document.querySelector("[data-status-badge]");
+    if (badgeNode && labels[state.status]) {
+      if (badgeNode.textContent !== labels[state.status]) { announce("The town hall is now " + labels[state.status].toLowerCase() + "."); }
+      badgeNode.textContent = labels[state.status];
+      badgeNode.className = kinds[state.status];
+    }
+    status = labels[state.status];
+    if (state.status === "ended") {
+      document.querySelectorAll(".upvote-form").forEach(function (f) { f.remove(); });
+      var askForm = document.getElementById("ask-form");
+      if (askForm) { askForm.replaceWith(el("p", null, "This town hall has ended; questions are closed.")); }
+    }
+    highlightedId = state.highlighted_id;
+    var section = document.getElementById("now-answering");
+    document.querySelectorAll("#question-list .question").forEach(function (item) {
+      var on = Number(item.dataset.id) === highlightedId;
+      item.classList.toggle("question--highlighted", on);
+      var marker = item.querySelector(".badge--warn");
+      if (on && !marker) {
+        item.querySelector(".question-author").after(" ", badge("Now answering", "warn"));
+      } else if (!on && marker) {
+        marker.remove();
+      }
+    });
+    if (section) {
+      var current = highlightedId && document.getElementById("q" + highlightedId);
+      section.hidden = !current;
+      if (current) {
+        var text = current.querySelector(".question-text").textContent;
+        document.getElementById("now-text").textContent = text;
+        announce("Now answering: " + text);
+      }
+    }
+  }
+
+  function tidy() {
+    if (view !== "live") { return; }
+    var list = document.getElementById("question-list");
+    var items = Array.prototype.slice.call(list.children);
+    items.sort(function (a, b) {
+      var ua = Number(a.querySelector(".count").textContent);
+      var ub = Number(b.querySelector(".count").textContent);
+      if (order === "recent") { return Number(b.dataset.id) - Number(a.dataset.id); }
+      return ub - ua || Number(a.dataset.id) - Number(b.dataset.id);
+    });
+    var changed = items.some(function (item, i) { return list.children[i] !== item; });
+    if (changed) {
+      var focused = document.activeElement;
+      items.forEach(function (item) { list.appendChild(item); });
+      if (focused && list.contains(focused)) { focused.focus(); }
+    }
+    document.getElementById("questions-empty").hidden = items.length > 0;
+    var mine = document.getElementById("mine-list");
+    if (mine) { document.getElementById("mine-section").hidden = mine.children.length === 0; }
+  }
+
+  function newClientId() {
+    if (window.crypto && window.crypto.randomUUID) { return window.crypto.randomUUID(); }
+    return String(Date.now()) + Math.random().toString(16).slice(2);
+  }
+
+  function send(name, payload, done) {
+    socket.timeout(15000).emit(name, payload, function (err, ack) {
+      if (err) { done({ ok: false, message: "No answer from the server; please try again." }); return; }
+      done(ack || { ok: false, message: "No answer from the server." });
+    });
+  }
+
+  var askForm = document.getElementById("ask-form");
+  if (askForm) {
+    var clientField = askForm.querySelector("input[name=client_id]");
+    if (clientField && !clientField.value) { clientField.value = newClientId(); }
+    askForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var text = askForm.querySelector("textarea[name=text]");
+      var anonymous = askForm.querySelector("input[name=anonymous]");
+      var message = document.getElementById("ask-message");
+      var button = askForm.querySelector("button[type=submit]");
+      button.disabled = true;
+      message.textContent = "Sending…";
+      send("ask", {
+        townhall_id: townhallId, text: text.value,
+        anonymous: Boolean(anonymous && anonymous.checked), client_id: clientField.value
+      }, function (ack) {
+        button.disabled = false;
+        if (!ack.ok) {
+          message.textContent = ack.message;
+          message.className = "form-message error";
+          return;
+        }
+        message.className = "form-message";
+        message.textContent = "Thank you. Your question is awaiting moderation.";
+        clientField.value = newClientId();
+        text.value = "";
+        if (anonymous) { anonymous.checked = false; }
+        if (!document.getElementById("mine" + ack.question.id) && !document.getElementById("q" + ack.question.id)) {
+          ownIds[ack.question.id] = true;
+          document.getElementById("mine-list").prepend(ownItem(ack.question));
+          tidy();
+        }
+      });
+    });
+  }
+
+  root.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.classList.contains("upvote-form")) {
+      event.preventDefault();
+      var id = Number(form.dataset.questionId);
+      var value = form.querySelector("input[name=value]").value === "true";
+      send("upvote", { question_id: id, value: value }, function (ack) {
+        if (!ack.ok) { announce(ack.message); return; }
+        upvoted[id] = ack.value;
+        var item = document.getElementById("q" + id);
+        if (item) {
+          var button = item.querySelector(".upvote");
+          button.setAttribute("aria-pressed", ack.value ? "true" : "false");
+          button.firstChild.textContent = ack.value ? "Upvoted" : "Upvote";
+          item.querySelector("input[name=value]").value = ack.value ? "false" : "true";
+          item.querySelector(".count").textContent = String(ack.upvotes);
+          tidy();
+        }
+        announce(ack.value ? "Upvoted." : "Upvote taken back.");
+      });
+    } else if (form.classList.contains("mod-form")) {
+      event.preventDefault();
+      moderate(form);
+    } else if (form.id === "enter-form") {
+      event.preventDefault();
+      enterQuestion(form);
+    }
+  });
+
+  // The moderator console and the projector -----------------------------------------------
+
+  var partTimer = null;
+  var partWanted = false;
+
+  function busy(part) {
+    var active = document.activeElement;
+    if (active && part.contains(active) && /^(TEXTAREA|INPUT|SELECT)$/.test(active.tagName)) { return true; }
+    return Boolean(part.querySelector("details[open]"));
+  }
+
+  function refreshPart() {
+    var part = document.getElementById(view === "moderate" ? "console-live" : "projector-live");
+    if (!part || !root.dataset.partUrl) { return; }
+    if (busy(part)) { partWanted = true; return; }
+    window.clearTimeout(partTimer);
+    partTimer = window.setTimeout(function () {
+      fetch(root.dataset.partUrl, { credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.text() : Promise.reject(response.status); })
+        .then(function (html) {
+          if (busy(part)) { partWanted = true; return; }
+          var focusedId = document.activeElement && part.contains(document.activeElement) ? document.activeElement.id : null;
+          part.innerHTML = html;
+          if (focusedId) {
+            var again = document.getElementById(focusedId);
+            (again || part.querySelector("h2")).focus();
+          }
+        })
+        .catch(function () { setState("error", "Could not refresh; reload the page."); });
+    }, 120);
+  }
+
+  root.addEventListener("focusout", function () {
+    window.setTimeout(function () { if (partWanted) { partWanted = false; refreshPart(); } }, 0);
+  });
+  root.addEventListener("toggle", function () {
+    if (partWanted) { partWanted = false; refreshPart(); }
+  }, true);
+
+  function consoleMessage(text, failed) {
+    var message = document.getElementById("console-message");
+    if (!message) { return; }
+    message.className = "form-message" + (failed ? " error" : "");
+    message.textContent = text;
+  }
+
+  function moderate(form) {
+    var data = new FormData(form);
+    var payload = { question_id: Number(form.dataset.questionId), action: data.get("action") };
+    if (data.get("reason")) { payload.reason = data.get("reason"); }
+    if (data.get("into_id")) { payload.into_id = Number(data.get("into_id")); }
+    if (data.get("answer")) { payload.answer = data.get("answer"); }
+    send("moderate", payload, function (ack) {
+      if (!ack.ok) { consoleMessage(ack.message, true); return; }
+      consoleMessage("Question " + payload.question_id + ": " + payload.action + " done.", false);
+      var details = form.closest("details");
+      if (details) { details.open = false; }
+      document.activeElement.blur();
+      refreshPart();
+    });
+  }
+
+  function enterQuestion(form) {
+    var data = new FormData(form);
+    send("enter_question", {
+      townhall_id: townhallId, text: data.get("text"), channel: data.get("channel"),
+      name: data.get("name") || null
+    }, function (ack) {
+      if (!ack.ok) { consoleMessage(ack.message, true); return; }
+      consoleMessage("The question is entered and public.", false);
+      form.reset();
+    });
+  }
+}());
