@@ -12,6 +12,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from participation.errors import DomainError, ServiceUnavailable
 from participation.extensions import db
@@ -117,6 +118,23 @@ def configure_error_handlers(app: Flask) -> None:
         except Exception:  # noqa: BLE001, S110 - the response must still be sent
             pass
         return error_response(500)
+
+
+MAX_ROW_ID = 2**31 - 1
+
+
+class RowIdConverter(IntegerConverter):
+    """`<int:...>` in every route: a number past the database's integer range matches no route
+    (404) instead of failing in the database driver (500)."""
+
+    def __init__(self, map: Any, fixed_digits: int = 0, min: int | None = None,
+                 max: int | None = MAX_ROW_ID, signed: bool = False) -> None:
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+def configure_url_converters(app: Flask) -> None:
+    """Call before blueprints are registered: rules bind their converters when added."""
+    app.url_map.converters["int"] = RowIdConverter
 
 
 def safe_next_url(target: str | None, default: str) -> str:
