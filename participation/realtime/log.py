@@ -24,6 +24,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, SessionTransaction
 
+from participation.ops import metrics
 from participation.realtime.models import Event, EventCounter
 from participation.realtime.rooms import NAMESPACE, moderators_room, townhall_room, user_room
 
@@ -100,6 +101,7 @@ def emit_events(events: Iterable[Event]) -> None:
     for entry in events:
         kind, room, data = entry.outgoing  # type: ignore[attr-defined]
         socketio.emit(kind, data, to=room, namespace=NAMESPACE)
+        metrics.broadcast_sent(kind)
 
 
 def commit_and_emit(session: Session) -> None:

@@ -14,6 +14,7 @@ import threading
 from flask import current_app
 
 from participation.extensions import socketio
+from participation.ops import metrics
 from participation.realtime.rooms import NAMESPACE, townhall_room
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ def joined(sid: str, townhall_id: int) -> int:
         if townhall_id not in rooms:
             rooms.add(townhall_id)
             _counts[townhall_id] = _counts.get(townhall_id, 0) + 1
+            metrics.socket_joined(townhall_id)
     _announce(townhall_id)
     return count(townhall_id)
 
@@ -47,6 +49,7 @@ def left(sid: str, townhall_id: int | None = None) -> None:
         for tid in gone:
             rooms.discard(tid)
             _counts[tid] = max(0, _counts.get(tid, 0) - 1)
+            metrics.socket_left(tid)
         if not rooms:
             _watching.pop(sid, None)
     for tid in gone:

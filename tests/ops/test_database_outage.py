@@ -92,3 +92,69 @@ def test_postgresql_outage_gives_503_then_recovers_without_restart(make_app, tcp
         emails = set(db.session.scalars(select(User.email)))
         assert emails == {"before@example.org", "after@example.org"}
         assert db.session.execute(text("SELECT 1")).scalar() == 1
+
+
+@pytest.mark.skipif(not PG_URL, reason="PARTICIPATION_TEST_DATABASE_URL is not set")
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_socket_writes_get_an_error_ack_during_an_outage_and_work_after(make_app, tcp_proxy,
+                                                                       tmp_path):
+    from datetime import timedelta
+
+    from participation.accounts import services as accounts
+    from participation.db import utcnow
+    from participation.extensions import socketio
+    from participation.realtime.log import take_events
+    from participation.realtime.rooms import NAMESPACE
+    from participation.security.permissions import Role
+    from participation.townhall import services as townhalls
+    from participation.townhall.models import Question, Status
+    from tests.conftest import PASSWORD, sign_in
+
+    direct = make_app()
+    with direct.app_context():
+        official = accounts.register_user(db.session, email="official@example.org",
+                                          display_name="Official", password=PASSWORD,
+                                          role=Role.OFFICIAL)
+        accounts.register_user(db.session, email="resident@example.org",
+                               display_name="Resident", password=PASSWORD, role=Role.RESIDENT)
+        townhall = townhalls.create_townhall(db.session, official, title="Outage town hall",
+                                             starts_at=utcnow(),
+                                             ends_at=utcnow() + timedelta(hours=1))
+        townhalls.set_status(db.session, official, townhall, Status.LIVE)
+        db.session.commit()
+        take_events(db.session)
+        townhall_id = townhall.id
+
+    target = urlsplit(PG_URL)
+    proxy = tcp_proxy(target.hostname or "127.0.0.1", target.port or 5432)
+    proxied_url = make_url(PG_URL).set(host="127.0.0.1", port=proxy.port).render_as_string(
+        hide_password=False)
+    app = create_app(base_config(SQLALCHEMY_DATABASE_URI=proxied_url, INSTANCE_PATH=str(tmp_path),
+                                 SQLALCHEMY_ENGINE_OPTIONS=engine_options(proxied_url)))
+    http = app.test_client()
+    assert sign_in(http, "resident@example.org").status_code == 302
+    sio = socketio.test_client(app, namespace=NAMESPACE, flask_test_client=http)
+    try:
+        assert sio.emit("join", {"townhall_id": townhall_id}, namespace=NAMESPACE,
+                        callback=True)["ok"]
+        proxy.cut()
+        ack = sio.emit("ask", {"townhall_id": townhall_id, "text": "Is the bus coming back?",
+                               "client_id": "ask-1"}, namespace=NAMESPACE, callback=True)
+        assert ack["ok"] is False and ack["error"] == "unavailable", ack
+        assert sio.is_connected(NAMESPACE)
+        proxy.restore()
+        # The same client retries with the same client id; it is applied once.
+        for _ in range(2):
+            ack = sio.emit("ask", {"townhall_id": townhall_id,
+                                   "text": "Is the bus coming back?", "client_id": "ask-1"},
+                           namespace=NAMESPACE, callback=True)
+            assert ack["ok"] is True, ack
+    finally:
+        if sio.is_connected(NAMESPACE):
+            sio.disconnect(NAMESPACE)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    with direct.app_context():
+        texts = list(db.session.scalars(select(Question.text)))
+        assert texts == ["Is the bus coming back?"]
