@@ -223,6 +223,27 @@ class ScaledSite:
     def worker_address(self, index: int) -> str:
         return f"127.0.0.1:{self.workers[index].port}"
 
+    def route_cookie(self, index: int) -> str:
+        """A `participation_route` value that nginx sends to worker `index`."""
+        import requests
+
+        wanted = self.worker_address(index)
+        for _ in range(60):
+            marker = uuid.uuid4().hex
+            response = requests.get(f"{self.url}/healthz?probe={marker}", timeout=10)
+            assert response.status_code == 200
+            if self.nginx.upstreams_for(marker) == [wanted]:
+                return response.cookies["participation_route"]
+        raise AssertionError(f"no request reached {wanted}")
+
+    def session_on(self, index: int) -> Any:
+        """A requests session (a browser) that nginx routes to worker `index`."""
+        import requests
+
+        http = requests.Session()
+        http.cookies.set("participation_route", self.route_cookie(index))
+        return http
+
 
 @pytest.fixture
 def scaled_site(request: pytest.FixtureRequest, live_server: Callable[..., Any],
@@ -236,6 +257,11 @@ def scaled_site(request: pytest.FixtureRequest, live_server: Callable[..., Any],
     sites: list[ScaledSite] = []
 
     def start(queue_url: str | None = None, **extra_env: str) -> ScaledSite:
+        import redis
+
+        # Rate limits live in the suite's Redis database: start from none, as make_app does.
+        with redis.Redis.from_url(REDIS_URL or "") as connection:
+            connection.flushdb()
         env = {"DATABASE_URL": url, "SOCKETIO_MESSAGE_QUEUE": queue_url or REDIS_URL or "",
                # Pub/sub channels span every Redis database: a channel of our own keeps other
                # test runs' broadcasts out.

@@ -17,18 +17,6 @@ import socketio
 from tests.conftest import REDIS_URL, ROOT
 
 
-def _route_cookie_for(site, worker_index: int) -> str:
-    """A route cookie value that nginx sends to the given worker."""
-    wanted = site.worker_address(worker_index)
-    for _ in range(50):
-        marker = uuid.uuid4().hex
-        response = requests.get(f"{site.url}/healthz?probe={marker}", timeout=10)
-        assert response.status_code == 200
-        if site.nginx.upstreams_for(marker) == [wanted]:
-            return response.cookies["participation_route"]
-    raise AssertionError(f"no request reached {wanted}")
-
-
 @pytest.mark.server
 def test_http_through_nginx_reaches_both_workers_and_sticks_by_cookie(scaled_site):
     site = scaled_site()
@@ -69,7 +57,7 @@ def test_a_broadcast_reaches_clients_on_both_workers_over_polling_and_websocket(
     payloads: dict[int, dict] = {}
     try:
         for index, transports in ((0, ["polling"]), (1, ["websocket"])):
-            cookie = _route_cookie_for(site, index)
+            cookie = site.route_cookie(index)
             client = socketio.Client(reconnection=False)
 
             def on_probe(data, index=index):

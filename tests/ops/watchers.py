@@ -1,0 +1,108 @@
+"""Live town-hall pages as python-socketio clients, for tests against real workers."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+import socketio
+
+from participation import create_app
+from participation.extensions import db
+from participation.realtime.rooms import NAMESPACE
+from participation.townhall.models import Question, QuestionStatus
+from tests.conftest import CSRF_RE, base_config
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def form_token(http: requests.Session, url: str) -> str:
+    match = CSRF_RE.search(http.get(url, timeout=10).text)
+    assert match, f"no CSRF token on {url}"
+    return match.group(1) or match.group(2)
+
+
+def cookies(http: requests.Session) -> dict[str, str]:
+    return {"Cookie": "; ".join(f"{c.name}={c.value}" for c in http.cookies)}
+
+
+class Watcher:
+    """A town-hall page as static/js/townhall.js behaves: joins on connect and on `resync`
+    (with `since` once it has seen something), applies `question` events, ignores repeats."""
+
+    def __init__(self, url: str, townhall_id: int, headers: dict[str, str] | None = None):
+        self.townhall_id = townhall_id
+        self.lock = threading.Lock()
+        self.seq = 0
+        self.seqs: list[int] = []
+        self.public: dict[int, str] = {}
+        self.joins = 0
+        self.resyncs = 0
+        self.client = socketio.Client(reconnection_delay=0.2, reconnection_delay_max=1.0)
+        self.client.on("connect", self.rejoin, namespace=NAMESPACE)
+        self.client.on("resync", self.resync, namespace=NAMESPACE)
+        self.client.on("question", self.live_event, namespace=NAMESPACE)
+        self.client.connect(url, namespaces=[NAMESPACE], transports=["websocket"],
+                            headers=headers or {}, wait_timeout=20)
+
+    def resync(self, data: Any = None) -> None:
+        with self.lock:
+            self.resyncs += 1
+        self.rejoin()
+
+    def rejoin(self) -> None:
+        payload: dict[str, Any] = {"townhall_id": self.townhall_id}
+        with self.lock:
+            if self.joins:
+                payload["since"] = self.seq
+        self.client.emit("join", payload, namespace=NAMESPACE, callback=self.joined)
+
+    def joined(self, ack: dict[str, Any]) -> None:
+        assert ack["ok"], ack
+        with self.lock:
+            self.joins += 1
+            if "snapshot" in ack:
+                self.public = {q["id"]: q["status"] for q in ack["snapshot"]["questions"]}
+            else:
+                for entry in ack["events"]:
+                    if entry["event"] == "question":
+                        self.apply(entry["data"])
+            self.seq = max(self.seq, ack["seq"])
+
+    def live_event(self, data: dict[str, Any]) -> None:
+        with self.lock:
+            self.apply(data)
+
+    def apply(self, data: dict[str, Any]) -> None:
+        if data["seq"] in self.seqs:
+            return  # sent live and replayed after a resync: shown once, as the page does
+        self.seqs.append(data["seq"])
+        self.seq = max(self.seq, data["seq"])
+        question = data["question"]
+        if question["status"] in ("approved", "answered"):
+            self.public[question["id"]] = question["status"]
+        else:
+            self.public.pop(question["id"], None)
+
+    def approved(self) -> set[int]:
+        with self.lock:
+            return {qid for qid, status in self.public.items() if status == "approved"}
+
+
+def database_approved(url: str, townhall_id: int) -> set[int]:
+    app = create_app(base_config(SQLALCHEMY_DATABASE_URI=url))
+    with app.app_context():
+        ids = set(db.session.scalars(db.select(Question.id).where(
+            Question.townhall_id == townhall_id, Question.status == QuestionStatus.APPROVED)))
+        db.engine.dispose()
+    return ids
