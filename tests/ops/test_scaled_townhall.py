@@ -9,9 +9,15 @@ from typing import Any
 import pytest
 
 from participation.realtime.rooms import NAMESPACE
-from tests.conftest import create_user_on
 from tests.ops.conftest import ScaledSite
-from tests.ops.watchers import Watcher, cookies, database_approved, form_token, wait_for
+from tests.ops.watchers import (
+    Watcher,
+    cookies,
+    create_accounts,
+    database_approved,
+    form_token,
+    wait_for,
+)
 
 pytestmark = pytest.mark.server
 
@@ -34,11 +40,8 @@ def _sign_in_through(site: ScaledSite, worker: int, email: str) -> Any:
 
 def live_townhall(site: ScaledSite) -> tuple[int, dict[str, Any]]:
     """Accounts, and a live public town hall created by an official on worker 0."""
-    server = site.workers[0]
-    for email, role in (("official@example.org", "official"),
-                        ("moderator@example.org", "moderator"),
-                        ("resident@example.org", "resident")):
-        create_user_on(server, email, role)
+    create_accounts(site.env["DATABASE_URL"], official="official@example.org",
+                    moderator="moderator@example.org", resident="resident@example.org")
     official = _sign_in_through(site, 0, "official@example.org")
     response = official.post(site.url + "/townhalls/new", timeout=10, allow_redirects=False,
                              data={"csrf_token": form_token(official, site.url + "/townhalls/new"),
