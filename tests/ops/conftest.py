@@ -272,14 +272,21 @@ def scaled_site(request: pytest.FixtureRequest, live_server: Callable[..., Any],
         # migrated_postgresql has built the schema already.
         workers = [live_server(env, migrate=False) for _ in range(2)]
         # Both start at once: each takes a few seconds to import and bind.
-        starters = [threading.Thread(target=worker.start) for worker in workers]
+        failures: list[BaseException] = []
+
+        def start_worker(worker: Any) -> None:
+            try:
+                worker.start()
+            except BaseException as error:  # noqa: BLE001 - re-raised below, in the test
+                failures.append(error)
+
+        starters = [threading.Thread(target=start_worker, args=(w,)) for w in workers]
         for thread in starters:
             thread.start()
         for thread in starters:
             thread.join()
-        for worker in workers:
-            assert worker.process is not None and worker.process.poll() is None, (
-                worker.log.read_text())
+        if failures:
+            raise failures[0]
         nginx = Nginx(tmp_path / f"nginx-{len(sites)}", [w.port for w in workers]).start()
         site = ScaledSite(workers, nginx, env)
         sites.append(site)

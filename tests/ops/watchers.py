@@ -104,6 +104,7 @@ def database_approved(url: str, townhall_id: int) -> set[int]:
     with app.app_context():
         ids = set(db.session.scalars(db.select(Question.id).where(
             Question.townhall_id == townhall_id, Question.status == QuestionStatus.APPROVED)))
+        db.session.remove()
         db.engine.dispose()
     return ids
 
@@ -121,4 +122,5 @@ def create_accounts(url: str, **emails_by_role: str) -> None:
                                           password=PASSWORD, role=Role(role))
             assert user is not None, email
         db.session.commit()
+        db.session.remove()
         db.engine.dispose()
