@@ -19,7 +19,7 @@ run: $(STAMP)
 	$(BIN)/participation serve --host 127.0.0.1 --port 5000
 
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(or $(PYTEST_WORKERS),auto) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -33,8 +33,29 @@ from participation.realtime.rooms import NAMESPACE
 from participation.security.permissions import Role
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_URL = os.environ.get("PARTICIPATION_TEST_DATABASE_URL") or None
-REDIS_URL = os.environ.get("PARTICIPATION_TEST_REDIS_URL") or None
+# pytest-xdist runs the suite in several processes: each gets its own PostgreSQL database and
+# Redis database so that truncating and flushing never touch another process's data.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def _per_worker_pg(url: str | None) -> str | None:
+    if not url or not WORKER:
+        return url
+    base, _, name = url.rpartition("/")
+    return f"{base}/{name}_{WORKER}"
+
+
+def _per_worker_redis(url: str | None) -> str | None:
+    if not url or not WORKER:
+        return url
+    base, _, index = url.rpartition("/")
+    number = int(index or 0) + 1 + int(WORKER.removeprefix("gw") or 0)
+    return f"{base}/{number % 16}"
+
+
+PG_BASE_URL = os.environ.get("PARTICIPATION_TEST_DATABASE_URL") or None
+PG_URL = _per_worker_pg(PG_BASE_URL)
+REDIS_URL = _per_worker_redis(os.environ.get("PARTICIPATION_TEST_REDIS_URL") or None)
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 PASSWORD = "correct horse battery staple"
 
@@ -99,6 +120,15 @@ def migrated_postgresql(tmp_path_factory: pytest.TempPathFactory) -> str:
     assert PG_URL
     from sqlalchemy import create_engine, text
 
+    if PG_URL != PG_BASE_URL:
+        admin = create_engine(PG_BASE_URL, isolation_level="AUTOCOMMIT")
+        name = PG_URL.rpartition("/")[2]
+        with admin.connect() as conn:
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                  {"n": name}).scalar()
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
     engine = create_engine(PG_URL)
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE"))

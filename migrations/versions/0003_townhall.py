@@ -1,7 +1,7 @@
 """Town halls, questions, upvotes, the moderation log and the realtime event log.
 
 Revision ID: 0003_townhall
-Revises: 0001_accounts
+Revises: 0002_forums
 Create Date: 2026-11-30 16:16:32.955774
 
 """
@@ -116,9 +116,16 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_townhall_upvotes_question_id'), ['question_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_townhall_upvotes_user_id'), ['user_id'], unique=False)
 
+    # A forum topic may belong to a town hall; the town-hall table exists only from here on.
+    with op.batch_alter_table('forum_topics', schema=None) as batch_op:
+        batch_op.create_foreign_key(batch_op.f('fk_forum_topics_townhall_id_townhalls'),
+                                    'townhalls', ['townhall_id'], ['id'], ondelete='SET NULL')
 
 
 def downgrade():
+    with op.batch_alter_table('forum_topics', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_forum_topics_townhall_id_townhalls'),
+                                 type_='foreignkey')
     with op.batch_alter_table('townhall_upvotes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_townhall_upvotes_user_id'))
         batch_op.drop_index(batch_op.f('ix_townhall_upvotes_question_id'))

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint, and_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from participation.accounts.models import User
 from participation.db import UNMANAGED_SCHEMA_OBJECTS, Base, utcnow
+
+if TYPE_CHECKING:
+    from participation.townhall.models import TownHall
 
 # Full-text search objects that only the migration can describe (FTS5 on SQLite, GIN expression
 # indexes on PostgreSQL); the schema comparison leaves them alone.
@@ -57,15 +61,16 @@ class Topic(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     description_html: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[TopicStatus] = mapped_column(_enum(TopicStatus), default=TopicStatus.OPEN)
-    # The town hall this topic belongs to, if any. The foreign key is added once the town-hall
-    # tables exist in the same migration chain.
-    townhall_id: Mapped[int | None] = mapped_column(index=True)
+    # The town hall this topic belongs to, if any (its key is added by 0003_townhall).
+    townhall_id: Mapped[int | None] = mapped_column(
+        ForeignKey("townhalls.id", ondelete="SET NULL"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     created_by: Mapped[User | None] = relationship()
+    townhall: Mapped[TownHall | None] = relationship()
 
     @property
     def is_open(self) -> bool:

@@ -30,6 +30,7 @@ from participation.moderation.models import ForumModerationEntry, ModerationActi
 from participation.notifications.services import notify
 from participation.security.permissions import Role, can, has_role, require
 from participation.security.sanitize import clean_text, render_markdown
+from participation.townhall.models import TownHall
 
 TITLE_MAX = 200
 BODY_MAX = 20_000
@@ -94,14 +95,14 @@ def list_topics(session: Session, *, page: int = 1,
     return [(topic, int(count)) for topic, count in rows], total
 
 
-def _topic_fields(title: str | None, description: str | None, status: str | None,
-                  townhall_id: int | None) -> dict[str, Any]:
+def _topic_fields(session: Session, title: str | None, description: str | None,
+                  status: str | None, townhall_id: int | None) -> dict[str, Any]:
     try:
         topic_status = TopicStatus(status or TopicStatus.OPEN)
     except ValueError:
         raise InvalidInput("Choose open or archived.", field="status") from None
-    if townhall_id is not None and townhall_id < 1:
-        raise InvalidInput("A town hall number is a whole number from 1.", field="townhall_id")
+    if townhall_id is not None and (townhall_id < 1 or session.get(TownHall, townhall_id) is None):
+        raise InvalidInput("There is no town hall with that number.", field="townhall_id")
     text = clean_body(description, field="description", limit=DESCRIPTION_MAX, required=False)
     return {"title": clean_title(title), "description": text,
             "description_html": render_markdown(text) if text else "",
@@ -113,7 +114,7 @@ def create_topic(session: Session, actor: User, *, title: str | None,
                  townhall_id: int | None = None) -> Topic:
     require(actor, "forum.topic.create")
     topic = Topic(created_by_id=actor.id,
-                  **_topic_fields(title, description, status, townhall_id))
+                  **_topic_fields(session, title, description, status, townhall_id))
     session.add(topic)
     session.flush()
     return topic
@@ -123,7 +124,8 @@ def update_topic(session: Session, actor: User, topic: Topic, *, title: str | No
                  description: str | None, status: str | None,
                  townhall_id: int | None = None) -> None:
     require(actor, "forum.topic.edit", topic)
-    for name, value in _topic_fields(title, description, status, townhall_id).items():
+    for name, value in _topic_fields(session, title, description, status,
+                                     townhall_id).items():
         setattr(topic, name, value)
     topic.updated_at = utcnow()
     session.flush()

@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
-from flask import Flask, g
 
 from participation.accounts.models import User
+from participation.db import utcnow
 from participation.extensions import db
 from participation.forums import services
 from participation.forums.models import Post, Thread, Topic
 from participation.security.permissions import Role
-
-
-@pytest.fixture(autouse=True)
-def one_user_per_request(app: Flask) -> None:
-    """The `app` fixture keeps one application context open for the whole test, so Flask-Login's
-    user and Flask-WTF's CSRF token cached on `g` would leak from one test client's request into
-    another's. Forget them at the start of each request, as a fresh context in production does."""
-
-    @app.before_request
-    def forget_cached_user() -> None:
-        g.pop("_login_user", None)
-        g.pop(app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
+from participation.townhall import services as townhall_services
+from participation.townhall.models import TownHall
 
 
 @pytest.fixture
@@ -75,3 +66,14 @@ def make_reply(make_user: Callable[..., User]) -> Callable[..., Post]:
         return post
 
     return factory
+
+
+@pytest.fixture
+def linked_townhall(official: User) -> TownHall:
+    """A town hall a topic can belong to."""
+    now = utcnow()
+    townhall = townhall_services.create_townhall(
+        db.session, official, title="Budget town hall", starts_at=now,
+        ends_at=now + timedelta(hours=1))
+    db.session.commit()
+    return townhall

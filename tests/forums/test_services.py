@@ -21,15 +21,15 @@ def _notices(session, user):
                                 .order_by(Notification.id)))
 
 
-def test_only_officials_and_admins_open_topics(session, make_user):
+def test_only_officials_and_admins_open_topics(session, make_user, linked_townhall):
     resident = make_user()
     with pytest.raises(Forbidden):
         services.create_topic(session, resident, title="Mine", description="")
     for role in (Role.OFFICIAL, Role.ADMIN):
         topic = services.create_topic(session, make_user(role), title=f"By {role}",
-                                      description="*Why*", townhall_id=7)
+                                      description="*Why*", townhall_id=linked_townhall.id)
         assert topic.description_html.strip() == "<p><em>Why</em></p>"
-        assert topic.townhall_id == 7 and topic.status is TopicStatus.OPEN
+        assert topic.townhall_id == linked_townhall.id and topic.status is TopicStatus.OPEN
 
 
 def test_topic_with_bad_fields_is_refused(session, official):
@@ -41,6 +41,9 @@ def test_topic_with_bad_fields_is_refused(session, official):
     assert error.value.field == "status"
     with pytest.raises(InvalidInput) as error:
         services.create_topic(session, official, title="T", description="", townhall_id=0)
+    assert error.value.field == "townhall_id"
+    with pytest.raises(InvalidInput) as error:
+        services.create_topic(session, official, title="T", description="", townhall_id=999)
     assert error.value.field == "townhall_id"
 
 

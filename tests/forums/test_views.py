@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from participation.extensions import db
+from participation.forums import services
 from participation.forums.models import Post, Thread, Topic
 from participation.security.permissions import Role
 from tests.conftest import csrf_token
@@ -29,15 +30,16 @@ def test_topic_list_is_the_forums_nav_entry(client, topic):
     assert topic.title in html
 
 
-def test_official_opens_and_edits_a_topic_resident_cannot(client_as, app):
+def test_official_opens_and_edits_a_topic_resident_cannot(client_as, app, linked_townhall):
     official = client_as(Role.OFFICIAL)
     response = _post(official, "/topics/new", {"title": "Library hours",
                                                 "description": "Longer *hours*?",
-                                                "status": "open", "townhall_id": "3"},
+                                                "status": "open",
+                                                "townhall_id": str(linked_townhall.id)},
                      "/topics/new")
     assert response.status_code == 302
     topic = db.session.scalar(select(Topic))
-    assert topic.townhall_id == 3 and "<em>hours</em>" in topic.description_html
+    assert topic.townhall_id == linked_townhall.id and "<em>hours</em>" in topic.description_html
     response = _post(official, f"/topics/{topic.id}/edit",
                      {"title": "Library opening hours", "description": "", "status": "archived"},
                      "/topics/new")
@@ -273,3 +275,11 @@ def test_archived_topic_says_so_and_refuses_threads(client_as, make_topic):
     response = _post(resident, f"/topics/{topic.id}/threads", {"title": "x", "body": "y"})
     assert response.status_code == 400
     assert "archived" in response.get_data(as_text=True)
+
+
+def test_topic_page_links_its_town_hall(client, official, linked_townhall):
+    topic = services.create_topic(db.session, official, title="Budget questions",
+                                  description="", townhall_id=linked_townhall.id)
+    db.session.commit()
+    html = client.get(f"/topics/{topic.id}").get_data(as_text=True)
+    assert f'href="/townhalls/{linked_townhall.id}">Budget town hall</a>' in html
