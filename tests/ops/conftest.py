@@ -196,6 +196,28 @@ class Nginx:
                 self.process.wait()
 
 
+def start_patiently(server: Any, timeout: float = 120.0) -> None:
+    """LiveServer.start with more time: two workers importing at once on a busy two-core
+    machine can take longer than its 30 seconds."""
+    import sys
+
+    exe = Path(sys.executable).with_name("participation")
+    with server.log.open("ab") as handle:
+        server.process = subprocess.Popen(
+            [str(exe), "serve", "--host", "127.0.0.1", "--port", str(server.port)],
+            env=server.env, cwd=server.cwd, stdout=handle, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"server exited: {server.log.read_text()}")
+        try:
+            with socket.create_connection(("127.0.0.1", server.port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server did not start: {server.log.read_text()}")
+
+
 def truncate_postgresql(url: str) -> None:
     from sqlalchemy import create_engine, text
 
@@ -276,7 +298,7 @@ def scaled_site(request: pytest.FixtureRequest, live_server: Callable[..., Any],
 
         def start_worker(worker: Any) -> None:
             try:
-                worker.start()
+                start_patiently(worker)
             except BaseException as error:  # noqa: BLE001 - re-raised below, in the test
                 failures.append(error)
 

@@ -10,6 +10,8 @@ import uuid
 import pytest
 import socketio
 
+from tests.ops.conftest import start_patiently
+
 pytestmark = pytest.mark.server
 
 
@@ -46,7 +48,9 @@ def _emit_until_everyone_hears(emitter, listeners, n: int, timeout: float = 30.0
 def test_workers_resubscribe_and_clients_resync_after_redis_restarts(live_server, own_redis):
     channel = f"participation-test-{uuid.uuid4().hex[:12]}"
     env = {"SOCKETIO_MESSAGE_QUEUE": own_redis.url, "SOCKETIO_CHANNEL": channel}
-    workers = [live_server(env, migrate=(i == 0)).start() for i in range(2)]
+    workers = [live_server(env, migrate=(i == 0)) for i in range(2)]
+    for worker in workers:
+        start_patiently(worker)
     listeners = [Listener(worker.url) for worker in workers]
     emitter = socketio.RedisManager(own_redis.url, channel=channel, write_only=True)
     try:

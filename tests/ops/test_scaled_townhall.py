@@ -99,6 +99,10 @@ def test_an_approval_through_worker_a_reaches_clients_on_worker_b(scaled_site):
     everyone = [*on_a, *on_b]
     try:
         wait_for(lambda: all(w.joins == 1 for w in everyone), what="joins")
+        # Presence is counted over both workers: everyone sees every socket, wherever it is.
+        sockets = len(everyone) + 2
+        wait_for(lambda: all(w.presence == sockets for w in everyone), timeout=15,
+                 what=f"every watcher to count {sockets} people present")
         # The resident asks on worker B; the moderator approves on worker A.
         asked = [ask(resident, townhall_id, f"Question {n} from worker B?") for n in range(3)]
         for question_id in asked[:2]:

@@ -48,10 +48,12 @@ class Watcher:
         self.public: dict[int, str] = {}
         self.joins = 0
         self.resyncs = 0
+        self.presence: int | None = None
         self.client = socketio.Client(reconnection_delay=0.2, reconnection_delay_max=1.0)
         self.client.on("connect", self.rejoin, namespace=NAMESPACE)
         self.client.on("resync", self.resync, namespace=NAMESPACE)
         self.client.on("question", self.live_event, namespace=NAMESPACE)
+        self.client.on("presence", self.counted, namespace=NAMESPACE)
         self.client.connect(url, namespaces=[NAMESPACE], transports=["websocket"],
                             headers=headers or {}, wait_timeout=20)
 
@@ -78,6 +80,10 @@ class Watcher:
                     if entry["event"] == "question":
                         self.apply(entry["data"])
             self.seq = max(self.seq, ack["seq"])
+
+    def counted(self, data: dict[str, Any]) -> None:
+        if data.get("townhall_id") == self.townhall_id:
+            self.presence = data["count"]
 
     def live_event(self, data: dict[str, Any]) -> None:
         with self.lock:
