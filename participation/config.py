@@ -75,6 +75,7 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "SOCKETIO_CHANNEL": os.environ.get("SOCKETIO_CHANNEL") or "flask-socketio",
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
         "METRICS_ENABLED": _flag("METRICS_ENABLED", False),
+        "FORUM_FLAG_THRESHOLD": _int("FORUM_FLAG_THRESHOLD", 3),
     }
     if settings["LOG_FORMAT"] not in {"text", "json"}:
         raise InsecureConfiguration(
@@ -142,6 +143,8 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_TOKEN": None,
     "METRICS_ENABLED": False,
     "LOG_FORMAT": "text",
+    # Flags from different residents that hide a forum post until a moderator reviews it.
+    "FORUM_FLAG_THRESHOLD": 3,
 }
 
 
