@@ -14,6 +14,7 @@ from tests.ops.watchers import (
     Watcher,
     cookies,
     create_accounts,
+    create_live_poll,
     database_approved,
     form_token,
     wait_for,
@@ -89,7 +90,7 @@ def disconnect_all(watchers: list[Watcher]) -> None:
             pass
 
 
-def test_an_approval_through_worker_a_reaches_clients_on_worker_b(scaled_site):
+def test_an_approval_on_worker_a_and_a_vote_on_worker_b_reach_clients_of_both(scaled_site):
     site = scaled_site()
     townhall_id, sessions = live_townhall(site)
     moderator = Watcher(site.url, townhall_id, cookies(sessions["moderator"]))
@@ -113,6 +114,16 @@ def test_an_approval_through_worker_a_reaches_clients_on_worker_b(scaled_site):
         sequences = {tuple(w.seqs) for w in everyone}
         assert len(sequences) == 1, sequences
         assert list(next(iter(sequences))) == sorted(set(next(iter(sequences))))
+
+        # A vote cast on worker B shows in the live tally on worker A (and B).
+        poll_id, options = create_live_poll(site.env["DATABASE_URL"], townhall_id,
+                                            "official@example.org")
+        ack = resident.client.call("vote", {"poll_id": poll_id, "choices": [options[1]],
+                                            "client_id": "scaled-vote-1"},
+                                   namespace=NAMESPACE, timeout=15)
+        assert ack["ok"], ack
+        wait_for(lambda: all(w.votes(poll_id) == [0, 1] for w in everyone),
+                 what="every watcher on both workers to see the vote in the tally")
     finally:
         disconnect_all([moderator, resident, *everyone])
     time.sleep(0.5)

@@ -49,11 +49,13 @@ class Watcher:
         self.joins = 0
         self.resyncs = 0
         self.presence: int | None = None
+        self.tallies: dict[int, dict[str, Any]] = {}
         self.client = socketio.Client(reconnection_delay=0.2, reconnection_delay_max=1.0)
         self.client.on("connect", self.rejoin, namespace=NAMESPACE)
         self.client.on("resync", self.resync, namespace=NAMESPACE)
         self.client.on("question", self.live_event, namespace=NAMESPACE)
         self.client.on("presence", self.counted, namespace=NAMESPACE)
+        self.client.on("tally", self.tallied, namespace=NAMESPACE)
         self.client.connect(url, namespaces=[NAMESPACE], transports=["websocket"],
                             headers=headers or {}, wait_timeout=20)
 
@@ -80,6 +82,15 @@ class Watcher:
                     if entry["event"] == "question":
                         self.apply(entry["data"])
             self.seq = max(self.seq, ack["seq"])
+
+    def tallied(self, data: dict[str, Any]) -> None:
+        with self.lock:
+            self.tallies[data["poll_id"]] = data["results"]
+
+    def votes(self, poll_id: int) -> list[int] | None:
+        with self.lock:
+            results = self.tallies.get(poll_id)
+            return None if results is None else [o["votes"] for o in results["options"]]
 
     def counted(self, data: dict[str, Any]) -> None:
         if data.get("townhall_id") == self.townhall_id:
@@ -130,3 +141,22 @@ def create_accounts(url: str, **emails_by_role: str) -> None:
         db.session.commit()
         db.session.remove()
         db.engine.dispose()
+
+
+def create_live_poll(url: str, townhall_id: int, official_email: str) -> tuple[int, list[int]]:
+    """An open single-choice poll with live results in the town hall; (poll id, option ids)."""
+    from participation.accounts.models import User
+    from participation.polls import services
+
+    app = create_app(base_config(SQLALCHEMY_DATABASE_URI=url))
+    with app.app_context():
+        official = db.session.scalar(db.select(User).where(User.email == official_email))
+        poll = services.create_poll(db.session, official, question="Which bus line first?",
+                                    options=["Line 4", "Line 9"], kind="single",
+                                    results_mode="live", townhall_id=townhall_id)
+        services.open_poll(db.session, official, poll)
+        db.session.commit()
+        answer = poll.id, [option.id for option in poll.options]
+        db.session.remove()
+        db.engine.dispose()
+    return answer
