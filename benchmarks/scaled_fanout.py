@@ -290,38 +290,27 @@ def start_workers(count: int, env: dict[str, str], workdir: Path,
     return ports
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", required=True,
-                        help="PostgreSQL URL of a scratch database (emptied, then migrated)")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
-    parser.add_argument("--clients", type=int, default=500, help="watchers per worker (N)")
-    parser.add_argument("--approvals", type=int, default=20, help="questions approved (K)")
-    parser.add_argument("--concurrency", type=int, default=40, help="watchers connecting at once")
-    parser.add_argument("--timeout", type=float, default=600.0,
-                        help="give up connecting watchers after this many seconds")
-    args = parser.parse_args()
-    if not 1 <= args.clients <= 5_000 or not 1 <= args.approvals <= 200:
-        parser.error("--clients must be 1..5000 and --approvals 1..200")
-    if not args.database_url.startswith("postgresql"):
-        parser.error("--database-url must be a PostgreSQL URL")
+def run(database_url: str, redis_url: str, clients: int, approvals: int, workers: int = 2,
+        concurrency: int = 40, timeout: float = 600.0) -> float:
+    """Measure 1 worker at `clients` watchers and `workers` workers at workers x clients;
+    print both and the p99 ratio, and return that ratio."""
     raise_open_file_limit()
-    reset_database(args.database_url)
+    reset_database(database_url)
     processes: list[subprocess.Popen] = []
     with tempfile.TemporaryDirectory(prefix="scaled-fanout-") as tmp:
         workdir = Path(tmp)
-        base_env = {**os.environ, "DATABASE_URL": args.database_url,
+        base_env = {**os.environ, "DATABASE_URL": database_url,
                     "SECRET_KEY": secrets.token_hex(32), "PARTICIPATION_ENV": "development",
                     "INSTANCE_PATH": str(workdir), "SOCKETIO_ASYNC_MODE": "eventlet",
-                    "SOCKETIO_MESSAGE_QUEUE": args.redis_url, "RATELIMIT_ENABLED": "false"}
-        townhalls = prepare(args.database_url, base_env, args.approvals + 1, workdir)
+                    "SOCKETIO_MESSAGE_QUEUE": redis_url, "RATELIMIT_ENABLED": "false"}
+        townhalls = prepare(database_url, base_env, approvals + 1, workdir)
         setups = []
         try:
-            for name, workers, (townhall_id, question_ids) in (("1 worker", 1, townhalls[0]),
-                                                               ("2 workers", 2, townhalls[1])):
+            for name, count, (townhall_id, question_ids) in (
+                    ("1 worker", 1, townhalls[0]), (f"{workers} workers", workers, townhalls[1])):
                 # Each setup has its own channel: its broadcasts never reach the other's workers.
                 env = {**base_env, "SOCKETIO_CHANNEL": f"bench-{uuid.uuid4().hex[:12]}"}
-                ports = start_workers(workers, env, workdir, processes)
+                ports = start_workers(count, env, workdir, processes)
                 setup = Setup(name, ports, townhall_id, question_ids)
                 setup.moderator = Socket(ports[0], sign_in(ports[0]))
                 ack = setup.moderator.call("join", {"townhall_id": townhall_id,
@@ -329,14 +318,15 @@ def main() -> None:
                 assert ack["ok"], ack
                 setups.append(setup)
             for setup in setups:
-                setup.connect(args.clients, args.concurrency, time.monotonic() + args.timeout)
+                setup.connect(clients, concurrency, time.monotonic() + timeout)
                 setup.approve(timed=False)  # warm-up
-            for n in range(args.approvals):
+            for n in range(approvals):
                 for setup in (setups if n % 2 == 0 else setups[::-1]):
                     setup.approve()
             results = [setup.measure() for setup in setups]
             for setup in setups:
-                setup.moderator.close()
+                if setup.moderator is not None:
+                    setup.moderator.close()
         finally:
             for process in processes:
                 process.terminate()
@@ -349,8 +339,31 @@ def main() -> None:
               f"max={max(latencies or [0]) * ms:.1f}ms delivered={delivered}/{expected} "
               f"({100 * delivered / max(expected, 1):.1f}%)", flush=True)
     ratio = percentile(results[1][0], 0.99) / percentile(results[0][0], 0.99)
-    print(f"ratio 2 workers at {2 * args.clients} / 1 worker at {args.clients}: p99={ratio:.2f} "
-          "(goal <= 1.3, with 100% delivered)")
+    print(f"ratio {workers} workers at {workers * clients} / 1 worker at {clients}: "
+          f"p99={ratio:.2f} (goal <= 1.3, with 100% delivered)", flush=True)
+    return ratio
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", required=True,
+                        help="PostgreSQL URL of a scratch database (emptied, then migrated)")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--clients", type=int, default=500, help="watchers per worker (N)")
+    parser.add_argument("--approvals", type=int, default=20, help="questions approved (K)")
+    parser.add_argument("--workers", type=int, default=2, help="workers in the second setup")
+    parser.add_argument("--concurrency", type=int, default=40, help="watchers connecting at once")
+    parser.add_argument("--timeout", type=float, default=600.0,
+                        help="give up connecting watchers after this many seconds")
+    args = parser.parse_args()
+    if not 1 <= args.clients <= 5_000 or not 1 <= args.approvals <= 200:
+        parser.error("--clients must be 1..5000 and --approvals 1..200")
+    if not 2 <= args.workers <= 8:
+        parser.error("--workers must be 2..8")
+    if not args.database_url.startswith("postgresql"):
+        parser.error("--database-url must be a PostgreSQL URL")
+    run(args.database_url, args.redis_url, args.clients, args.approvals, args.workers,
+        args.concurrency, args.timeout)
 
 
 if __name__ == "__main__":
