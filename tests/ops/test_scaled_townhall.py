@@ -7,8 +7,10 @@ import time
 from typing import Any
 
 import pytest
+import requests
 
 from participation.realtime.rooms import NAMESPACE
+from tests.conftest import CSRF_RE, PASSWORD
 from tests.ops.conftest import ScaledSite
 from tests.ops.watchers import (
     Watcher,
@@ -25,12 +27,8 @@ pytestmark = pytest.mark.server
 WATCHERS_PER_WORKER = 3
 
 
-def _sign_in_through(site: ScaledSite, worker: int, email: str) -> Any:
-    """signed_in() from the town hall tests, but on a session pinned to `worker`."""
-    import requests
-
-    from tests.conftest import CSRF_RE, PASSWORD
-
+def _sign_in_through(site: ScaledSite, worker: int, email: str) -> requests.Session:
+    """Sign in through nginx on a session that nginx routes to `worker`."""
     http: requests.Session = site.session_on(worker)
     token = CSRF_RE.search(http.get(site.url + "/login", timeout=10).text)
     response = http.post(site.url + "/login", timeout=10, allow_redirects=False, data={
@@ -65,8 +63,8 @@ def live_townhall(site: ScaledSite) -> tuple[int, dict[str, Any]]:
 
 def watchers_on(site: ScaledSite, worker: int, townhall_id: int, n: int) -> list[Watcher]:
     cookie = site.route_cookie(worker)
-    return [Watcher(site.url, townhall_id,
-                             {"Cookie": f"participation_route={cookie}"}) for _ in range(n)]
+    return [Watcher(site.url, townhall_id, {"Cookie": f"participation_route={cookie}"})
+            for _ in range(n)]
 
 
 def ask(resident: Watcher, townhall_id: int, text: str) -> int:
