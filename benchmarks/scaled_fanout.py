@@ -311,14 +311,16 @@ def run(database_url: str, redis_url: str, clients: int, approvals: int, workers
                 # Each setup has its own channel: its broadcasts never reach the other's workers.
                 env = {**base_env, "SOCKETIO_CHANNEL": f"bench-{uuid.uuid4().hex[:12]}"}
                 ports = start_workers(count, env, workdir, processes)
-                setup = Setup(name, ports, townhall_id, question_ids)
-                setup.moderator = Socket(ports[0], sign_in(ports[0]))
-                ack = setup.moderator.call("join", {"townhall_id": townhall_id,
-                                                    "moderator": True})
-                assert ack["ok"], ack
-                setups.append(setup)
+                setups.append(Setup(name, ports, townhall_id, question_ids))
             for setup in setups:
                 setup.connect(clients, concurrency, time.monotonic() + timeout)
+            # The moderators connect last: an idle socket that nobody reads cannot answer the
+            # server's pings while thousands of watchers connect, and would be dropped.
+            for setup in setups:
+                setup.moderator = Socket(setup.ports[0], sign_in(setup.ports[0]))
+                ack = setup.moderator.call("join", {"townhall_id": setup.townhall_id,
+                                                    "moderator": True})
+                assert ack["ok"], ack
                 setup.approve(timed=False)  # warm-up
             for n in range(approvals):
                 for setup in (setups if n % 2 == 0 else setups[::-1]):
