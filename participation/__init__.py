@@ -64,28 +64,33 @@ def configure_settings(app: Flask, config: Mapping[str, Any] | None) -> None:
 
 
 def configure_logging(app: Flask) -> None:
-    import logging
+    from participation.ops.logs import install_log_handler
 
     if not app.debug and not app.testing:
-        logging.basicConfig(level=logging.INFO,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        install_log_handler(app.config.get("LOG_FORMAT", "text"))
 
 
 def configure_extensions(app: Flask) -> None:
     from participation.extensions import csrf, db, limiter, migrate, socketio
     from participation.security.headers import configure_security_headers
-    from participation.web import configure_error_handlers
+    from participation.web import configure_error_handlers, configure_url_converters
 
+    configure_url_converters(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=_migrations_directory(), render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)
     configure_login(app)
     origins = app.config.get("PUBLIC_URL")
+    # Flask-SocketIO keeps the queue manager of an earlier init_app; each app picks its own.
+    socketio.server_options.pop("client_manager", None)
+    queue_options = _queue_options(app)
     socketio.init_app(
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
         message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE"),
+        channel=app.config.get("SOCKETIO_CHANNEL") or "flask-socketio",
+        **queue_options,
         # None lets python-socketio accept only the origin the request came to.
         cors_allowed_origins=[origins] if origins else None,
         max_http_buffer_size=1024 * 1024,
@@ -95,6 +100,17 @@ def configure_extensions(app: Flask) -> None:
     configure_security_headers(app)
     configure_error_handlers(app)
     configure_template_globals(app)
+
+
+def _queue_options(app: Flask) -> dict[str, Any]:
+    """A Redis queue gets the manager that resyncs clients after an outage."""
+    url = app.config.get("SOCKETIO_MESSAGE_QUEUE")
+    if not url or not str(url).startswith(("redis://", "rediss://")):
+        return {}
+    from participation.realtime.queue import ResyncingRedisManager
+
+    channel = app.config.get("SOCKETIO_CHANNEL") or "flask-socketio"
+    return {"client_manager": ResyncingRedisManager(url, channel=channel)}
 
 
 def _migrations_directory() -> str:
@@ -160,6 +176,7 @@ def configure_blueprints(app: Flask) -> None:
     from participation.decisions import api as decisions_api  # noqa: F401 - API routes
     from participation.forums import api as forums_api  # noqa: F401 - registers /api/v1 routes
     from participation.home import views as home
+    from participation.ops import views as ops
     from participation.polls import api as polls_api  # noqa: F401 - /api/v1/polls, before api.bp
     from participation.polls import views as polls
     from participation.townhall import api as townhall_api  # noqa: F401 - adds /api/v1 routes
@@ -176,6 +193,7 @@ def configure_blueprints(app: Flask) -> None:
 
     for blueprint in (forums.bp, moderation.bp, notifications.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(ops.bp)
 
     from participation.decisions import providers as decision_providers  # noqa: F401
     from participation.decisions import views as decisions

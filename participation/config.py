@@ -53,6 +53,7 @@ def from_environment(instance_path: str) -> dict[str, Any]:
     database_url = os.environ.get("DATABASE_URL") or (
         "sqlite:///" + str(Path(instance_path) / "participation.db")
     )
+    database_url = normalize_database_url(database_url)
     settings: dict[str, Any] = {
         "ENV_NAME": env,
         "SECRET_KEY": os.environ.get("SECRET_KEY") or None,
@@ -70,9 +71,50 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 1024 * 1024),
         "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text"),
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(database_url),
+        "SOCKETIO_CHANNEL": os.environ.get("SOCKETIO_CHANNEL") or "flask-socketio",
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
+        "METRICS_ENABLED": _flag("METRICS_ENABLED", False),
         "FORUM_FLAG_THRESHOLD": _int("FORUM_FLAG_THRESHOLD", 3),
     }
+    if settings["LOG_FORMAT"] not in {"text", "json"}:
+        raise InsecureConfiguration(
+            f"LOG_FORMAT must be text or json, got {settings['LOG_FORMAT']!r}")
     return settings
+
+
+def normalize_database_url(url: str) -> str:
+    """Route plain `postgres://` and `postgresql://` URLs to psycopg 3, the driver we ship."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def engine_options(database_url: str) -> dict[str, Any]:
+    """Connection pool settings: pre-ping always; pool sizes for server databases only.
+
+    Pre-ping tests each pooled connection before use, so after a database restart the first
+    request gets a fresh connection instead of an error. SQLite keeps SQLAlchemy's own pool.
+    """
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if database_url.startswith("sqlite"):
+        return options
+    options.update(
+        pool_size=_int("DATABASE_POOL_SIZE", 10),
+        max_overflow=_int("DATABASE_MAX_OVERFLOW", 20),
+        pool_recycle=_int("DATABASE_POOL_RECYCLE", 1800),
+        pool_timeout=_int("DATABASE_POOL_TIMEOUT", 10),
+    )
+    if database_url.startswith("postgresql"):
+        # Without it a database host that drops packets holds a worker for minutes.
+        options["connect_args"] = {"connect_timeout": _int("DATABASE_CONNECT_TIMEOUT", 5)}
+    for name in ("pool_size", "pool_recycle", "pool_timeout"):
+        if options[name] < 1:
+            raise InsecureConfiguration(f"DATABASE_{name.upper()} must be at least 1")
+    if options["max_overflow"] < 0:
+        raise InsecureConfiguration("DATABASE_MAX_OVERFLOW must not be negative")
+    return options
 
 
 DEFAULTS: dict[str, Any] = {
@@ -97,6 +139,10 @@ DEFAULTS: dict[str, Any] = {
     "LIMIT_UPVOTE": "60 per minute",
     "LIMIT_VOTE": "30 per minute",
     "SOCKET_MAX_PAYLOAD": 64 * 1024,
+    "SOCKETIO_CHANNEL": "flask-socketio",
+    "METRICS_TOKEN": None,
+    "METRICS_ENABLED": False,
+    "LOG_FORMAT": "text",
     # Flags from different residents that hide a forum post until a moderator reviews it.
     "FORUM_FLAG_THRESHOLD": 3,
 }

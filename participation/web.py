@@ -11,9 +11,11 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from participation.errors import DomainError, ServiceUnavailable
 from participation.extensions import db
+from participation.ops import metrics
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +101,11 @@ def configure_error_handlers(app: Flask) -> None:
     @app.errorhandler(PoolTimeout)
     def database_unavailable(error: Exception) -> Response:
         log.warning("database unavailable: %s", type(error).__name__)
-        db.session.rollback()
+        metrics.database_error("http")
+        try:
+            db.session.rollback()
+        except Exception:  # noqa: BLE001 - with the database gone the rollback may fail too
+            db.session.remove()
         unavailable = ServiceUnavailable()
         return error_response(503, unavailable.message, unavailable.code)
 
@@ -111,6 +117,23 @@ def configure_error_handlers(app: Flask) -> None:
         except Exception:  # noqa: BLE001, S110 - the response must still be sent
             pass
         return error_response(500)
+
+
+MAX_ROW_ID = 2**31 - 1
+
+
+class RowIdConverter(IntegerConverter):
+    """`<int:...>` in every route: a number past the database's integer range matches no route
+    (404) instead of failing in the database driver (500)."""
+
+    def __init__(self, map: Any, fixed_digits: int = 0, min: int | None = None,
+                 max: int | None = MAX_ROW_ID, signed: bool = False) -> None:
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+def configure_url_converters(app: Flask) -> None:
+    """Call before blueprints are registered: rules bind their converters when added."""
+    app.url_map.converters["int"] = RowIdConverter
 
 
 def safe_next_url(target: str | None, default: str) -> str:

@@ -30,6 +30,12 @@ def document(path: str, summary: str, *, parameters: list[dict[str, Any]] | None
         if "{" in path:
             responses["404"] = {"description": "Not found", "content": {"application/json": {
                 "schema": {"$ref": "#/components/schemas/Error"}}}}
+        if any(p.get("in") == "query" for p in parameters or []):
+            responses["400"] = {"description": "Invalid query parameters", "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        responses["503"] = {"description": "Briefly unavailable; retry after Retry-After",
+                            "content": {"application/json": {
+                                "schema": {"$ref": "#/components/schemas/Error"}}}}
         OPENAPI_PATHS.setdefault(path, {})["get"] = {
             "summary": summary,
             "tags": [tag],
@@ -43,12 +49,12 @@ def document(path: str, summary: str, *, parameters: list[dict[str, Any]] | None
 
 def path_id(name: str, description: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "description": description,
-            "schema": {"type": "integer", "minimum": 1}}
+            "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}
 
 
 PAGE_PARAMETERS = [
     {"name": "page", "in": "query", "required": False,
-     "schema": {"type": "integer", "minimum": 1, "default": 1}},
+     "schema": {"type": "integer", "minimum": 1, "maximum": 1_000_000, "default": 1}},
     {"name": "per_page", "in": "query", "required": False,
      "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
 ]

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
-from participation.api import OPENAPI_PATHS, OPENAPI_SCHEMAS, bp
+from participation.api import OPENAPI_PATHS, OPENAPI_SCHEMAS, bp, document
 from participation.errors import InvalidInput
 
 ERROR_SCHEMA = {
@@ -20,6 +20,10 @@ ERROR_SCHEMA = {
 }
 
 
+# Far past any real listing, and small enough that the row offset fits every database's integer.
+MAX_PAGE = 1_000_000
+
+
 def page_arguments(max_per_page: int = 100) -> tuple[int, int]:
     """Read `page` and `per_page` from the query string, refusing nonsense with a 400."""
     try:
@@ -27,8 +31,9 @@ def page_arguments(max_per_page: int = 100) -> tuple[int, int]:
         per_page = int(request.args.get("per_page", 20))
     except ValueError:
         raise InvalidInput("page and per_page must be whole numbers.") from None
-    if page < 1 or not 1 <= per_page <= max_per_page:
-        raise InvalidInput(f"page must be at least 1 and per_page between 1 and {max_per_page}.")
+    if not 1 <= page <= MAX_PAGE or not 1 <= per_page <= max_per_page:
+        raise InvalidInput(f"page must be between 1 and {MAX_PAGE} and per_page between 1 and "
+                           f"{max_per_page}.")
     return page, per_page
 
 
@@ -47,6 +52,8 @@ def openapi_document() -> dict[str, Any]:
 
 
 @bp.route("/openapi.json")
+@document("/openapi.json", "This OpenAPI document", response={
+    "type": "object", "required": ["openapi", "info", "paths"]}, tag="meta")
 def openapi() -> Response:
     return jsonify(openapi_document())
 

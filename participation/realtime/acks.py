@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from participation.errors import DomainError, InvalidInput, ServiceUnavailable
 from participation.extensions import db
+from participation.ops import metrics
 
 log = logging.getLogger(__name__)
 
@@ -46,26 +48,44 @@ def _check_payload(payload: Any) -> dict[str, Any]:
 def acknowledged(handler: Callable[[dict[str, Any]], Ack | None]) -> Callable[..., Ack]:
     @functools.wraps(handler)
     def wrapper(payload: Any = None, *extra: Any) -> Ack:
-        try:
-            result = handler(_check_payload(payload))
-        except DomainError as error:
-            db.session.rollback()
-            if error.code in ("unauthorized", "forbidden"):
-                log.warning("refused socket event %s: %s", handler.__name__, error.message)
-            return error_ack(error)
-        except (OperationalError, PoolTimeout) as error:
-            log.warning("database unavailable during %s: %s", handler.__name__,
-                        type(error).__name__)
-            db.session.rollback()
-            return error_ack(ServiceUnavailable())
-        except Exception:
-            log.exception("unhandled error in socket event %s", handler.__name__)
-            db.session.rollback()
-            return {"ok": False, "error": "internal",
-                    "message": "Something went wrong on our side; please try again."}
-        return {"ok": True, **(result or {})}
+        started = time.perf_counter()
+        ack = _answer(handler, payload)
+        metrics.socket_event_handled(handler.__name__, "ok" if ack["ok"] else ack["error"],
+                                     time.perf_counter() - started)
+        return ack
 
     return wrapper
+
+
+def _answer(handler: Callable[[dict[str, Any]], Ack | None], payload: Any) -> Ack:
+    try:
+        result = handler(_check_payload(payload))
+    except DomainError as error:
+        db.session.rollback()
+        if error.code in ("unauthorized", "forbidden"):
+            log.warning("refused socket event %s: %s", handler.__name__, error.message)
+        return error_ack(error)
+    except (OperationalError, PoolTimeout) as error:
+        log.warning("database unavailable during %s: %s", handler.__name__,
+                    type(error).__name__)
+        metrics.database_error("socket")
+        _rollback_quietly()
+        return error_ack(ServiceUnavailable())
+    except Exception:
+        log.exception("unhandled error in socket event %s", handler.__name__)
+        _rollback_quietly()
+        return {"ok": False, "error": "internal",
+                "message": "Something went wrong on our side; please try again."}
+    return {"ok": True, **(result or {})}
+
+
+def _rollback_quietly() -> None:
+    """Roll back; with the database gone, the rollback itself may fail and must not escape."""
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001
+        log.warning("rollback failed; the connection is discarded")
+        db.session.remove()
 
 
 def require_fields(payload: dict[str, Any], **types: type | tuple[type, ...]) -> None:

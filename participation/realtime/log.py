@@ -24,6 +24,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, SessionTransaction
 
+from participation.ops import metrics
 from participation.realtime.models import Event, EventCounter
 from participation.realtime.rooms import NAMESPACE, moderators_room, townhall_room, user_room
 
@@ -101,6 +102,7 @@ def emit_events(events: Iterable[Event]) -> None:
     for entry in events:
         kind, room, data = entry.outgoing  # type: ignore[attr-defined]
         socketio.emit(kind, data, to=room, namespace=NAMESPACE)
+        metrics.broadcast_sent(kind)
         sent = True
     if sent:
         # Let the sockets' writers run now, before the caller goes on with its own work.

@@ -39,7 +39,9 @@
 
   setState("connecting", "Connecting to live updates…");
 
-  socket.on("connect", function () {
+  // Joins on every connect, and again on `resync`: the server asks for it when its message queue
+  // came back after an outage, during which this page may have missed events.
+  function join() {
     joined = false;
     setState("syncing", "Catching up…");
     socket.emit("join", { townhall_id: townhallId, since: lastSeq, moderator: view === "moderate" },
@@ -61,7 +63,10 @@
         if (typeof ack.presence === "number") { showPresence(ack.presence); }
         setState("live", "Up to date");
       });
-  });
+  }
+
+  socket.on("connect", join);
+  socket.on("resync", join);
 
   socket.on("disconnect", function () {
     setState("reconnecting", "Connection lost. Reconnecting…");

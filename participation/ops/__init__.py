@@ -1,0 +1,1 @@
+"""Running in production: readiness, Prometheus metrics and structured, redacted logs."""

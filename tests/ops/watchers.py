@@ -1,0 +1,162 @@
+"""Live town-hall pages as python-socketio clients, for tests against real workers."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+import socketio
+
+from participation import create_app
+from participation.extensions import db
+from participation.realtime.rooms import NAMESPACE
+from participation.townhall.models import Question, QuestionStatus
+from tests.conftest import CSRF_RE, base_config
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def form_token(http: requests.Session, url: str) -> str:
+    match = CSRF_RE.search(http.get(url, timeout=10).text)
+    assert match, f"no CSRF token on {url}"
+    return match.group(1) or match.group(2)
+
+
+def cookies(http: requests.Session) -> dict[str, str]:
+    return {"Cookie": "; ".join(f"{c.name}={c.value}" for c in http.cookies)}
+
+
+class Watcher:
+    """A town-hall page as static/js/townhall.js behaves: joins on connect and on `resync`
+    (with `since` once it has seen something), applies `question` events, ignores repeats."""
+
+    def __init__(self, url: str, townhall_id: int, headers: dict[str, str] | None = None):
+        self.townhall_id = townhall_id
+        self.lock = threading.Lock()
+        self.seq = 0
+        self.seqs: list[int] = []
+        self.public: dict[int, str] = {}
+        self.joins = 0
+        self.resyncs = 0
+        self.presence: int | None = None
+        self.tallies: dict[int, dict[str, Any]] = {}
+        self.client = socketio.Client(reconnection_delay=0.2, reconnection_delay_max=1.0)
+        self.client.on("connect", self.rejoin, namespace=NAMESPACE)
+        self.client.on("resync", self.resync, namespace=NAMESPACE)
+        self.client.on("question", self.live_event, namespace=NAMESPACE)
+        self.client.on("presence", self.counted, namespace=NAMESPACE)
+        self.client.on("tally", self.tallied, namespace=NAMESPACE)
+        self.client.connect(url, namespaces=[NAMESPACE], transports=["websocket"],
+                            headers=headers or {}, wait_timeout=20)
+
+    def resync(self, data: Any = None) -> None:
+        with self.lock:
+            self.resyncs += 1
+        self.rejoin()
+
+    def rejoin(self) -> None:
+        payload: dict[str, Any] = {"townhall_id": self.townhall_id}
+        with self.lock:
+            if self.joins:
+                payload["since"] = self.seq
+        self.client.emit("join", payload, namespace=NAMESPACE, callback=self.joined)
+
+    def joined(self, ack: dict[str, Any]) -> None:
+        assert ack["ok"], ack
+        with self.lock:
+            self.joins += 1
+            if "snapshot" in ack:
+                self.public = {q["id"]: q["status"] for q in ack["snapshot"]["questions"]}
+            else:
+                for entry in ack["events"]:
+                    if entry["event"] == "question":
+                        self.apply(entry["data"])
+            self.seq = max(self.seq, ack["seq"])
+
+    def tallied(self, data: dict[str, Any]) -> None:
+        with self.lock:
+            self.tallies[data["poll_id"]] = data["results"]
+
+    def votes(self, poll_id: int) -> list[int] | None:
+        with self.lock:
+            results = self.tallies.get(poll_id)
+            return None if results is None else [o["votes"] for o in results["options"]]
+
+    def counted(self, data: dict[str, Any]) -> None:
+        if data.get("townhall_id") == self.townhall_id:
+            self.presence = data["count"]
+
+    def live_event(self, data: dict[str, Any]) -> None:
+        with self.lock:
+            self.apply(data)
+
+    def apply(self, data: dict[str, Any]) -> None:
+        if data["seq"] in self.seqs:
+            return  # sent live and replayed after a resync: shown once, as the page does
+        self.seqs.append(data["seq"])
+        self.seq = max(self.seq, data["seq"])
+        question = data["question"]
+        if question["status"] in ("approved", "answered"):
+            self.public[question["id"]] = question["status"]
+        else:
+            self.public.pop(question["id"], None)
+
+    def approved(self) -> set[int]:
+        with self.lock:
+            return {qid for qid, status in self.public.items() if status == "approved"}
+
+
+def database_approved(url: str, townhall_id: int) -> set[int]:
+    app = create_app(base_config(SQLALCHEMY_DATABASE_URI=url))
+    with app.app_context():
+        ids = set(db.session.scalars(db.select(Question.id).where(
+            Question.townhall_id == townhall_id, Question.status == QuestionStatus.APPROVED)))
+        db.session.remove()
+        db.engine.dispose()
+    return ids
+
+
+def create_accounts(url: str, **emails_by_role: str) -> None:
+    """Accounts in a live site's database (faster than one command-line process each)."""
+    from participation.accounts import services
+    from participation.security.permissions import Role
+    from tests.conftest import PASSWORD
+
+    app = create_app(base_config(SQLALCHEMY_DATABASE_URI=url))
+    with app.app_context():
+        for role, email in emails_by_role.items():
+            user = services.register_user(db.session, email=email, display_name=role.title(),
+                                          password=PASSWORD, role=Role(role))
+            assert user is not None, email
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+
+
+def create_live_poll(url: str, townhall_id: int, official_email: str) -> tuple[int, list[int]]:
+    """An open single-choice poll with live results in the town hall; (poll id, option ids)."""
+    from participation.accounts.models import User
+    from participation.polls import services
+
+    app = create_app(base_config(SQLALCHEMY_DATABASE_URI=url))
+    with app.app_context():
+        official = db.session.scalar(db.select(User).where(User.email == official_email))
+        poll = services.create_poll(db.session, official, question="Which bus line first?",
+                                    options=["Line 4", "Line 9"], kind="single",
+                                    results_mode="live", townhall_id=townhall_id)
+        services.open_poll(db.session, official, poll)
+        db.session.commit()
+        answer = poll.id, [option.id for option in poll.options]
+        db.session.remove()
+        db.engine.dispose()
+    return answer
