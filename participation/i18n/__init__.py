@@ -1,0 +1,73 @@
+"""Languages: which one a page is in, and dates and numbers written the way its readers write them.
+
+The locale comes from the signed-in account's stored choice, else the choice a visitor made with
+the switcher (kept in the session), else the browser's Accept-Language, else English.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+# Each language the site is translated into, by its code, with its name in that language.
+LANGUAGES: dict[str, str] = {"en": "English", "es": "Español"}
+DEFAULT_LOCALE = "en"
+SESSION_KEY = "locale"
+TRANSLATIONS = Path(__file__).resolve().parent.parent.parent / "translations"
+
+
+def supported(code: Any) -> str | None:
+    """The language code if the site speaks it, else None."""
+    return code if isinstance(code, str) and code in LANGUAGES else None
+
+
+def select_locale() -> str:
+    from flask import request, session
+    from flask_login import current_user
+
+    user = current_user
+    if user and getattr(user, "is_authenticated", False) and supported(user.locale):
+        return user.locale
+    chosen = supported(session.get(SESSION_KEY))
+    if chosen:
+        return chosen
+    return request.accept_languages.best_match(list(LANGUAGES)) or DEFAULT_LOCALE
+
+
+def configure_i18n(app: Flask) -> None:
+    from flask_babel import (
+        Babel,
+        format_date,
+        format_datetime,
+        format_number,
+        format_time,
+        get_locale,
+    )
+
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "UTC")
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
+    Babel(app, locale_selector=select_locale)
+
+    def _dt(value: datetime | None, fmt: str = "medium") -> str:
+        return "" if value is None else format_datetime(value, fmt)
+
+    def _d(value: date | datetime | None, fmt: str = "medium") -> str:
+        return "" if value is None else format_date(value, fmt)
+
+    def _t(value: datetime | None, fmt: str = "short") -> str:
+        return "" if value is None else format_time(value, fmt)
+
+    def _n(value: float | int | None) -> str:
+        return "" if value is None else format_number(value)
+
+    app.jinja_env.filters.update(datetimeformat=_dt, dateformat=_d, timeformat=_t,
+                                 numberformat=_n)
+
+    @app.context_processor
+    def language() -> dict[str, Any]:
+        return {"page_lang": str(get_locale() or DEFAULT_LOCALE), "languages": LANGUAGES}
