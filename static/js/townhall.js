@@ -16,7 +16,10 @@
   var early = [];                               // events that arrived before the join ack
   var statusLine = document.getElementById("connection");
   var announcer = document.getElementById("announcer");
-  var socket = io("/townhall", { transports: ["websocket"], reconnectionDelayMax: 5000 });
+  // WebSocket first; where a proxy or network blocks it, long-polling carries the same events.
+  // data-transports (comma-separated) narrows the choice, e.g. "polling" on a hostile network.
+  var transports = (root.dataset.transports || "websocket,polling").split(",");
+  var socket = io("/townhall", { transports: transports, tryAllTransports: true, reconnectionDelayMax: 5000 });
 
   function setState(state, text) {
     if (!statusLine) { return; }

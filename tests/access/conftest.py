@@ -21,6 +21,7 @@ from tests.conftest import LiveServer
 ROLES = ("visitor", "resident", "moderator", "official", "admin")
 DEMO_EMAILS = {
     "resident": "resident@demo.participation.test",
+    "resident2": "sam@demo.participation.test",
     "moderator": "moderator@demo.participation.test",
     "official": "official@demo.participation.test",
     "admin": "admin@demo.participation.test",
