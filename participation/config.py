@@ -70,6 +70,7 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 1024 * 1024),
         "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text"),
+        "FORUM_FLAG_THRESHOLD": _int("FORUM_FLAG_THRESHOLD", 3),
     }
     return settings
 
@@ -96,6 +97,8 @@ DEFAULTS: dict[str, Any] = {
     "LIMIT_UPVOTE": "60 per minute",
     "LIMIT_VOTE": "30 per minute",
     "SOCKET_MAX_PAYLOAD": 64 * 1024,
+    # Flags from different residents that hide a forum post until a moderator reviews it.
+    "FORUM_FLAG_THRESHOLD": 3,
 }
 
 

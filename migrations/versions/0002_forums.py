@@ -1,5 +1,7 @@
-"""Topic forums: topics, threads, posts and their revisions, flags, follows, the forum moderation
-log, notifications, and full-text search (FTS5 on SQLite, GIN expression indexes on PostgreSQL).
+"""Topic forums, their moderation log, notifications and full-text search.
+
+Topics, threads, posts and their revisions, flags, follows, the forum moderation log,
+notifications, and search (FTS5 on SQLite, GIN expression indexes on PostgreSQL).
 
 Revision ID: 0002_forums
 Revises: 0001_accounts

@@ -4,18 +4,11 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from participation.forums.models import FLAG_REASON_LABELS, TopicStatus
 from participation.forums.services import BODY_MAX, DESCRIPTION_MAX, FLAG_DETAIL_MAX, TITLE_MAX
-
-try:
-    from wtforms.fields.choices import SelectChoice as choice
-except ImportError:  # WTForms before 3.3 takes (value, label) pairs
-
-    def choice(value: str, label: str) -> tuple[str, str]:  # type: ignore[misc]
-        return (value, label)
-
 
 BODY_TOO_LONG = f"Keep it to {BODY_MAX:,} characters or fewer."
 EMPTY_BODY = "Write something first."
@@ -38,8 +31,8 @@ class TopicForm(FlaskForm):
         Length(max=DESCRIPTION_MAX, message=f"Keep it to {DESCRIPTION_MAX:,} characters or fewer.")
     ])
     status = SelectField("Status", choices=[
-        choice(TopicStatus.OPEN.value, "Open for discussion"),
-        choice(TopicStatus.ARCHIVED.value, "Archived (read only)")])
+        SelectChoice(TopicStatus.OPEN.value, "Open for discussion"),
+        SelectChoice(TopicStatus.ARCHIVED.value, "Archived (read only)")])
     townhall_id = IntegerField("Town hall number (optional)",
                                validators=[Optional(), NumberRange(min=1)])
 
@@ -62,7 +55,8 @@ class EditPostForm(FlaskForm):
 
 class FlagForm(FlaskForm):
     reason = RadioField("Why should a moderator look at this post?",
-                        choices=[choice(r.value, label) for r, label in FLAG_REASON_LABELS.items()],
+                        choices=[SelectChoice(r.value, label)
+                                 for r, label in FLAG_REASON_LABELS.items()],
                         validators=[DataRequired("Choose a reason.")])
     detail = TextAreaField("Details (needed for “Other”)", validators=[
         Length(max=FLAG_DETAIL_MAX, message=f"Keep it to {FLAG_DETAIL_MAX} characters or fewer.")

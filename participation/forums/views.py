@@ -272,8 +272,7 @@ def flag_post(post_id: int) -> Any:
             services.flag_post(
                 db.session, current_user, post, reason=form.reason.data,
                 detail=form.detail.data,
-                threshold=current_app.config.get("FORUM_FLAG_THRESHOLD",
-                                                 services.DEFAULT_FLAG_THRESHOLD))
+                threshold=int(current_app.config["FORUM_FLAG_THRESHOLD"]))
         except DomainError as error:
             _form_failed(form, error)
             post = services.get_post(db.session, post_id)

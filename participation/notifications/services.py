@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from participation.accounts.models import User
 from participation.accounts.services import personal_data
 from participation.db import utcnow
+from participation.errors import NotFound
 from participation.notifications.models import Notification
 from participation.security.permissions import require
 from participation.security.sanitize import clean_text
@@ -42,6 +43,18 @@ def list_notifications(session: Session, actor: User, *, page: int = 1,
         .limit(per_page).offset((max(page, 1) - 1) * per_page)
     ).all()
     return list(items), total
+
+
+def open_notification(session: Session, actor: User, notification_id: int) -> Notification:
+    """Mark one of `actor`'s notices read, to follow its link."""
+    require(actor, "notifications.view")
+    notification = session.get(Notification, notification_id)
+    if notification is None or notification.user_id != actor.id:
+        raise NotFound("There is no such notification.")
+    if notification.read_at is None:
+        notification.read_at = utcnow()
+        session.flush()
+    return notification
 
 
 def mark_all_read(session: Session, actor: User) -> int:

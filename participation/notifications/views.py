@@ -6,10 +6,12 @@ from collections.abc import Callable
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy.exc import SQLAlchemyError
 
 from participation.accounts.forms import ConfirmForm
 from participation.extensions import db
 from participation.notifications import services
+from participation.web import safe_next_url
 
 bp = Blueprint("notifications", __name__)
 
@@ -23,7 +25,11 @@ def unread_notifications() -> dict[str, Callable[[], int]]:
     def count() -> int:
         if not current_user.is_authenticated:
             return 0
-        return services.unread_count(db.session, current_user)
+        try:
+            return services.unread_count(db.session, current_user)
+        except SQLAlchemyError:
+            # The header of the "briefly unavailable" page must still render without the database.
+            return 0
 
     return {"unread_notification_count": count}
 
@@ -37,6 +43,15 @@ def index() -> str:
     unread = sum(1 for n in items if n.read_at is None)
     return render_template("notifications/index.html", items=items, total=total, page=page,
                            per_page=PER_PAGE, unread=unread, form=ConfirmForm())
+
+
+@bp.route("/notifications/<int:notification_id>")
+@login_required
+def follow_link(notification_id: int) -> Response:
+    """Open a notice: it counts as read, and the reader lands where it points."""
+    notification = services.open_notification(db.session, current_user, notification_id)
+    db.session.commit()
+    return redirect(safe_next_url(notification.link, url_for("notifications.index")))
 
 
 @bp.route("/notifications/read", methods=["POST"])

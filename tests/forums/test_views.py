@@ -283,3 +283,31 @@ def test_topic_page_links_its_town_hall(client, official, linked_townhall):
     db.session.commit()
     html = client.get(f"/topics/{topic.id}").get_data(as_text=True)
     assert f'href="/townhalls/{linked_townhall.id}">Budget town hall</a>' in html
+
+
+def test_flag_threshold_is_a_setting(app, client_as, make_thread, monkeypatch, tmp_path):
+    from participation.config import from_environment
+
+    monkeypatch.setenv("FORUM_FLAG_THRESHOLD", "5")
+    assert from_environment(str(tmp_path))["FORUM_FLAG_THRESHOLD"] == 5
+    app.config["FORUM_FLAG_THRESHOLD"] = 1
+    thread = make_thread()
+    _post(client_as(Role.RESIDENT), f"/posts/{thread.opening_post.id}/flag", {"reason": "spam"})
+    db.session.expire_all()
+    assert db.session.get(Post, thread.opening_post.id).hidden
+
+
+def test_opening_a_notification_marks_it_read_and_follows_its_link(client_as, make_user,
+                                                                  make_thread, make_reply):
+    author = make_user()
+    client = client_as(user=author)
+    thread = make_thread(author)
+    reply = make_reply(thread)
+    make_reply(thread)
+    page = client.get("/notifications").get_data(as_text=True)
+    ids = re.findall(r'href="/notifications/(\d+)"', page)
+    assert len(ids) == 2 and _unread(page) == 2
+    response = client.get(f"/notifications/{ids[-1]}")
+    assert response.status_code == 302 and response.headers["Location"] == f"/posts/{reply.id}"
+    assert _unread(client.get("/notifications").get_data(as_text=True)) == 1
+    assert client_as(Role.RESIDENT).get(f"/notifications/{ids[0]}").status_code == 404

