@@ -25,10 +25,17 @@ def supported(code: Any) -> str | None:
     return code if isinstance(code, str) and code in LANGUAGES else None
 
 
+def N_(message: str) -> str:  # noqa: N802 - the usual gettext name for "translate later"
+    """Mark a message for the catalog where it is defined; it is translated where it is shown."""
+    return message
+
+
 def select_locale() -> str:
-    from flask import request, session
+    from flask import has_request_context, request, session
     from flask_login import current_user
 
+    if not has_request_context():
+        return DEFAULT_LOCALE
     user = current_user
     if user and getattr(user, "is_authenticated", False) and supported(user.locale):
         return user.locale
@@ -53,8 +60,12 @@ def configure_i18n(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
     Babel(app, locale_selector=select_locale)
 
-    def _dt(value: datetime | None, fmt: str = "medium") -> str:
-        return "" if value is None else format_datetime(value, fmt)
+    def _dt(value: datetime | None, fmt: str | None = None) -> str:
+        if value is None:
+            return ""
+        if fmt is None:  # the date in words and the time without seconds
+            return f"{format_date(value, 'medium')}, {format_time(value, 'short')}"
+        return format_datetime(value, fmt)
 
     def _d(value: date | datetime | None, fmt: str = "medium") -> str:
         return "" if value is None else format_date(value, fmt)
@@ -71,3 +82,7 @@ def configure_i18n(app: Flask) -> None:
     @app.context_processor
     def language() -> dict[str, Any]:
         return {"page_lang": str(get_locale() or DEFAULT_LOCALE), "languages": LANGUAGES}
+
+
+# Messages whose text lives in data (the main navigation in participation/__init__.py).
+NAV_LABELS = (N_("Town halls"), N_("Forums"), N_("Polls"), N_("Decisions"))
