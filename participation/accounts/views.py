@@ -15,6 +15,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from participation.accounts import services
@@ -87,7 +88,7 @@ def sign_in() -> str | Response:
         if user is not None:
             db.session.commit()
             login_user(user, remember=bool(form.remember.data))
-            flash(f"Welcome back, {user.display_name}.", "success")
+            flash(_('Welcome back, %(display_name)s.', display_name=user.display_name), "success")
             return redirect(next_url)
         db.session.rollback()
         form.password.errors = [SIGN_IN_FAILED]
@@ -106,7 +107,7 @@ def sign_out() -> Response:
             services.end_all_sessions(db.session, user)
             db.session.commit()
     logout_user()
-    flash("You are signed out on every device.", "success")
+    flash(_("You are signed out on every device."), "success")
     return redirect(url_for("home.index"))
 
 
@@ -145,7 +146,7 @@ def change_name() -> Response | tuple[str, int]:
             apply_domain_error(form, error) or flash(error.message, "error")
         else:
             db.session.commit()
-            flash("Your name is updated.", "success")
+            flash(_("Your name is updated."), "success")
             return redirect(url_for("accounts.account"))
     return _account_page_with(name_form=form)
 
@@ -167,7 +168,7 @@ def change_password() -> Response | tuple[str, int]:
             db.session.commit()
             # The token changed: sign this browser in again with the new one, others stay out.
             login_user(current_user._get_current_object())
-            flash("Your password is changed. Every other device has been signed out.", "success")
+            flash(_("Your password is changed. Every other device has been signed out."), "success")
             return redirect(url_for("accounts.account"))
     return _account_page_with(password_form=form)
 
@@ -185,7 +186,8 @@ def delete_account() -> Response | tuple[str, int]:
         else:
             db.session.commit()
             logout_user()
-            flash("Your account is deleted. What you posted now shows as a former participant's.",
+            flash(_(
+                "Your account is deleted. What you posted now shows as a former participant's."),
                   "success")
             return redirect(url_for("home.index"))
     return _account_page_with(delete_form=form)
@@ -239,7 +241,9 @@ def admin_change_role(user_id: int) -> Response:
         abort(400)
     services.set_role(db.session, current_user, subject, form.role.data or "")
     db.session.commit()
-    flash(f"{subject.display_name} is now {subject.role.value}.", "success")
+    flash(_(
+        '%(display_name)s is now %(value)s.',
+        display_name=subject.display_name, value=subject.role.value), "success")
     return redirect(url_for("accounts.admin_user", user_id=subject.id))
 
 
@@ -251,7 +255,9 @@ def admin_suspend(user_id: int) -> Response | tuple[str, int]:
     if form.validate_on_submit():
         services.suspend_user(db.session, current_user, subject, reason=form.reason.data or "")
         db.session.commit()
-        flash(f"{subject.display_name} is suspended and signed out everywhere.", "success")
+        flash(_(
+            '%(display_name)s is suspended and signed out everywhere.',
+            display_name=subject.display_name), "success")
         return redirect(url_for("accounts.admin_user", user_id=subject.id))
     return render_template("admin/user.html", subject=subject,
                            role_form=RoleForm(role=subject.role.value),
@@ -266,7 +272,7 @@ def admin_restore(user_id: int) -> Response:
         abort(400)
     services.restore_user(db.session, current_user, subject)
     db.session.commit()
-    flash(f"{subject.display_name} can sign in again.", "success")
+    flash(_('%(display_name)s can sign in again.', display_name=subject.display_name), "success")
     return redirect(url_for("accounts.admin_user", user_id=subject.id))
 
 

@@ -53,12 +53,16 @@ def configure_i18n(app: Flask) -> None:
         format_number,
         format_time,
         get_locale,
+        gettext,
     )
 
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "UTC")
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
     Babel(app, locale_selector=select_locale)
+    from participation.extensions import login_manager
+
+    login_manager.localize_callback = gettext
 
     def _dt(value: datetime | None, fmt: str | None = None) -> str:
         if value is None:
