@@ -62,7 +62,7 @@ class EditPostForm(FlaskForm):
 
 class FlagForm(FlaskForm):
     reason = RadioField(_l("Why should a moderator look at this post?"),
-                        choices=[SelectChoice(r.value, label)
+                        choices=[SelectChoice(r.value, _l(label))
                                  for r, label in FLAG_REASON_LABELS.items()],
                         validators=[DataRequired(_l("Choose a reason."))])
     detail = TextAreaField(_l("Details (needed for “Other”)"), validators=[

@@ -17,6 +17,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from participation.i18n import N_
+
 try:  # WTForms 3.3 deprecates (value, label) tuples
     from wtforms.fields.choices import SelectChoice
 except ImportError:  # pragma: no cover - WTForms before 3.3
@@ -58,8 +60,8 @@ class UpvoteForm(FlaskForm):
 
 class ModerateForm(FlaskForm):
     action = HiddenField(validators=[DataRequired()])
-    reason = SelectField(_l("Reason"), choices=[SelectChoice(value, label) for value, label in
-                                  [("", "Choose a reason"), *REJECT_REASONS.items()]],
+    reason = SelectField(_l("Reason"), choices=[SelectChoice(value, _l(label)) for value, label in
+                                  [("", N_("Choose a reason")), *REJECT_REASONS.items()]],
                          validators=[Optional()])
     into_id = IntegerField(_l("Merge into question number"), validators=[Optional()])
     answer = TextAreaField(_l("Written answer (leave empty if answered live)"),
@@ -68,9 +70,8 @@ class ModerateForm(FlaskForm):
 
 class EnterQuestionForm(FlaskForm):
     text = TextAreaField(_l("Question"), validators=[DataRequired()])
-    channel = SelectField(_l(
-        "Taken"), choices=[SelectChoice(c.value, CHANNEL_LABELS[c].capitalize())
-                                            for c in Channel if c is not Channel.ONLINE])
+    channel = SelectField(_l("Taken"), choices=[SelectChoice(c.value, _l(CHANNEL_LABELS[c]))
+                                                for c in Channel if c is not Channel.ONLINE])
     name = StringField(_l("Name of the person asking (optional, shown publicly)"),
                        validators=[Optional(), Length(max=80)])
 
@@ -80,7 +81,8 @@ class StatusForm(FlaskForm):
 
 
 STATUS_ACTIONS = {
-    Status.SCHEDULED: ((Status.LIVE, "Start the town hall"), (Status.ENDED, "Cancel (end now)")),
-    Status.LIVE: ((Status.ENDED, "End the town hall"),),
-    Status.ENDED: ((Status.LIVE, "Reopen"),),
+    Status.SCHEDULED: ((Status.LIVE, N_("Start the town hall")),
+                       (Status.ENDED, N_("Cancel (end now)"))),
+    Status.LIVE: ((Status.ENDED, N_("End the town hall")),),
+    Status.ENDED: ((Status.LIVE, N_("Reopen")),),
 }
