@@ -166,12 +166,15 @@ def configure_blueprints(app: Flask) -> None:
     from participation.api import views as api_views  # noqa: F401 - registers the document route
     from participation.forums import api as forums_api  # noqa: F401 - registers /api/v1 routes
     from participation.home import views as home
+    from participation.polls import api as polls_api  # noqa: F401 - /api/v1/polls, before api.bp
+    from participation.polls import views as polls
     from participation.townhall import api as townhall_api  # noqa: F401 - adds /api/v1 routes
     from participation.townhall import views as townhall
 
     for blueprint in (home.bp, accounts.bp, api.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(townhall.bp)
+    app.register_blueprint(polls.bp)
 
     from participation.forums import views as forums
     from participation.moderation import views as moderation
@@ -188,6 +191,7 @@ def configure_blueprints(app: Flask) -> None:
 def configure_socket_handlers(app: Flask) -> None:
     """Import the modules whose decorators register Socket.IO handlers."""
     from participation.extensions import socketio
+    from participation.polls import events as polls_events  # noqa: F401
     from participation.realtime.handlers import register_handlers
     from participation.townhall import events as townhall_events  # noqa: F401
 

@@ -195,3 +195,43 @@ def demo(if_empty: bool) -> None:
                f"{accounts.password}):")
     for role, email in emails:
         click.echo(f"  {role:<10} {email}")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=str))
+def recount(file: str) -> None:
+    """Recount an exported poll's ballots offline and say whether the result matches."""
+    import json
+
+    from participation.polls.services import BadExport, recount_export
+
+    try:
+        with open(file, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except OSError as error:
+        _fail(f"cannot read {file}: {error.strerror or error}.")
+        return
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        _fail(f"{file} is not a JSON poll export (the CSV export is for spreadsheets; "
+              "recount the JSON one).")
+        return
+    try:
+        report = recount_export(data)
+    except BadExport as error:
+        _fail(f"{file} is not a valid poll export: {error}.")
+        return
+    poll = data["poll"]
+    click.echo(f"Poll {poll.get('id')}: {poll.get('question')}")
+    click.echo(f"Ballots recounted: {report.results['ballots']}")
+    if report.results["kind"] == "ranked":
+        click.echo(f"Rounds: {len(report.results['rounds'])}; winner option id: "
+                   f"{report.results['winner']}")
+    else:
+        click.echo("Votes: " + ", ".join(f"option {o['id']}: {o['votes']}"
+                                         for o in report.results["options"]))
+    if report.matches:
+        click.echo("MATCH: the recount gives the published result and receipts digest.")
+        return
+    for problem in report.problems:
+        click.echo(f"MISMATCH: {problem}.", err=True)
+    sys.exit(1)

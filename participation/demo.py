@@ -38,6 +38,7 @@ DemoStep = Callable[[Session, DemoAccounts], None]
 DEMO_STEPS: tuple[str, ...] = ()
 DEMO_STEPS += ("participation.forums.demo:seed_forums",)
 DEMO_STEPS += ("participation.townhall.demo:seed_townhalls",)
+DEMO_STEPS += ("participation.polls.demo:seed_polls",)
 
 
 def _resolve(path: str) -> DemoStep:

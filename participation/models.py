@@ -17,3 +17,6 @@ from participation.townhall.models import (  # noqa: E402
 )
 
 __all__ += ["Event", "EventCounter", "ModerationEntry", "Question", "TownHall", "Upvote"]
+from participation.polls.models import Ballot, Poll, PollOption  # noqa: E402
+
+__all__ += ["Ballot", "Poll", "PollOption"]

@@ -51,3 +51,13 @@ def current_actor(login: tuple[int, str] | None = None) -> User | None:
     if user is None or user.session_token != token or not user.is_active:
         return None
     return user
+
+
+def socket_user_id() -> int | None:
+    """The account id this socket signed in with, read without the database.
+
+    Only for keys such as rate limits that must be counted before any database work; whether
+    the account may act is still decided by `current_actor`.
+    """
+    stored = session.get(_USER_KEY)
+    return int(stored[0]) if stored else None

@@ -93,6 +93,12 @@ RULES: dict[str, Rule] = {
     "townhall.enter_question": roles(Role.MODERATOR),
     "townhall.ask": signed_in,
     "townhall.upvote": signed_in,
+    # Polls
+    "poll.create": roles(Role.OFFICIAL),
+    "poll.vote": signed_in,
+    "poll.control": lambda user, poll: has_role(user, Role.OFFICIAL)
+    or (has_role(user, Role.MODERATOR) and bool(getattr(poll, "in_live_townhall", False))),
+    "poll.release_results": roles(Role.OFFICIAL),
 }
 
 

@@ -1,0 +1,1 @@
+"""Polls: single, multiple (approval) and ranked choice, with live and recountable results."""

@@ -1,0 +1,119 @@
+"""Poll events on the /townhall namespace: votes over the socket and coalesced live tallies."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from flask import Flask, current_app
+
+from participation.db import utcnow
+from participation.errors import InvalidInput, Unauthorized
+from participation.extensions import db, socketio
+from participation.polls import services
+from participation.polls.models import Poll
+from participation.realtime.acks import acknowledged, require_fields
+from participation.realtime.connection import current_actor, socket_user_id
+from participation.realtime.handlers import on
+from participation.realtime.log import commit_and_emit, record_event
+from participation.security.permissions import require
+from participation.security.ratelimit import hit_limit
+
+log = logging.getLogger(__name__)
+
+# However fast votes arrive, a poll's tally is pushed at most once per interval.
+TALLY_INTERVAL = 0.25
+
+_lock = threading.Lock()
+_scheduled: set[int] = set()
+_last_push: dict[int, float] = {}
+
+
+@on("vote")
+@acknowledged
+def vote(payload: dict[str, Any]) -> dict[str, Any]:
+    """A resident votes in a town hall's poll: `{poll_id, choices, client_id?}`.
+
+    The ack carries the receipt code. A retry with the same client_id is applied once. The
+    town hall's room then gets a coalesced `tally` when the poll's results are live.
+    """
+    require_fields(payload, poll_id=int, choices=list)
+    # Counted before any database work: the limiter may yield to other green threads (its
+    # expiry timer, or Redis), and on SQLite a transaction holds the write lock from its start.
+    user_id = socket_user_id()
+    if user_id is None:
+        raise Unauthorized("Please sign in to vote.")
+    hit_limit("LIMIT_VOTE", f"user:{user_id}")
+    actor = current_actor()
+    require(actor, "poll.vote")
+    result = services.cast_ballot(db.session, actor, payload["poll_id"], payload["choices"],
+                                  client_id=payload.get("client_id"))
+    poll = result.ballot.poll
+    if poll.townhall_id is None:
+        # Rolled back by the ack wrapper, like every refused event.
+        raise InvalidInput("This poll is not held in a town hall; vote on its page.")
+    answer = {"poll_id": poll.id, "receipt": services.format_receipt(result.ballot.receipt),
+              "replaced": result.replaced, "repeated": result.repeated}
+    push = not result.repeated and tally_wanted(poll)
+    db.session.commit()
+    if push:
+        schedule_tally(current_app._get_current_object(), poll.id)  # type: ignore[attr-defined]
+    return answer
+
+
+def tally_wanted(poll: Poll) -> bool:
+    """Whether a change to this poll should be pushed to a town hall's room now.
+
+    Asked before the commit, so that nothing is read again afterwards.
+    """
+    return poll.townhall_id is not None and services.results_visible(poll)
+
+
+def schedule_tally(app: Flask, poll_id: int) -> None:
+    """Ask for the poll's tally to be pushed to its town hall's room, coalescing bursts.
+
+    The first request after a quiet spell is pushed at once; requests arriving while a push is
+    pending join it. The count runs after the pending mark is cleared, so every committed vote
+    is in this push or causes the next one.
+    """
+    with _lock:
+        if poll_id in _scheduled:
+            return
+        _scheduled.add(poll_id)
+        delay = max(0.0, _last_push.get(poll_id, 0.0) + TALLY_INTERVAL - time.monotonic())
+    socketio.start_background_task(_push_later, app, poll_id, delay)
+
+
+def _push_later(app: Flask, poll_id: int, delay: float) -> None:
+    if delay:
+        socketio.sleep(delay)
+    with _lock:
+        _scheduled.discard(poll_id)
+        _last_push[poll_id] = time.monotonic()
+    with app.app_context():
+        try:
+            publish_tally(poll_id)
+        except Exception:
+            log.exception("could not push the tally of poll %s", poll_id)
+            db.session.rollback()
+        finally:
+            db.session.remove()
+
+
+def publish_tally(poll_id: int) -> None:
+    """Count the poll now and send `tally` to its town hall's room, if results may be seen.
+
+    The tally goes through the town hall's event log, so it carries the room's next sequence
+    number and a client that reconnects is sent what it missed.
+    """
+    poll = db.session.get(Poll, poll_id)
+    if poll is None or poll.townhall_id is None or not services.results_visible(poll):
+        db.session.rollback()
+        return
+    now = utcnow()
+    results = services.count_poll(db.session, poll)
+    record_event(db.session, poll.townhall_id, "tally",
+                 {"poll_id": poll.id, "status": poll.status(now), "results": results})
+    commit_and_emit(db.session)

@@ -1,0 +1,62 @@
+"""Poll forms. Each carries Flask-WTF's CSRF token, except the receipt lookup (a GET search)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from participation.polls.models import PollKind, ResultsMode
+from participation.polls.services import (
+    DESCRIPTION_MAX,
+    KIND_LABELS,
+    OPTIONS_MAX,
+    QUESTION_MAX,
+    RESULTS_MODE_LABELS,
+)
+
+DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+
+
+class PollForm(FlaskForm):
+    parent = SelectField("Where it is held", validators=[DataRequired()], validate_choice=False)
+    question = StringField("Question", validators=[DataRequired(), Length(max=QUESTION_MAX)])
+    description = TextAreaField("Description (optional, markdown)",
+                                validators=[Optional(), Length(max=DESCRIPTION_MAX)])
+    kind = RadioField("Kind of poll",
+                      choices=[SelectChoice(k.value, label) for k, label in KIND_LABELS.items()],
+                      default=PollKind.SINGLE.value, validators=[DataRequired()])
+    options = TextAreaField(f"Options, one per line (2 to {OPTIONS_MAX})",
+                            validators=[DataRequired()])
+    max_choices = IntegerField("Most options a ballot may choose or rank (optional)",
+                               validators=[Optional(), NumberRange(min=1, max=OPTIONS_MAX)])
+    results_mode = RadioField(
+        "When results are shown",
+        choices=[SelectChoice(m.value, label) for m, label in RESULTS_MODE_LABELS.items()],
+        default=ResultsMode.AFTER_CLOSE.value, validators=[DataRequired()],
+    )
+    open_now = BooleanField("Open it for voting now")
+    opens_at = DateTimeLocalField("Opens at (UTC, optional)", format=DATETIME_FORMATS,
+                                  validators=[Optional()])
+    closes_at = DateTimeLocalField("Closes at (UTC, optional)", format=DATETIME_FORMATS,
+                                   validators=[Optional()])
+
+
+class ConfirmForm(FlaskForm):
+    """A button that changes something: only the CSRF token."""
+
+
+class ReceiptForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    code = StringField("Receipt code", validators=[DataRequired(), Length(max=40)])

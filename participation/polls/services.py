@@ -1,0 +1,552 @@
+"""Poll rules: creating, opening and closing polls, casting ballots, results and exports.
+
+Plain functions `verb_noun(session, actor, ...)`: they flush, never commit, and raise domain
+errors. The server clock decides whether a poll is open, checked inside the write transaction.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from participation.accounts.models import User
+from participation.accounts.services import personal_data
+from participation.db import utcnow
+from participation.errors import Closed, Conflict, Forbidden, InvalidInput, NotFound
+from participation.forums.models import Topic, TopicStatus
+from participation.polls import counting
+from participation.polls.models import Ballot, Poll, PollKind, PollOption, ResultsMode
+from participation.security.permissions import can, require
+from participation.security.sanitize import clean_text, render_markdown
+from participation.townhall.models import Status as TownHallStatus
+from participation.townhall.models import TownHall
+
+QUESTION_MAX = 300
+DESCRIPTION_MAX = 5000
+OPTION_MAX = 200
+OPTIONS_MIN = 2
+OPTIONS_MAX = 20
+CLIENT_ID_MAX = 64
+EXPORT_FORMAT = "participation-poll-ballots/1"
+# Receipt codes: 20 characters from an alphabet without look-alikes (100 bits), shown in groups.
+RECEIPT_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+RECEIPT_LENGTH = 20
+
+RESULTS_MODE_LABELS = {
+    ResultsMode.LIVE: "Live: results are shown while voting is open",
+    ResultsMode.AFTER_CLOSE: "After close: results are shown once the poll closes",
+    ResultsMode.HIDDEN: "Hidden: results are shown once an official releases them after the close",
+}
+KIND_LABELS = {
+    PollKind.SINGLE: "Single choice",
+    PollKind.MULTIPLE: "Multiple choice (approval)",
+    PollKind.RANKED: "Ranked choice (instant runoff)",
+}
+
+
+@dataclass
+class CastResult:
+    ballot: Ballot
+    # True when this cast replaced the resident's earlier ballot.
+    replaced: bool
+    # True when it was a retry of a cast already applied (same client_id): nothing changed.
+    repeated: bool
+
+
+def new_receipt() -> str:
+    return "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(RECEIPT_LENGTH))
+
+
+def format_receipt(receipt: str) -> str:
+    return "-".join(receipt[i:i + 5] for i in range(0, len(receipt), 5))
+
+
+def normalize_receipt(text: str) -> str:
+    return "".join(ch for ch in (text or "").upper() if ch.isalnum())
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def poll_places(session: Session, actor: User | None) -> list[tuple[str, str]]:
+    """Town halls and forum topics a poll can be held in, as (value, label) form choices."""
+    places = [(f"townhall:{townhall.id}", f"Town hall: {townhall.title}")
+              for townhall in session.scalars(
+                  select(TownHall).where(TownHall.status != TownHallStatus.ENDED)
+                  .order_by(TownHall.starts_at))
+              if can(actor, "townhall.view", townhall)]
+    places += [(f"topic:{topic.id}", f"Forum topic: {topic.title}")
+               for topic in session.scalars(select(Topic).where(Topic.status == TopicStatus.OPEN)
+                                            .order_by(Topic.title))]
+    return places
+
+
+def _parent_visible(session: Session, actor: User | None, poll: Poll) -> bool:
+    """Whether `actor` may see the town hall or topic the poll belongs to (topics are public)."""
+    if poll.townhall_id is not None:
+        return poll.townhall is not None and can(actor, "townhall.view", poll.townhall)
+    return poll.topic is not None
+
+
+def _check_parent(session: Session, actor: User, townhall_id: int | None,
+                  topic_id: int | None) -> None:
+    if (townhall_id is None) == (topic_id is None):
+        raise InvalidInput("A poll belongs to exactly one town hall or forum topic.",
+                           field="parent")
+    for value in (townhall_id, topic_id):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            raise InvalidInput("Choose a town hall or forum topic.", field="parent")
+    if townhall_id is not None:
+        townhall = session.get(TownHall, townhall_id)
+        if townhall is None or not can(actor, "townhall.view", townhall):
+            raise InvalidInput("There is no such town hall.", field="parent")
+    elif session.get(Topic, topic_id) is None:
+        raise InvalidInput("There is no such forum topic.", field="parent")
+
+
+def _clean_options(options: list[str]) -> list[str]:
+    cleaned = [clean_text(str(label or "")).strip() for label in options]
+    cleaned = [label for label in cleaned if label]
+    if len(cleaned) < OPTIONS_MIN:
+        raise InvalidInput(f"Give at least {OPTIONS_MIN} options.", field="options")
+    if len(cleaned) > OPTIONS_MAX:
+        raise InvalidInput(f"Give at most {OPTIONS_MAX} options.", field="options")
+    if any(len(label) > OPTION_MAX for label in cleaned):
+        raise InvalidInput(f"Keep each option under {OPTION_MAX} characters.", field="options")
+    if len({label.casefold() for label in cleaned}) != len(cleaned):
+        raise InvalidInput("Each option must be different.", field="options")
+    return cleaned
+
+
+def create_poll(
+    session: Session,
+    actor: User,
+    *,
+    question: str,
+    options: list[str],
+    kind: str,
+    results_mode: str,
+    description: str = "",
+    max_choices: int | None = None,
+    opens_at: datetime | None = None,
+    closes_at: datetime | None = None,
+    townhall_id: int | None = None,
+    topic_id: int | None = None,
+) -> Poll:
+    """Create a poll in a town hall or a forum topic (officials)."""
+    require(actor, "poll.create")
+    question = clean_text(question or "").strip()
+    if not question:
+        raise InvalidInput("Write the question.", field="question")
+    if len(question) > QUESTION_MAX:
+        raise InvalidInput(f"Keep the question under {QUESTION_MAX} characters.",
+                           field="question")
+    description = clean_text(description or "", multiline=True).strip()
+    if len(description) > DESCRIPTION_MAX:
+        raise InvalidInput(f"Keep the description under {DESCRIPTION_MAX} characters.",
+                           field="description")
+    try:
+        poll_kind = PollKind(kind)
+    except ValueError:
+        raise InvalidInput("Choose a kind of poll.", field="kind") from None
+    try:
+        mode = ResultsMode(results_mode)
+    except ValueError:
+        raise InvalidInput("Choose when results are shown.", field="results_mode") from None
+    labels = _clean_options(options)
+    if poll_kind is PollKind.SINGLE:
+        max_choices = None
+    elif max_choices is not None:
+        if isinstance(max_choices, bool) or not isinstance(max_choices, int) or not (
+                1 <= max_choices <= len(labels)):
+            raise InvalidInput(f"The most choices must be between 1 and {len(labels)}.",
+                               field="max_choices")
+    for value, name in ((opens_at, "opens_at"), (closes_at, "closes_at")):
+        if value is not None and value.tzinfo is None:
+            raise InvalidInput("Give times with their time zone.", field=name)
+    now = utcnow()
+    if closes_at is not None:
+        if closes_at <= now:
+            raise InvalidInput("The closing time must be in the future.", field="closes_at")
+        if opens_at is not None and closes_at <= opens_at:
+            raise InvalidInput("The poll must close after it opens.", field="closes_at")
+    _check_parent(session, actor, townhall_id, topic_id)
+    poll = Poll(
+        townhall_id=townhall_id, topic_id=topic_id, question=question,
+        description=description, description_html=render_markdown(description),
+        kind=poll_kind, max_choices=max_choices, results_mode=mode,
+        opens_at=opens_at, closes_at=closes_at, draw_seed=secrets.token_hex(8),
+        created_by_id=actor.id,
+    )
+    poll.options = [PollOption(position=i, label=label) for i, label in enumerate(labels)]
+    session.add(poll)
+    session.flush()
+    return poll
+
+
+def get_poll(session: Session, actor: User | None, poll_id: Any) -> Poll:
+    """The poll, if it exists and `actor` may see where it is held."""
+    if isinstance(poll_id, bool) or not isinstance(poll_id, int) or poll_id < 1:
+        raise NotFound("No such poll.")
+    poll = session.get(Poll, poll_id)
+    if poll is None or not _parent_visible(session, actor, poll):
+        raise NotFound("No such poll.")
+    return poll
+
+
+def list_polls(session: Session, actor: User | None, *, page: int = 1, per_page: int = 20,
+               townhall_id: int | None = None) -> tuple[list[Poll], int]:
+    """Polls newest first (optionally one town hall's), leaving out those the actor cannot see."""
+    stmt = select(Poll)
+    if townhall_id is not None:
+        stmt = stmt.where(Poll.townhall_id == townhall_id)
+    polls = [poll for poll in session.scalars(stmt.order_by(Poll.created_at.desc(),
+                                                            Poll.id.desc()))
+             if _parent_visible(session, actor, poll)]
+    start = (max(page, 1) - 1) * per_page
+    return polls[start:start + per_page], len(polls)
+
+
+def _lock_poll(session: Session, poll_id: int, *, exclusive: bool = False) -> Poll | None:
+    """Read the poll inside the write transaction, fresh from the database.
+
+    On PostgreSQL, votes take a shared row lock and a close an exclusive one: a close waits for
+    the votes in flight, and votes after it see the new closing time. SQLite's BEGIN IMMEDIATE
+    already serializes writers.
+    """
+    stmt = (select(Poll).where(Poll.id == poll_id)
+            .options(joinedload(Poll.townhall), selectinload(Poll.options))
+            .execution_options(populate_existing=True))
+    if _dialect(session) == "postgresql":
+        stmt = stmt.with_for_update(read=not exclusive, of=Poll)
+    return session.scalar(stmt)
+
+
+def open_poll(session: Session, actor: User, poll: Poll) -> None:
+    """Open a poll now (officials; moderators for a poll in a live town hall)."""
+    require(actor, "poll.control", poll)
+    locked = _lock_poll(session, poll.id, exclusive=True)
+    assert locked is poll  # noqa: S101 - the identity map returns the same object
+    now = utcnow()
+    if poll.is_closed(now):
+        raise Closed("This poll has closed; a closed poll stays closed.")
+    if poll.is_open(now):
+        raise Conflict("This poll is already open.")
+    poll.opens_at = now
+    session.flush()
+
+
+def close_poll(session: Session, actor: User, poll: Poll) -> None:
+    """Close a poll now; no ballot cast after this moment is counted."""
+    require(actor, "poll.control", poll)
+    _lock_poll(session, poll.id, exclusive=True)
+    now = utcnow()
+    if not poll.is_open(now):
+        raise Conflict("Only an open poll can be closed." if not poll.is_closed(now)
+                       else "This poll is already closed.")
+    poll.closes_at = now
+    session.flush()
+
+
+def release_results(session: Session, actor: User, poll: Poll) -> None:
+    """Make a hidden poll's results public, after it has closed (officials)."""
+    require(actor, "poll.release_results", poll)
+    now = utcnow()
+    if poll.results_mode is not ResultsMode.HIDDEN:
+        raise Conflict("This poll's results are not hidden.")
+    if not poll.is_closed(now):
+        raise Conflict("Results can be released once the poll has closed.")
+    if poll.results_released_at is not None:
+        raise Conflict("The results are already released.")
+    poll.results_released_at = now
+    session.flush()
+
+
+def _parse_choices(choices: Any) -> list[int]:
+    if not isinstance(choices, list):
+        raise InvalidInput("'choices' must be a list of option ids.", field="choices")
+    if len(choices) > OPTIONS_MAX:
+        raise InvalidInput("That is not one of this poll's options.", field="choices")
+    parsed = []
+    for choice in choices:
+        if isinstance(choice, bool):
+            raise InvalidInput("That is not one of this poll's options.", field="choices")
+        if isinstance(choice, str) and choice.strip().isdigit():
+            choice = int(choice.strip())
+        if not isinstance(choice, int):
+            raise InvalidInput("That is not one of this poll's options.", field="choices")
+        parsed.append(choice)
+    return parsed
+
+
+def cast_ballot(session: Session, actor: User | None, poll_id: Any, choices: Any, *,
+                client_id: Any = None) -> CastResult:
+    """Cast or replace the actor's ballot. A retry carrying the same `client_id` changes nothing.
+
+    The one-ballot rule is the unique constraint on (poll, voter): when the resident already
+    has a ballot, or a concurrent cast for them inserts first, this cast replaces that ballot.
+    """
+    require(actor, "poll.vote")
+    assert actor is not None  # noqa: S101 - require() refused visitors
+    if client_id is not None and (not isinstance(client_id, str) or not client_id
+                                  or len(client_id) > CLIENT_ID_MAX):
+        raise InvalidInput(f"'client_id' must be text of at most {CLIENT_ID_MAX} characters.")
+    parsed = _parse_choices(choices)
+    if isinstance(poll_id, bool) or not isinstance(poll_id, int) or poll_id < 1:
+        raise NotFound("No such poll.")
+    poll = _lock_poll(session, poll_id)
+    if poll is None or not _parent_visible(session, actor, poll):
+        raise NotFound("No such poll.")
+    now = utcnow()
+    if poll.is_closed(now):
+        raise Closed("This poll has closed; no more votes are counted.")
+    if not poll.is_open(now):
+        raise Closed("This poll is not open yet.")
+    problem = counting.check_ballot_shape(
+        poll.kind.value, [option.id for option in poll.options], poll.max_choices, parsed)
+    if problem:
+        raise InvalidInput(problem, field="choices")
+    # The insert comes first: the unique constraint, not a read before it, decides whether this
+    # resident already has a ballot (also when a concurrent cast got in first).
+    ballot = Ballot(poll_id=poll.id, voter_id=actor.id, choices=parsed,
+                    receipt=new_receipt(), client_id=client_id, cast_at=now)
+    try:
+        with session.begin_nested():
+            session.add(ballot)
+    except IntegrityError:
+        existing = _ballot_of(session, poll.id, actor.id, lock=True)
+        if existing is None:
+            raise Conflict() from None
+    else:
+        return CastResult(ballot, replaced=False, repeated=False)
+    if client_id is not None and existing.client_id == client_id:
+        return CastResult(existing, replaced=False, repeated=True)
+    existing.choices = parsed
+    existing.client_id = client_id
+    existing.cast_at = now
+    session.flush()
+    return CastResult(existing, replaced=True, repeated=False)
+
+
+def _ballot_of(session: Session, poll_id: int, voter_id: int, *,
+               lock: bool = False) -> Ballot | None:
+    stmt = (select(Ballot).where(Ballot.poll_id == poll_id, Ballot.voter_id == voter_id)
+            .execution_options(populate_existing=True))
+    if lock and _dialect(session) == "postgresql":
+        stmt = stmt.with_for_update()
+    return session.scalar(stmt)
+
+
+def ballot_of(session: Session, actor: User | None, poll: Poll) -> Ballot | None:
+    """The actor's own ballot in this poll, if any."""
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return None
+    return _ballot_of(session, poll.id, actor.id)
+
+
+def results_visible(poll: Poll, now: datetime | None = None) -> bool:
+    """Whether the poll's results may be shown to anyone, by any route."""
+    now = now or utcnow()
+    if poll.results_mode is ResultsMode.LIVE:
+        return True
+    if not poll.is_closed(now):
+        return False
+    if poll.results_mode is ResultsMode.AFTER_CLOSE:
+        return True
+    return poll.results_released_at is not None
+
+
+def results_notice(poll: Poll, now: datetime | None = None) -> str:
+    """When the results will be shown, in words, while they are not."""
+    if poll.results_mode is ResultsMode.AFTER_CLOSE:
+        return "Results are shown once the poll closes."
+    if poll.results_mode is ResultsMode.HIDDEN:
+        return "Results are shown once an official releases them after the poll closes."
+    return ""
+
+
+def _ballot_rows(session: Session, poll: Poll) -> list[tuple[str, list[int]]]:
+    return [(receipt, list(choices)) for receipt, choices in session.execute(
+        select(Ballot.receipt, Ballot.choices).where(Ballot.poll_id == poll.id))]
+
+
+def count_poll(session: Session, poll: Poll) -> counting.Results:
+    """Count the poll's ballots as they stand; callers check visibility first."""
+    ballots = [choices for _, choices in _ballot_rows(session, poll)]
+    return counting.count_ballots(poll.kind.value, [option.id for option in poll.options],
+                                  ballots, poll.draw_seed)
+
+
+def poll_results(session: Session, actor: User | None, poll: Poll) -> counting.Results:
+    """The results, when the results mode allows them to be seen now."""
+    if not results_visible(poll):
+        raise Forbidden(results_notice(poll) or "The results are not public yet.")
+    return count_poll(session, poll)
+
+
+def ballot_count(session: Session, poll: Poll) -> int:
+    return session.scalar(select(func.count()).select_from(Ballot)
+                          .where(Ballot.poll_id == poll.id)) or 0
+
+
+def poll_summary(poll: Poll) -> dict[str, Any]:
+    """The public description of a poll, in the form exports and the API share."""
+    return {
+        "id": poll.id,
+        "question": poll.question,
+        "kind": poll.kind.value,
+        "max_choices": poll.max_choices,
+        "results_mode": poll.results_mode.value,
+        "townhall_id": poll.townhall_id,
+        "topic_id": poll.topic_id,
+        "opens_at": poll.opens_at.isoformat() if poll.opens_at else None,
+        "closes_at": poll.closes_at.isoformat() if poll.closes_at else None,
+        "draw_seed": poll.draw_seed,
+        "options": [{"id": option.id, "label": option.label} for option in poll.options],
+    }
+
+
+def published_digest(session: Session, poll: Poll) -> str:
+    """The digest over the receipts of the ballots in the count."""
+    return counting.receipts_digest([counting.receipt_fingerprint(receipt)
+                                     for receipt, _ in _ballot_rows(session, poll)])
+
+
+def export_poll(session: Session, actor: User | None, poll: Poll) -> dict[str, Any]:
+    """The anonymised ballots of a closed poll with its published result and receipts digest.
+
+    No voter ids and no voting order: ballots are listed by their receipt fingerprint.
+    """
+    now = utcnow()
+    if not poll.is_closed(now):
+        raise Forbidden("The ballots are published once the poll has closed.")
+    if not results_visible(poll, now):
+        raise Forbidden(results_notice(poll) or "The results are not public yet.")
+    rows = sorted((counting.receipt_fingerprint(receipt), choices)
+                  for receipt, choices in _ballot_rows(session, poll))
+    option_ids = [option.id for option in poll.options]
+    results = counting.count_ballots(poll.kind.value, option_ids, [c for _, c in rows],
+                                     poll.draw_seed)
+    return {
+        "format": EXPORT_FORMAT,
+        "poll": poll_summary(poll),
+        "ballots": [{"fingerprint": fingerprint, "choices": choices}
+                    for fingerprint, choices in rows],
+        "receipts_digest": counting.receipts_digest([fingerprint for fingerprint, _ in rows]),
+        "results": results,
+    }
+
+
+def export_csv(export: dict[str, Any]) -> str:
+    """The export's ballots as a spreadsheet: one row per ballot, one column per option.
+
+    A cell holds the option's rank on that ballot (ranked choice) or 1 when it was chosen.
+    """
+    options = export["poll"]["options"]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["fingerprint"] + [f"{option['id']}: {option['label']}"
+                                       for option in options])
+    ranked = export["poll"]["kind"] == "ranked"
+    for ballot in export["ballots"]:
+        marks = {choice: (rank if ranked else 1)
+                 for rank, choice in enumerate(ballot["choices"], start=1)}
+        writer.writerow([ballot["fingerprint"]] + [marks.get(option["id"], "")
+                                                   for option in options])
+    return buffer.getvalue()
+
+
+@dataclass
+class ReceiptCheck:
+    poll: Poll
+    ballot: Ballot
+    fingerprint: str
+    counted: bool
+
+
+def check_receipt(session: Session, actor: User | None, code: str) -> ReceiptCheck:
+    """Find the ballot a receipt belongs to, so its voter can see it is in the count."""
+    receipt = normalize_receipt(code)
+    if len(receipt) != RECEIPT_LENGTH:
+        raise InvalidInput(f"A receipt code has {RECEIPT_LENGTH} letters and digits.",
+                           field="code")
+    ballot = session.scalar(select(Ballot).where(Ballot.receipt == receipt))
+    if ballot is None or not _parent_visible(session, actor, ballot.poll):
+        raise NotFound("No ballot has that receipt code. Check it and try again.", field="code")
+    return ReceiptCheck(poll=ballot.poll, ballot=ballot,
+                        fingerprint=counting.receipt_fingerprint(receipt), counted=True)
+
+
+@dataclass
+class RecountReport:
+    matches: bool
+    results: counting.Results
+    problems: list[str]
+
+
+class BadExport(ValueError):
+    """The file is not a poll export this program can read."""
+
+
+def recount_export(data: Any) -> RecountReport:
+    """Recount an export's ballots with the site's own counting code and compare."""
+    if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
+        raise BadExport(f"not a poll ballot export (expected format {EXPORT_FORMAT!r})")
+    poll = data.get("poll")
+    ballots = data.get("ballots")
+    if not isinstance(poll, dict) or not isinstance(ballots, list):
+        raise BadExport("the export has no 'poll' or no 'ballots' section")
+    kind = poll.get("kind")
+    if kind not in counting.KINDS:
+        raise BadExport(f"unknown poll kind {kind!r}")
+    try:
+        option_ids = [option["id"] for option in poll["options"]]
+        seed = str(poll["draw_seed"])
+        max_choices = poll.get("max_choices")
+        fingerprints = [str(ballot["fingerprint"]) for ballot in ballots]
+        choice_lists = [list(ballot["choices"]) for ballot in ballots]
+    except (KeyError, TypeError) as error:
+        raise BadExport(f"a poll or ballot entry is incomplete ({error})") from None
+    if any(isinstance(i, bool) or not isinstance(i, int) for i in option_ids):
+        raise BadExport("option ids must be whole numbers")
+    problems = []
+    for number, choices in enumerate(choice_lists, start=1):
+        problem = counting.check_ballot_shape(kind, option_ids, max_choices, choices)
+        if problem:
+            raise BadExport(f"ballot {number} is not valid: {problem}")
+    results = counting.count_ballots(kind, option_ids, choice_lists, seed)
+    if results != data.get("results"):
+        problems.append("the recounted result differs from the published result")
+    if counting.receipts_digest(fingerprints) != data.get("receipts_digest"):
+        problems.append("the receipts digest does not match the ballots' fingerprints")
+    if len(set(fingerprints)) != len(fingerprints):
+        problems.append("a ballot fingerprint appears more than once")
+    return RecountReport(matches=not problems, results=results, problems=problems)
+
+
+@personal_data("poll_ballots")
+def export_personal_ballots(session: Session, user: User) -> list[dict[str, Any]]:
+    """A voter's own ballots and receipts, for "download my data"."""
+    ballots = session.scalars(select(Ballot).where(Ballot.voter_id == user.id)
+                              .order_by(Ballot.cast_at))
+    items = []
+    for ballot in ballots:
+        labels = {option.id: option.label for option in ballot.poll.options}
+        items.append({
+            "poll_id": ballot.poll_id,
+            "question": ballot.poll.question,
+            "choices": [labels.get(choice, str(choice)) for choice in ballot.choices],
+            "receipt": format_receipt(ballot.receipt),
+            "cast_at": ballot.cast_at.isoformat(),
+        })
+    return items

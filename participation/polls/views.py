@@ -1,0 +1,266 @@
+"""Poll pages: the list, a poll with its vote form and results, receipts, controls and exports.
+
+Voting works with a plain form; in a live town hall the page also votes over the socket.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
+
+from participation.api.views import page_arguments
+from participation.db import utcnow
+from participation.errors import DomainError, InvalidInput
+from participation.extensions import db, limiter
+from participation.polls import services
+from participation.polls.counting import TIE_BREAK_RULE
+from participation.polls.events import schedule_tally, tally_wanted
+from participation.polls.forms import ConfirmForm, PollForm, ReceiptForm
+from participation.polls.models import Poll, PollKind
+from participation.security.permissions import require
+from participation.web import apply_domain_error
+
+bp = Blueprint("polls", __name__)
+
+
+def _limit(name: str):
+    return lambda: current_app.config[name]
+
+
+def _actor() -> Any:
+    return current_user if current_user.is_authenticated else None
+
+
+@bp.route("/polls")
+def index() -> str:
+    page, per_page = page_arguments()
+    polls, total = services.list_polls(db.session, _actor(), page=page, per_page=per_page)
+    return render_template("polls/index.html", polls=polls, total=total, page=page,
+                           per_page=per_page, now=utcnow())
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def _parse_parent(value: str) -> tuple[int | None, int | None]:
+    kind, _, raw = (value or "").partition(":")
+    if not raw.isdigit() or kind not in ("townhall", "topic"):
+        raise InvalidInput("Choose a town hall or forum topic.", field="parent")
+    return (int(raw), None) if kind == "townhall" else (None, int(raw))
+
+
+@bp.route("/polls/new", methods=["GET", "POST"])
+def new() -> str | Response:
+    require(_actor(), "poll.create")
+    form = PollForm()
+    form.parent.choices = [SelectChoice(value, label)
+                           for value, label in services.poll_places(db.session, _actor())]
+    if request.method == "GET":
+        preset = request.args.get("parent", "")
+        if any(choice.value == preset for choice in form.parent.choices):
+            form.parent.data = preset
+    if form.validate_on_submit():
+        try:
+            townhall_id, topic_id = _parse_parent(form.parent.data or "")
+            poll = services.create_poll(
+                db.session, _actor(),
+                question=form.question.data or "",
+                description=form.description.data or "",
+                kind=form.kind.data or "",
+                options=(form.options.data or "").splitlines(),
+                max_choices=form.max_choices.data,
+                results_mode=form.results_mode.data or "",
+                opens_at=utcnow() if form.open_now.data else _as_utc(form.opens_at.data),
+                closes_at=_as_utc(form.closes_at.data),
+                townhall_id=townhall_id, topic_id=topic_id,
+            )
+        except DomainError as error:
+            db.session.rollback()
+            if not apply_domain_error(form, error):
+                flash(error.message, "error")
+        else:
+            db.session.commit()
+            flash("The poll is created.", "success")
+            return redirect(url_for("polls.show", poll_id=poll.id))
+    status = 400 if form.is_submitted() else 200
+    return render_template("polls/new.html", form=form), status  # type: ignore[return-value]
+
+
+def _typed_in_form(poll: Poll) -> dict[str, str]:
+    """What the plain form sent, by option id: a rank, or "checked" (shown again on error)."""
+    if poll.kind is PollKind.RANKED:
+        return {str(option.id): request.form.get(f"rank-{option.id}", "").strip()
+                for option in poll.options}
+    return dict.fromkeys(request.form.getlist("choice"), "checked")
+
+
+def _ballot_from_form(poll: Poll, typed: dict[str, str]) -> list[Any]:
+    """The ballot the plain form describes: option ids, in order of preference when ranked."""
+    if poll.kind is not PollKind.RANKED:
+        return list(typed)
+    ranks: dict[int, int] = {}
+    for option_id, value in typed.items():
+        if not value:
+            continue
+        if not value.isdigit() or not 1 <= int(value) <= len(poll.options):
+            raise InvalidInput("Give each rank as a number from the list.", field="choices")
+        ranks[int(option_id)] = int(value)
+    if len(set(ranks.values())) != len(ranks):
+        raise InvalidInput("Give each rank to one option only.", field="choices")
+    return sorted(ranks, key=lambda option_id: ranks[option_id])
+
+
+def _render_poll(poll: Poll, *, status: int = 200, error: str | None = None,
+                 typed: dict[str, str] | None = None) -> tuple[str, int]:
+    now = utcnow()
+    actor = _actor()
+    ballot = services.ballot_of(db.session, actor, poll)
+    visible = services.results_visible(poll, now)
+    results = services.count_poll(db.session, poll) if visible else None
+    if typed is None and ballot is not None:
+        if poll.kind is PollKind.RANKED:
+            typed = {str(choice): str(rank) for rank, choice in enumerate(ballot.choices, 1)}
+        else:
+            typed = {str(choice): "checked" for choice in ballot.choices}
+    return render_template(
+        "polls/show.html", poll=poll, now=now, status_name=poll.status(now), ballot=ballot,
+        results=results, results_notice=services.results_notice(poll, now),
+        labels={option.id: option.label for option in poll.options},
+        options_data=[{"id": option.id, "label": option.label} for option in poll.options],
+        typed=typed or {}, error=error, form=ConfirmForm(), tie_break_rule=TIE_BREAK_RULE,
+        receipt=services.format_receipt(ballot.receipt) if ballot else None,
+        kind_label=services.KIND_LABELS[poll.kind],
+        digest=(services.published_digest(db.session, poll)
+                if visible and poll.is_closed(now) else None),
+        live=visible and poll.townhall_id is not None and poll.is_open(now),
+    ), status
+
+
+@bp.route("/polls/<int:poll_id>", methods=["GET"])
+def show(poll_id: int) -> tuple[str, int]:
+    poll = services.get_poll(db.session, _actor(), poll_id)
+    return _render_poll(poll)
+
+
+@bp.route("/polls/<int:poll_id>", methods=["POST"])
+@limiter.limit(_limit("LIMIT_VOTE"), methods=["POST"])
+def vote(poll_id: int) -> tuple[str, int] | Response:
+    """The plain-form vote: works without JavaScript."""
+    poll = services.get_poll(db.session, _actor(), poll_id)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    typed = _typed_in_form(poll)
+    try:
+        choices = _ballot_from_form(poll, typed)
+        result = services.cast_ballot(db.session, _actor(), poll.id, choices)
+    except DomainError as error:
+        db.session.rollback()
+        if error.status in (401, 403, 404):
+            raise
+        return _render_poll(poll, status=error.status, error=error.message, typed=typed)
+    receipt = services.format_receipt(result.ballot.receipt)
+    push = tally_wanted(poll)
+    db.session.commit()
+    if push:
+        _announce_tally(poll_id)
+    flash(("Your ballot is changed." if result.replaced else "Your vote is counted.")
+          + f" Your receipt code is {receipt}; keep it to check your ballot is in the count.",
+          "success")
+    return redirect(url_for("polls.show", poll_id=poll.id) + "#your-ballot")
+
+
+def _announce_tally(poll_id: int) -> None:
+    schedule_tally(current_app._get_current_object(), poll_id)  # type: ignore[attr-defined]
+
+
+def _control(poll_id: int, action: str) -> Response:
+    poll = services.get_poll(db.session, _actor(), poll_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    operations = {
+        "open": (services.open_poll, "The poll is open for voting."),
+        "close": (services.close_poll, "The poll is closed."),
+        "release": (services.release_results, "The results are public."),
+    }
+    operation, message = operations[action]
+    try:
+        operation(db.session, _actor(), poll)
+    except DomainError as error:
+        db.session.rollback()
+        if error.status in (401, 403):
+            raise
+        flash(error.message, "error")
+    else:
+        push = tally_wanted(poll)
+        db.session.commit()
+        if push:
+            _announce_tally(poll_id)
+        flash(message, "success")
+    return redirect(url_for("polls.show", poll_id=poll_id))
+
+
+@bp.route("/polls/<int:poll_id>/open", methods=["POST"])
+def open_now(poll_id: int) -> Response:
+    return _control(poll_id, "open")
+
+
+@bp.route("/polls/<int:poll_id>/close", methods=["POST"])
+def close_now(poll_id: int) -> Response:
+    return _control(poll_id, "close")
+
+
+@bp.route("/polls/<int:poll_id>/release", methods=["POST"])
+def release(poll_id: int) -> Response:
+    return _control(poll_id, "release")
+
+
+@bp.route("/polls/receipt")
+def receipt() -> tuple[str, int]:
+    form = ReceiptForm(request.args)
+    check = None
+    status = 200
+    if request.args.get("code") is not None and form.validate():
+        try:
+            check = services.check_receipt(db.session, _actor(), form.code.data or "")
+        except DomainError as error:
+            apply_domain_error(form, error)
+            status = error.status
+    elif request.args.get("code") is not None:
+        status = 400
+    labels = ({option.id: option.label for option in check.poll.options} if check else {})
+    return render_template("polls/receipt.html", form=form, check=check, labels=labels,
+                           now=utcnow()), status
+
+
+@bp.route("/polls/<int:poll_id>/ballots.json")
+def export_json(poll_id: int) -> Response:
+    poll = services.get_poll(db.session, _actor(), poll_id)
+    export = services.export_poll(db.session, _actor(), poll)
+    body = json.dumps(export, ensure_ascii=False, sort_keys=True, indent=1)
+    return Response(body, mimetype="application/json", headers={
+        "Content-Disposition": f'attachment; filename="poll-{poll.id}-ballots.json"'})
+
+
+@bp.route("/polls/<int:poll_id>/ballots.csv")
+def export_csv(poll_id: int) -> Response:
+    poll = services.get_poll(db.session, _actor(), poll_id)
+    export = services.export_poll(db.session, _actor(), poll)
+    return Response(services.export_csv(export), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="poll-{poll.id}-ballots.csv"'})
