@@ -90,3 +90,5 @@ def configure_i18n(app: Flask) -> None:
 
 # Messages whose text lives in data (the main navigation in participation/__init__.py).
 NAV_LABELS = (N_("Town halls"), N_("Forums"), N_("Polls"), N_("Decisions"))
+# Poll states, shown capitalised.
+POLL_STATES = (N_("Open"), N_("Upcoming"), N_("Closed"))

@@ -20,6 +20,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
@@ -61,7 +62,7 @@ def _as_utc(value: datetime | None) -> datetime | None:
 def _parse_parent(value: str) -> tuple[int | None, int | None]:
     kind, _, raw = (value or "").partition(":")
     if not raw.isdigit() or kind not in ("townhall", "topic"):
-        raise InvalidInput("Choose a town hall or forum topic.", field="parent")
+        raise InvalidInput(_("Choose a town hall or forum topic."), field="parent")
     return (int(raw), None) if kind == "townhall" else (None, int(raw))
 
 
@@ -96,7 +97,7 @@ def new() -> str | Response:
                 flash(error.message, "error")
         else:
             db.session.commit()
-            flash("The poll is created.", "success")
+            flash(_("The poll is created."), "success")
             return redirect(url_for("polls.show", poll_id=poll.id))
     status = 400 if form.is_submitted() else 200
     return render_template("polls/new.html", form=form), status  # type: ignore[return-value]
@@ -119,10 +120,10 @@ def _ballot_from_form(poll: Poll, typed: dict[str, str]) -> list[Any]:
         if not value:
             continue
         if not value.isdigit() or not 1 <= int(value) <= len(poll.options):
-            raise InvalidInput("Give each rank as a number from the list.", field="choices")
+            raise InvalidInput(_("Give each rank as a number from the list."), field="choices")
         ranks[int(option_id)] = int(value)
     if len(set(ranks.values())) != len(ranks):
-        raise InvalidInput("Give each rank to one option only.", field="choices")
+        raise InvalidInput(_("Give each rank to one option only."), field="choices")
     return sorted(ranks, key=lambda option_id: ranks[option_id])
 
 
