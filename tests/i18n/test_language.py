@@ -70,3 +70,19 @@ def test_dates_and_numbers_follow_the_locale(app):
                 d=moment, n=12345.5)
     assert "Mar 5, 2027" in english and "12,345.5" in english
     assert "mar 2027" in spanish and "12.345,5" in spanish
+
+
+def test_pages_messages_and_errors_come_in_spanish(client):
+    page = client.get("/", headers={"Accept-Language": "es"}).get_data(as_text=True)
+    assert "Opine sobre lo que decide la ciudad" in page
+    assert "Saltar al contenido principal" in page
+    token = csrf_token(client, "/")
+    switched = client.post("/language", data={"locale": "es", "csrf_token": token},
+                           follow_redirects=True).get_data(as_text=True)
+    assert "Se ha cambiado el idioma." in switched
+    missing = client.get("/townhalls/999999")
+    assert missing.status_code == 404
+    assert "Esa asamblea no existe." in missing.get_data(as_text=True)
+    refused = client.post("/login", data={"email": "x@example.test", "password": "nope",
+                                          "csrf_token": csrf_token(client, "/login")})
+    assert "Iniciar sesión" in refused.get_data(as_text=True)
