@@ -32,14 +32,15 @@ from participation.accounts.forms import (
 from participation.accounts.models import User
 from participation.errors import DomainError
 from participation.extensions import db, limiter
+from participation.i18n import N_
 from participation.security.permissions import Role, require
 from participation.web import apply_domain_error, safe_next_url
 
 bp = Blueprint("accounts", __name__)
 
 REGISTERED_MESSAGE = (
-    "Thank you. If this email address was new to us, your account is ready: sign in below. "
-    "If you already had an account, sign in with your existing password."
+    N_("Thank you. If this email address was new to us, your account is ready: sign in below. "
+       "If you already had an account, sign in with your existing password.")
 )
 SIGN_IN_FAILED = "That email and password do not match an active account."
 
@@ -68,7 +69,7 @@ def register() -> str | Response:
                 flash(error.message, "error")
         else:
             db.session.commit()
-            flash(REGISTERED_MESSAGE, "success")
+            flash(_(REGISTERED_MESSAGE), "success")
             return redirect(url_for("accounts.sign_in"))
     status = 400 if form.is_submitted() else 200
     return render_template("accounts/register.html", form=form), status  # type: ignore[return-value]

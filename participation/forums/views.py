@@ -85,8 +85,8 @@ def new_topic() -> Any:
             _form_failed(form, error)
         else:
             db.session.commit()
-            flash("The topic is open for discussion." if topic.is_open
-                  else "The topic is saved as archived.", "success")
+            flash(_("The topic is open for discussion.") if topic.is_open
+                  else _("The topic is saved as archived."), "success")
             return redirect(url_for("forums.topic", topic_id=topic.id))
     status = 400 if form.is_submitted() else 200
     return render_template("forums/topic_form.html", form=form, topic=None), status
@@ -236,7 +236,7 @@ def edit_post(post_id: int) -> Any:
             post = services.get_post(db.session, post_id)
         else:
             db.session.commit()
-            flash("Your post is updated." if changed else "Nothing was changed.", "success")
+            flash(_("Your post is updated.") if changed else _("Nothing was changed."), "success")
             return redirect(url_for("forums.show_post", post_id=post.id))
     status = 400 if form.is_submitted() else 200
     return render_template("forums/edit_post.html", form=form, post=post), status
@@ -293,10 +293,10 @@ def follow(thread_id: int) -> Response:
         abort(400)
     if request.form.get("follow") == "0":
         services.unfollow_thread(db.session, current_user, thread)
-        message = "You no longer follow this thread."
+        message = _("You no longer follow this thread.")
     else:
         services.follow_thread(db.session, current_user, thread)
-        message = "You follow this thread: replies will appear in your notifications."
+        message = _("You follow this thread: replies will appear in your notifications.")
     db.session.commit()
     flash(message, "success")
     return redirect(url_for("forums.thread", thread_id=thread.id))

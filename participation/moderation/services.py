@@ -135,7 +135,8 @@ def lock_thread(session: Session, actor: User, thread: Thread, *, locked: bool,
     require(actor, "forum.moderate")
     text = _reason(reason, required=False)
     if thread.locked == locked:
-        raise Conflict("That thread is already " + ("locked." if locked else "open."))
+        raise Conflict(_("That thread is already locked.") if locked
+                       else _("That thread is already open."))
     thread.locked = locked
     _log(session, actor, ModerationAction.LOCK if locked else ModerationAction.UNLOCK, thread,
          reason=text)
@@ -148,7 +149,8 @@ def lock_thread(session: Session, actor: User, thread: Thread, *, locked: bool,
 def pin_thread(session: Session, actor: User, thread: Thread, *, pinned: bool) -> None:
     require(actor, "forum.moderate")
     if thread.pinned == pinned:
-        raise Conflict("That thread is already " + ("pinned." if pinned else "not pinned."))
+        raise Conflict(_("That thread is already pinned.") if pinned
+                       else _("That thread is already not pinned."))
     thread.pinned = pinned
     _log(session, actor, ModerationAction.PIN if pinned else ModerationAction.UNPIN, thread)
     session.flush()

@@ -106,7 +106,7 @@ def lock(thread_id: int) -> Response:
     services.lock_thread(db.session, current_user, thread, locked=locked,
                          reason=form.reason.data)
     db.session.commit()
-    flash("The thread is locked." if locked else "The thread is open again.", "success")
+    flash(_("The thread is locked.") if locked else _("The thread is open again."), "success")
     return redirect(url_for("forums.thread", thread_id=thread.id))
 
 
@@ -121,8 +121,8 @@ def pin(thread_id: int) -> Response:
     pinned = form.state.data != "0"
     services.pin_thread(db.session, current_user, thread, pinned=pinned)
     db.session.commit()
-    flash("The thread is pinned to the top of its topic." if pinned
-          else "The thread is no longer pinned.", "success")
+    flash(_("The thread is pinned to the top of its topic.") if pinned
+          else _("The thread is no longer pinned."), "success")
     return redirect(url_for("forums.thread", thread_id=thread.id))
 
 

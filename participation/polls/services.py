@@ -267,8 +267,8 @@ def close_poll(session: Session, actor: User, poll: Poll) -> None:
     _lock_poll(session, poll.id, exclusive=True)
     now = utcnow()
     if not poll.is_open(now):
-        raise Conflict("Only an open poll can be closed." if not poll.is_closed(now)
-                       else "This poll is already closed.")
+        raise Conflict(_("Only an open poll can be closed.") if not poll.is_closed(now)
+                       else _("This poll is already closed."))
     poll.closes_at = now
     session.flush()
 

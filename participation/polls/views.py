@@ -28,6 +28,7 @@ from participation.api.views import page_arguments
 from participation.db import utcnow
 from participation.errors import DomainError, InvalidInput
 from participation.extensions import db, limiter
+from participation.i18n import N_
 from participation.polls import services
 from participation.polls.counting import TIE_BREAK_RULE
 from participation.polls.events import schedule_tally, tally_wanted
@@ -181,9 +182,9 @@ def vote(poll_id: int) -> tuple[str, int] | Response:
     db.session.commit()
     if push:
         _announce_tally(poll_id)
-    flash(("Your ballot is changed." if result.replaced else "Your vote is counted.")
-          + f" Your receipt code is {receipt}; keep it to check your ballot is in the count.",
-          "success")
+    done = _("Your ballot is changed.") if result.replaced else _("Your vote is counted.")
+    flash(done + " " + _("Your receipt code is %(receipt)s; keep it to check your ballot is in "
+                         "the count.", receipt=receipt), "success")
     return redirect(url_for("polls.show", poll_id=poll.id) + "#your-ballot")
 
 
@@ -196,9 +197,9 @@ def _control(poll_id: int, action: str) -> Response:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     operations = {
-        "open": (services.open_poll, "The poll is open for voting."),
-        "close": (services.close_poll, "The poll is closed."),
-        "release": (services.release_results, "The results are public."),
+        "open": (services.open_poll, N_("The poll is open for voting.")),
+        "close": (services.close_poll, N_("The poll is closed.")),
+        "release": (services.release_results, N_("The results are public.")),
     }
     operation, message = operations[action]
     try:
@@ -213,7 +214,7 @@ def _control(poll_id: int, action: str) -> Response:
         db.session.commit()
         if push:
             _announce_tally(poll_id)
-        flash(message, "success")
+        flash(_(message), "success")
     return redirect(url_for("polls.show", poll_id=poll_id))
 
 

@@ -453,7 +453,8 @@ def reject_question(session: Session, actor: User, question: Question, *,
     """Reject with one of REJECT_REASONS; the author sees the reason, the public only counts."""
     require(actor, "townhall.moderate", question.townhall)
     if reason not in REJECT_REASONS:
-        raise InvalidInput("Give a reason: " + ", ".join(REJECT_REASONS) + ".", field="reason")
+        raise InvalidInput(_("Give a reason: %(reasons)s.", reasons=", ".join(REJECT_REASONS)),
+                           field="reason")
     if question.status not in (QuestionStatus.PENDING, QuestionStatus.APPROVED):
         raise Conflict(_('This question is already %(value)s.', value=question.status.value))
     was_public = question.is_public

@@ -8,7 +8,10 @@ import re
 import uuid
 
 import pytest
+import requests
 from playwright.sync_api import expect
+
+from tests.access.conftest import has_domain
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -45,14 +48,13 @@ window.WebSocket = class BlockedWebSocket extends EventTarget {
 
 def tab_to(page, selector: str, limit: int = 150) -> dict:
     """Press Tab until `selector` has the focus; each stop must show where the focus is."""
-    target = page.locator(selector)
     for _ in range(limit):
         page.keyboard.press("Tab")
         focus = page.evaluate(FOCUS_JS)
         if focus is None:
             continue
         assert focus["outline"] or focus["shadow"], f"no visible focus on {focus}"
-        if target.evaluate("el => el === document.activeElement"):
+        if page.evaluate("s => document.activeElement.matches(s)", selector):
             return focus
     raise AssertionError(f"{selector} is not reachable with Tab")
 
@@ -124,3 +126,37 @@ def test_live_page_falls_back_to_long_polling_when_websockets_are_blocked(contex
     expect(moderator.locator("#console-live .console-approved")).to_contain_text(text)
 
     expect(page.locator("#question-list li.question", has_text=text)).to_be_visible()
+
+
+def _poll_path(demo_site, question: str) -> str:
+    for path in demo_site.links("/polls", r"/polls/\d+"):
+        if question in requests.get(demo_site.url + path, timeout=10).text:
+            return path
+    raise AssertionError(f"no demo poll asks {question!r}")
+
+
+@pytest.mark.skipif(not has_domain("polls"), reason="the polls domain is not in this build")
+def test_vote_with_the_keyboard_alone_in_a_live_poll_and_a_plain_one(context_for, demo_site):
+    page = context_for("resident2").new_page()
+
+    page.goto(demo_site.url + _poll_path(demo_site, "Which should the budget fund first?"))
+    expect(page.locator("#poll")).to_have_attribute("data-connected", "true")
+    tab_to(page, ".vote-form input[type=radio]")
+    page.keyboard.press("ArrowDown")  # arrows move the choice within the radio group
+    chosen = page.evaluate("() => document.activeElement.value")
+    assert page.locator(f".vote-form input[value='{chosen}']").is_checked()
+    tab_to(page, ".vote-form button[type=submit]")
+    page.keyboard.press("Enter")
+    status = page.locator(".vote-status")
+    assert status.get_attribute("aria-live") == "polite"
+    expect(status).to_contain_text("Your receipt code is")
+
+    page.goto(demo_site.url + _poll_path(demo_site, "Which features should the redesigned park"))
+    tab_to(page, ".vote-form input[type=checkbox]")
+    if not page.evaluate("() => document.activeElement.checked"):
+        page.keyboard.press("Space")
+    assert page.evaluate("() => document.activeElement.checked")
+    tab_to(page, ".vote-form button[type=submit]")
+    page.keyboard.press("Enter")
+    page.wait_for_load_state()
+    expect(page.locator(".flash--success")).to_contain_text("Your receipt code is")
