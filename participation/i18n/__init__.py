@@ -6,6 +6,7 @@ the switcher (kept in the session), else the browser's Accept-Language, else Eng
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,6 +46,17 @@ def select_locale() -> str:
     return request.accept_languages.best_match(list(LANGUAGES)) or DEFAULT_LOCALE
 
 
+SCRIPT_MESSAGE = re.compile(r'gettext\("((?:[^"\\]|\\.)*)"\)')
+
+
+def messages_in_scripts(folder: Path) -> list[str]:
+    """The gettext("...") messages in the site's scripts (pybabel extracts the same ones)."""
+    found: set[str] = set()
+    for script in sorted(folder.glob("*.js")):
+        found.update(SCRIPT_MESSAGE.findall(script.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
 def configure_i18n(app: Flask) -> None:
     from flask_babel import (
         Babel,
@@ -82,6 +94,17 @@ def configure_i18n(app: Flask) -> None:
 
     app.jinja_env.filters.update(datetimeformat=_dt, dateformat=_d, timeformat=_t,
                                  numberformat=_n)
+
+    script_messages = messages_in_scripts(Path(app.static_folder or "") / "js")
+
+    def js_messages() -> str:
+        """This page's translations of the scripts' messages, as JSON for a data attribute."""
+        import json
+
+        translated = {m: gettext(m) for m in script_messages}
+        return json.dumps({m: t for m, t in translated.items() if t != m}, ensure_ascii=False)
+
+    app.jinja_env.globals["js_messages"] = js_messages
 
     @app.context_processor
     def language() -> dict[str, Any]:

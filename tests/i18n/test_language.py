@@ -86,3 +86,26 @@ def test_pages_messages_and_errors_come_in_spanish(client):
     refused = client.post("/login", data={"email": "x@example.test", "password": "nope",
                                           "csrf_token": csrf_token(client, "/login")})
     assert "Iniciar sesión" in refused.get_data(as_text=True)
+
+
+def test_live_page_passes_its_script_the_translated_messages(client, make_user):
+    import html
+    import json
+    from datetime import timedelta
+
+    from participation.db import utcnow
+    from participation.townhall import services
+
+    official = make_user("official")
+    now = utcnow()
+    townhall = services.create_townhall(db.session, official, title="Presupuesto",
+                                        starts_at=now, ends_at=now + timedelta(hours=1))
+    db.session.commit()
+    page = client.get(f"/townhalls/{townhall.id}",
+                      headers={"Accept-Language": "es"}).get_data(as_text=True)
+    raw = page.split('data-messages="')[1].split('"')[0]
+    messages = json.loads(html.unescape(raw))
+    assert messages["Up to date"] == "Al día"
+    assert messages["New question:"] == "Nueva pregunta:"
+    english = client.get(f"/townhalls/{townhall.id}").get_data(as_text=True)
+    assert 'data-messages="{}"' in english
