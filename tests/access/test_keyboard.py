@@ -160,3 +160,17 @@ def test_vote_with_the_keyboard_alone_in_a_live_poll_and_a_plain_one(context_for
     page.keyboard.press("Enter")
     page.wait_for_load_state()
     expect(page.locator(".flash--success")).to_contain_text("Your receipt code is")
+
+
+def test_reduced_motion_turns_off_transitions_and_smooth_scrolling(context_for, demo_site):
+    page = context_for("resident").new_page()
+    page.emulate_media(reduced_motion="reduce")
+    page.goto(demo_site.url + _live_path(demo_site))
+    styles = page.evaluate("""() => {
+      const button = getComputedStyle(document.querySelector(".button"));
+      return [button.transitionDuration, button.animationDuration,
+              getComputedStyle(document.documentElement).scrollBehavior];
+    }""")
+    durations = [float(value.rstrip("s")) for value in styles[:2]]
+    assert all(d <= 0.0001 for d in durations), styles
+    assert styles[2] == "auto"
