@@ -80,8 +80,15 @@
     return node;
   }
 
+  var WORDS = {
+    vote: [gettext("vote"), gettext("votes")],
+    ballot: [gettext("ballot"), gettext("ballots")],
+    round: [gettext("round"), gettext("rounds")]
+  };
+
   function plural(n, word) {
-    return n + " " + (n === 1 ? word : word + "s");
+    var forms = WORDS[word] || [word, word + "s"];
+    return n + " " + (n === 1 ? forms[0] : forms[1]);
   }
 
   function bar(label, value, percent) {
@@ -106,12 +113,12 @@
   function render(results) {
     var parts = [el("p", { "class": "turnout" }, [
       el("strong", { "class": "ballot-count" }, [String(results.ballots)]),
-      " " + (results.ballots === 1 ? "ballot" : "ballots") + " cast."
+      " " + (results.ballots === 1 ? gettext("ballot cast.") : gettext("ballots cast."))
     ])];
     if (results.kind === "ranked") {
       if (results.winner !== null) {
         parts.push(el("p", { "class": "winner" }, [
-          "Leading after " + plural(results.rounds.length, "round") + ": ",
+          gettext("Leading after") + " " + plural(results.rounds.length, "round") + ": ",
           el("strong", {}, [labels[results.winner] || ""])
         ]));
       }
@@ -120,12 +127,13 @@
         return bar(labels[item.id], item.first_preferences, item.percent);
       })));
       results.rounds.forEach(function (round) {
-        var text = round.continuing_ballots + " continuing, " + round.exhausted + " exhausted.";
+        var text = round.continuing_ballots + " " + gettext("continuing,") + " " +
+          round.exhausted + " " + gettext("exhausted.");
         if (round.eliminated !== null) {
-          text += " " + labels[round.eliminated] + " is eliminated.";
+          text += " " + labels[round.eliminated] + " " + gettext("is eliminated.");
         }
         parts.push(el("section", { "class": "round" }, [
-          el("h4", {}, ["Round " + round.round]),
+          el("h4", {}, [gettext("Round") + " " + round.round]),
           el("ul", { "class": "bars" }, round.counts.map(function (item) {
             return bar(labels[item.id], item.votes, item.percent);
           })),
