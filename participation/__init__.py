@@ -100,6 +100,7 @@ def configure_extensions(app: Flask) -> None:
     configure_security_headers(app)
     configure_error_handlers(app)
     configure_template_globals(app)
+    configure_languages(app)
 
 
 def _queue_options(app: Flask) -> dict[str, Any]:
@@ -169,6 +170,12 @@ def configure_template_globals(app: Flask) -> None:
         return {"nav_links": [(e, label) for e, label in NAV_LINKS if e in app.view_functions]}
 
 
+def configure_languages(app: Flask) -> None:
+    from participation.i18n import configure_i18n
+
+    configure_i18n(app)
+
+
 def configure_blueprints(app: Flask) -> None:
     from participation import api
     from participation.accounts import views as accounts
@@ -199,6 +206,10 @@ def configure_blueprints(app: Flask) -> None:
     from participation.decisions import views as decisions
 
     app.register_blueprint(decisions.bp)
+
+    from participation.i18n import views as i18n
+
+    app.register_blueprint(i18n.bp)
 
 
 def configure_socket_handlers(app: Flask) -> None:

@@ -5,14 +5,18 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext
+
+from participation.i18n import N_
+
 
 class DomainError(Exception):
     code = "invalid"
     status = 400
-    default_message = "That request could not be carried out."
+    default_message = N_("That request could not be carried out.")
 
     def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
-        self.message = message or self.default_message
+        self.message = message or gettext(self.default_message)
         self.field = field
         super().__init__(self.message)
 
@@ -20,46 +24,46 @@ class DomainError(Exception):
 class InvalidInput(DomainError):
     code = "invalid"
     status = 400
-    default_message = "Some of what was sent is not valid."
+    default_message = N_("Some of what was sent is not valid.")
 
 
 class Unauthorized(DomainError):
     code = "unauthorized"
     status = 401
-    default_message = "Please sign in first."
+    default_message = N_("Please sign in first.")
 
 
 class Forbidden(DomainError):
     code = "forbidden"
     status = 403
-    default_message = "You are not allowed to do that."
+    default_message = N_("You are not allowed to do that.")
 
 
 class NotFound(DomainError):
     code = "not_found"
     status = 404
-    default_message = "That does not exist, or you cannot see it."
+    default_message = N_("That does not exist, or you cannot see it.")
 
 
 class Closed(DomainError):
     code = "closed"
     status = 409
-    default_message = "That is closed."
+    default_message = N_("That is closed.")
 
 
 class Conflict(DomainError):
     code = "conflict"
     status = 409
-    default_message = "That conflicts with the current state; reload and try again."
+    default_message = N_("That conflicts with the current state; reload and try again.")
 
 
 class RateLimited(DomainError):
     code = "rate_limited"
     status = 429
-    default_message = "Too many requests; please wait a moment and try again."
+    default_message = N_("Too many requests; please wait a moment and try again.")
 
 
 class ServiceUnavailable(DomainError):
     code = "unavailable"
     status = 503
-    default_message = "The service is briefly unavailable; please try again shortly."
+    default_message = N_("The service is briefly unavailable; please try again shortly.")

@@ -6,6 +6,7 @@ import logging
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
@@ -15,34 +16,35 @@ from werkzeug.routing import IntegerConverter
 
 from participation.errors import DomainError, ServiceUnavailable
 from participation.extensions import db
+from participation.i18n import N_
 from participation.ops import metrics
 
 log = logging.getLogger(__name__)
 
 ERROR_TITLES = {
-    400: "That request was not understood",
-    401: "Please sign in",
-    403: "Not allowed",
-    404: "Page not found",
-    405: "Method not allowed",
-    409: "That conflicts with the current state",
-    413: "That is too large",
-    429: "Too many requests",
-    500: "Something went wrong on our side",
-    503: "Briefly unavailable",
+    400: N_("That request was not understood"),
+    401: N_("Please sign in"),
+    403: N_("Not allowed"),
+    404: N_("Page not found"),
+    405: N_("Method not allowed"),
+    409: N_("That conflicts with the current state"),
+    413: N_("That is too large"),
+    429: N_("Too many requests"),
+    500: N_("Something went wrong on our side"),
+    503: N_("Briefly unavailable"),
 }
 
 ERROR_EXPLANATIONS = {
-    400: "Something in the request was missing or malformed. Go back and try again.",
-    401: "You need to sign in to do that.",
-    403: "Your account is not allowed to see or do this.",
-    404: "There is nothing here. It may have moved, or the address may be mistyped.",
-    405: "This address does not accept that kind of request.",
-    409: "Someone changed this in the meantime. Reload the page and try again.",
-    413: "What you sent is larger than we accept. Shorten it and try again.",
-    429: "You have done this too often in a short time. Wait a minute and try again.",
-    500: "The error has been logged. Please try again in a moment.",
-    503: "The service is briefly unavailable. Please try again in a few seconds.",
+    400: N_("Something in the request was missing or malformed. Go back and try again."),
+    401: N_("You need to sign in to do that."),
+    403: N_("Your account is not allowed to see or do this."),
+    404: N_("There is nothing here. It may have moved, or the address may be mistyped."),
+    405: N_("This address does not accept that kind of request."),
+    409: N_("Someone changed this in the meantime. Reload the page and try again."),
+    413: N_("What you sent is larger than we accept. Shorten it and try again."),
+    429: N_("You have done this too often in a short time. Wait a minute and try again."),
+    500: N_("The error has been logged. Please try again in a moment."),
+    503: N_("The service is briefly unavailable. Please try again in a few seconds."),
 }
 
 RETRY_AFTER_SECONDS = 5
@@ -53,7 +55,8 @@ def wants_json() -> bool:
 
 
 def error_response(status: int, message: str | None = None, code: str | None = None) -> Response:
-    message = message or ERROR_EXPLANATIONS.get(status, "")
+    if not message:
+        message = _(ERROR_EXPLANATIONS[status]) if status in ERROR_EXPLANATIONS else ""
     if wants_json():
         response = jsonify({"error": code or _code_for(status), "message": message,
                             "status": status})
@@ -61,7 +64,8 @@ def error_response(status: int, message: str | None = None, code: str | None = N
     else:
         body = render_template(
             "errors/error.html", status=status,
-            title=ERROR_TITLES.get(status, "Error"), message=message,
+            title=_(ERROR_TITLES[status]) if status in ERROR_TITLES else _("Error"),
+            message=message,
         )
         response = Response(body, status=status, mimetype="text/html")
     if status == 503:
@@ -78,8 +82,8 @@ def _code_for(status: int) -> str:
 def configure_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_failed(error: CSRFError) -> Response:
-        return error_response(400, "The form had expired or was not sent from this site. "
-                                   "Reload the page and try again.", "csrf")
+        return error_response(400, _("The form had expired or was not sent from this site. "
+                                   "Reload the page and try again."), "csrf")
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -18,55 +19,57 @@ from participation.security.permissions import Role
 
 class RegisterForm(FlaskForm):
     # The address itself is checked by services.normalize_email, for the CLI and forms alike.
-    email = EmailField("Email", validators=[DataRequired(), Length(max=EMAIL_MAX)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=EMAIL_MAX)])
     display_name = StringField(
-        "Name others will see", validators=[DataRequired(), Length(max=DISPLAY_NAME_MAX)]
+        _l("Name others will see"), validators=[DataRequired(), Length(max=DISPLAY_NAME_MAX)]
     )
     password = PasswordField(
-        f"Password (at least {PASSWORD_MIN} characters)",
+        _l('Password (at least %(PASSWORD_MIN)s characters)', PASSWORD_MIN=PASSWORD_MIN),
         validators=[DataRequired(), Length(min=PASSWORD_MIN, max=PASSWORD_MAX)],
     )
 
 
 class SignInForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=EMAIL_MAX)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=PASSWORD_MAX)])
-    remember = BooleanField("Keep me signed in on this device")
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=EMAIL_MAX)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=PASSWORD_MAX)])
+    remember = BooleanField(_l("Keep me signed in on this device"))
 
 
 class ChangePasswordForm(FlaskForm):
     current_password = PasswordField(
-        "Current password", validators=[DataRequired(), Length(max=PASSWORD_MAX)]
+        _l("Current password"), validators=[DataRequired(), Length(max=PASSWORD_MAX)]
     )
     new_password = PasswordField(
-        f"New password (at least {PASSWORD_MIN} characters)",
+        _l('New password (at least %(PASSWORD_MIN)s characters)', PASSWORD_MIN=PASSWORD_MIN),
         validators=[DataRequired(), Length(min=PASSWORD_MIN, max=PASSWORD_MAX)],
     )
 
 
 class DisplayNameForm(FlaskForm):
     display_name = StringField(
-        "Name others will see", validators=[DataRequired(), Length(max=DISPLAY_NAME_MAX)]
+        _l("Name others will see"), validators=[DataRequired(), Length(max=DISPLAY_NAME_MAX)]
     )
 
 
 class DeleteAccountForm(FlaskForm):
     password = PasswordField(
-        "Your password, to confirm", validators=[DataRequired(), Length(max=PASSWORD_MAX)]
+        _l("Your password, to confirm"), validators=[DataRequired(), Length(max=PASSWORD_MAX)]
     )
     confirm = BooleanField(
-        "I understand my account will be deleted; what I posted stays as a former participant's",
+        _l("I understand my account will be deleted; what I posted stays as a former "
+           "participant's"),
         validators=[DataRequired()],
     )
 
 
 class RoleForm(FlaskForm):
-    role = SelectField("Role", choices=[SelectChoice(r.value, r.value.capitalize()) for r in Role])
+    role = SelectField(_l("Role"),
+                       choices=[SelectChoice(r.value, r.value.capitalize()) for r in Role])
 
 
 class SuspendForm(FlaskForm):
     reason = TextAreaField(
-        "Reason (shown to the account holder)", validators=[DataRequired(), Length(max=500)]
+        _l("Reason (shown to the account holder)"), validators=[DataRequired(), Length(max=500)]
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -48,34 +49,38 @@ def normalize_email(email: str) -> str:
     """The address in the one form we store and compare: checked, trimmed and lower-cased."""
     email = (email or "").strip()
     if not email or len(email) > EMAIL_MAX:
-        raise InvalidInput("Enter a valid email address.", field="email")
+        raise InvalidInput(_("Enter a valid email address."), field="email")
     try:
         # test_environment admits the reserved .test domain used by the demo and the tests.
         checked = validate_email(email, check_deliverability=False, test_environment=True)
     except EmailNotValidError:
-        raise InvalidInput("Enter a valid email address.", field="email") from None
+        raise InvalidInput(_("Enter a valid email address."), field="email") from None
     return checked.normalized.lower()
 
 
 def check_password_rules(password: str) -> None:
     if len(password) < PASSWORD_MIN:
         raise InvalidInput(
-            f"Use at least {PASSWORD_MIN} characters for your password.", field="password"
+            _(
+                'Use at least %(PASSWORD_MIN)s characters for your password.',
+                PASSWORD_MIN=PASSWORD_MIN), field="password"
         )
     if len(password) > PASSWORD_MAX:
-        raise InvalidInput("That password is too long.", field="password")
+        raise InvalidInput(_("That password is too long."), field="password")
 
 
 def check_display_name(name: str) -> str:
     name = clean_text(name or "").strip()
     if not name:
-        raise InvalidInput("Enter the name others will see.", field="display_name")
+        raise InvalidInput(_("Enter the name others will see."), field="display_name")
     if len(name) > DISPLAY_NAME_MAX:
         raise InvalidInput(
-            f"Use at most {DISPLAY_NAME_MAX} characters for your name.", field="display_name"
+            _(
+                'Use at most %(DISPLAY_NAME_MAX)s characters for your name.',
+                DISPLAY_NAME_MAX=DISPLAY_NAME_MAX), field="display_name"
         )
     if name.casefold() == FORMER_PARTICIPANT.casefold():
-        raise InvalidInput("Please choose another name.", field="display_name")
+        raise InvalidInput(_("Please choose another name."), field="display_name")
     return name
 
 
@@ -103,7 +108,7 @@ def find_user_by_email(session: Session, email: str) -> User | None:
 def get_user(session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
-        raise NotFound("No such account.")
+        raise NotFound(_("No such account."))
     return user
 
 
@@ -159,7 +164,7 @@ def end_all_sessions(session: Session, user: User) -> None:
 
 def change_password(session: Session, user: User, *, current: str, new: str) -> None:
     if not password_matches(user, current):
-        raise InvalidInput("Your current password is not right.", field="current_password")
+        raise InvalidInput(_("Your current password is not right."), field="current_password")
     check_password_rules(new)
     user.password_hash = hash_password(new)
     end_all_sessions(session, user)
@@ -173,7 +178,7 @@ def change_display_name(session: Session, user: User, *, display_name: str) -> N
 def delete_account(session: Session, user: User, *, password: str) -> None:
     """Remove what identifies the person; what they posted stays, shown as a former participant."""
     if not password_matches(user, password):
-        raise InvalidInput("Your password is not right.", field="password")
+        raise InvalidInput(_("Your password is not right."), field="password")
     user.email = f"deleted-{user.id}@accounts.invalid"
     user.display_name = FORMER_PARTICIPANT
     user.password_hash = None
@@ -213,7 +218,7 @@ def search_users(session: Session, actor: User, *, query: str = "", role: str | 
         try:
             stmt = stmt.where(User.role == Role(role))
         except ValueError:
-            raise InvalidInput("Unknown role.", field="role") from None
+            raise InvalidInput(_("Unknown role."), field="role") from None
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     users = session.scalars(
         stmt.order_by(User.created_at.desc(), User.id.desc())
@@ -235,16 +240,18 @@ def set_role(session: Session, actor: User | None, subject: User, role: str) -> 
         new_role = Role(role)
     except ValueError:
         raise InvalidInput(
-            f"Unknown role {role!r}; choose one of {', '.join(r.value for r in Role)}.",
+            _(
+                'Unknown role %(role)s; choose one of %(value)s.',
+                role=repr(role), value=', '.join(r.value for r in Role)),
             field="role",
         ) from None
     if subject.deleted_at is not None:
-        raise Conflict("That account was deleted.")
+        raise Conflict(_("That account was deleted."))
     old = subject.role
     if old == new_role:
         return
     if actor is not None and subject.id == actor.id and new_role != Role.ADMIN:
-        raise Forbidden("You cannot remove your own admin role; ask another admin.")
+        raise Forbidden(_("You cannot remove your own admin role; ask another admin."))
     subject.role = new_role
     _audit(session, actor, subject, "role_changed", old=str(old), new=str(new_role))
     session.flush()
@@ -254,11 +261,11 @@ def suspend_user(session: Session, actor: User, subject: User, *, reason: str) -
     require(actor, "admin.suspend", subject)
     reason = clean_text(reason or "").strip()
     if not reason:
-        raise InvalidInput("Give a reason for the suspension.", field="reason")
+        raise InvalidInput(_("Give a reason for the suspension."), field="reason")
     if len(reason) > 500:
-        raise InvalidInput("Keep the reason under 500 characters.", field="reason")
+        raise InvalidInput(_("Keep the reason under 500 characters."), field="reason")
     if subject.suspended_at is not None:
-        raise Conflict("That account is already suspended.")
+        raise Conflict(_("That account is already suspended."))
     subject.suspended_at = utcnow()
     subject.suspension_reason = reason
     end_all_sessions(session, subject)
@@ -269,7 +276,7 @@ def suspend_user(session: Session, actor: User, subject: User, *, reason: str) -
 def restore_user(session: Session, actor: User, subject: User) -> None:
     require(actor, "admin.suspend", subject)
     if subject.suspended_at is None:
-        raise Conflict("That account is not suspended.")
+        raise Conflict(_("That account is not suspended."))
     subject.suspended_at = None
     subject.suspension_reason = None
     _audit(session, actor, subject, "restored")

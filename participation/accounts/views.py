@@ -15,6 +15,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from participation.accounts import services
@@ -31,14 +32,15 @@ from participation.accounts.forms import (
 from participation.accounts.models import User
 from participation.errors import DomainError
 from participation.extensions import db, limiter
+from participation.i18n import N_
 from participation.security.permissions import Role, require
 from participation.web import apply_domain_error, safe_next_url
 
 bp = Blueprint("accounts", __name__)
 
 REGISTERED_MESSAGE = (
-    "Thank you. If this email address was new to us, your account is ready: sign in below. "
-    "If you already had an account, sign in with your existing password."
+    N_("Thank you. If this email address was new to us, your account is ready: sign in below. "
+       "If you already had an account, sign in with your existing password.")
 )
 SIGN_IN_FAILED = "That email and password do not match an active account."
 
@@ -67,7 +69,7 @@ def register() -> str | Response:
                 flash(error.message, "error")
         else:
             db.session.commit()
-            flash(REGISTERED_MESSAGE, "success")
+            flash(_(REGISTERED_MESSAGE), "success")
             return redirect(url_for("accounts.sign_in"))
     status = 400 if form.is_submitted() else 200
     return render_template("accounts/register.html", form=form), status  # type: ignore[return-value]
@@ -87,7 +89,7 @@ def sign_in() -> str | Response:
         if user is not None:
             db.session.commit()
             login_user(user, remember=bool(form.remember.data))
-            flash(f"Welcome back, {user.display_name}.", "success")
+            flash(_('Welcome back, %(display_name)s.', display_name=user.display_name), "success")
             return redirect(next_url)
         db.session.rollback()
         form.password.errors = [SIGN_IN_FAILED]
@@ -106,7 +108,7 @@ def sign_out() -> Response:
             services.end_all_sessions(db.session, user)
             db.session.commit()
     logout_user()
-    flash("You are signed out on every device.", "success")
+    flash(_("You are signed out on every device."), "success")
     return redirect(url_for("home.index"))
 
 
@@ -145,7 +147,7 @@ def change_name() -> Response | tuple[str, int]:
             apply_domain_error(form, error) or flash(error.message, "error")
         else:
             db.session.commit()
-            flash("Your name is updated.", "success")
+            flash(_("Your name is updated."), "success")
             return redirect(url_for("accounts.account"))
     return _account_page_with(name_form=form)
 
@@ -167,7 +169,7 @@ def change_password() -> Response | tuple[str, int]:
             db.session.commit()
             # The token changed: sign this browser in again with the new one, others stay out.
             login_user(current_user._get_current_object())
-            flash("Your password is changed. Every other device has been signed out.", "success")
+            flash(_("Your password is changed. Every other device has been signed out."), "success")
             return redirect(url_for("accounts.account"))
     return _account_page_with(password_form=form)
 
@@ -185,7 +187,8 @@ def delete_account() -> Response | tuple[str, int]:
         else:
             db.session.commit()
             logout_user()
-            flash("Your account is deleted. What you posted now shows as a former participant's.",
+            flash(_(
+                "Your account is deleted. What you posted now shows as a former participant's."),
                   "success")
             return redirect(url_for("home.index"))
     return _account_page_with(delete_form=form)
@@ -239,7 +242,9 @@ def admin_change_role(user_id: int) -> Response:
         abort(400)
     services.set_role(db.session, current_user, subject, form.role.data or "")
     db.session.commit()
-    flash(f"{subject.display_name} is now {subject.role.value}.", "success")
+    flash(_(
+        '%(display_name)s is now %(value)s.',
+        display_name=subject.display_name, value=subject.role.value), "success")
     return redirect(url_for("accounts.admin_user", user_id=subject.id))
 
 
@@ -251,7 +256,9 @@ def admin_suspend(user_id: int) -> Response | tuple[str, int]:
     if form.validate_on_submit():
         services.suspend_user(db.session, current_user, subject, reason=form.reason.data or "")
         db.session.commit()
-        flash(f"{subject.display_name} is suspended and signed out everywhere.", "success")
+        flash(_(
+            '%(display_name)s is suspended and signed out everywhere.',
+            display_name=subject.display_name), "success")
         return redirect(url_for("accounts.admin_user", user_id=subject.id))
     return render_template("admin/user.html", subject=subject,
                            role_form=RoleForm(role=subject.role.value),
@@ -266,7 +273,7 @@ def admin_restore(user_id: int) -> Response:
         abort(400)
     services.restore_user(db.session, current_user, subject)
     db.session.commit()
-    flash(f"{subject.display_name} can sign in again.", "success")
+    flash(_('%(display_name)s can sign in again.', display_name=subject.display_name), "success")
     return redirect(url_for("accounts.admin_user", user_id=subject.id))
 
 

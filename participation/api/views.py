@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, jsonify, request
+from flask_babel import gettext as _
 
 from participation.api import OPENAPI_PATHS, OPENAPI_SCHEMAS, bp, document
 from participation.errors import InvalidInput
@@ -30,10 +31,11 @@ def page_arguments(max_per_page: int = 100) -> tuple[int, int]:
         page = int(request.args.get("page", 1))
         per_page = int(request.args.get("per_page", 20))
     except ValueError:
-        raise InvalidInput("page and per_page must be whole numbers.") from None
+        raise InvalidInput(_("page and per_page must be whole numbers.")) from None
     if not 1 <= page <= MAX_PAGE or not 1 <= per_page <= max_per_page:
-        raise InvalidInput(f"page must be between 1 and {MAX_PAGE} and per_page between 1 and "
-                           f"{max_per_page}.")
+        raise InvalidInput(_(
+            "page must be between 1 and %(max_page)s and per_page between 1 and "
+            "%(max_per_page)s.", max_page=MAX_PAGE, max_per_page=max_per_page))
     return page, per_page
 
 

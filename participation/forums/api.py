@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, jsonify
+from flask_babel import gettext as _
 
 from participation.api import OPENAPI_SCHEMAS, PAGE_PARAMETERS, bp, document, path_id
 from participation.api.views import page_arguments
@@ -119,7 +120,7 @@ def thread(thread_id: int) -> Response:
     page, per_page = page_arguments()
     thread = services.get_thread(db.session, thread_id)
     if thread.hidden:
-        raise NotFound("There is no such thread.")
+        raise NotFound(_("There is no such thread."))
     posts, total = services.thread_posts(db.session, thread, page=page, per_page=per_page)
     return jsonify({"thread": thread_json(thread),
                     "posts": page_json([post_json(p) for p in posts], page, per_page, total)})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -20,20 +21,24 @@ def _body(label: str) -> TextAreaField:
 
 
 def _title() -> StringField:
-    return StringField("Title", validators=[
-        DataRequired("Give it a title."),
-        Length(max=TITLE_MAX, message=f"Keep the title to {TITLE_MAX} characters or fewer.")])
+    return StringField(_l("Title"), validators=[
+        DataRequired(_l("Give it a title.")),
+        Length(max=TITLE_MAX, message=_l(
+            'Keep the title to %(TITLE_MAX)s characters or fewer.',
+            TITLE_MAX=TITLE_MAX))])
 
 
 class TopicForm(FlaskForm):
     title = _title()
-    description = TextAreaField("Description (markdown)", validators=[
-        Length(max=DESCRIPTION_MAX, message=f"Keep it to {DESCRIPTION_MAX:,} characters or fewer.")
+    description = TextAreaField(_l("Description (markdown)"), validators=[
+        Length(max=DESCRIPTION_MAX, message=_l(
+            'Keep it to %(DESCRIPTION_MAX)s characters or fewer.',
+            DESCRIPTION_MAX=format(DESCRIPTION_MAX, ',')))
     ])
-    status = SelectField("Status", choices=[
+    status = SelectField(_l("Status"), choices=[
         SelectChoice(TopicStatus.OPEN.value, "Open for discussion"),
         SelectChoice(TopicStatus.ARCHIVED.value, "Archived (read only)")])
-    townhall_id = IntegerField("Town hall number (optional)",
+    townhall_id = IntegerField(_l("Town hall number (optional)"),
                                validators=[Optional(), NumberRange(min=1)])
 
 
@@ -48,16 +53,20 @@ class ReplyForm(FlaskForm):
 
 
 class EditPostForm(FlaskForm):
-    title = StringField("Title", validators=[
-        Optional(), Length(max=TITLE_MAX, message=f"Keep the title to {TITLE_MAX} characters.")])
+    title = StringField(_l("Title"), validators=[
+        Optional(), Length(max=TITLE_MAX, message=_l(
+            'Keep the title to %(TITLE_MAX)s characters.',
+            TITLE_MAX=TITLE_MAX))])
     body = _body("Post (markdown)")
 
 
 class FlagForm(FlaskForm):
-    reason = RadioField("Why should a moderator look at this post?",
-                        choices=[SelectChoice(r.value, label)
+    reason = RadioField(_l("Why should a moderator look at this post?"),
+                        choices=[SelectChoice(r.value, _l(label))
                                  for r, label in FLAG_REASON_LABELS.items()],
-                        validators=[DataRequired("Choose a reason.")])
-    detail = TextAreaField("Details (needed for “Other”)", validators=[
-        Length(max=FLAG_DETAIL_MAX, message=f"Keep it to {FLAG_DETAIL_MAX} characters or fewer.")
+                        validators=[DataRequired(_l("Choose a reason."))])
+    detail = TextAreaField(_l("Details (needed for “Other”)"), validators=[
+        Length(max=FLAG_DETAIL_MAX, message=_l(
+            'Keep it to %(FLAG_DETAIL_MAX)s characters or fewer.',
+            FLAG_DETAIL_MAX=FLAG_DETAIL_MAX))
     ])

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from participation.accounts.models import User
 from participation.db import UNMANAGED_SCHEMA_OBJECTS, Base, utcnow
+from participation.i18n import N_
 
 if TYPE_CHECKING:
     from participation.townhall.models import TownHall
@@ -43,11 +44,11 @@ class FlagReason(StrEnum):
 
 
 FLAG_REASON_LABELS = {
-    FlagReason.OFF_TOPIC: "Off-topic",
-    FlagReason.ABUSIVE: "Abusive",
-    FlagReason.SPAM: "Spam",
-    FlagReason.PERSONAL_INFORMATION: "Personal information",
-    FlagReason.OTHER: "Other",
+    FlagReason.OFF_TOPIC: N_("Off-topic"),
+    FlagReason.ABUSIVE: N_("Abusive"),
+    FlagReason.SPAM: N_("Spam"),
+    FlagReason.PERSONAL_INFORMATION: N_("Personal information"),
+    FlagReason.OTHER: N_("Other"),
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import and_, exists, func, literal_column, or_, select, table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
@@ -43,10 +44,11 @@ SEARCH_TERMS_MAX = 12
 def clean_title(title: str | None, *, field: str = "title") -> str:
     title = clean_text(title or "").strip()
     if not title:
-        raise InvalidInput("Give it a title.", field=field)
+        raise InvalidInput(_("Give it a title."), field=field)
     if len(title) > TITLE_MAX:
-        raise InvalidInput(f"Keep the title to {TITLE_MAX} characters or fewer "
-                           f"(it has {len(title)}).", field=field)
+        raise InvalidInput(_(
+            'Keep the title to %(TITLE_MAX)s characters or fewer (it has %(value)s).',
+            TITLE_MAX=TITLE_MAX, value=len(title)), field=field)
     return title
 
 
@@ -54,9 +56,11 @@ def clean_body(body: str | None, *, field: str = "body", limit: int = BODY_MAX,
                required: bool = True) -> str:
     body = clean_text(body or "", multiline=True).strip()
     if required and not body:
-        raise InvalidInput("Write something first.", field=field)
+        raise InvalidInput(_("Write something first."), field=field)
     if len(body) > limit:
-        raise InvalidInput(f"Keep it to {limit:,} characters or fewer (it has {len(body):,}).",
+        raise InvalidInput(_(
+            'Keep it to %(limit)s characters or fewer (it has %(value)s).',
+            limit=format(limit, ','), value=format(len(body), ',')),
                            field=field)
     return body
 
@@ -75,7 +79,7 @@ def post_link(post_id: int) -> str:
 def get_topic(session: Session, topic_id: int) -> Topic:
     topic = session.get(Topic, topic_id)
     if topic is None:
-        raise NotFound("There is no such topic.")
+        raise NotFound(_("There is no such topic."))
     return topic
 
 
@@ -100,9 +104,9 @@ def _topic_fields(session: Session, title: str | None, description: str | None,
     try:
         topic_status = TopicStatus(status or TopicStatus.OPEN)
     except ValueError:
-        raise InvalidInput("Choose open or archived.", field="status") from None
+        raise InvalidInput(_("Choose open or archived."), field="status") from None
     if townhall_id is not None and (townhall_id < 1 or session.get(TownHall, townhall_id) is None):
-        raise InvalidInput("There is no town hall with that number.", field="townhall_id")
+        raise InvalidInput(_("There is no town hall with that number."), field="townhall_id")
     text = clean_body(description, field="description", limit=DESCRIPTION_MAX, required=False)
     return {"title": clean_title(title), "description": text,
             "description_html": render_markdown(text) if text else "",
@@ -165,7 +169,7 @@ def get_thread(session: Session, thread_id: int) -> Thread:
                  joinedload(Thread.opening_post))
     )
     if thread is None:
-        raise NotFound("There is no such thread.")
+        raise NotFound(_("There is no such thread."))
     return thread
 
 
@@ -175,7 +179,7 @@ def get_post(session: Session, post_id: int) -> Post:
         .options(joinedload(Post.thread).joinedload(Thread.topic), joinedload(Post.author))
     )
     if post is None:
-        raise NotFound("There is no such post.")
+        raise NotFound(_("There is no such post."))
     return post
 
 
@@ -223,11 +227,11 @@ def can_see_hidden(actor: User | None) -> bool:
 
 def _check_open_for_posting(thread: Thread) -> None:
     if not thread.topic.is_open:
-        raise Closed("This topic is archived: it takes no new posts or edits.")
+        raise Closed(_("This topic is archived: it takes no new posts or edits."))
     if thread.locked:
-        raise Closed("This thread is locked: it takes no new posts or edits.")
+        raise Closed(_("This thread is locked: it takes no new posts or edits."))
     if thread.hidden:
-        raise Closed("This thread is hidden pending review.")
+        raise Closed(_("This thread is hidden pending review."))
 
 
 def start_thread(session: Session, actor: User, topic: Topic, *, title: str | None,
@@ -235,7 +239,7 @@ def start_thread(session: Session, actor: User, topic: Topic, *, title: str | No
     """A resident opens a discussion; they follow it from the start."""
     require(actor, "forum.post")
     if not topic.is_open:
-        raise Closed("This topic is archived: it takes no new threads.")
+        raise Closed(_("This topic is archived: it takes no new threads."))
     title = clean_title(title)
     body = clean_body(body)
     now = utcnow()
@@ -260,9 +264,9 @@ def reply_to_thread(session: Session, actor: User, thread: Thread, *, body: str 
     if quote_of_id is not None:
         quote = session.get(Post, quote_of_id)
         if quote is None or quote.thread_id != thread.id:
-            raise InvalidInput("You can only quote a post in this thread.", field="body")
+            raise InvalidInput(_("You can only quote a post in this thread."), field="body")
         if not quote.public:
-            raise Closed("That post is hidden or deleted and cannot be quoted.")
+            raise Closed(_("That post is hidden or deleted and cannot be quoted."))
     now = utcnow()
     post = Post(thread_id=thread.id, author_id=actor.id, body=body,
                 body_html=render_markdown(body), created_at=now,
@@ -284,9 +288,9 @@ def reply_to_thread(session: Session, actor: User, thread: Thread, *, body: str 
 def _check_author_may_change(actor: User, post: Post, action: str) -> None:
     require(actor, action, post)
     if post.deleted:
-        raise Conflict("That post was deleted.")
+        raise Conflict(_("That post was deleted."))
     if post.hidden:
-        raise Closed("That post is hidden by moderation and cannot be changed.")
+        raise Closed(_("That post is hidden by moderation and cannot be changed."))
     _check_open_for_posting(post.thread)
 
 
@@ -344,31 +348,33 @@ def flag_post(session: Session, actor: User, post: Post, *, reason: str | None,
     """Record a resident's flag; the flag that reaches `threshold` hides the post for review."""
     require(actor, "forum.post")
     if not can(actor, "forum.flag", post):
-        raise Forbidden("You cannot flag your own post.")
+        raise Forbidden(_("You cannot flag your own post."))
     try:
         flag_reason = FlagReason(reason or "")
     except ValueError:
-        raise InvalidInput("Choose a reason.", field="reason") from None
+        raise InvalidInput(_("Choose a reason."), field="reason") from None
     detail = clean_text(detail or "").strip()
     if flag_reason == FlagReason.OTHER and not detail:
-        raise InvalidInput("Say what is wrong with the post.", field="detail")
+        raise InvalidInput(_("Say what is wrong with the post."), field="detail")
     if len(detail) > FLAG_DETAIL_MAX:
-        raise InvalidInput(f"Keep it to {FLAG_DETAIL_MAX} characters or fewer.", field="detail")
+        raise InvalidInput(_(
+            'Keep it to %(FLAG_DETAIL_MAX)s characters or fewer.',
+            FLAG_DETAIL_MAX=FLAG_DETAIL_MAX), field="detail")
     if post.deleted:
-        raise Conflict("That post was deleted.")
+        raise Conflict(_("That post was deleted."))
     if post.hidden:
-        raise Closed("That post is already hidden and waiting for a moderator.")
+        raise Closed(_("That post is already hidden and waiting for a moderator."))
     already = session.scalar(select(exists().where(Flag.post_id == post.id,
                                                    Flag.user_id == actor.id)))
     if already:
-        raise Conflict("You have already flagged this post.")
+        raise Conflict(_("You have already flagged this post."))
     flag = Flag(post_id=post.id, user_id=actor.id, reason=flag_reason, detail=detail)
     session.add(flag)
     try:
         with session.begin_nested():
             session.flush()
     except IntegrityError:
-        raise Conflict("You have already flagged this post.") from None
+        raise Conflict(_("You have already flagged this post.")) from None
     post.open_flag_count = session.scalar(
         select(func.count()).select_from(Flag).where(Flag.post_id == post.id,
                                                      Flag.resolved_at.is_(None))) or 0

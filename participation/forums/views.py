@@ -15,6 +15,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
 
@@ -84,8 +85,8 @@ def new_topic() -> Any:
             _form_failed(form, error)
         else:
             db.session.commit()
-            flash("The topic is open for discussion." if topic.is_open
-                  else "The topic is saved as archived.", "success")
+            flash(_("The topic is open for discussion.") if topic.is_open
+                  else _("The topic is saved as archived."), "success")
             return redirect(url_for("forums.topic", topic_id=topic.id))
     status = 400 if form.is_submitted() else 200
     return render_template("forums/topic_form.html", form=form, topic=None), status
@@ -107,7 +108,7 @@ def edit_topic(topic_id: int) -> Any:
             _form_failed(form, error)
         else:
             db.session.commit()
-            flash("The topic is updated.", "success")
+            flash(_("The topic is updated."), "success")
             return redirect(url_for("forums.topic", topic_id=topic.id))
     status = 400 if form.is_submitted() else 200
     return render_template("forums/topic_form.html", form=form, topic=topic), status
@@ -144,7 +145,7 @@ def start_thread(topic_id: int) -> Any:
             _form_failed(form, error)
         else:
             db.session.commit()
-            flash("Your thread is started. You will be notified of replies.", "success")
+            flash(_("Your thread is started. You will be notified of replies."), "success")
             return redirect(url_for("forums.thread", thread_id=thread.id))
     return _render_topic(topic, form, 400)
 
@@ -187,7 +188,7 @@ def reply(thread_id: int) -> Any:
         quote_id = form.quote_id.data
         try:
             if quote_id and not str(quote_id).isdigit():
-                raise InvalidInput("That quote is not valid.", field="body")
+                raise InvalidInput(_("That quote is not valid."), field="body")
             post = services.reply_to_thread(db.session, current_user, thread,
                                             body=form.body.data,
                                             quote_of_id=int(quote_id) if quote_id else None)
@@ -196,7 +197,7 @@ def reply(thread_id: int) -> Any:
             thread = services.get_thread(db.session, thread_id)
         else:
             db.session.commit()
-            flash("Your reply is posted.", "success")
+            flash(_("Your reply is posted."), "success")
             return redirect(url_for("forums.show_post", post_id=post.id))
     return _render_thread(thread, form, 400)
 
@@ -231,7 +232,7 @@ def edit_post(post_id: int) -> Any:
             post = services.get_post(db.session, post_id)
         else:
             db.session.commit()
-            flash("Your post is updated." if changed else "Nothing was changed.", "success")
+            flash(_("Your post is updated.") if changed else _("Nothing was changed."), "success")
             return redirect(url_for("forums.show_post", post_id=post.id))
     status = 400 if form.is_submitted() else 200
     return render_template("forums/edit_post.html", form=form, post=post), status
@@ -245,7 +246,7 @@ def delete_post(post_id: int) -> Response:
         abort(400)
     services.delete_post(db.session, current_user, post)
     db.session.commit()
-    flash("Your post is deleted. Replies to it stay.", "success")
+    flash(_("Your post is deleted. Replies to it stay."), "success")
     return redirect(url_for("forums.show_post", post_id=post.id))
 
 
@@ -274,7 +275,7 @@ def flag_post(post_id: int) -> Any:
             post = services.get_post(db.session, post_id)
         else:
             db.session.commit()
-            flash("Thank you. A moderator will look at the post.", "success")
+            flash(_("Thank you. A moderator will look at the post."), "success")
             return redirect(url_for("forums.show_post", post_id=post.id))
     status = 400 if form.is_submitted() else 200
     return render_template("forums/flag.html", form=form, post=post), status
@@ -288,10 +289,10 @@ def follow(thread_id: int) -> Response:
         abort(400)
     if request.form.get("follow") == "0":
         services.unfollow_thread(db.session, current_user, thread)
-        message = "You no longer follow this thread."
+        message = _("You no longer follow this thread.")
     else:
         services.follow_thread(db.session, current_user, thread)
-        message = "You follow this thread: replies will appear in your notifications."
+        message = _("You follow this thread: replies will appear in your notifications.")
     db.session.commit()
     flash(message, "success")
     return redirect(url_for("forums.thread", thread_id=thread.id))

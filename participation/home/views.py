@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, render_template
+from flask_login import current_user
+
+from participation.db import utcnow
+from participation.extensions import db
+from participation.home.services import front_page
 
 bp = Blueprint("home", __name__)
 
 
 @bp.route("/")
 def index() -> str:
-    return render_template("home/index.html")
+    actor = current_user if current_user.is_authenticated else None
+    page = front_page(db.session, actor, current_app.view_functions, utcnow())
+    return render_template("home/index.html", page=page)
 
 
 @bp.route("/healthz")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
@@ -10,18 +11,22 @@ from participation.moderation.services import REASON_MAX
 
 
 class HideForm(FlaskForm):
-    reason = TextAreaField("Reason (the author is told)", validators=[
-        DataRequired("Give a reason; the author is told why."),
-        Length(max=REASON_MAX, message=f"Keep the reason to {REASON_MAX} characters or fewer.")])
+    reason = TextAreaField(_l("Reason (the author is told)"), validators=[
+        DataRequired(_l("Give a reason; the author is told why.")),
+        Length(max=REASON_MAX, message=_l(
+            'Keep the reason to %(REASON_MAX)s characters or fewer.',
+            REASON_MAX=REASON_MAX))])
 
 
 class ReasonForm(FlaskForm):
-    reason = TextAreaField("Reason (optional)", validators=[
+    reason = TextAreaField(_l("Reason (optional)"), validators=[
         Optional(), Length(max=REASON_MAX,
-                           message=f"Keep the reason to {REASON_MAX} characters or fewer.")])
+                           message=_l(
+                               'Keep the reason to %(REASON_MAX)s characters or fewer.',
+                               REASON_MAX=REASON_MAX))])
     state = HiddenField()
 
 
 class MoveForm(FlaskForm):
-    topic_id = SelectField("Move to topic", coerce=int, validate_choice=False)
-    reason = TextAreaField("Reason (optional)", validators=[Optional(), Length(max=REASON_MAX)])
+    topic_id = SelectField(_l("Move to topic"), coerce=int, validate_choice=False)
+    reason = TextAreaField(_l("Reason (optional)"), validators=[Optional(), Length(max=REASON_MAX)])

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from participation.accounts.models import User
 from participation.db import Base, utcnow
+from participation.i18n import N_
 
 
 class ModerationAction(StrEnum):
@@ -25,15 +26,15 @@ class ModerationAction(StrEnum):
 
 
 ACTION_LABELS = {
-    ModerationAction.AUTO_HIDE: "Hidden by flags, pending review",
-    ModerationAction.HIDE: "Hidden by a moderator",
-    ModerationAction.RESTORE: "Restored",
-    ModerationAction.DISMISS_FLAGS: "Flags dismissed",
-    ModerationAction.LOCK: "Thread locked",
-    ModerationAction.UNLOCK: "Thread unlocked",
-    ModerationAction.PIN: "Thread pinned",
-    ModerationAction.UNPIN: "Thread unpinned",
-    ModerationAction.MOVE: "Thread moved",
+    ModerationAction.AUTO_HIDE: N_("Hidden by flags, pending review"),
+    ModerationAction.HIDE: N_("Hidden by a moderator"),
+    ModerationAction.RESTORE: N_("Restored"),
+    ModerationAction.DISMISS_FLAGS: N_("Flags dismissed"),
+    ModerationAction.LOCK: N_("Thread locked"),
+    ModerationAction.UNLOCK: N_("Thread unlocked"),
+    ModerationAction.PIN: N_("Thread pinned"),
+    ModerationAction.UNPIN: N_("Thread unpinned"),
+    ModerationAction.MOVE: N_("Thread moved"),
 }
 
 

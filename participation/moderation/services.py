@@ -4,6 +4,7 @@ threads. Every action is written to the moderation log; the counts per topic are
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, joinedload
 
@@ -23,9 +24,11 @@ REASON_MAX = 500
 def _reason(reason: str | None, *, required: bool) -> str:
     text = clean_text(reason or "").strip()
     if required and not text:
-        raise InvalidInput("Give a reason; the author is told why.", field="reason")
+        raise InvalidInput(_("Give a reason; the author is told why."), field="reason")
     if len(text) > REASON_MAX:
-        raise InvalidInput(f"Keep the reason to {REASON_MAX} characters or fewer.",
+        raise InvalidInput(_(
+            'Keep the reason to %(REASON_MAX)s characters or fewer.',
+            REASON_MAX=REASON_MAX),
                            field="reason")
     return text
 
@@ -70,7 +73,7 @@ def dismiss_flags(session: Session, actor: User, post: Post) -> None:
     require(actor, "forum.moderate")
     was_hidden_by_flags = post.hidden and post.hidden_reason is None
     if post.open_flag_count == 0 and not was_hidden_by_flags:
-        raise Conflict("That post has no flags waiting for review.")
+        raise Conflict(_("That post has no flags waiting for review."))
     _resolve_flags(session, post)
     if was_hidden_by_flags:
         post.hidden_at = None
@@ -87,9 +90,9 @@ def hide_post(session: Session, actor: User, post: Post, *, reason: str | None) 
     require(actor, "forum.moderate")
     text = _reason(reason, required=True)
     if post.deleted:
-        raise Conflict("That post was deleted by its author.")
+        raise Conflict(_("That post was deleted by its author."))
     if post.hidden and post.hidden_reason:
-        raise Conflict("That post is already hidden.")
+        raise Conflict(_("That post is already hidden."))
     post.hidden_at = post.hidden_at or utcnow()
     post.hidden_reason = text
     _resolve_flags(session, post)
@@ -105,7 +108,7 @@ def restore_post(session: Session, actor: User, post: Post, *, reason: str | Non
     require(actor, "forum.moderate")
     text = _reason(reason, required=False)
     if not post.hidden:
-        raise Conflict("That post is not hidden.")
+        raise Conflict(_("That post is not hidden."))
     post.hidden_at = None
     post.hidden_reason = None
     _resolve_flags(session, post)
@@ -132,7 +135,8 @@ def lock_thread(session: Session, actor: User, thread: Thread, *, locked: bool,
     require(actor, "forum.moderate")
     text = _reason(reason, required=False)
     if thread.locked == locked:
-        raise Conflict("That thread is already " + ("locked." if locked else "open."))
+        raise Conflict(_("That thread is already locked.") if locked
+                       else _("That thread is already open."))
     thread.locked = locked
     _log(session, actor, ModerationAction.LOCK if locked else ModerationAction.UNLOCK, thread,
          reason=text)
@@ -145,7 +149,8 @@ def lock_thread(session: Session, actor: User, thread: Thread, *, locked: bool,
 def pin_thread(session: Session, actor: User, thread: Thread, *, pinned: bool) -> None:
     require(actor, "forum.moderate")
     if thread.pinned == pinned:
-        raise Conflict("That thread is already " + ("pinned." if pinned else "not pinned."))
+        raise Conflict(_("That thread is already pinned.") if pinned
+                       else _("That thread is already not pinned."))
     thread.pinned = pinned
     _log(session, actor, ModerationAction.PIN if pinned else ModerationAction.UNPIN, thread)
     session.flush()
@@ -156,9 +161,9 @@ def move_thread(session: Session, actor: User, thread: Thread, topic: Topic, *,
     require(actor, "forum.moderate")
     text = _reason(reason, required=False)
     if topic.id == thread.topic_id:
-        raise InvalidInput("The thread is already in that topic.", field="topic_id")
+        raise InvalidInput(_("The thread is already in that topic."), field="topic_id")
     if not topic.is_open:
-        raise Closed("That topic is archived; threads cannot be moved into it.")
+        raise Closed(_("That topic is archived; threads cannot be moved into it."))
     # Logged against the topic it left, whose readers would otherwise miss it.
     _log(session, actor, ModerationAction.MOVE, thread,
          reason=text or f"Moved to “{topic.title}”.")
@@ -172,7 +177,7 @@ def move_thread(session: Session, actor: User, thread: Thread, topic: Topic, *,
 def get_topic_or_404(session: Session, topic_id: int | None) -> Topic:
     topic = session.get(Topic, topic_id) if topic_id else None
     if topic is None:
-        raise NotFound("There is no such topic.", field="topic_id")
+        raise NotFound(_("There is no such topic."), field="topic_id")
     return topic
 
 

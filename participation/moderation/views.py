@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from participation.accounts.forms import ConfirmForm
@@ -51,7 +52,7 @@ def dismiss(post_id: int) -> Response:
         abort(400)
     services.dismiss_flags(db.session, current_user, post)
     db.session.commit()
-    flash("The flags are dismissed.", "success")
+    flash(_("The flags are dismissed."), "success")
     return _back(url_for("moderation.queue"))
 
 
@@ -65,7 +66,7 @@ def restore(post_id: int) -> Response:
         abort(400)
     services.restore_post(db.session, current_user, post, reason=form.reason.data)
     db.session.commit()
-    flash("The post is restored and its author told.", "success")
+    flash(_("The post is restored and its author told."), "success")
     return _back(url_for("moderation.queue"))
 
 
@@ -85,7 +86,7 @@ def hide(post_id: int) -> Any:
             post = forums.get_post(db.session, post_id)
         else:
             db.session.commit()
-            flash("The post is hidden and its author told why.", "success")
+            flash(_("The post is hidden and its author told why."), "success")
             return _back(url_for("moderation.queue"))
     status = 400 if form.is_submitted() else 200
     return render_template("moderation/hide.html", form=form, post=post,
@@ -105,7 +106,7 @@ def lock(thread_id: int) -> Response:
     services.lock_thread(db.session, current_user, thread, locked=locked,
                          reason=form.reason.data)
     db.session.commit()
-    flash("The thread is locked." if locked else "The thread is open again.", "success")
+    flash(_("The thread is locked.") if locked else _("The thread is open again."), "success")
     return redirect(url_for("forums.thread", thread_id=thread.id))
 
 
@@ -120,8 +121,8 @@ def pin(thread_id: int) -> Response:
     pinned = form.state.data != "0"
     services.pin_thread(db.session, current_user, thread, pinned=pinned)
     db.session.commit()
-    flash("The thread is pinned to the top of its topic." if pinned
-          else "The thread is no longer pinned.", "success")
+    flash(_("The thread is pinned to the top of its topic.") if pinned
+          else _("The thread is no longer pinned."), "success")
     return redirect(url_for("forums.thread", thread_id=thread.id))
 
 
@@ -132,12 +133,12 @@ def move(thread_id: int) -> Response:
     thread = forums.get_thread(db.session, thread_id)
     form = MoveForm()
     if not form.validate_on_submit():
-        flash("Choose a topic to move the thread to.", "error")
+        flash(_("Choose a topic to move the thread to."), "error")
         return redirect(url_for("forums.thread", thread_id=thread.id))
     topic = services.get_topic_or_404(db.session, form.topic_id.data)
     services.move_thread(db.session, current_user, thread, topic, reason=form.reason.data)
     db.session.commit()
-    flash(f"The thread is moved to “{topic.title}”.", "success")
+    flash(_('The thread is moved to “%(title)s”.', title=topic.title), "success")
     return redirect(url_for("forums.thread", thread_id=thread.id))
 
 

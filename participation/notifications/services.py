@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -50,7 +51,7 @@ def open_notification(session: Session, actor: User, notification_id: int) -> No
     require(actor, "notifications.view")
     notification = session.get(Notification, notification_id)
     if notification is None or notification.user_id != actor.id:
-        raise NotFound("There is no such notification.")
+        raise NotFound(_("There is no such notification."))
     if notification.read_at is None:
         notification.read_at = utcnow()
         session.flush()

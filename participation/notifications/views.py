@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -61,7 +62,8 @@ def mark_read() -> Response:
         abort(400)
     count = services.mark_all_read(db.session, current_user)
     db.session.commit()
-    flash(f"Marked {count} notification{'' if count == 1 else 's'} as read.", "success")
+    flash(ngettext("Marked %(num)s notification as read.",
+                   "Marked %(num)s notifications as read.", count), "success")
     return redirect(url_for("notifications.index"))
 
 

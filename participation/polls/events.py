@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from flask import Flask, current_app
+from flask_babel import gettext as _
 
 from participation.db import utcnow
 from participation.errors import InvalidInput, Unauthorized
@@ -46,7 +47,7 @@ def vote(payload: dict[str, Any]) -> dict[str, Any]:
     # expiry timer, or Redis), and on SQLite a transaction holds the write lock from its start.
     user_id = socket_user_id()
     if user_id is None:
-        raise Unauthorized("Please sign in to vote.")
+        raise Unauthorized(_("Please sign in to vote."))
     hit_limit("LIMIT_VOTE", f"user:{user_id}")
     actor = current_actor()
     require(actor, "poll.vote")
@@ -55,7 +56,7 @@ def vote(payload: dict[str, Any]) -> dict[str, Any]:
     poll = result.ballot.poll
     if poll.townhall_id is None:
         # Rolled back by the ack wrapper, like every refused event.
-        raise InvalidInput("This poll is not held in a town hall; vote on its page.")
+        raise InvalidInput(_("This poll is not held in a town hall; vote on its page."))
     answer = {"poll_id": poll.id, "receipt": services.format_receipt(result.ballot.receipt),
               "replaced": result.replaced, "repeated": result.repeated}
     push = not result.repeated and tally_wanted(poll)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -28,26 +29,29 @@ DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
 
 
 class PollForm(FlaskForm):
-    parent = SelectField("Where it is held", validators=[DataRequired()], validate_choice=False)
-    question = StringField("Question", validators=[DataRequired(), Length(max=QUESTION_MAX)])
-    description = TextAreaField("Description (optional, markdown)",
+    parent = SelectField(_l("Where it is held"), validators=[DataRequired()], validate_choice=False)
+    question = StringField(_l("Question"), validators=[DataRequired(), Length(max=QUESTION_MAX)])
+    description = TextAreaField(_l("Description (optional, markdown)"),
                                 validators=[Optional(), Length(max=DESCRIPTION_MAX)])
-    kind = RadioField("Kind of poll",
-                      choices=[SelectChoice(k.value, label) for k, label in KIND_LABELS.items()],
+    kind = RadioField(_l("Kind of poll"),
+                      choices=[SelectChoice(k.value, _l(label))
+                               for k, label in KIND_LABELS.items()],
                       default=PollKind.SINGLE.value, validators=[DataRequired()])
-    options = TextAreaField(f"Options, one per line (2 to {OPTIONS_MAX})",
+    options = TextAreaField(_l(
+        'Options, one per line (2 to %(OPTIONS_MAX)s)',
+        OPTIONS_MAX=OPTIONS_MAX),
                             validators=[DataRequired()])
-    max_choices = IntegerField("Most options a ballot may choose or rank (optional)",
+    max_choices = IntegerField(_l("Most options a ballot may choose or rank (optional)"),
                                validators=[Optional(), NumberRange(min=1, max=OPTIONS_MAX)])
     results_mode = RadioField(
-        "When results are shown",
-        choices=[SelectChoice(m.value, label) for m, label in RESULTS_MODE_LABELS.items()],
+        _l("When results are shown"),
+        choices=[SelectChoice(m.value, _l(label)) for m, label in RESULTS_MODE_LABELS.items()],
         default=ResultsMode.AFTER_CLOSE.value, validators=[DataRequired()],
     )
-    open_now = BooleanField("Open it for voting now")
-    opens_at = DateTimeLocalField("Opens at (UTC, optional)", format=DATETIME_FORMATS,
+    open_now = BooleanField(_l("Open it for voting now"))
+    opens_at = DateTimeLocalField(_l("Opens at (UTC, optional)"), format=DATETIME_FORMATS,
                                   validators=[Optional()])
-    closes_at = DateTimeLocalField("Closes at (UTC, optional)", format=DATETIME_FORMATS,
+    closes_at = DateTimeLocalField(_l("Closes at (UTC, optional)"), format=DATETIME_FORMATS,
                                    validators=[Optional()])
 
 
@@ -59,4 +63,4 @@ class ReceiptForm(FlaskForm):
     class Meta:
         csrf = False
 
-    code = StringField("Receipt code", validators=[DataRequired(), Length(max=40)])
+    code = StringField(_l("Receipt code"), validators=[DataRequired(), Length(max=40)])

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -22,6 +23,7 @@ from participation.accounts.services import personal_data
 from participation.db import utcnow
 from participation.errors import Closed, Conflict, Forbidden, InvalidInput, NotFound
 from participation.forums.models import Topic, TopicStatus
+from participation.i18n import N_
 from participation.polls import counting
 from participation.polls.models import Ballot, Poll, PollKind, PollOption, ResultsMode
 from participation.security.permissions import can, require
@@ -41,14 +43,15 @@ RECEIPT_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 RECEIPT_LENGTH = 20
 
 RESULTS_MODE_LABELS = {
-    ResultsMode.LIVE: "Live: results are shown while voting is open",
-    ResultsMode.AFTER_CLOSE: "After close: results are shown once the poll closes",
-    ResultsMode.HIDDEN: "Hidden: results are shown once an official releases them after the close",
+    ResultsMode.LIVE: N_("Live: results are shown while voting is open"),
+    ResultsMode.AFTER_CLOSE: N_("After close: results are shown once the poll closes"),
+    ResultsMode.HIDDEN: N_("Hidden: results are shown once an official releases them after the "
+                           "close"),
 }
 KIND_LABELS = {
-    PollKind.SINGLE: "Single choice",
-    PollKind.MULTIPLE: "Multiple choice (approval)",
-    PollKind.RANKED: "Ranked choice (instant runoff)",
+    PollKind.SINGLE: N_("Single choice"),
+    PollKind.MULTIPLE: N_("Multiple choice (approval)"),
+    PollKind.RANKED: N_("Ranked choice (instant runoff)"),
 }
 
 
@@ -100,31 +103,37 @@ def _parent_visible(session: Session, actor: User | None, poll: Poll) -> bool:
 def _check_parent(session: Session, actor: User, townhall_id: int | None,
                   topic_id: int | None) -> None:
     if (townhall_id is None) == (topic_id is None):
-        raise InvalidInput("A poll belongs to exactly one town hall or forum topic.",
+        raise InvalidInput(_("A poll belongs to exactly one town hall or forum topic."),
                            field="parent")
     for value in (townhall_id, topic_id):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                   or value < 1):
-            raise InvalidInput("Choose a town hall or forum topic.", field="parent")
+            raise InvalidInput(_("Choose a town hall or forum topic."), field="parent")
     if townhall_id is not None:
         townhall = session.get(TownHall, townhall_id)
         if townhall is None or not can(actor, "townhall.view", townhall):
-            raise InvalidInput("There is no such town hall.", field="parent")
+            raise InvalidInput(_("There is no such town hall."), field="parent")
     elif session.get(Topic, topic_id) is None:
-        raise InvalidInput("There is no such forum topic.", field="parent")
+        raise InvalidInput(_("There is no such forum topic."), field="parent")
 
 
 def _clean_options(options: list[str]) -> list[str]:
     cleaned = [clean_text(str(label or "")).strip() for label in options]
     cleaned = [label for label in cleaned if label]
     if len(cleaned) < OPTIONS_MIN:
-        raise InvalidInput(f"Give at least {OPTIONS_MIN} options.", field="options")
+        raise InvalidInput(_(
+            'Give at least %(OPTIONS_MIN)s options.',
+            OPTIONS_MIN=OPTIONS_MIN), field="options")
     if len(cleaned) > OPTIONS_MAX:
-        raise InvalidInput(f"Give at most {OPTIONS_MAX} options.", field="options")
+        raise InvalidInput(_(
+            'Give at most %(OPTIONS_MAX)s options.',
+            OPTIONS_MAX=OPTIONS_MAX), field="options")
     if any(len(label) > OPTION_MAX for label in cleaned):
-        raise InvalidInput(f"Keep each option under {OPTION_MAX} characters.", field="options")
+        raise InvalidInput(_(
+            'Keep each option under %(OPTION_MAX)s characters.',
+            OPTION_MAX=OPTION_MAX), field="options")
     if len({label.casefold() for label in cleaned}) != len(cleaned):
-        raise InvalidInput("Each option must be different.", field="options")
+        raise InvalidInput(_("Each option must be different."), field="options")
     return cleaned
 
 
@@ -147,39 +156,45 @@ def create_poll(
     require(actor, "poll.create")
     question = clean_text(question or "").strip()
     if not question:
-        raise InvalidInput("Write the question.", field="question")
+        raise InvalidInput(_("Write the question."), field="question")
     if len(question) > QUESTION_MAX:
-        raise InvalidInput(f"Keep the question under {QUESTION_MAX} characters.",
+        raise InvalidInput(_(
+            'Keep the question under %(QUESTION_MAX)s characters.',
+            QUESTION_MAX=QUESTION_MAX),
                            field="question")
     description = clean_text(description or "", multiline=True).strip()
     if len(description) > DESCRIPTION_MAX:
-        raise InvalidInput(f"Keep the description under {DESCRIPTION_MAX} characters.",
+        raise InvalidInput(_(
+            'Keep the description under %(DESCRIPTION_MAX)s characters.',
+            DESCRIPTION_MAX=DESCRIPTION_MAX),
                            field="description")
     try:
         poll_kind = PollKind(kind)
     except ValueError:
-        raise InvalidInput("Choose a kind of poll.", field="kind") from None
+        raise InvalidInput(_("Choose a kind of poll."), field="kind") from None
     try:
         mode = ResultsMode(results_mode)
     except ValueError:
-        raise InvalidInput("Choose when results are shown.", field="results_mode") from None
+        raise InvalidInput(_("Choose when results are shown."), field="results_mode") from None
     labels = _clean_options(options)
     if poll_kind is PollKind.SINGLE:
         max_choices = None
     elif max_choices is not None:
         if isinstance(max_choices, bool) or not isinstance(max_choices, int) or not (
                 1 <= max_choices <= len(labels)):
-            raise InvalidInput(f"The most choices must be between 1 and {len(labels)}.",
+            raise InvalidInput(_(
+                'The most choices must be between 1 and %(value)s.',
+                value=len(labels)),
                                field="max_choices")
     for value, name in ((opens_at, "opens_at"), (closes_at, "closes_at")):
         if value is not None and value.tzinfo is None:
-            raise InvalidInput("Give times with their time zone.", field=name)
+            raise InvalidInput(_("Give times with their time zone."), field=name)
     now = utcnow()
     if closes_at is not None:
         if closes_at <= now:
-            raise InvalidInput("The closing time must be in the future.", field="closes_at")
+            raise InvalidInput(_("The closing time must be in the future."), field="closes_at")
         if opens_at is not None and closes_at <= opens_at:
-            raise InvalidInput("The poll must close after it opens.", field="closes_at")
+            raise InvalidInput(_("The poll must close after it opens."), field="closes_at")
     _check_parent(session, actor, townhall_id, topic_id)
     poll = Poll(
         townhall_id=townhall_id, topic_id=topic_id, question=question,
@@ -197,10 +212,10 @@ def create_poll(
 def get_poll(session: Session, actor: User | None, poll_id: Any) -> Poll:
     """The poll, if it exists and `actor` may see where it is held."""
     if isinstance(poll_id, bool) or not isinstance(poll_id, int) or poll_id < 1:
-        raise NotFound("No such poll.")
+        raise NotFound(_("No such poll."))
     poll = session.get(Poll, poll_id)
     if poll is None or not _parent_visible(session, actor, poll):
-        raise NotFound("No such poll.")
+        raise NotFound(_("No such poll."))
     return poll
 
 
@@ -239,9 +254,9 @@ def open_poll(session: Session, actor: User, poll: Poll) -> None:
     assert locked is poll  # noqa: S101 - the identity map returns the same object
     now = utcnow()
     if poll.is_closed(now):
-        raise Closed("This poll has closed; a closed poll stays closed.")
+        raise Closed(_("This poll has closed; a closed poll stays closed."))
     if poll.is_open(now):
-        raise Conflict("This poll is already open.")
+        raise Conflict(_("This poll is already open."))
     poll.opens_at = now
     session.flush()
 
@@ -252,8 +267,8 @@ def close_poll(session: Session, actor: User, poll: Poll) -> None:
     _lock_poll(session, poll.id, exclusive=True)
     now = utcnow()
     if not poll.is_open(now):
-        raise Conflict("Only an open poll can be closed." if not poll.is_closed(now)
-                       else "This poll is already closed.")
+        raise Conflict(_("Only an open poll can be closed.") if not poll.is_closed(now)
+                       else _("This poll is already closed."))
     poll.closes_at = now
     session.flush()
 
@@ -263,28 +278,28 @@ def release_results(session: Session, actor: User, poll: Poll) -> None:
     require(actor, "poll.release_results", poll)
     now = utcnow()
     if poll.results_mode is not ResultsMode.HIDDEN:
-        raise Conflict("This poll's results are not hidden.")
+        raise Conflict(_("This poll's results are not hidden."))
     if not poll.is_closed(now):
-        raise Conflict("Results can be released once the poll has closed.")
+        raise Conflict(_("Results can be released once the poll has closed."))
     if poll.results_released_at is not None:
-        raise Conflict("The results are already released.")
+        raise Conflict(_("The results are already released."))
     poll.results_released_at = now
     session.flush()
 
 
 def _parse_choices(choices: Any) -> list[int]:
     if not isinstance(choices, list):
-        raise InvalidInput("'choices' must be a list of option ids.", field="choices")
+        raise InvalidInput(_("'choices' must be a list of option ids."), field="choices")
     if len(choices) > OPTIONS_MAX:
-        raise InvalidInput("That is not one of this poll's options.", field="choices")
+        raise InvalidInput(_("That is not one of this poll's options."), field="choices")
     parsed = []
     for choice in choices:
         if isinstance(choice, bool):
-            raise InvalidInput("That is not one of this poll's options.", field="choices")
+            raise InvalidInput(_("That is not one of this poll's options."), field="choices")
         if isinstance(choice, str) and choice.strip().isdigit():
             choice = int(choice.strip())
         if not isinstance(choice, int):
-            raise InvalidInput("That is not one of this poll's options.", field="choices")
+            raise InvalidInput(_("That is not one of this poll's options."), field="choices")
         parsed.append(choice)
     return parsed
 
@@ -300,18 +315,20 @@ def cast_ballot(session: Session, actor: User | None, poll_id: Any, choices: Any
     assert actor is not None  # noqa: S101 - require() refused visitors
     if client_id is not None and (not isinstance(client_id, str) or not client_id
                                   or len(client_id) > CLIENT_ID_MAX):
-        raise InvalidInput(f"'client_id' must be text of at most {CLIENT_ID_MAX} characters.")
+        raise InvalidInput(_(
+            "'client_id' must be text of at most %(CLIENT_ID_MAX)s characters.",
+            CLIENT_ID_MAX=CLIENT_ID_MAX))
     parsed = _parse_choices(choices)
     if isinstance(poll_id, bool) or not isinstance(poll_id, int) or poll_id < 1:
-        raise NotFound("No such poll.")
+        raise NotFound(_("No such poll."))
     poll = _lock_poll(session, poll_id)
     if poll is None or not _parent_visible(session, actor, poll):
-        raise NotFound("No such poll.")
+        raise NotFound(_("No such poll."))
     now = utcnow()
     if poll.is_closed(now):
-        raise Closed("This poll has closed; no more votes are counted.")
+        raise Closed(_("This poll has closed; no more votes are counted."))
     if not poll.is_open(now):
-        raise Closed("This poll is not open yet.")
+        raise Closed(_("This poll is not open yet."))
     problem = counting.check_ballot_shape(
         poll.kind.value, [option.id for option in poll.options], poll.max_choices, parsed)
     if problem:
@@ -369,9 +386,9 @@ def results_visible(poll: Poll, now: datetime | None = None) -> bool:
 def results_notice(poll: Poll, now: datetime | None = None) -> str:
     """When the results will be shown, in words, while they are not."""
     if poll.results_mode is ResultsMode.AFTER_CLOSE:
-        return "Results are shown once the poll closes."
+        return _("Results are shown once the poll closes.")
     if poll.results_mode is ResultsMode.HIDDEN:
-        return "Results are shown once an official releases them after the poll closes."
+        return _("Results are shown once an official releases them after the poll closes.")
     return ""
 
 
@@ -429,7 +446,7 @@ def export_poll(session: Session, actor: User | None, poll: Poll) -> dict[str, A
     """
     now = utcnow()
     if not poll.is_closed(now):
-        raise Forbidden("The ballots are published once the poll has closed.")
+        raise Forbidden(_("The ballots are published once the poll has closed."))
     if not results_visible(poll, now):
         raise Forbidden(results_notice(poll) or "The results are not public yet.")
     rows = sorted((counting.receipt_fingerprint(receipt), choices)
@@ -478,11 +495,13 @@ def check_receipt(session: Session, actor: User | None, code: str) -> ReceiptChe
     """Find the ballot a receipt belongs to, so its voter can see it is in the count."""
     receipt = normalize_receipt(code)
     if len(receipt) != RECEIPT_LENGTH:
-        raise InvalidInput(f"A receipt code has {RECEIPT_LENGTH} letters and digits.",
+        raise InvalidInput(_(
+            'A receipt code has %(RECEIPT_LENGTH)s letters and digits.',
+            RECEIPT_LENGTH=RECEIPT_LENGTH),
                            field="code")
     ballot = session.scalar(select(Ballot).where(Ballot.receipt == receipt))
     if ballot is None or not _parent_visible(session, actor, ballot.poll):
-        raise NotFound("No ballot has that receipt code. Check it and try again.", field="code")
+        raise NotFound(_("No ballot has that receipt code. Check it and try again."), field="code")
     return ReceiptCheck(poll=ballot.poll, ballot=ballot,
                         fingerprint=counting.receipt_fingerprint(receipt), counted=True)
 

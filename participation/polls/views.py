@@ -20,6 +20,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
@@ -27,6 +28,7 @@ from participation.api.views import page_arguments
 from participation.db import utcnow
 from participation.errors import DomainError, InvalidInput
 from participation.extensions import db, limiter
+from participation.i18n import N_
 from participation.polls import services
 from participation.polls.counting import TIE_BREAK_RULE
 from participation.polls.events import schedule_tally, tally_wanted
@@ -61,7 +63,7 @@ def _as_utc(value: datetime | None) -> datetime | None:
 def _parse_parent(value: str) -> tuple[int | None, int | None]:
     kind, _, raw = (value or "").partition(":")
     if not raw.isdigit() or kind not in ("townhall", "topic"):
-        raise InvalidInput("Choose a town hall or forum topic.", field="parent")
+        raise InvalidInput(_("Choose a town hall or forum topic."), field="parent")
     return (int(raw), None) if kind == "townhall" else (None, int(raw))
 
 
@@ -96,7 +98,7 @@ def new() -> str | Response:
                 flash(error.message, "error")
         else:
             db.session.commit()
-            flash("The poll is created.", "success")
+            flash(_("The poll is created."), "success")
             return redirect(url_for("polls.show", poll_id=poll.id))
     status = 400 if form.is_submitted() else 200
     return render_template("polls/new.html", form=form), status  # type: ignore[return-value]
@@ -119,10 +121,10 @@ def _ballot_from_form(poll: Poll, typed: dict[str, str]) -> list[Any]:
         if not value:
             continue
         if not value.isdigit() or not 1 <= int(value) <= len(poll.options):
-            raise InvalidInput("Give each rank as a number from the list.", field="choices")
+            raise InvalidInput(_("Give each rank as a number from the list."), field="choices")
         ranks[int(option_id)] = int(value)
     if len(set(ranks.values())) != len(ranks):
-        raise InvalidInput("Give each rank to one option only.", field="choices")
+        raise InvalidInput(_("Give each rank to one option only."), field="choices")
     return sorted(ranks, key=lambda option_id: ranks[option_id])
 
 
@@ -180,9 +182,9 @@ def vote(poll_id: int) -> tuple[str, int] | Response:
     db.session.commit()
     if push:
         _announce_tally(poll_id)
-    flash(("Your ballot is changed." if result.replaced else "Your vote is counted.")
-          + f" Your receipt code is {receipt}; keep it to check your ballot is in the count.",
-          "success")
+    done = _("Your ballot is changed.") if result.replaced else _("Your vote is counted.")
+    flash(done + " " + _("Your receipt code is %(receipt)s; keep it to check your ballot is in "
+                         "the count.", receipt=receipt), "success")
     return redirect(url_for("polls.show", poll_id=poll.id) + "#your-ballot")
 
 
@@ -195,9 +197,9 @@ def _control(poll_id: int, action: str) -> Response:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     operations = {
-        "open": (services.open_poll, "The poll is open for voting."),
-        "close": (services.close_poll, "The poll is closed."),
-        "release": (services.release_results, "The results are public."),
+        "open": (services.open_poll, N_("The poll is open for voting.")),
+        "close": (services.close_poll, N_("The poll is closed.")),
+        "release": (services.release_results, N_("The results are public.")),
     }
     operation, message = operations[action]
     try:
@@ -212,7 +214,7 @@ def _control(poll_id: int, action: str) -> Response:
         db.session.commit()
         if push:
             _announce_tally(poll_id)
-        flash(message, "success")
+        flash(_(message), "success")
     return redirect(url_for("polls.show", poll_id=poll_id))
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -34,14 +35,14 @@ def error_ack(error: DomainError) -> Ack:
 
 def _check_payload(payload: Any) -> dict[str, Any]:
     if not isinstance(payload, dict):
-        raise InvalidInput("The message must be a JSON object.")
+        raise InvalidInput(_("The message must be a JSON object."))
     limit = current_app.config["SOCKET_MAX_PAYLOAD"]
     try:
         size = len(json.dumps(payload, separators=(",", ":")).encode())
     except (TypeError, ValueError):
-        raise InvalidInput("The message could not be read.") from None
+        raise InvalidInput(_("The message could not be read.")) from None
     if size > limit:
-        raise InvalidInput(f"The message is larger than {limit // 1024} KiB.")
+        raise InvalidInput(_('The message is larger than %(value)s KiB.', value=limit // 1024))
     return payload
 
 
@@ -93,9 +94,9 @@ def require_fields(payload: dict[str, Any], **types: type | tuple[type, ...]) ->
     for name, expected in types.items():
         value = payload.get(name)
         if value is None:
-            raise InvalidInput(f"'{name}' is required.")
+            raise InvalidInput(_("'%(name)s' is required.", name=name))
         # bool is an int subclass; an id or count given as true/false is a mistake.
         if isinstance(value, bool) and expected in (int, (int,)):
-            raise InvalidInput(f"'{name}' must be a whole number.")
+            raise InvalidInput(_("'%(name)s' must be a whole number.", name=name))
         if not isinstance(value, expected):
-            raise InvalidInput(f"'{name}' has the wrong type.")
+            raise InvalidInput(_("'%(name)s' has the wrong type.", name=name))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, jsonify, url_for
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from participation.api import OPENAPI_SCHEMAS, PAGE_PARAMETERS, bp, document, path_id
@@ -91,7 +92,7 @@ def townhalls() -> Response:
 def townhall(townhall_id: int) -> Response:
     found = db.session.get(TownHall, townhall_id)
     if found is None or not found.is_public:
-        raise NotFound("No such town hall.")
+        raise NotFound(_("No such town hall."))
     return jsonify({
         **_summary(found),
         "description_html": found.description_html,

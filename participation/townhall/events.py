@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request
+from flask_babel import gettext as _
 from flask_socketio import join_room, leave_room
 
 from participation.errors import InvalidInput, Unauthorized
@@ -40,7 +41,7 @@ def _id(payload: dict[str, Any], name: str) -> int:
     require_fields(payload, **{name: int})
     value = payload[name]
     if not 1 <= value <= MAX_ID:
-        raise InvalidInput(f"'{name}' must be a positive whole number.")
+        raise InvalidInput(_("'%(name)s' must be a positive whole number.", name=name))
     return value
 
 
@@ -51,7 +52,7 @@ def _townhall(payload: dict[str, Any], actor: Any) -> TownHall:
 def _signed_in(action: str) -> Any:
     actor = current_actor()
     if actor is None:
-        raise Unauthorized("Please sign in to take part.")
+        raise Unauthorized(_("Please sign in to take part."))
     require(actor, action)
     return actor
 
@@ -82,10 +83,10 @@ def join(payload: dict[str, Any]) -> dict[str, Any]:
     since = payload.get("since")
     if since is not None and (isinstance(since, bool) or not isinstance(since, int)
                               or since < 0):
-        raise InvalidInput("'since' must be a whole number of at least 0.")
+        raise InvalidInput(_("'since' must be a whole number of at least 0."))
     as_moderator = payload.get("moderator", False)
     if not isinstance(as_moderator, bool):
-        raise InvalidInput("'moderator' must be true or false.")
+        raise InvalidInput(_("'moderator' must be true or false."))
     if as_moderator:
         require(actor, "townhall.moderate", townhall)
         join_room(moderators_room(townhall.id))

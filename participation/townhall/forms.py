@@ -3,6 +3,7 @@ fields over the socket, and without scripts the forms post as usual."""
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -15,6 +16,8 @@ from wtforms import (
     URLField,
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from participation.i18n import N_
 
 try:  # WTForms 3.3 deprecates (value, label) tuples
     from wtforms.fields.choices import SelectChoice
@@ -32,22 +35,22 @@ from participation.townhall.services import (
 
 
 class TownHallForm(FlaskForm):
-    title = StringField("Title", validators=[DataRequired(), Length(max=TITLE_MAX)])
-    description = TextAreaField("Description (markdown)",
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=TITLE_MAX)])
+    description = TextAreaField(_l("Description (markdown)"),
                                 validators=[Optional(), Length(max=DESCRIPTION_MAX)])
-    starts_at = DateTimeLocalField("Starts (UTC)", validators=[DataRequired()])
-    ends_at = DateTimeLocalField("Ends (UTC)", validators=[DataRequired()])
-    livestream_url = URLField("Livestream embed link", validators=[Optional(), Length(max=500)])
+    starts_at = DateTimeLocalField(_l("Starts (UTC)"), validators=[DataRequired()])
+    ends_at = DateTimeLocalField(_l("Ends (UTC)"), validators=[DataRequired()])
+    livestream_url = URLField(_l("Livestream embed link"), validators=[Optional(), Length(max=500)])
     question_max_length = IntegerField(
-        "Longest question, in characters", default=300,
+        _l("Longest question, in characters"), default=300,
         validators=[DataRequired(), NumberRange(*QUESTION_LENGTH_RANGE)])
-    allow_anonymous = BooleanField("Allow anonymous questions", default=True)
-    is_public = BooleanField("Public: visitors without an account may watch", default=True)
+    allow_anonymous = BooleanField(_l("Allow anonymous questions"), default=True)
+    is_public = BooleanField(_l("Public: visitors without an account may watch"), default=True)
 
 
 class AskForm(FlaskForm):
-    text = TextAreaField("Your question", validators=[DataRequired()])
-    anonymous = BooleanField("Ask anonymously (moderators still see who asked)")
+    text = TextAreaField(_l("Your question"), validators=[DataRequired()])
+    anonymous = BooleanField(_l("Ask anonymously (moderators still see who asked)"))
     client_id = HiddenField()
 
 
@@ -57,19 +60,19 @@ class UpvoteForm(FlaskForm):
 
 class ModerateForm(FlaskForm):
     action = HiddenField(validators=[DataRequired()])
-    reason = SelectField("Reason", choices=[SelectChoice(value, label) for value, label in
-                                  [("", "Choose a reason"), *REJECT_REASONS.items()]],
+    reason = SelectField(_l("Reason"), choices=[SelectChoice(value, _l(label)) for value, label in
+                                  [("", N_("Choose a reason")), *REJECT_REASONS.items()]],
                          validators=[Optional()])
-    into_id = IntegerField("Merge into question number", validators=[Optional()])
-    answer = TextAreaField("Written answer (leave empty if answered live)",
+    into_id = IntegerField(_l("Merge into question number"), validators=[Optional()])
+    answer = TextAreaField(_l("Written answer (leave empty if answered live)"),
                            validators=[Optional(), Length(max=ANSWER_MAX)])
 
 
 class EnterQuestionForm(FlaskForm):
-    text = TextAreaField("Question", validators=[DataRequired()])
-    channel = SelectField("Taken", choices=[SelectChoice(c.value, CHANNEL_LABELS[c].capitalize())
-                                            for c in Channel if c is not Channel.ONLINE])
-    name = StringField("Name of the person asking (optional, shown publicly)",
+    text = TextAreaField(_l("Question"), validators=[DataRequired()])
+    channel = SelectField(_l("Taken"), choices=[SelectChoice(c.value, _l(CHANNEL_LABELS[c]))
+                                                for c in Channel if c is not Channel.ONLINE])
+    name = StringField(_l("Name of the person asking (optional, shown publicly)"),
                        validators=[Optional(), Length(max=80)])
 
 
@@ -78,7 +81,8 @@ class StatusForm(FlaskForm):
 
 
 STATUS_ACTIONS = {
-    Status.SCHEDULED: ((Status.LIVE, "Start the town hall"), (Status.ENDED, "Cancel (end now)")),
-    Status.LIVE: ((Status.ENDED, "End the town hall"),),
-    Status.ENDED: ((Status.LIVE, "Reopen"),),
+    Status.SCHEDULED: ((Status.LIVE, N_("Start the town hall")),
+                       (Status.ENDED, N_("Cancel (end now)"))),
+    Status.LIVE: ((Status.ENDED, N_("End the town hall")),),
+    Status.ENDED: ((Status.LIVE, N_("Reopen")),),
 }

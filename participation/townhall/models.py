@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from participation.accounts.models import User
 from participation.db import Base, utcnow
+from participation.i18n import N_
 
 
 def _enum(kind: type[StrEnum]) -> Enum:
@@ -40,21 +41,21 @@ class Channel(StrEnum):
 
 
 CHANNEL_LABELS = {
-    Channel.ONLINE: "online",
-    Channel.PHONE: "by phone",
-    Channel.IN_PERSON: "in person",
-    Channel.EMAIL: "by email",
-    Channel.PAPER: "on paper",
+    Channel.ONLINE: N_("online"),
+    Channel.PHONE: N_("by phone"),
+    Channel.IN_PERSON: N_("in person"),
+    Channel.EMAIL: N_("by email"),
+    Channel.PAPER: N_("on paper"),
 }
 
 # Reasons a moderator may give for rejecting; the ledger counts each one publicly.
 REJECT_REASONS = {
-    "off_topic": "Off topic for this town hall",
-    "already_answered": "Already answered",
-    "offensive": "Offensive or abusive",
-    "personal_information": "Contains personal information",
-    "not_a_question": "Not a question",
-    "other": "Other",
+    "off_topic": N_("Off topic for this town hall"),
+    "already_answered": N_("Already answered"),
+    "offensive": N_("Offensive or abusive"),
+    "personal_information": N_("Contains personal information"),
+    "not_a_question": N_("Not a question"),
+    "other": N_("Other"),
 }
 
 # The question statuses everyone may see.

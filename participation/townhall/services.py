@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -86,19 +87,23 @@ def create_townhall(session: Session, actor: User, *, title: str, description: s
     require(actor, "townhall.create")
     title = clean_text(title or "").strip()
     if not title:
-        raise InvalidInput("Give the town hall a title.", field="title")
+        raise InvalidInput(_("Give the town hall a title."), field="title")
     if len(title) > TITLE_MAX:
-        raise InvalidInput(f"Keep the title under {TITLE_MAX} characters.", field="title")
+        raise InvalidInput(_(
+            'Keep the title under %(TITLE_MAX)s characters.',
+            TITLE_MAX=TITLE_MAX), field="title")
     description = clean_text(description or "", multiline=True).strip()
     if len(description) > DESCRIPTION_MAX:
-        raise InvalidInput("The description is too long.", field="description")
+        raise InvalidInput(_("The description is too long."), field="description")
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
-        raise InvalidInput("Times must include their time zone.", field="starts_at")
+        raise InvalidInput(_("Times must include their time zone."), field="starts_at")
     if ends_at <= starts_at:
-        raise InvalidInput("The end must be after the start.", field="ends_at")
+        raise InvalidInput(_("The end must be after the start."), field="ends_at")
     low, high = QUESTION_LENGTH_RANGE
     if not low <= question_max_length <= high:
-        raise InvalidInput(f"The question length limit must be between {low} and {high}.",
+        raise InvalidInput(_(
+            'The question length limit must be between %(low)s and %(high)s.',
+            low=low, high=high),
                            field="question_max_length")
     townhall = TownHall(
         title=title, description=description, description_html=render_markdown(description),
@@ -116,7 +121,7 @@ def get_townhall(session: Session, actor: User | None, townhall_id: int) -> Town
     """The town hall, if it exists and the actor may see it (private ones need an account)."""
     townhall = session.get(TownHall, townhall_id)
     if townhall is None:
-        raise NotFound("No such town hall.")
+        raise NotFound(_("No such town hall."))
     require(actor, "townhall.view", townhall)
     return townhall
 
@@ -139,11 +144,13 @@ def set_status(session: Session, actor: User, townhall: TownHall, status: str) -
     try:
         new = Status(status)
     except ValueError:
-        raise InvalidInput("Unknown status.", field="status") from None
+        raise InvalidInput(_("Unknown status."), field="status") from None
     if new is townhall.status:
         return townhall
     if new not in NEXT_STATUSES[townhall.status]:
-        raise Conflict(f"A {townhall.status.value} town hall cannot become {new.value}.")
+        raise Conflict(_(
+            'A %(value)s town hall cannot become %(value2)s.',
+            value=townhall.status.value, value2=new.value))
     townhall.status = new
     if new is Status.LIVE:
         townhall.started_at = townhall.started_at or utcnow()
@@ -171,10 +178,10 @@ def townhall_state(townhall: TownHall) -> dict[str, Any]:
 
 def get_question(session: Session, question_id: Any, *, lock: bool = False) -> Question:
     if isinstance(question_id, bool) or not isinstance(question_id, int) or question_id < 1:
-        raise InvalidInput("'question_id' must be a whole number.")
+        raise InvalidInput(_("'question_id' must be a whole number."))
     question = session.get(Question, question_id, with_for_update=lock or None)
     if question is None:
-        raise NotFound("No such question.")
+        raise NotFound(_("No such question."))
     return question
 
 
@@ -274,7 +281,7 @@ def question_data(question: Question, *, view: str = "public") -> dict[str, Any]
 
 def _check_open(townhall: TownHall) -> None:
     if townhall.status is Status.ENDED:
-        raise Closed("This town hall has ended; questions are closed.")
+        raise Closed(_("This town hall has ended; questions are closed."))
 
 
 def find_retried_question(session: Session, actor: User, townhall: TownHall,
@@ -290,20 +297,23 @@ def find_retried_question(session: Session, actor: User, townhall: TownHall,
 
 def _check_client_id(client_id: Any) -> str:
     if not isinstance(client_id, str) or not 0 < len(client_id) <= CLIENT_ID_MAX:
-        raise InvalidInput(f"'client_id' must be text of at most {CLIENT_ID_MAX} characters.")
+        raise InvalidInput(_(
+            "'client_id' must be text of at most %(CLIENT_ID_MAX)s characters.",
+            CLIENT_ID_MAX=CLIENT_ID_MAX))
     return client_id
 
 
 def _check_question_text(townhall: TownHall, text: Any) -> str:
     if not isinstance(text, str):
-        raise InvalidInput("The question must be text.", field="text")
+        raise InvalidInput(_("The question must be text."), field="text")
     text = clean_text(text).strip()
     if not text:
-        raise InvalidInput("Write your question first.", field="text")
+        raise InvalidInput(_("Write your question first."), field="text")
     if len(text) > townhall.question_max_length:
         raise InvalidInput(
-            f"Keep your question under {townhall.question_max_length} characters "
-            f"(it has {len(text)}).", field="text")
+            _(
+                'Keep your question under %(question_max_length)s characters (it has %(value)s).',
+                question_max_length=townhall.question_max_length, value=len(text)), field="text")
     return text
 
 
@@ -315,9 +325,9 @@ def ask_question(session: Session, actor: User, townhall: TownHall, *, text: Any
     require(actor, "townhall.view", townhall)
     _check_open(townhall)
     if not isinstance(anonymous, bool):
-        raise InvalidInput("'anonymous' must be true or false.", field="anonymous")
+        raise InvalidInput(_("'anonymous' must be true or false."), field="anonymous")
     if anonymous and not townhall.allow_anonymous:
-        raise InvalidInput("This town hall does not take anonymous questions.",
+        raise InvalidInput(_("This town hall does not take anonymous questions."),
                            field="anonymous")
     text = _check_question_text(townhall, text)
     if client_id is not None:
@@ -353,13 +363,13 @@ def enter_question(session: Session, actor: User, townhall: TownHall, *, text: A
     except ValueError:
         channel = None
     if channel is None or channel is Channel.ONLINE:
-        raise InvalidInput("Choose the channel: phone, in_person, email or paper.",
+        raise InvalidInput(_("Choose the channel: phone, in_person, email or paper."),
                            field="channel")
     if name is not None and not isinstance(name, str):
-        raise InvalidInput("The name must be text.", field="name")
+        raise InvalidInput(_("The name must be text."), field="name")
     name = clean_text(name or "").strip() or None
     if name and len(name) > 80:
-        raise InvalidInput("Keep the name under 80 characters.", field="name")
+        raise InvalidInput(_("Keep the name under 80 characters."), field="name")
     text = _check_question_text(townhall, text)
     now = utcnow()
     question = Question(townhall_id=townhall.id, author_id=None, entered_by_id=actor.id,
@@ -377,12 +387,12 @@ def set_upvote(session: Session, actor: User, question: Question, value: Any) ->
     require(actor, "townhall.upvote", question.townhall)
     require(actor, "townhall.view", question.townhall)
     if not isinstance(value, bool):
-        raise InvalidInput("'value' must be true or false.")
+        raise InvalidInput(_("'value' must be true or false."))
     _check_open(question.townhall)
     if question.status is not QuestionStatus.APPROVED:
-        raise Closed("Only open, approved questions can be upvoted.")
+        raise Closed(_("Only open, approved questions can be upvoted."))
     if question.author_id == actor.id:
-        raise Forbidden("You cannot upvote your own question.")
+        raise Forbidden(_("You cannot upvote your own question."))
     existing = session.scalar(select(Upvote).where(Upvote.question_id == question.id,
                                                    Upvote.user_id == actor.id))
     if value and existing is None:
@@ -410,14 +420,16 @@ def moderate_question(session: Session, actor: User, question: Question, action:
     """Apply one moderator action: approve, reject, merge, answer or highlight."""
     require(actor, "townhall.moderate", question.townhall)
     if action not in MODERATION_ACTIONS:
-        raise InvalidInput(f"Unknown action; use one of {', '.join(MODERATION_ACTIONS)}.")
+        raise InvalidInput(_(
+            'Unknown action; use one of %(value)s.',
+            value=', '.join(MODERATION_ACTIONS)))
     if action == "approve":
         return approve_question(session, actor, question)
     if action == "reject":
         return reject_question(session, actor, question, reason=reason)
     if action == "merge":
         if into is None:
-            raise InvalidInput("Choose the question to merge into ('into_id').", field="into_id")
+            raise InvalidInput(_("Choose the question to merge into ('into_id')."), field="into_id")
         return merge_question(session, actor, question, into=into)
     if action == "answer":
         return answer_question(session, actor, question, answer=answer)
@@ -428,7 +440,7 @@ def approve_question(session: Session, actor: User, question: Question) -> Quest
     require(actor, "townhall.moderate", question.townhall)
     _check_open(question.townhall)
     if question.status is not QuestionStatus.PENDING:
-        raise Conflict(f"This question is already {question.status.value}.")
+        raise Conflict(_('This question is already %(value)s.', value=question.status.value))
     question.status = QuestionStatus.APPROVED
     question.approved_at = utcnow()
     _log(session, actor, question, "approve")
@@ -441,9 +453,10 @@ def reject_question(session: Session, actor: User, question: Question, *,
     """Reject with one of REJECT_REASONS; the author sees the reason, the public only counts."""
     require(actor, "townhall.moderate", question.townhall)
     if reason not in REJECT_REASONS:
-        raise InvalidInput("Give a reason: " + ", ".join(REJECT_REASONS) + ".", field="reason")
+        raise InvalidInput(_("Give a reason: %(reasons)s.", reasons=", ".join(REJECT_REASONS)),
+                           field="reason")
     if question.status not in (QuestionStatus.PENDING, QuestionStatus.APPROVED):
-        raise Conflict(f"This question is already {question.status.value}.")
+        raise Conflict(_('This question is already %(value)s.', value=question.status.value))
     was_public = question.is_public
     question.status = QuestionStatus.REJECTED
     question.reject_reason = reason
@@ -460,13 +473,13 @@ def merge_question(session: Session, actor: User, question: Question, *,
     and its author is told."""
     require(actor, "townhall.moderate", question.townhall)
     if into.townhall_id != question.townhall_id:
-        raise InvalidInput("Both questions must be in the same town hall.", field="into_id")
+        raise InvalidInput(_("Both questions must be in the same town hall."), field="into_id")
     if into.id == question.id:
-        raise InvalidInput("A question cannot be merged into itself.", field="into_id")
+        raise InvalidInput(_("A question cannot be merged into itself."), field="into_id")
     if question.status not in (QuestionStatus.PENDING, QuestionStatus.APPROVED):
-        raise Conflict(f"This question is already {question.status.value}.")
+        raise Conflict(_('This question is already %(value)s.', value=question.status.value))
     if into.status not in (QuestionStatus.APPROVED, QuestionStatus.ANSWERED):
-        raise Conflict("Merge only into an approved or answered question.")
+        raise Conflict(_("Merge only into an approved or answered question."))
     was_public = question.is_public
     target_voters = set(session.scalars(
         select(Upvote.user_id).where(Upvote.question_id == into.id)))
@@ -496,12 +509,14 @@ def answer_question(session: Session, actor: User, question: Question, *,
     """Mark answered: live on stage (no text), or in writing (markdown, sanitized)."""
     require(actor, "townhall.moderate", question.townhall)
     if answer is not None and not isinstance(answer, str):
-        raise InvalidInput("The answer must be text.", field="answer")
+        raise InvalidInput(_("The answer must be text."), field="answer")
     answer = clean_text(answer or "", multiline=True).strip()
     if len(answer) > ANSWER_MAX:
-        raise InvalidInput(f"Keep the answer under {ANSWER_MAX} characters.", field="answer")
+        raise InvalidInput(_(
+            'Keep the answer under %(ANSWER_MAX)s characters.',
+            ANSWER_MAX=ANSWER_MAX), field="answer")
     if question.status is not QuestionStatus.APPROVED:
-        raise Conflict("Only approved questions can be marked answered.")
+        raise Conflict(_("Only approved questions can be marked answered."))
     question.status = QuestionStatus.ANSWERED
     question.answered_at = utcnow()
     question.answer_mode = "written" if answer else "live"
@@ -519,7 +534,7 @@ def highlight_question(session: Session, actor: User, question: Question) -> Que
     townhall = question.townhall
     _check_open(townhall)
     if question.status is not QuestionStatus.APPROVED:
-        raise Conflict("Only approved, unanswered questions can be highlighted.")
+        raise Conflict(_("Only approved, unanswered questions can be highlighted."))
     if townhall.highlighted_question_id == question.id:
         townhall.highlighted_question_id = None
     else:

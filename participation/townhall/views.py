@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from participation.errors import DomainError, InvalidInput
@@ -70,7 +71,7 @@ def create() -> str | Response | tuple[str, int]:
             apply_domain_error(form, error) or flash(error.message, "error")
         else:
             db.session.commit()
-            flash("The town hall is scheduled.", "success")
+            flash(_("The town hall is scheduled."), "success")
             return redirect(url_for("townhall.show", townhall_id=townhall.id))
     status = 400 if form.is_submitted() else 200
     return render_template("townhall/form.html", form=form), status
@@ -78,7 +79,7 @@ def create() -> str | Response | tuple[str, int]:
 
 def _utc(value: datetime | None) -> datetime:
     if value is None:
-        raise InvalidInput("Give a date and time.", field="starts_at")
+        raise InvalidInput(_("Give a date and time."), field="starts_at")
     return value.replace(tzinfo=UTC)
 
 
@@ -133,7 +134,7 @@ def ask(townhall_id: int) -> Response | tuple[str, int]:
                 flash(error.message, "error")
         else:
             commit_and_emit(db.session)
-            flash("Thank you. Your question is awaiting moderation.", "success")
+            flash(_("Thank you. Your question is awaiting moderation."), "success")
             return redirect(url_for("townhall.show", townhall_id=townhall.id))
     return render_template("townhall/live.html",
                            **_live_context(townhall, ask_form=form)), 400
@@ -186,7 +187,7 @@ def moderate(townhall_id: int, question_id: int) -> Response:
     require(current_user, "townhall.moderate", townhall)
     form = ModerateForm()
     if not form.validate_on_submit():
-        flash("That action was not understood; please try again.", "error")
+        flash(_("That action was not understood; please try again."), "error")
         return redirect(url_for("townhall.console", townhall_id=townhall.id))
     try:
         question = services.get_question(db.session, question_id, lock=True)
@@ -202,7 +203,9 @@ def moderate(townhall_id: int, question_id: int) -> Response:
         flash(error.message, "error")
     else:
         commit_and_emit(db.session)
-        flash(f"Question {question_id}: done ({form.action.data}).", "success")
+        flash(_(
+            'Question %(question_id)s: done (%(data)s).',
+            question_id=question_id, data=form.action.data), "success")
     return redirect(url_for("townhall.console", townhall_id=townhall.id))
 
 
@@ -222,7 +225,7 @@ def enter(townhall_id: int) -> Response | tuple[str, int]:
             apply_domain_error(form, error) or flash(error.message, "error")
         else:
             commit_and_emit(db.session)
-            flash("The question is entered and public.", "success")
+            flash(_("The question is entered and public."), "success")
             return redirect(url_for("townhall.console", townhall_id=townhall.id))
     return render_template("townhall/moderate.html",
                            **_console_context(townhall, enter_form=form)), 400
@@ -237,7 +240,7 @@ def change_status(townhall_id: int) -> Response:
         abort(400)
     services.set_status(db.session, current_user, townhall, form.status.data or "")
     commit_and_emit(db.session)
-    flash(f"The town hall is now {townhall.status.value}.", "success")
+    flash(_('The town hall is now %(value)s.', value=townhall.status.value), "success")
     target = "townhall.console" if can(current_user, "townhall.moderate") else "townhall.show"
     return redirect(url_for(target, townhall_id=townhall.id))
 

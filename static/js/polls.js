@@ -8,6 +8,11 @@
   if (!root || typeof window.io !== "function" || !root.dataset.townhallId) {
     return;
   }
+  var messages = {};
+  try { messages = JSON.parse(root.dataset.messages || "{}"); } catch (error) { messages = {}; }
+  // The page's language: the server passes this script's messages, translated, in data-messages.
+  function gettext(text) { return messages[text] || text; }
+
   var pollId = Number(root.dataset.pollId);
   var townhallId = Number(root.dataset.townhallId);
   var kind = root.dataset.kind;
@@ -75,8 +80,15 @@
     return node;
   }
 
+  var WORDS = {
+    vote: [gettext("vote"), gettext("votes")],
+    ballot: [gettext("ballot"), gettext("ballots")],
+    round: [gettext("round"), gettext("rounds")]
+  };
+
   function plural(n, word) {
-    return n + " " + (n === 1 ? word : word + "s");
+    var forms = WORDS[word] || [word, word + "s"];
+    return n + " " + (n === 1 ? forms[0] : forms[1]);
   }
 
   function bar(label, value, percent) {
@@ -101,26 +113,27 @@
   function render(results) {
     var parts = [el("p", { "class": "turnout" }, [
       el("strong", { "class": "ballot-count" }, [String(results.ballots)]),
-      " " + (results.ballots === 1 ? "ballot" : "ballots") + " cast."
+      " " + (results.ballots === 1 ? gettext("ballot cast.") : gettext("ballots cast."))
     ])];
     if (results.kind === "ranked") {
       if (results.winner !== null) {
         parts.push(el("p", { "class": "winner" }, [
-          "Leading after " + plural(results.rounds.length, "round") + ": ",
+          gettext("Leading after") + " " + plural(results.rounds.length, "round") + ": ",
           el("strong", {}, [labels[results.winner] || ""])
         ]));
       }
-      parts.push(el("h3", {}, ["First preferences"]));
+      parts.push(el("h3", {}, [gettext("First preferences")]));
       parts.push(el("ul", { "class": "bars" }, results.options.map(function (item) {
         return bar(labels[item.id], item.first_preferences, item.percent);
       })));
       results.rounds.forEach(function (round) {
-        var text = round.continuing_ballots + " continuing, " + round.exhausted + " exhausted.";
+        var text = round.continuing_ballots + " " + gettext("continuing,") + " " +
+          round.exhausted + " " + gettext("exhausted.");
         if (round.eliminated !== null) {
-          text += " " + labels[round.eliminated] + " is eliminated.";
+          text += " " + labels[round.eliminated] + " " + gettext("is eliminated.");
         }
         parts.push(el("section", { "class": "round" }, [
-          el("h4", {}, ["Round " + round.round]),
+          el("h4", {}, [gettext("Round") + " " + round.round]),
           el("ul", { "class": "bars" }, round.counts.map(function (item) {
             return bar(labels[item.id], item.votes, item.percent);
           })),
@@ -140,7 +153,7 @@
     var now = Date.now();
     if (tallyStatus && now - lastAnnounced > 5000) {
       lastAnnounced = now;
-      tallyStatus.textContent = "Results updated: " + plural(results.ballots, "ballot") + ".";
+      tallyStatus.textContent = gettext("Results updated:") + " " + plural(results.ballots, "ballot") + ".";
     }
   }
 
@@ -162,7 +175,7 @@
           continue;
         }
         if (seen[rank]) {
-          return { error: "Give each rank to one option only." };
+          return { error: gettext("Give each rank to one option only.") };
         }
         seen[rank] = true;
         ranked.push({ rank: Number(rank), id: Number(selects[i].dataset.optionId) });
@@ -185,21 +198,22 @@
     socket.timeout(5000).emit("vote", payload, function (err, ack) {
       if (err) {
         if (attempt < 3) {
-          say("Still sending your vote…");
+          say(gettext("Still sending your vote…"));
           sendVote(payload, attempt + 1, button);
         } else {
           button.disabled = false;
-          say("Your vote could not be sent. Check your connection and try again.", true);
+          say(gettext("Your vote could not be sent. Check your connection and try again."), true);
         }
         return;
       }
       button.disabled = false;
       if (ack && ack.ok) {
-        say((ack.replaced ? "Your ballot is changed." : "Your vote is counted.") +
-            " Your receipt code is " + ack.receipt + "; keep it to check your ballot is in the count.");
-        button.textContent = "Change my vote";
+        say((ack.replaced ? gettext("Your ballot is changed.") : gettext("Your vote is counted.")) + " " +
+            gettext("Your receipt code is %s; keep it to check your ballot is in the count.")
+              .replace("%s", ack.receipt));
+        button.textContent = gettext("Change my vote");
       } else {
-        say((ack && ack.message) || "Your vote was not counted.", true);
+        say((ack && ack.message) || gettext("Your vote was not counted."), true);
       }
     });
   }
@@ -217,7 +231,7 @@
       }
       var button = form.querySelector("button[type=submit]");
       button.disabled = true;
-      say("Sending your vote…");
+      say(gettext("Sending your vote…"));
       sendVote({ poll_id: pollId, choices: read.choices, client_id: newClientId() }, 1, button);
     });
   }

@@ -7,6 +7,11 @@
   var root = document.getElementById("townhall");
   if (!root || typeof io === "undefined") { return; }
 
+  var messages = {};
+  try { messages = JSON.parse(root.dataset.messages || "{}"); } catch (error) { messages = {}; }
+  // The page's language: the server passes this script's messages, translated, in data-messages.
+  function gettext(text) { return messages[text] || text; }
+
   var townhallId = Number(root.dataset.townhallId);
   var view = root.dataset.view;
   var floor = Number(root.dataset.seq) || 0;   // events at or below this are already shown
@@ -16,7 +21,10 @@
   var early = [];                               // events that arrived before the join ack
   var statusLine = document.getElementById("connection");
   var announcer = document.getElementById("announcer");
-  var socket = io("/townhall", { transports: ["websocket"], reconnectionDelayMax: 5000 });
+  // WebSocket first; where a proxy or network blocks it, long-polling carries the same events.
+  // data-transports (comma-separated) narrows the choice, e.g. "polling" on a hostile network.
+  var transports = (root.dataset.transports || "websocket,polling").split(",");
+  var socket = io("/townhall", { transports: transports, tryAllTransports: true, reconnectionDelayMax: 5000 });
 
   function setState(state, text) {
     if (!statusLine) { return; }
@@ -37,17 +45,17 @@
     counter.parentElement.hidden = false;
   }
 
-  setState("connecting", "Connecting to live updates…");
+  setState("connecting", gettext("Connecting to live updates…"));
 
   // Joins on every connect, and again on `resync`: the server asks for it when its message queue
   // came back after an outage, during which this page may have missed events.
   function join() {
     joined = false;
-    setState("syncing", "Catching up…");
+    setState("syncing", gettext("Catching up…"));
     socket.emit("join", { townhall_id: townhallId, since: lastSeq, moderator: view === "moderate" },
       function (ack) {
         if (!ack || !ack.ok) {
-          setState("error", (ack && ack.message) || "Live updates are unavailable; reload the page.");
+          setState("error", (ack && ack.message) || gettext("Live updates are unavailable; reload the page."));
           return;
         }
         if (ack.snapshot) {
@@ -61,7 +69,7 @@
         early = [];
         waiting.forEach(function (entry) { handle(entry[0], entry[1], false); });
         if (typeof ack.presence === "number") { showPresence(ack.presence); }
-        setState("live", "Up to date");
+        setState("live", gettext("Up to date"));
       });
   }
 
@@ -69,10 +77,10 @@
   socket.on("resync", join);
 
   socket.on("disconnect", function () {
-    setState("reconnecting", "Connection lost. Reconnecting…");
+    setState("reconnecting", gettext("Connection lost. Reconnecting…"));
   });
   socket.io.on("reconnect_attempt", function () {
-    setState("reconnecting", "Reconnecting…");
+    setState("reconnecting", gettext("Reconnecting…"));
   });
   socket.on("presence", function (data) {
     if (data.townhall_id === townhallId) { showPresence(data.count); }
@@ -95,7 +103,7 @@
     } else {
       refreshPart();
       if (view === "moderate" && name === "queue" && data.question.status === "pending" && !replayed) {
-        announce("New question waiting: " + data.question.text);
+        announce(gettext("New question waiting:") + " " + data.question.text);
       }
     }
   }
@@ -152,16 +160,16 @@
     item.dataset.created = q.created_at;
     item.appendChild(el("p", "question-text", q.text));
     var meta = el("p", "question-meta");
-    meta.appendChild(el("span", "question-author", q.author_name || "Anonymous"));
-    if (q.channel !== "online") { meta.append(" "); meta.appendChild(badge("Asked " + q.channel_label)); }
-    if (q.id === highlightedId) { meta.append(" "); meta.appendChild(badge("Now answering", "warn")); }
+    meta.appendChild(el("span", "question-author", q.author_name || gettext("Anonymous")));
+    if (q.channel !== "online") { meta.append(" "); meta.appendChild(badge(gettext("Asked") + " " + q.channel_label)); }
+    if (q.id === highlightedId) { meta.append(" "); meta.appendChild(badge(gettext("Now answering"), "warn")); }
     if (q.status === "answered") {
       meta.append(" ");
-      meta.appendChild(badge(q.answer_mode === "live" ? "Answered live" : "Answered in writing", "ok"));
+      meta.appendChild(badge(q.answer_mode === "live" ? gettext("Answered live") : gettext("Answered in writing"), "ok"));
     }
     var votes = el("span", "question-votes");
     votes.appendChild(el("span", "count", String(q.upvotes)));
-    votes.append(q.upvotes === 1 ? " upvote" : " upvotes");
+    votes.append(" " + (q.upvotes === 1 ? gettext("upvote") : gettext("upvotes")));
     meta.append(" ");
     meta.appendChild(votes);
     item.appendChild(meta);
@@ -171,7 +179,7 @@
       answer.innerHTML = q.answer_html;
       item.appendChild(answer);
     }
-    if (q.status === "approved" && signedIn && status !== "Ended" && !isOwn(q)) {
+    if (q.status === "approved" && signedIn && status !== gettext("Ended") && !isOwn(q)) {
       item.appendChild(upvoteForm(q));
     }
     if (q.id === highlightedId) { item.classList.add("question--highlighted"); }
@@ -196,7 +204,7 @@
     csrf.type = "hidden"; csrf.name = "csrf_token"; csrf.value = root.dataset.csrf;
     var value = el("input");
     value.type = "hidden"; value.name = "value"; value.value = on ? "false" : "true";
-    var button = el("button", "button button--secondary upvote", on ? "Upvoted" : "Upvote");
+    var button = el("button", "button button--secondary upvote", on ? gettext("Upvoted") : gettext("Upvote"));
     button.type = "submit";
     button.setAttribute("aria-pressed", on ? "true" : "false");
     button.appendChild(el("span", "visually-hidden", ": " + q.text.slice(0, 60)));
@@ -205,9 +213,9 @@
   }
 
   var REASONS = {
-    off_topic: "Off topic for this town hall", already_answered: "Already answered",
-    offensive: "Offensive or abusive", personal_information: "Contains personal information",
-    not_a_question: "Not a question", other: "Other"
+    off_topic: gettext("Off topic for this town hall"), already_answered: gettext("Already answered"),
+    offensive: gettext("Offensive or abusive"), personal_information: gettext("Contains personal information"),
+    not_a_question: gettext("Not a question"), other: gettext("Other")
   };
 
   function ownItem(q) {
@@ -217,15 +225,15 @@
     item.appendChild(el("p", "question-text", q.text));
     var meta = el("p", "question-meta");
     if (q.status === "pending") {
-      meta.appendChild(badge("Awaiting moderation", "warn"));
+      meta.appendChild(badge(gettext("Awaiting moderation"), "warn"));
     } else if (q.status === "rejected") {
-      meta.appendChild(badge("Not accepted", "danger"));
-      meta.append(" Reason: " + (q.reject_reason_label || REASONS[q.reject_reason] || "Other"));
+      meta.appendChild(badge(gettext("Not accepted"), "danger"));
+      meta.append(" " + gettext("Reason:") + " " + (REASONS[q.reject_reason] || q.reject_reason_label || gettext("Other")));
     } else if (q.status === "merged") {
-      meta.appendChild(badge("Merged"));
-      meta.append(" into a similar question; your question counts with it.");
+      meta.appendChild(badge(gettext("Merged")));
+      meta.append(" " + gettext("into a similar question; your question counts with it."));
     }
-    if (q.anonymous) { meta.append(" "); meta.appendChild(badge("Anonymous")); }
+    if (q.anonymous) { meta.append(" "); meta.appendChild(badge(gettext("Anonymous"))); }
     item.appendChild(meta);
     return item;
   }
@@ -246,15 +254,15 @@
         keepFocus(existing, fresh);
       } else {
         list.appendChild(fresh);
-        if (q.status === "approved" && !replayed) { announce("New question: " + q.text); }
+        if (q.status === "approved" && !replayed) { announce(gettext("New question:") + " " + q.text); }
       }
     } else {
       if (existing) { existing.remove(); }
       if (isAuthorView && mineList) {
         var own = ownItem(q);
         if (mineItem) { mineItem.replaceWith(own); } else { mineList.prepend(own); }
-        if (q.status === "rejected" && !replayed) { announce("Your question was not accepted."); }
-        if (q.status === "merged" && !replayed) { announce("Your question was merged into a similar one."); }
+        if (q.status === "rejected" && !replayed) { announce(gettext("Your question was not accepted.")); }
+        if (q.status === "merged" && !replayed) { announce(gettext("Your question was merged into a similar one.")); }
       }
     }
     tidy();
@@ -270,11 +278,11 @@
   }
 
   function applyTownhall(state) {
-    var labels = { live: "Live now", scheduled: "Scheduled", ended: "Ended" };
+    var labels = { live: gettext("Live now"), scheduled: gettext("Scheduled"), ended: gettext("Ended") };
     var kinds = { live: "badge badge--ok", scheduled: "badge", ended: "badge badge--danger" };
     var badgeNode = document.querySelector("[data-status-badge]");
     if (badgeNode && labels[state.status]) {
-      if (badgeNode.textContent !== labels[state.status]) { announce("The town hall is now " + labels[state.status].toLowerCase() + "."); }
+      if (badgeNode.textContent !== labels[state.status]) { announce(gettext("The town hall is now:") + " " + labels[state.status] + "."); }
       badgeNode.textContent = labels[state.status];
       badgeNode.className = kinds[state.status];
     }
@@ -282,7 +290,7 @@
     if (state.status === "ended") {
       document.querySelectorAll(".upvote-form").forEach(function (f) { f.remove(); });
       var askForm = document.getElementById("ask-form");
-      if (askForm) { askForm.replaceWith(el("p", null, "This town hall has ended; questions are closed.")); }
+      if (askForm) { askForm.replaceWith(el("p", null, gettext("This town hall has ended; questions are closed."))); }
     }
     highlightedId = state.highlighted_id;
     var section = document.getElementById("now-answering");
@@ -291,7 +299,7 @@
       item.classList.toggle("question--highlighted", on);
       var marker = item.querySelector(".badge--warn");
       if (on && !marker) {
-        item.querySelector(".question-author").after(" ", badge("Now answering", "warn"));
+        item.querySelector(".question-author").after(" ", badge(gettext("Now answering"), "warn"));
       } else if (!on && marker) {
         marker.remove();
       }
@@ -302,7 +310,7 @@
       if (current) {
         var text = current.querySelector(".question-text").textContent;
         document.getElementById("now-text").textContent = text;
-        announce("Now answering: " + text);
+        announce(gettext("Now answering:") + " " + text);
       }
     }
   }
@@ -335,8 +343,8 @@
 
   function send(name, payload, done) {
     socket.timeout(15000).emit(name, payload, function (err, ack) {
-      if (err) { done({ ok: false, message: "No answer from the server; please try again." }); return; }
-      done(ack || { ok: false, message: "No answer from the server." });
+      if (err) { done({ ok: false, message: gettext("No answer from the server; please try again.") }); return; }
+      done(ack || { ok: false, message: gettext("No answer from the server.") });
     });
   }
 
@@ -351,7 +359,7 @@
       var message = document.getElementById("ask-message");
       var button = askForm.querySelector("button[type=submit]");
       button.disabled = true;
-      message.textContent = "Sending…";
+      message.textContent = gettext("Sending…");
       send("ask", {
         townhall_id: townhallId, text: text.value,
         anonymous: Boolean(anonymous && anonymous.checked), client_id: clientField.value
@@ -363,7 +371,7 @@
           return;
         }
         message.className = "form-message";
-        message.textContent = "Thank you. Your question is awaiting moderation.";
+        message.textContent = gettext("Thank you. Your question is awaiting moderation.");
         clientField.value = newClientId();
         text.value = "";
         if (anonymous) { anonymous.checked = false; }
@@ -389,12 +397,12 @@
         if (item) {
           var button = item.querySelector(".upvote");
           button.setAttribute("aria-pressed", ack.value ? "true" : "false");
-          button.firstChild.textContent = ack.value ? "Upvoted" : "Upvote";
+          button.firstChild.textContent = ack.value ? gettext("Upvoted") : gettext("Upvote");
           item.querySelector("input[name=value]").value = ack.value ? "false" : "true";
           item.querySelector(".count").textContent = String(ack.upvotes);
           tidy();
         }
-        announce(ack.value ? "Upvoted." : "Upvote taken back.");
+        announce(ack.value ? gettext("Upvoted.") : gettext("Upvote taken back."));
       });
     } else if (form.classList.contains("mod-form")) {
       event.preventDefault();
@@ -433,7 +441,7 @@
             (again || part.querySelector("h2")).focus();
           }
         })
-        .catch(function () { setState("error", "Could not refresh; reload the page."); });
+        .catch(function () { setState("error", gettext("Could not refresh; reload the page.")); });
     }, 120);
   }
 
@@ -459,7 +467,7 @@
     if (data.get("answer")) { payload.answer = data.get("answer"); }
     send("moderate", payload, function (ack) {
       if (!ack.ok) { consoleMessage(ack.message, true); return; }
-      consoleMessage("Question " + payload.question_id + ": " + payload.action + " done.", false);
+      consoleMessage(gettext("Question") + " " + payload.question_id + ": " + gettext("done") + " (" + payload.action + ").", false);
       var details = form.closest("details");
       if (details) { details.open = false; }
       document.activeElement.blur();
@@ -474,7 +482,7 @@
       name: data.get("name") || null
     }, function (ack) {
       if (!ack.ok) { consoleMessage(ack.message, true); return; }
-      consoleMessage("The question is entered and public.", false);
+      consoleMessage(gettext("The question is entered and public."), false);
       form.reset();
     });
   }

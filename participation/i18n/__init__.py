@@ -1,0 +1,117 @@
+"""Languages: which one a page is in, and dates and numbers written the way its readers write them.
+
+The locale comes from the signed-in account's stored choice, else the choice a visitor made with
+the switcher (kept in the session), else the browser's Accept-Language, else English.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+# Each language the site is translated into, by its code, with its name in that language.
+LANGUAGES: dict[str, str] = {"en": "English", "es": "Español"}
+DEFAULT_LOCALE = "en"
+SESSION_KEY = "locale"
+TRANSLATIONS = Path(__file__).resolve().parent.parent.parent / "translations"
+
+
+def supported(code: Any) -> str | None:
+    """The language code if the site speaks it, else None."""
+    return code if isinstance(code, str) and code in LANGUAGES else None
+
+
+def N_(message: str) -> str:  # noqa: N802 - the usual gettext name for "translate later"
+    """Mark a message for the catalog where it is defined; it is translated where it is shown."""
+    return message
+
+
+def select_locale() -> str:
+    from flask import has_request_context, request, session
+    from flask_login import current_user
+
+    if not has_request_context():
+        return DEFAULT_LOCALE
+    user = current_user
+    if user and getattr(user, "is_authenticated", False) and supported(user.locale):
+        return user.locale
+    chosen = supported(session.get(SESSION_KEY))
+    if chosen:
+        return chosen
+    return request.accept_languages.best_match(list(LANGUAGES)) or DEFAULT_LOCALE
+
+
+SCRIPT_MESSAGE = re.compile(r'gettext\("((?:[^"\\]|\\.)*)"\)')
+
+
+def messages_in_scripts(folder: Path) -> list[str]:
+    """The gettext("...") messages in the site's scripts (pybabel extracts the same ones)."""
+    found: set[str] = set()
+    for script in sorted(folder.glob("*.js")):
+        found.update(SCRIPT_MESSAGE.findall(script.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def configure_i18n(app: Flask) -> None:
+    from flask_babel import (
+        Babel,
+        format_date,
+        format_datetime,
+        format_number,
+        format_time,
+        get_locale,
+        gettext,
+    )
+
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "UTC")
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
+    Babel(app, locale_selector=select_locale)
+    from participation.extensions import login_manager
+
+    login_manager.localize_callback = gettext
+
+    def _dt(value: datetime | None, fmt: str | None = None) -> str:
+        if value is None:
+            return ""
+        if fmt is None:  # the date in words and the time without seconds
+            return f"{format_date(value, 'medium')}, {format_time(value, 'short')}"
+        return format_datetime(value, fmt)
+
+    def _d(value: date | datetime | None, fmt: str = "medium") -> str:
+        return "" if value is None else format_date(value, fmt)
+
+    def _t(value: datetime | None, fmt: str = "short") -> str:
+        return "" if value is None else format_time(value, fmt)
+
+    def _n(value: float | int | None) -> str:
+        return "" if value is None else format_number(value)
+
+    app.jinja_env.filters.update(datetimeformat=_dt, dateformat=_d, timeformat=_t,
+                                 numberformat=_n)
+
+    script_messages = messages_in_scripts(Path(app.static_folder or "") / "js")
+
+    def js_messages() -> str:
+        """This page's translations of the scripts' messages, as JSON for a data attribute."""
+        import json
+
+        translated = {m: gettext(m) for m in script_messages}
+        return json.dumps({m: t for m, t in translated.items() if t != m}, ensure_ascii=False)
+
+    app.jinja_env.globals["js_messages"] = js_messages
+
+    @app.context_processor
+    def language() -> dict[str, Any]:
+        return {"page_lang": str(get_locale() or DEFAULT_LOCALE), "languages": LANGUAGES}
+
+
+# Messages whose text lives in data (the main navigation in participation/__init__.py).
+NAV_LABELS = (N_("Town halls"), N_("Forums"), N_("Polls"), N_("Decisions"))
+# Poll states, shown capitalised.
+POLL_STATES = (N_("Open"), N_("Upcoming"), N_("Closed"))

@@ -1,0 +1,162 @@
+"""One seeded demo site per test process for the browser checks, and a signed-in state per role.
+
+The demo (`participation demo`) has something on every page, so each page type is checked with
+real content. Signing in happens once per role; each test gets a fresh context from its state.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import LiveServer
+
+ROLES = ("visitor", "resident", "moderator", "official", "admin")
+DEMO_EMAILS = {
+    "resident": "resident@demo.participation.test",
+    "resident2": "sam@demo.participation.test",
+    "moderator": "moderator@demo.participation.test",
+    "official": "official@demo.participation.test",
+    "admin": "admin@demo.participation.test",
+}
+
+
+def has_domain(name: str) -> bool:
+    return importlib.util.find_spec(f"participation.{name}") is not None
+
+
+# Every page type: (name, how to find its path on the demo site).
+PAGE_TYPES = [
+    "home", "register", "login", "account", "admin_users", "admin_user", "admin_audit",
+    "topics", "topic", "thread", "flag_queue", "notifications", "search",
+    "townhalls", "townhall_live", "townhall_console", "townhall_projector", "townhall_transcript",
+]
+if has_domain("polls"):
+    PAGE_TYPES += ["polls", "poll"]
+if has_domain("decisions"):
+    PAGE_TYPES += ["decisions", "decision"]
+
+
+@dataclass
+class DemoSite:
+    server: LiveServer
+    password: str
+    paths: dict[str, str] = field(default_factory=dict)
+    states: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def links(self, path: str, pattern: str) -> list[str]:
+        page = requests.get(self.url + path, timeout=10).text
+        return re.findall(r'href="(' + pattern + r')"', page)
+
+    def first_link(self, path: str, pattern: str) -> str:
+        found = self.links(path, pattern)
+        assert found, f"no link matching {pattern} on {path}"
+        return found[0]
+
+    def resolve(self, name: str) -> str:
+        if name not in self.paths:
+            self.paths[name] = self._find(name)
+        return self.paths[name]
+
+    def _find(self, name: str) -> str:
+        fixed = {
+            "home": "/", "register": "/register", "login": "/login", "account": "/account",
+            "admin_users": "/admin/users", "admin_audit": "/admin/audit", "topics": "/topics",
+            "flag_queue": "/moderation/flags", "notifications": "/notifications",
+            "search": "/search?q=shade", "townhalls": "/townhalls", "polls": "/polls",
+            "decisions": "/decisions",
+        }
+        if name in fixed:
+            return fixed[name]
+        if name == "admin_user":
+            return "/admin/users/4"  # the demo's first resident (accounts are seeded in order)
+        if name == "topic":
+            return self.first_link("/topics", r"/topics/\d+")
+        if name == "thread":
+            for topic in self.links("/topics", r"/topics/\d+"):
+                threads = self.links(topic, r"/threads/\d+")
+                if threads:
+                    return threads[0]
+            raise AssertionError("no thread on the demo site")
+        townhalls = requests.get(self.url + "/api/v1/townhalls", timeout=10).json()
+        items = townhalls.get("items", townhalls) if isinstance(townhalls, dict) else townhalls
+        by_status = {t["status"]: t["id"] for t in items}
+        if name == "townhall_live":
+            return f"/townhalls/{by_status['live']}"
+        if name == "townhall_console":
+            return f"/townhalls/{by_status['live']}/moderate"
+        if name == "townhall_projector":
+            return f"/townhalls/{by_status['live']}/projector"
+        if name == "townhall_transcript":
+            return f"/townhalls/{by_status['ended']}/transcript"
+        if name == "poll":
+            return self.first_link("/polls", r"/polls/\d+")
+        if name == "decision":
+            return self.first_link("/decisions", r"/decisions/\d+")
+        raise KeyError(name)
+
+
+def seed_demo_site(folder: Path) -> DemoSite:
+    server = LiveServer(folder)
+    result = server.command("db", "upgrade")
+    assert result.returncode == 0, result.stderr
+    result = server.command("demo")
+    assert result.returncode == 0, result.stderr
+    password = re.search(r"password for all: (\S+?)\)", result.stdout)
+    assert password, result.stdout
+    return DemoSite(server=server.start(), password=password.group(1))
+
+
+@pytest.fixture(scope="session")
+def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoSite]:
+    site = seed_demo_site(tmp_path_factory.mktemp("demo-site"))
+    yield site
+    site.server.stop()
+
+
+def sign_in_page(page: Any, site: DemoSite, role: str) -> None:
+    page.goto(f"{site.url}/login")
+    page.fill("#email", DEMO_EMAILS[role])
+    page.fill("#password", site.password)
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_url(re.compile(r".*/$"))
+
+
+def role_state(browser: Any, site: DemoSite, role: str) -> Any:
+    """The cookies of a signed-in session for `role` (None for a visitor)."""
+    if role == "visitor":
+        return None
+    if role not in site.states:
+        context = browser.new_context()
+        page = context.new_page()
+        sign_in_page(page, site, role)
+        site.states[role] = context.storage_state()
+        context.close()
+    return site.states[role]
+
+
+@pytest.fixture
+def context_for(browser: Any, demo_site: DemoSite) -> Iterator[Any]:
+    """A fresh browser context (empty cache) signed in as `role`."""
+    made: list[Any] = []
+
+    def factory(role: str, **options: Any) -> Any:
+        context = browser.new_context(storage_state=role_state(browser, demo_site, role),
+                                      **options)
+        made.append(context)
+        return context
+
+    yield factory
+    for context in made:
+        context.close()
