@@ -34,12 +34,19 @@ def N_(message: str) -> str:  # noqa: N802 - the usual gettext name for "transla
 def select_locale() -> str:
     from flask import has_request_context, request, session
     from flask_login import current_user
+    from sqlalchemy.exc import SQLAlchemyError
 
     if not has_request_context():
         return DEFAULT_LOCALE
-    user = current_user
-    if user and getattr(user, "is_authenticated", False) and supported(user.locale):
-        return user.locale
+    try:
+        user = current_user
+        stored = supported(user.locale) if user and user.is_authenticated else None
+    except SQLAlchemyError:
+        # The account cannot be read (the database is away): an error message must still be
+        # written, in the language the session or the browser asks for.
+        stored = None
+    if stored:
+        return stored
     chosen = supported(session.get(SESSION_KEY))
     if chosen:
         return chosen

@@ -93,18 +93,18 @@ def test_no_tally_leaves_before_the_results_mode_allows(client_as, socket_client
     ack = voter.emit("vote", {"poll_id": poll.id, "choices": [poll.options[0].id]},
                      namespace=NAMESPACE, callback=True)
     assert ack["ok"]
-    time.sleep(2 * events.TALLY_INTERVAL)
+    db.session.rollback()
+    assert events.wait_for_tallies(timeout=10)
     assert tallies(watcher, poll.id) == []
     services.close_poll(db.session, official, poll)
     db.session.commit()
     events.schedule_tally(watcher.app, poll.id)
-    db.session.rollback()
-    time.sleep(2 * events.TALLY_INTERVAL)
-    received = tallies(watcher, poll.id)
     if mode == "hidden":
-        assert received == []
+        db.session.rollback()
+        assert events.wait_for_tallies(timeout=10)
+        assert tallies(watcher, poll.id) == []
     else:
-        assert received and received[-1]["results"]["ballots"] == 1
+        assert wait_for_tally(watcher, poll.id, 1, timeout=10)
 
 
 @pytest.mark.parametrize(("payload", "error"), [

@@ -79,7 +79,8 @@ def test_commit_and_emit_sends_recorded_events_to_the_room_after_the_commit(
                         callback=True)["ok"]
     watcher.get_received(NAMESPACE)
     log.record_event(session, first.id, "tally", {"poll_id": 3, "results": [1, 2]})
-    assert watcher.get_received(NAMESPACE) == []
+    # Presence counts are sent on their own schedule; only the recorded event is under test.
+    assert [m for m in watcher.get_received(NAMESPACE) if m["name"] != "presence"] == []
     log.commit_and_emit(session)
     received = [(m["name"], m["args"][0]) for m in watcher.get_received(NAMESPACE)
                 if m["name"] != "presence"]

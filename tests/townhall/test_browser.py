@@ -45,7 +45,7 @@ def signed_in_page(browser, server, email: str, errors: list[str]):
     page.goto(server.url + "/login")
     page.fill("#email", email)
     page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")  # the header holds the language form
     page.wait_for_url(server.url + "/")
     return context, page
 
