@@ -11,6 +11,15 @@ the last line the app/bare ratios for p99 and memory (goal: p99 <= 1.25, memory 
 
     .venv/bin/python benchmarks/fanout.py [--clients 1000] [--approvals 20]
 
+With `--workers 2` it measures scaling out instead (benchmarks/scaled_fanout.py): on PostgreSQL
+with the Redis message queue, one worker with N watchers and two workers with 2N watchers split
+between them, in the same run; it prints p50, p99, max and delivered/expected for each, and as
+the last line the p99 ratio (goal: <= 1.3, with 100% delivered). The database is emptied and
+migrated, and created when missing: give it a scratch one.
+
+    .venv/bin/python benchmarks/fanout.py --workers 2 --database-url URL --redis-url URL
+        [--clients 500] [--approvals 20]
+
 Watchers are plain Engine.IO/Socket.IO clients on green threads (eventlet + websocket-client), so
 thousands fit in one process. Everything runs on 127.0.0.1 and is bounded by count and time.
 """
@@ -361,17 +370,57 @@ def start_bare(args: argparse.Namespace, workdir: Path, payload_bytes: int,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clients", type=int, default=1000, help="watchers per server")
+    parser.add_argument("--workers", type=int, choices=(1, 2), default=1,
+                        help="1: the app server against a bare Flask-SocketIO server (SQLite); "
+                             "2: one worker at N watchers against two at 2N (PostgreSQL, Redis)")
+    parser.add_argument("--database-url",
+                        help="with --workers 2: PostgreSQL URL of a scratch database "
+                             "(emptied, then migrated; created when missing)")
+    parser.add_argument("--redis-url",
+                        help="with --workers 2: Redis URL of the message queue")
+    parser.add_argument("--clients", type=int,
+                        help="watchers per server (default 1000); with --workers 2, per worker "
+                             "(N, default 500)")
     parser.add_argument("--approvals", type=int, default=20, help="questions approved (K)")
     parser.add_argument("--concurrency", type=int, default=40,
                         help="watchers connecting at once")
     parser.add_argument("--settle", type=float, default=3.0,
-                        help="seconds to wait before measuring memory")
+                        help="seconds to wait before measuring memory (1 worker only)")
     parser.add_argument("--verbose", action="store_true",
-                        help="also print each approval's slowest delivery")
+                        help="also print each approval's slowest delivery (1 worker only)")
     parser.add_argument("--timeout", type=float, default=600.0,
                         help="give up connecting watchers after this many seconds")
     args = parser.parse_args()
+    if args.workers == 2:
+        compare_worker_counts(parser, args)
+    else:
+        compare_with_bare(parser, args)
+
+
+def compare_worker_counts(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """--workers 2: one worker at N watchers against two workers at 2N."""
+    from scaled_fanout import argument_error, run
+
+    if args.clients is None:
+        args.clients = 500
+    if args.database_url is None or args.redis_url is None:
+        parser.error("--workers 2 needs --database-url (a scratch PostgreSQL database) "
+                     "and --redis-url (the Redis message queue)")
+    error = argument_error(args.database_url, args.redis_url, args.clients, args.approvals,
+                           args.workers)
+    if error:
+        parser.error(error)
+    run(args.database_url, args.redis_url, args.clients, args.approvals, args.workers,
+        args.concurrency, args.timeout)
+
+
+def compare_with_bare(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """--workers 1: the app server against a bare Flask-SocketIO server, N watchers each."""
+    if args.database_url is not None or args.redis_url is not None:
+        parser.error("--database-url and --redis-url apply only with --workers 2 "
+                     "(one worker runs on a scratch SQLite database)")
+    if args.clients is None:
+        args.clients = 1000
     if not 1 <= args.clients <= 10_000 or not 1 <= args.approvals <= 200:
         parser.error("--clients must be 1..10000 and --approvals 1..200")
     raise_open_file_limit()

@@ -11,8 +11,13 @@ to its `question` event is recorded.
 Prints p50, p99, max and delivered/expected per setup, then the ratio of p99s
 (goal: 2 workers at 2N no worse than 1.3 x 1 worker at N, with 100% delivered).
 
-    .venv/bin/python benchmarks/scaled_fanout.py --database-url URL [--redis-url URL]
+    .venv/bin/python benchmarks/fanout.py --workers 2 --database-url URL --redis-url URL
         [--clients 500] [--approvals 20]
+
+runs it through `run()` here; this file also runs on its own, for up to 8 workers:
+
+    .venv/bin/python benchmarks/scaled_fanout.py --database-url URL [--redis-url URL]
+        [--clients 500] [--approvals 20] [--workers 2]
 
 The database named in --database-url is emptied and migrated: give it a scratch database.
 It is created when missing. Everything runs on 127.0.0.1, bounded by count and time.
@@ -346,6 +351,26 @@ def run(database_url: str, redis_url: str, clients: int, approvals: int, workers
     return ratio
 
 
+def argument_error(database_url: str | None, redis_url: str | None, clients: int,
+                   approvals: int, workers: int) -> str | None:
+    """What is wrong with these arguments to `run`, in words for the command line, or None."""
+    if not database_url:
+        return "--database-url is required: a scratch PostgreSQL database (emptied, then migrated)"
+    if not database_url.startswith("postgresql"):
+        return "--database-url must be a PostgreSQL URL (postgresql+psycopg://...)"
+    if not re.fullmatch(r"[A-Za-z0-9_]+", database_url.rpartition("/")[2]):
+        return "--database-url must end in a plain database name"
+    if not redis_url:
+        return "--redis-url is required: the Redis message queue the workers share"
+    if not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        return "--redis-url must be a Redis URL (redis://...)"
+    if not 1 <= clients <= 5_000 or not 1 <= approvals <= 200:
+        return "--clients must be 1..5000 and --approvals 1..200"
+    if not 2 <= workers <= 8:
+        return "--workers must be 2..8"
+    return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", required=True,
@@ -358,12 +383,10 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=600.0,
                         help="give up connecting watchers after this many seconds")
     args = parser.parse_args()
-    if not 1 <= args.clients <= 5_000 or not 1 <= args.approvals <= 200:
-        parser.error("--clients must be 1..5000 and --approvals 1..200")
-    if not 2 <= args.workers <= 8:
-        parser.error("--workers must be 2..8")
-    if not args.database_url.startswith("postgresql"):
-        parser.error("--database-url must be a PostgreSQL URL")
+    error = argument_error(args.database_url, args.redis_url, args.clients, args.approvals,
+                           args.workers)
+    if error:
+        parser.error(error)
     run(args.database_url, args.redis_url, args.clients, args.approvals, args.workers,
         args.concurrency, args.timeout)
 
