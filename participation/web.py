@@ -91,7 +91,7 @@ def configure_error_handlers(app: Flask) -> None:
         status = error.code or 500
         message = None
         if status == 429 and error.description:
-            message = ERROR_EXPLANATIONS[429]
+            message = _(ERROR_EXPLANATIONS[429])
         response = error_response(status, message)
         if status == 405 and getattr(error, "valid_methods", None):
             response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[arg-type]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -19,6 +21,7 @@ from participation.decisions.services import (
     Draft,
 )
 from participation.errors import InvalidInput
+from participation.i18n import N_
 
 
 def choices(pairs: list[tuple[str, str]]) -> list[SelectChoice]:
@@ -29,49 +32,54 @@ def choices(pairs: list[tuple[str, str]]) -> list[SelectChoice]:
 NUMBER_LIST = re.compile(r"^\s*(\d{1,9}\s*(?:[,\s]\s*\d{1,9}\s*)*)?$")
 COMMITMENT_LINE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s*[:\-\u2013]?\s*(.*)$")
 
-# Publish-form field per linkable kind: (kind, field name, label, hint)
+# Publish-form field per linkable kind: (kind, field name, label, hint); translated where shown.
 LINK_FIELDS = (
-    ("poll", "poll_ids", "Polls", "Numbers of closed polls, separated by commas."),
-    ("townhall", "townhall_ids", "Town halls", "Numbers of ended town halls."),
-    ("thread", "thread_ids", "Forum threads", "Numbers of public forum threads."),
+    ("poll", "poll_ids", N_("Polls"), N_("Numbers of closed polls, separated by commas.")),
+    ("townhall", "townhall_ids", N_("Town halls"), N_("Numbers of ended town halls.")),
+    ("thread", "thread_ids", N_("Forum threads"), N_("Numbers of public forum threads.")),
 )
 
 
+def outcome_choices(first: str) -> list[SelectChoice]:
+    """The outcomes as select options, after a first empty option labelled `first`."""
+    return choices([("", first), *((value, _l(label)) for value, label in OUTCOMES.items())])
+
+
 class PublishForm(FlaskForm):
-    title = StringField("Title", validators=[DataRequired(), Length(max=TITLE_MAX)])
-    outcome = SelectField("What was decided", choices=choices([("", "Choose…"), *OUTCOMES.items()]),
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=TITLE_MAX)])
+    outcome = SelectField(_l("What was decided"), choices=outcome_choices(_l("Choose…")),
                           validators=[DataRequired()])
-    decision_text = StringField("The decision in words (required for “Other”)",
+    decision_text = StringField(_l("The decision in words (required for “Other”)"),
                                 validators=[Length(max=DECISION_TEXT_MAX)])
-    department = StringField("Responsible department",
+    department = StringField(_l("Responsible department"),
                              validators=[DataRequired(), Length(max=DEPARTMENT_MAX)])
-    summary = TextAreaField("Summary: what was decided and why (Markdown)",
+    summary = TextAreaField(_l("Summary: what was decided and why (Markdown)"),
                             validators=[DataRequired(), Length(max=SUMMARY_MAX)])
-    poll_ids = StringField("Polls", validators=[Length(max=300)])
-    townhall_ids = StringField("Town halls", validators=[Length(max=300)])
-    thread_ids = StringField("Forum threads", validators=[Length(max=300)])
-    amends = IntegerField("Amends record number", validators=[Optional(), NumberRange(min=1)])
-    commitments = TextAreaField("Follow-up commitments: one per line, “YYYY-MM-DD: what will be "
-                                "answered in writing”", validators=[Length(max=25_000)])
-    closes = StringField("Closes commitments (numbers, as “Publish the response” fills them in)",
-                         validators=[Length(max=300)])
+    poll_ids = StringField(_l("Polls"), validators=[Length(max=300)])
+    townhall_ids = StringField(_l("Town halls"), validators=[Length(max=300)])
+    thread_ids = StringField(_l("Forum threads"), validators=[Length(max=300)])
+    amends = IntegerField(_l("Amends record number"), validators=[Optional(), NumberRange(min=1)])
+    commitments = TextAreaField(_l("Follow-up commitments: one per line, “YYYY-MM-DD: what will "
+                                   "be answered in writing”"), validators=[Length(max=25_000)])
+    closes = StringField(_l("Closes commitments (numbers, as “Publish the response” fills them "
+                            "in)"), validators=[Length(max=300)])
     preview_digest = HiddenField()
 
     def to_draft(self, kinds: list[str]) -> Draft:
         """The typed values as a draft; InvalidInput (with its field) when a list is garbled."""
         links: list[tuple[str, int]] = []
-        for kind, name, label, _ in LINK_FIELDS:
+        for kind, name, label, _hint in LINK_FIELDS:
             ids = numbers(getattr(self, name).data, name, label)
             if ids and kind not in kinds:
-                raise InvalidInput(f"Records cannot link to {label.lower()} on this site yet.",
-                                   field=name)
+                raise InvalidInput(_("Records cannot link to %(items)s on this site yet.",
+                                     items=_(label).lower()), field=name)
             links.extend((kind, item_id) for item_id in ids)
         return Draft(
             title=self.title.data or "", summary=self.summary.data or "",
             outcome=self.outcome.data or "", decision_text=self.decision_text.data or "",
             department=self.department.data or "", links=links, amends=self.amends.data,
             commitments=parse_commitments(self.commitments.data or ""),
-            closes=numbers(self.closes.data, "closes", "Closed commitments"),
+            closes=numbers(self.closes.data, "closes", N_("Closed commitments")),
         )
 
     def fill_from(self, draft: Draft) -> None:
@@ -80,16 +88,18 @@ class PublishForm(FlaskForm):
         self.outcome.data = draft.outcome
         self.decision_text.data = draft.decision_text
         self.department.data = draft.department
-        for kind, name, _, _ in LINK_FIELDS:
+        for kind, name, _label, _hint in LINK_FIELDS:
             getattr(self, name).data = ", ".join(str(i) for k, i in draft.links if k == kind)
         self.amends.data = draft.amends
         self.closes.data = ", ".join(str(i) for i in draft.closes)
 
 
 def numbers(value: str | None, field: str, label: str) -> list[int]:
+    """The numbers typed into a list field; `label` is the field's untranslated name."""
     value = value or ""
     if not NUMBER_LIST.match(value):
-        raise InvalidInput(f"{label}: use whole numbers separated by commas.", field=field)
+        raise InvalidInput(_("%(field)s: use whole numbers separated by commas.",
+                             field=_(label)), field=field)
     return [int(token) for token in re.split(r"[,\s]+", value.strip()) if token]
 
 
@@ -98,12 +108,13 @@ def parse_commitments(text: str) -> list[tuple[date, str]]:
     for number, line in enumerate((ln for ln in text.splitlines() if ln.strip()), start=1):
         match = COMMITMENT_LINE.match(line)
         if not match:
-            raise InvalidInput(f"Commitment {number}: start the line with its due date, "
-                               "like 2027-01-31: …", field="commitments")
+            raise InvalidInput(_("Commitment %(number)s: start the line with its due date, "
+                                 "like 2027-01-31: …", number=number), field="commitments")
         try:
             due = date.fromisoformat(match.group(1))
         except ValueError:
-            raise InvalidInput(f"Commitment {number}: {match.group(1)} is not a real date.",
+            raise InvalidInput(_("Commitment %(number)s: %(date)s is not a real date.",
+                                 number=number, date=match.group(1)),
                                field="commitments") from None
         commitments.append((due, match.group(2)))
     return commitments
@@ -119,14 +130,14 @@ class FilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    topic = SelectField("Forum topic", coerce=_optional_id, validators=[Optional()])
-    townhall = SelectField("Town hall", coerce=_optional_id, validators=[Optional()])
+    topic = SelectField(_l("Forum topic"), coerce=_optional_id, validators=[Optional()])
+    townhall = SelectField(_l("Town hall"), coerce=_optional_id, validators=[Optional()])
 
     def offer(self, topics: list[tuple[int, str]], townhalls: list[tuple[int, str]]) -> None:
         """Only places some record rests on are worth filtering by."""
-        self.topic.choices = choices([("", "Any"), *((str(i), t) for i, t in topics)])
-        self.townhall.choices = choices([("", "Any"), *((str(i), t) for i, t in townhalls)])
-    outcome = SelectField("Decision", choices=choices([("", "Any"), *OUTCOMES.items()]),
+        self.topic.choices = choices([("", _("Any")), *((str(i), t) for i, t in topics)])
+        self.townhall.choices = choices([("", _("Any")), *((str(i), t) for i, t in townhalls)])
+    outcome = SelectField(_l("Decision"), choices=outcome_choices(_l("Any")),
                           validators=[Optional()])
-    since = DateField("Published from", validators=[Optional()])
-    until = DateField("Published until", validators=[Optional()])
+    since = DateField(_l("Published from"), validators=[Optional()])
+    until = DateField(_l("Published until"), validators=[Optional()])

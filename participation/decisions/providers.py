@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from participation.decisions.chain import canonical_json, timestamp
 from participation.errors import Closed, NotFound
+from participation.i18n import N_
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ Provider = Callable[[Session, int], Evidence]
 # kind -> provider, in the order the publish form lists them.
 PROVIDERS: dict[str, Provider] = {}
 
-KIND_LABELS = {"poll": "Poll", "townhall": "Town hall", "thread": "Forum thread"}
+KIND_LABELS = {"poll": N_("Poll"), "townhall": N_("Town hall"), "thread": N_("Forum thread")}
 
 
 def provider(kind: str) -> Callable[[Provider], Provider]:
@@ -93,7 +95,7 @@ def freeze_townhall(session: Session, townhall_id: int) -> Evidence:
     if townhall is None or not townhall.is_public:
         raise NotFound()
     if townhall.status is not Status.ENDED:
-        raise Closed("the town hall has not ended yet.")
+        raise Closed(_("the town hall has not ended yet."))
     questions = townhalls.transcript(session, townhall)
     ledger = townhalls.ledger(session, townhall)
     asked_by = set(session.scalars(
@@ -179,10 +181,10 @@ def freeze_poll(session: Session, poll_id: int) -> Evidence:
     poll = polls.get_poll(session, None, poll_id)
     now = utcnow()
     if not poll.is_closed(now):
-        raise Closed("the poll is still open." if poll.is_open(now)
-                     else "the poll has not closed yet.")
+        raise Closed(_("the poll is still open.") if poll.is_open(now)
+                     else _("the poll has not closed yet."))
     if not polls.results_visible(poll, now):
-        raise Closed("its results have not been released yet.")
+        raise Closed(_("its results have not been released yet."))
     results = polls.count_poll(session, poll)
     labels = {option.id: option.label for option in poll.options}
 
@@ -200,7 +202,8 @@ def freeze_poll(session: Session, poll_id: int) -> Evidence:
         "ballot_digest": polls.published_digest(session, poll),
     }
     if results["kind"] == "ranked":
-        snapshot["tally_label"] = "First preferences"
+        # Hashed as written: always English, translated where it is shown.
+        snapshot["tally_label"] = N_("First preferences")
         snapshot["tally"] = [row(option["id"], option["first_preferences"])
                              for option in results["options"]]
         snapshot["rounds"] = [{

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from flask_babel import format_number
+from flask_babel import gettext as _
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -30,16 +32,17 @@ from participation.decisions.models import Closure, Commitment, DecisionLink, De
 from participation.decisions.providers import KIND_LABELS, PROVIDERS, Evidence
 from participation.decisions.verify import EXPORT_FORMAT, EXPORT_VERSION
 from participation.errors import Closed, Conflict, InvalidInput, NotFound
+from participation.i18n import N_
 from participation.security.permissions import require
 from participation.security.sanitize import clean_text, render_markdown
 
 RECORD_VERSION = 1
 OUTCOMES = {
-    "adopted": "Adopted",
-    "rejected": "Rejected",
-    "deferred": "Deferred",
-    "referred": "Referred",
-    "other": "Other (see decision)",
+    "adopted": N_("Adopted"),
+    "rejected": N_("Rejected"),
+    "deferred": N_("Deferred"),
+    "referred": N_("Referred"),
+    "other": N_("Other (see decision)"),
 }
 TITLE_MAX = 200
 SUMMARY_MAX = 20_000
@@ -85,22 +88,24 @@ def prepare_decision(session: Session, actor: User, draft: Draft, *,
     """Check a draft and freeze what its links show now; nothing is written."""
     require(actor, "decisions.publish")
     today = today or utcnow().date()
-    title = _required_text(draft.title, "title", "a title", TITLE_MAX)
+    title = _required_text(draft.title, "title", _("Enter a title."), TITLE_MAX)
     summary = clean_text(draft.summary or "", multiline=True).strip()
     if not summary:
-        raise InvalidInput("Write a summary of what was decided and why.", field="summary")
+        raise InvalidInput(_("Write a summary of what was decided and why."), field="summary")
     if len(summary) > SUMMARY_MAX:
-        raise InvalidInput(f"Keep the summary under {SUMMARY_MAX:,} characters.", field="summary")
+        raise InvalidInput(_("Keep the summary under %(limit)s characters.",
+                             limit=format_number(SUMMARY_MAX)), field="summary")
     if draft.outcome not in OUTCOMES:
-        raise InvalidInput("Choose what was decided.", field="outcome")
+        raise InvalidInput(_("Choose what was decided."), field="outcome")
     decision_text = clean_text(draft.decision_text or "").strip()
     if len(decision_text) > DECISION_TEXT_MAX:
-        raise InvalidInput(f"Keep the decision under {DECISION_TEXT_MAX} characters.",
+        raise InvalidInput(_("Keep the decision under %(limit)s characters.",
+                             limit=DECISION_TEXT_MAX),
                            field="decision_text")
     if draft.outcome == "other" and not decision_text:
-        raise InvalidInput("Say in words what was decided.", field="decision_text")
-    department = _required_text(draft.department, "department", "the responsible department",
-                                DEPARTMENT_MAX)
+        raise InvalidInput(_("Say in words what was decided."), field="decision_text")
+    department = _required_text(draft.department, "department",
+                                _("Enter the responsible department."), DEPARTMENT_MAX)
     amends = None
     if draft.amends is not None:
         amends = get_record(session, draft.amends, field="amends").seq
@@ -136,8 +141,8 @@ def publish_decision(session: Session, actor: User, draft: Draft, *,
     """
     prepared = prepare_decision(session, actor, draft)
     if expected_digest is not None and expected_digest != prepared.digest:
-        raise Conflict("What the linked items show changed since your preview. Check the new "
-                       "preview, then publish.")
+        raise Conflict(_("What the linked items show changed since your preview. Check the new "
+                         "preview, then publish."))
     moment = (now or utcnow()).replace(microsecond=0)
     _lock_chain(session)
     head = session.execute(
@@ -169,7 +174,7 @@ def publish_decision(session: Session, actor: User, draft: Draft, *,
                 session.add(Closure(commitment_id=commitment.id, record_id=record.id))
             session.flush()
     except IntegrityError:
-        raise Conflict("Another record was published at the same moment; please try again.") \
+        raise Conflict(_("Another record was published at the same moment; please try again.")) \
             from None
     session.refresh(record)
     return record
@@ -181,12 +186,12 @@ def _lock_chain(session: Session) -> None:
         session.execute(text("LOCK TABLE decision_records IN SHARE ROW EXCLUSIVE MODE"))
 
 
-def _required_text(value: str, field_name: str, what: str, limit: int) -> str:
+def _required_text(value: str, field_name: str, missing: str, limit: int) -> str:
     value = clean_text(value or "").strip()
     if not value:
-        raise InvalidInput(f"Enter {what}.", field=field_name)
+        raise InvalidInput(missing, field=field_name)
     if len(value) > limit:
-        raise InvalidInput(f"Keep it under {limit} characters.", field=field_name)
+        raise InvalidInput(_("Keep it under %(limit)s characters.", limit=limit), field=field_name)
     return value
 
 
@@ -194,24 +199,25 @@ def _freeze_links(session: Session,
                   links: list[tuple[str, int]]) -> list[tuple[str, int, Evidence]]:
     unique = sorted(set(links))
     if len(unique) > MAX_LINKS:
-        raise InvalidInput(f"Link at most {MAX_LINKS} items.", field="links")
+        raise InvalidInput(_("Link at most %(limit)s items.", limit=MAX_LINKS), field="links")
     frozen = []
     for kind, item_id in unique:
-        label = KIND_LABELS.get(kind, kind)
         freeze = PROVIDERS.get(kind)
         if freeze is None:
-            raise InvalidInput(f"Records cannot link to {label.lower()}s on this site.",
-                               field="links")
+            raise InvalidInput(_("Records cannot link to items of kind “%(kind)s” on this site.",
+                                 kind=kind), field="links")
+        label = _(KIND_LABELS.get(kind, kind))
         if not isinstance(item_id, int) or isinstance(item_id, bool) or item_id < 1:
-            raise InvalidInput(f"{label} {item_id!r} is not a valid id.", field="links")
+            raise InvalidInput(_("%(kind)s %(id)s is not a valid id.", kind=label,
+                                 id=repr(item_id)), field="links")
         try:
             found = freeze(session, item_id)
         except NotFound:
-            raise NotFound(f"{label} {item_id} does not exist or is not public.",
-                           field="links") from None
+            raise NotFound(_("%(kind)s %(id)s does not exist or is not public.", kind=label,
+                             id=item_id), field="links") from None
         except Closed as error:
-            raise Closed(f"{label} {item_id} cannot be linked yet: {error.message}",
-                         field="links") from None
+            raise Closed(_("%(kind)s %(id)s cannot be linked yet: %(reason)s", kind=label,
+                           id=item_id, reason=error.message), field="links") from None
         frozen.append((kind, item_id, found))
     return frozen
 
@@ -219,18 +225,22 @@ def _freeze_links(session: Session,
 def _check_commitments(commitments: list[tuple[date, str]],
                        today: date) -> list[tuple[int, date, str]]:
     if len(commitments) > MAX_COMMITMENTS:
-        raise InvalidInput(f"Make at most {MAX_COMMITMENTS} commitments in one record.",
+        raise InvalidInput(_("Make at most %(limit)s commitments in one record.",
+                             limit=MAX_COMMITMENTS),
                            field="commitments")
     checked = []
     for number, (due, promise) in enumerate(commitments, start=1):
         promise = clean_text(promise or "").strip()
         if not promise:
-            raise InvalidInput(f"Commitment {number} needs a description.", field="commitments")
+            raise InvalidInput(_("Commitment %(number)s needs a description.", number=number),
+                               field="commitments")
         if len(promise) > PROMISE_MAX:
-            raise InvalidInput(f"Keep commitment {number} under {PROMISE_MAX} characters.",
+            raise InvalidInput(_("Keep commitment %(number)s under %(limit)s characters.",
+                                 number=number, limit=PROMISE_MAX),
                                field="commitments")
         if due < today:
-            raise InvalidInput(f"Commitment {number} is due in the past ({day(due)}).",
+            raise InvalidInput(_("Commitment %(number)s is due in the past (%(due)s).",
+                                 number=number, due=day(due)),
                                field="commitments")
         checked.append((number, due, promise))
     return checked
@@ -241,10 +251,10 @@ def _check_closures(session: Session, commitment_ids: list[int]) -> list[Commitm
     for commitment_id in sorted(set(commitment_ids)):
         commitment = session.get(Commitment, commitment_id)
         if commitment is None:
-            raise NotFound(f"Commitment {commitment_id} does not exist.", field="closes")
+            raise NotFound(_("Commitment %(id)s does not exist.", id=commitment_id), field="closes")
         if commitment.closure is not None:
-            raise Conflict(f"That commitment was already closed by record "
-                           f"{commitment.closure.record.seq}.", field="closes")
+            raise Conflict(_("That commitment was already closed by record %(seq)s.",
+                             seq=commitment.closure.record.seq), field="closes")
         closes.append(commitment)
     return closes
 
@@ -273,7 +283,7 @@ def participation_figures(evidence: list[Evidence]) -> dict[str, Any]:
 def get_record(session: Session, seq: int, *, field: str | None = None) -> DecisionRecord:
     record = session.scalar(select(DecisionRecord).where(DecisionRecord.seq == seq))
     if record is None:
-        raise NotFound(f"There is no decision record number {seq}.", field=field)
+        raise NotFound(_("There is no decision record number %(seq)s.", seq=seq), field=field)
     return record
 
 
@@ -321,7 +331,7 @@ def list_records(session: Session, filters: RecordFilter | None = None, *, page:
     stmt = select(DecisionRecord)
     if filters.outcome:
         if filters.outcome not in OUTCOMES:
-            raise InvalidInput("Unknown decision outcome.", field="outcome")
+            raise InvalidInput(_("Unknown decision outcome."), field="outcome")
         stmt = stmt.where(DecisionRecord.outcome == filters.outcome)
     for column, value in ((DecisionLink.topic_id, filters.topic_id),
                           (DecisionLink.townhall_id, filters.townhall_id)):
@@ -408,7 +418,7 @@ def list_commitments(session: Session, *, today: date | None = None) -> list[Com
 def get_commitment(session: Session, commitment_id: int) -> Commitment:
     commitment = session.get(Commitment, commitment_id)
     if commitment is None:
-        raise NotFound("There is no such commitment.")
+        raise NotFound(_("There is no such commitment."))
     return commitment
 
 

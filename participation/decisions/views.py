@@ -15,6 +15,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from participation.decisions import services
@@ -22,6 +23,7 @@ from participation.decisions.forms import LINK_FIELDS, FilterForm, PublishForm
 from participation.decisions.providers import KIND_LABELS, PROVIDERS, evidence_choices
 from participation.errors import DomainError
 from participation.extensions import db
+from participation.i18n import N_
 from participation.security.permissions import require
 from participation.web import apply_domain_error
 
@@ -33,7 +35,39 @@ FEED_SIZE = 50
 
 @bp.app_template_global()
 def decision_outcome_label(outcome: str) -> str:
-    return services.OUTCOMES.get(outcome, outcome)
+    return _(services.OUTCOMES[outcome]) if outcome in services.OUTCOMES else outcome
+
+
+# Names for the machine values a frozen snapshot holds, translated where they are shown.
+LEDGER_LABELS = {
+    "asked": N_("Questions asked"),
+    "approved": N_("Approved"),
+    "answered_live": N_("Answered live"),
+    "answered_in_writing": N_("Answered in writing"),
+    "merged": N_("Merged with a similar question"),
+    "rejected": N_("Not accepted"),
+    "open": N_("Still open"),
+    "median_seconds_to_answer": N_("Median time from question to answer"),
+}
+QUESTION_OUTCOME_LABELS = {
+    "pending": N_("Awaiting moderation"),
+    "approved": N_("Not answered"),
+    "answered": N_("Answered"),
+    "rejected": N_("Not accepted"),
+    "merged": N_("Merged"),
+}
+
+
+@bp.app_template_global()
+def snapshot_labels() -> dict[str, dict[str, str]]:
+    """Untranslated labels for the values in a snapshot, by what they name."""
+    from participation.polls.services import KIND_LABELS as POLL_KIND_LABELS
+    from participation.townhall.models import CHANNEL_LABELS, REJECT_REASONS
+
+    return {"kinds": KIND_LABELS, "poll_kinds": {str(k): v for k, v in POLL_KIND_LABELS.items()},
+            "channels": {str(k): v for k, v in CHANNEL_LABELS.items()},
+            "reasons": dict(REJECT_REASONS), "ledger": LEDGER_LABELS,
+            "outcomes": QUESTION_OUTCOME_LABELS}
 
 
 @bp.app_template_global()
@@ -97,7 +131,9 @@ def feed() -> Response:
         link = url_for("decisions.show", seq=record.seq, _external=True)
         entry.id(link)
         entry.link(href=link)
-        entry.title(f"#{record.seq} {record.title} ({decision_outcome_label(record.outcome)})")
+        # The feed declares itself English, so the outcome keeps its English label here.
+        outcome = services.OUTCOMES.get(record.outcome, record.outcome)
+        entry.title(f"#{record.seq} {record.title} ({outcome})")
         entry.published(record.published_at)
         entry.updated(record.published_at)
         entry.author(name=record.content["published_by"]["name"])
@@ -135,7 +171,7 @@ def publish() -> tuple[str, int] | Response:
                 record = services.publish_decision(db.session, current_user, draft,
                                                    expected_digest=form.preview_digest.data)
                 db.session.commit()
-                flash(f"Record {record.seq} is published and chained.", "success")
+                flash(_("Record %(seq)s is published and chained.", seq=record.seq), "success")
                 return redirect(url_for("decisions.show", seq=record.seq))
             prepared = services.prepare_decision(db.session, current_user, draft)
             status = 200
@@ -167,7 +203,8 @@ def _prefill(form: PublishForm) -> None:
     if closes:
         commitment = services.get_commitment(db.session, closes)
         form.closes.data = str(commitment.id)
-        form.title.data = f"Response: {commitment.promise}"[:services.TITLE_MAX]
+        form.title.data = _("Response: %(promise)s",
+                            promise=commitment.promise)[:services.TITLE_MAX]
 
 
 def _publish_page(form: PublishForm, kinds: list[str], prepared: Any = None,
@@ -176,8 +213,8 @@ def _publish_page(form: PublishForm, kinds: list[str], prepared: Any = None,
     if prepared is not None:
         preview_json = json.dumps(prepared.content, indent=2, sort_keys=True, ensure_ascii=False)
     known = evidence_choices(db.session)
-    link_fields = [(getattr(form, name), hint, known.get(kind, []))
-                   for kind, name, _, hint in LINK_FIELDS if kind in kinds]
+    link_fields = [(getattr(form, name), _(hint), known.get(kind, []))
+                   for kind, name, _label, hint in LINK_FIELDS if kind in kinds]
     amending = None
     if form.amends.data:
         try:

@@ -76,7 +76,7 @@ def _answer(handler: Callable[[dict[str, Any]], Ack | None], payload: Any) -> Ac
         log.exception("unhandled error in socket event %s", handler.__name__)
         _rollback_quietly()
         return {"ok": False, "error": "internal",
-                "message": "Something went wrong on our side; please try again."}
+                "message": _("Something went wrong on our side; please try again.")}
     return {"ok": True, **(result or {})}
 
 

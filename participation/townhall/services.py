@@ -72,8 +72,8 @@ def check_livestream_url(url: str | None) -> str | None:
     origin = f"{parts.scheme}://{parts.netloc}"
     if origin not in EMBED_HOSTS or len(url) > 500 or not parts.path.startswith("/"):
         raise InvalidInput(
-            "The livestream must be an embed link from "
-            + " or ".join(h.removeprefix("https://") for h in EMBED_HOSTS) + ".",
+            _("The livestream must be an embed link from one of: %(hosts)s.",
+              hosts=", ".join(h.removeprefix("https://") for h in EMBED_HOSTS)),
             field="livestream_url",
         )
     return url

@@ -161,7 +161,7 @@
     item.appendChild(el("p", "question-text", q.text));
     var meta = el("p", "question-meta");
     meta.appendChild(el("span", "question-author", q.author_name || gettext("Anonymous")));
-    if (q.channel !== "online") { meta.append(" "); meta.appendChild(badge(gettext("Asked") + " " + q.channel_label)); }
+    if (q.channel !== "online") { meta.append(" "); meta.appendChild(badge(gettext("Asked") + " " + (CHANNELS[q.channel] || q.channel_label))); }
     if (q.id === highlightedId) { meta.append(" "); meta.appendChild(badge(gettext("Now answering"), "warn")); }
     if (q.status === "answered") {
       meta.append(" ");
@@ -211,6 +211,12 @@
     form.append(csrf, value, button);
     return form;
   }
+
+  // Channel labels in the reader's language: a broadcast carries only the English one.
+  var CHANNELS = {
+    phone: gettext("by phone"), in_person: gettext("in person"), email: gettext("by email"),
+    paper: gettext("on paper")
+  };
 
   var REASONS = {
     off_topic: gettext("Off topic for this town hall"), already_answered: gettext("Already answered"),

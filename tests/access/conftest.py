@@ -41,7 +41,7 @@ PAGE_TYPES = [
 if has_domain("polls"):
     PAGE_TYPES += ["polls", "poll"]
 if has_domain("decisions"):
-    PAGE_TYPES += ["decisions", "decision"]
+    PAGE_TYPES += ["decisions", "decision", "decision_commitments", "decision_publish"]
 
 
 @dataclass
@@ -75,7 +75,8 @@ class DemoSite:
             "admin_users": "/admin/users", "admin_audit": "/admin/audit", "topics": "/topics",
             "flag_queue": "/moderation/flags", "notifications": "/notifications",
             "search": "/search?q=shade", "townhalls": "/townhalls", "polls": "/polls",
-            "decisions": "/decisions",
+            "decisions": "/decisions", "decision_commitments": "/decisions/commitments",
+            "decision_publish": "/decisions/new",
         }
         if name in fixed:
             return fixed[name]
@@ -103,7 +104,11 @@ class DemoSite:
         if name == "poll":
             return self.first_link("/polls", r"/polls/\d+")
         if name == "decision":
-            return self.first_link("/decisions", r"/decisions/\d+")
+            # The oldest record listed: in the demo, the one resting on a poll, a town hall and a
+            # thread, with commitments and an amendment.
+            records = self.links("/decisions", r"/decisions/\d+")
+            assert records, "no decision record on the demo site"
+            return min(records, key=lambda path: int(path.rsplit("/", 1)[1]))
         raise KeyError(name)
 
 

@@ -110,7 +110,7 @@ def test_an_ended_town_hall_is_frozen_as_its_transcript_and_ledger_show_it(
     listed = client.get(f"/decisions?townhall={ended_townhall.id}").get_data(as_text=True)
     assert f'<option selected value="{ended_townhall.id}">Cycle lanes on Main St</option>' in listed
     assert "#1 Extend" in listed
-    assert "Deliveries on Main Street?" in page and "merged" in page
+    assert "Deliveries on Main Street?" in page and "Merged</span>" in page
 
 
 def test_town_halls_that_are_not_over_or_not_public_are_refused(official, make_user):

@@ -68,7 +68,7 @@ def test_visitors_read_the_list_and_a_record_with_its_evidence_and_hashes(client
     assert '<meter class="bar-meter" min="0" max="40" value="30"' in html
     assert "30 (75.0%)" in html and "Tuesday" in html
     assert "Will staff be paid overtime?" in html and "Yes, at the agreed rate." in html
-    assert "Reason: Off topic" in html and "(phone)" in html
+    assert "Reason: Off topic" in html and "(by phone)" in html
     assert "Visible posts</dt><dd>12" in html and "cd" * 32 in html
     assert "<strong>Evening hours</strong>" in html
 
