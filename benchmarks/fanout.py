@@ -320,7 +320,8 @@ def prepare_app_database(db_url: str, env: dict[str, str], approvals: int) -> tu
     return townhall_id, ids
 
 
-def sign_in(port: int) -> str:
+def sign_in(port: int, email: str = "moderator@bench.test") -> str:
+    """The Cookie header of a browser signed in on the server at `port`."""
     import re
 
     http = requests.Session()
@@ -328,7 +329,7 @@ def sign_in(port: int) -> str:
     page = http.get(base + "/login", timeout=30).text
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
     response = http.post(base + "/login", timeout=30, allow_redirects=False, data={
-        "email": "moderator@bench.test", "password": PASSWORD, "csrf_token": token})
+        "email": email, "password": PASSWORD, "csrf_token": token})
     assert response.status_code == 302, response.status_code
     return "; ".join(f"{c.name}={c.value}" for c in http.cookies)
 

@@ -37,7 +37,6 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
-import resource  # noqa: E402
 import secrets  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
@@ -49,26 +48,13 @@ from dataclasses import dataclass, field  # noqa: E402
 from datetime import timedelta  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import requests  # noqa: E402
 import websocket  # noqa: E402
+from fanout import PASSWORD, free_port, raise_open_file_limit, sign_in  # noqa: E402
 
 BIN = Path(sys.executable).parent
 NS = "/townhall"
-PASSWORD = secrets.token_urlsafe(16)
+MODERATOR_EMAIL = "moderator@bench.example.org"
 QUESTION_PREFIX = f'42{NS},["question",'
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def raise_open_file_limit() -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = hard if hard != resource.RLIM_INFINITY else 65536
-    if soft < target:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 class Socket:
@@ -258,17 +244,6 @@ def prepare(url: str, env: dict[str, str], approvals: int,
     return townhalls
 
 
-def sign_in(port: int) -> str:
-    http = requests.Session()
-    base = f"http://127.0.0.1:{port}"
-    page = http.get(base + "/login", timeout=30).text
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    response = http.post(base + "/login", timeout=30, allow_redirects=False, data={
-        "email": "moderator@bench.example.org", "password": PASSWORD, "csrf_token": token})
-    assert response.status_code == 302, response.status_code
-    return "; ".join(f"{c.name}={c.value}" for c in http.cookies)
-
-
 def start_workers(count: int, env: dict[str, str], workdir: Path,
                   processes: list[subprocess.Popen]) -> list[int]:
     ports = []
@@ -322,7 +297,8 @@ def run(database_url: str, redis_url: str, clients: int, approvals: int, workers
             # The moderators connect last: an idle socket that nobody reads cannot answer the
             # server's pings while thousands of watchers connect, and would be dropped.
             for setup in setups:
-                setup.moderator = Socket(setup.ports[0], sign_in(setup.ports[0]))
+                cookie = sign_in(setup.ports[0], MODERATOR_EMAIL)
+                setup.moderator = Socket(setup.ports[0], cookie)
                 ack = setup.moderator.call("join", {"townhall_id": setup.townhall_id,
                                                     "moderator": True})
                 assert ack["ok"], ack

@@ -297,6 +297,23 @@ def socket_client(app: Flask) -> Callable[..., Any]:
             sio.disconnect(NAMESPACE)
 
 
+def wait_for_port(port: int, timeout: float, process: subprocess.Popen | None = None) -> bool:
+    """Whether something accepts connections on 127.0.0.1:`port` within `timeout` seconds.
+
+    Gives up early, returning False, when `process` (the one meant to listen) has exited.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -322,23 +339,17 @@ class LiveServer:
         return subprocess.run([str(exe), *args], env=self.env, cwd=self.cwd, capture_output=True,
                               text=True, timeout=120, check=False)
 
-    def start(self) -> LiveServer:
+    def start(self, timeout: float = 30) -> LiveServer:
         exe = Path(sys.executable).with_name("participation")
         with self.log.open("ab") as handle:
             self.process = subprocess.Popen(
                 [str(exe), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
                 env=self.env, cwd=self.cwd, stdout=handle, stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log.read_text()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return self
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"server did not start: {self.log.read_text()}")
+        if not wait_for_port(self.port, timeout, self.process):
+            state = "exited" if self.process.poll() is not None else "did not start"
+            raise RuntimeError(f"server {state}: {self.log.read_text()}")
+        return self
 
     def stop(self, kill: bool = False) -> None:
         if self.process and self.process.poll() is None:

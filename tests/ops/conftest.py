@@ -10,7 +10,6 @@ import shutil
 import socket
 import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import PG_URL, REDIS_URL, ROOT, free_port
+from tests.conftest import PG_URL, REDIS_URL, ROOT, free_port, wait_for_port
 
 
 class TcpProxy:
@@ -170,14 +169,9 @@ class Nginx:
         assert check.returncode == 0, check.stderr
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"nginx did not start: {(self.folder / 'error.log').read_text()}")
+        if not wait_for_port(self.port, 15, self.process):
+            raise RuntimeError(f"nginx did not start: {(self.folder / 'error.log').read_text()}")
+        return self
 
     def upstreams_for(self, marker: str) -> list[str]:
         """The worker addresses that answered requests whose line contains `marker`."""
@@ -199,23 +193,7 @@ class Nginx:
 def start_patiently(server: Any, timeout: float = 120.0) -> None:
     """LiveServer.start with more time: two workers importing at once on a busy two-core
     machine can take longer than its 30 seconds."""
-    import sys
-
-    exe = Path(sys.executable).with_name("participation")
-    with server.log.open("ab") as handle:
-        server.process = subprocess.Popen(
-            [str(exe), "serve", "--host", "127.0.0.1", "--port", str(server.port)],
-            env=server.env, cwd=server.cwd, stdout=handle, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"server exited: {server.log.read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", server.port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"server did not start: {server.log.read_text()}")
+    server.start(timeout)
 
 
 def truncate_postgresql(url: str) -> None:
@@ -341,14 +319,9 @@ class RedisServer:
             [str(REDIS_SERVER), "--port", str(self.port), "--bind", "127.0.0.1",
              "--save", "", "--appendonly", "no", "--dir", str(self.folder)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
+        if not wait_for_port(self.port, 10, self.process):
+            raise RuntimeError("redis-server did not start")
+        return self
 
     def kill(self) -> None:
         if self.process and self.process.poll() is None:

@@ -12,7 +12,7 @@ import requests
 from participation.realtime.rooms import NAMESPACE
 from tests.conftest import CSRF_RE, PASSWORD
 from tests.ops.conftest import ScaledSite
-from tests.ops.watchers import (
+from tests.watchers import (
     Watcher,
     cookies,
     create_accounts,

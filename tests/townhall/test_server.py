@@ -3,14 +3,10 @@ broadcast to many, and nothing lost or doubled across a server crash."""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 import requests
-import socketio
 
 from participation import create_app
 from participation.accounts.models import User
@@ -18,21 +14,13 @@ from participation.extensions import db
 from participation.realtime.log import take_events
 from participation.realtime.rooms import NAMESPACE
 from participation.townhall import services
-from participation.townhall.models import Question, QuestionStatus
+from participation.townhall.models import Question
 from tests.conftest import CSRF_RE, PASSWORD, REDIS_URL, base_config, create_user_on
+from tests.watchers import Watcher, cookies, database_approved, form_token, wait_for
 
 pytestmark = pytest.mark.server
 
 WATCHERS = 20
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def signed_in(server: Any, email: str) -> requests.Session:
@@ -42,79 +30,6 @@ def signed_in(server: Any, email: str) -> requests.Session:
         "email": email, "password": PASSWORD, "csrf_token": token.group(1) or token.group(2)})
     assert response.status_code == 302
     return http
-
-
-def form_token(http: requests.Session, url: str) -> str:
-    match = CSRF_RE.search(http.get(url, timeout=10).text)
-    return match.group(1) or match.group(2)
-
-
-def cookies(http: requests.Session) -> dict[str, str]:
-    return {"Cookie": "; ".join(f"{c.name}={c.value}" for c in http.cookies)}
-
-
-class Watcher:
-    """A participant's page: joins, applies `question` events, rejoins with `since`."""
-
-    def __init__(self, url: str, townhall_id: int, headers: dict[str, str] | None = None):
-        self.townhall_id = townhall_id
-        self.lock = threading.Lock()
-        self.seq = 0
-        self.seqs: list[int] = []
-        self.public: dict[int, str] = {}
-        self.joins = 0
-        self.replayed_since: list[tuple[int, list[int]]] = []
-        self.client = socketio.Client(reconnection_delay=0.2, reconnection_delay_max=1.0)
-        self.client.on("connect", self.rejoin, namespace=NAMESPACE)
-        self.client.on("question", self.live_event, namespace=NAMESPACE)
-        self.client.connect(url, namespaces=[NAMESPACE], transports=["websocket"],
-                            headers=headers or {}, wait_timeout=20)
-
-    def rejoin(self) -> None:
-        payload: dict[str, Any] = {"townhall_id": self.townhall_id}
-        with self.lock:
-            if self.joins:
-                payload["since"] = self.seq
-        self.client.emit("join", payload, namespace=NAMESPACE, callback=self.joined)
-
-    def joined(self, ack: dict[str, Any]) -> None:
-        assert ack["ok"], ack
-        with self.lock:
-            self.joins += 1
-            if "snapshot" in ack:
-                self.public = {q["id"]: q["status"] for q in ack["snapshot"]["questions"]}
-            else:
-                self.replayed_since.append((self.seq, [e["data"]["seq"] for e in ack["events"]]))
-                for entry in ack["events"]:
-                    if entry["event"] == "question":
-                        self.apply(entry["data"])
-            self.seq = max(self.seq, ack["seq"])
-
-    def live_event(self, data: dict[str, Any]) -> None:
-        with self.lock:
-            self.apply(data)
-
-    def apply(self, data: dict[str, Any]) -> None:
-        self.seqs.append(data["seq"])
-        self.seq = max(self.seq, data["seq"])
-        question = data["question"]
-        if question["status"] in ("approved", "answered"):
-            self.public[question["id"]] = question["status"]
-        else:
-            self.public.pop(question["id"], None)
-
-    def approved(self) -> set[int]:
-        with self.lock:
-            return {qid for qid, status in self.public.items() if status == "approved"}
-
-
-def database_approved(url: str, townhall_id: int) -> set[int]:
-    app = create_app(base_config(SQLALCHEMY_DATABASE_URI=url))
-    with app.app_context():
-        ids = set(db.session.scalars(db.select(Question.id).where(
-            Question.townhall_id == townhall_id, Question.status == QuestionStatus.APPROVED)))
-        db.engine.dispose()
-    return ids
 
 
 def approve_behind_the_servers_back(url: str, question_ids: list[int], email: str) -> None:
@@ -178,7 +93,7 @@ def test_twenty_watchers_receive_approvals_and_resync_exactly_after_a_crash(live
         wait_for(lambda: all(w.joins == 2 and w.approved() == expected for w in watchers),
                  what="every watcher to resync")
         for watcher in watchers:
-            assert len(watcher.seqs) == len(set(watcher.seqs)), "an event arrived twice"
+            assert len(watcher.arrivals) == len(set(watcher.arrivals)), "an event arrived twice"
             since, replayed = watcher.replayed_since[-1]
             assert replayed and all(seq > since for seq in replayed)
     finally:
@@ -232,7 +147,7 @@ def test_two_workers_share_one_sequence_through_the_database_and_redis(live_serv
         wait_for(lambda: on_second.approved() == set(asked) == on_first.approved(),
                  what="both workers' watchers to receive every approval")
         for watcher in (on_first, on_second):
-            assert watcher.seqs == sorted(set(watcher.seqs))
+            assert watcher.arrivals == sorted(set(watcher.arrivals))
     finally:
         for watcher in (asker, on_first, on_second):
             watcher.client.disconnect()

@@ -38,13 +38,19 @@ def cookies(http: requests.Session) -> dict[str, str]:
 
 class Watcher:
     """A town-hall page as static/js/townhall.js behaves: joins on connect and on `resync`
-    (with `since` once it has seen something), applies `question` events, ignores repeats."""
+    (with `since` once it has seen something), applies `question` events, ignores repeats.
+
+    `arrivals` lists every `question` event's sequence number as it came, live or replayed;
+    `seqs` the distinct ones in the order first seen; `replayed_since` each rejoin's `since` with
+    the sequence numbers its ack replayed."""
 
     def __init__(self, url: str, townhall_id: int, headers: dict[str, str] | None = None):
         self.townhall_id = townhall_id
         self.lock = threading.Lock()
         self.seq = 0
         self.seqs: list[int] = []
+        self.arrivals: list[int] = []
+        self.replayed_since: list[tuple[int, list[int]]] = []
         self.public: dict[int, str] = {}
         self.joins = 0
         self.resyncs = 0
@@ -78,6 +84,7 @@ class Watcher:
             if "snapshot" in ack:
                 self.public = {q["id"]: q["status"] for q in ack["snapshot"]["questions"]}
             else:
+                self.replayed_since.append((self.seq, [e["data"]["seq"] for e in ack["events"]]))
                 for entry in ack["events"]:
                     if entry["event"] == "question":
                         self.apply(entry["data"])
@@ -101,6 +108,7 @@ class Watcher:
             self.apply(data)
 
     def apply(self, data: dict[str, Any]) -> None:
+        self.arrivals.append(data["seq"])
         if data["seq"] in self.seqs:
             return  # sent live and replayed after a resync: shown once, as the page does
         self.seqs.append(data["seq"])
