@@ -42,6 +42,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC)
 
 
+# The largest id an integer primary key holds on every supported database (PostgreSQL `integer`).
+MAX_ROW_ID = 2**31 - 1
+
+
 def utcnow() -> datetime:
     """The server clock, which decides every open and close time."""
     return datetime.now(UTC)

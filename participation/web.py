@@ -15,6 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
+from participation.db import MAX_ROW_ID
 from participation.errors import DomainError, ServiceUnavailable
 from participation.extensions import db
 from participation.i18n import N_
@@ -123,8 +124,6 @@ def configure_error_handlers(app: Flask) -> None:
             pass
         return error_response(500)
 
-
-MAX_ROW_ID = 2**31 - 1
 
 
 class RowIdConverter(IntegerConverter):

@@ -11,15 +11,15 @@ from flask import Flask, current_app
 from flask_babel import gettext as _
 
 from participation.db import utcnow
-from participation.errors import InvalidInput, Unauthorized
+from participation.errors import ServiceUnavailable, Unauthorized
 from participation.extensions import db, socketio
 from participation.polls import services
 from participation.polls.models import Poll
+from participation.polls.writer import PendingVote, grouping_enabled, writer_for
 from participation.realtime.acks import acknowledged, require_fields
-from participation.realtime.connection import current_actor, socket_user_id
+from participation.realtime.connection import current_actor, socket_locale, socket_login
 from participation.realtime.handlers import on
 from participation.realtime.log import commit_and_emit, record_event
-from participation.security.permissions import require
 from participation.security.ratelimit import hit_limit
 
 log = logging.getLogger(__name__)
@@ -40,30 +40,38 @@ def vote(payload: dict[str, Any]) -> dict[str, Any]:
     """A resident votes in a town hall's poll: `{poll_id, choices, client_id?}`.
 
     The ack carries the receipt code. A retry with the same client_id is applied once. The
-    town hall's room then gets a coalesced `tally` when the poll's results are live.
+    town hall's room then gets a coalesced `tally` when the poll's results are live. On the real
+    server the vote is written together with the others arriving at the same time
+    (`participation.polls.writer`); it is acknowledged once committed either way.
     """
     require_fields(payload, poll_id=int, choices=list)
     # Counted before any database work: the limiter may yield to other green threads (its
     # expiry timer, or Redis), and on SQLite a transaction holds the write lock from its start.
-    user_id = socket_user_id()
-    if user_id is None:
+    login = socket_login()
+    if login is None:
         raise Unauthorized(_("Please sign in to vote."))
-    hit_limit("LIMIT_VOTE", f"user:{user_id}")
-    actor = current_actor()
-    require(actor, "poll.vote")
-    result = services.cast_ballot(db.session, actor, payload["poll_id"], payload["choices"],
-                                  client_id=payload.get("client_id"))
-    poll = result.ballot.poll
-    if poll.townhall_id is None:
-        # Rolled back by the ack wrapper, like every refused event.
-        raise InvalidInput(_("This poll is not held in a town hall; vote on its page."))
-    answer = {"poll_id": poll.id, "receipt": services.format_receipt(result.ballot.receipt),
-              "replaced": result.replaced, "repeated": result.repeated}
-    push = not result.repeated and tally_wanted(poll)
-    db.session.commit()
-    if push:
-        schedule_tally(current_app._get_current_object(), poll.id)  # type: ignore[attr-defined]
-    return answer
+    hit_limit("LIMIT_VOTE", f"user:{login[0]}")
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if grouping_enabled(app):
+        outcome = writer_for(app).cast(PendingVote(
+            user_id=login[0], token=login[1], poll_id=payload["poll_id"],
+            choices=payload["choices"], client_id=payload.get("client_id"),
+            locale=socket_locale()))
+        if outcome is ServiceUnavailable:
+            raise ServiceUnavailable()
+    else:
+        (outcome,) = services.cast_ballots(db.session, [services.VoteRequest(
+            actor=current_actor(login), poll_id=payload["poll_id"],
+            choices=payload["choices"], client_id=payload.get("client_id"),
+            townhall_only=True)])
+        if not isinstance(outcome, Exception):
+            db.session.commit()
+    if isinstance(outcome, Exception):
+        raise outcome
+    if outcome.push_tally:
+        schedule_tally(app, outcome.poll_id)
+    return {"poll_id": outcome.poll_id, "receipt": services.format_receipt(outcome.receipt),
+            "replaced": outcome.replaced, "repeated": outcome.repeated}
 
 
 def tally_wanted(poll: Poll) -> bool:

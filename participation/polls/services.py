@@ -13,15 +13,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, func, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from participation.accounts.models import User
 from participation.accounts.services import personal_data
-from participation.db import utcnow
-from participation.errors import Closed, Conflict, Forbidden, InvalidInput, NotFound
+from participation.db import MAX_ROW_ID, utcnow
+from participation.errors import (
+    Closed,
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+)
 from participation.forums.models import Topic, TopicStatus
 from participation.i18n import N_
 from participation.polls import counting
@@ -311,48 +319,194 @@ def cast_ballot(session: Session, actor: User | None, poll_id: Any, choices: Any
     The one-ballot rule is the unique constraint on (poll, voter): when the resident already
     has a ballot, or a concurrent cast for them inserts first, this cast replaces that ballot.
     """
-    require(actor, "poll.vote")
-    assert actor is not None  # noqa: S101 - require() refused visitors
+    (outcome,) = cast_ballots(session, [VoteRequest(actor, poll_id, choices, client_id)])
+    if isinstance(outcome, DomainError):
+        raise outcome
+    ballot = session.get(Ballot, outcome.ballot_id, populate_existing=True)
+    assert ballot is not None  # noqa: S101 - written in this transaction
+    return CastResult(ballot, replaced=outcome.replaced, repeated=outcome.repeated)
+
+
+@dataclass
+class VoteRequest:
+    """One cast, as `cast_ballots` takes it: the actor as the database has them now."""
+
+    actor: User | None
+    poll_id: Any
+    choices: Any
+    client_id: Any = None
+    # Refuse a poll held in a forum topic (socket votes belong to a town hall's room).
+    townhall_only: bool = False
+    # The language error messages are written in, when not the current one.
+    locale: str | None = None
+
+
+@dataclass
+class CastOutcome:
+    poll_id: int
+    ballot_id: int
+    receipt: str
+    replaced: bool
+    repeated: bool
+    # Whether the poll's room should be sent a new tally (results live, held in a town hall).
+    push_tally: bool
+
+
+def cast_ballots(session: Session, requests: list[VoteRequest]) -> list[CastOutcome | DomainError]:
+    """Cast several ballots in the caller's transaction; one outcome or refusal per request.
+
+    Each request is checked on its own: a refused one leaves the others alone. The polls are read
+    (on PostgreSQL with a shared row lock, so a close waits for the votes in flight) once per
+    poll, and the ballots are written with one INSERT … ON CONFLICT DO NOTHING for all of them:
+    the unique constraint on (poll, voter), not a read before the insert, decides who already
+    has a ballot, and those ballots are then replaced. At most one request per (poll, voter).
+    """
+    outcomes: list[CastOutcome | DomainError | None] = [None] * len(requests)
+    parsed: dict[int, list[int]] = {}
+    for index, request in enumerate(requests):
+        error = _localized(request, lambda request=request: _check_request(request))
+        if isinstance(error, DomainError):
+            outcomes[index] = error
+        else:
+            parsed[index] = error
+    polls = _lock_polls(session, {requests[i].poll_id for i in parsed})
+    now = utcnow()
+    rows: dict[tuple[int, int], dict[str, Any]] = {}
+    for index, choices in parsed.items():
+        request = requests[index]
+        problem = _localized(request, lambda request=request, choices=choices: _check_against_poll(
+            session, request, polls.get(request.poll_id), choices, now))
+        if isinstance(problem, DomainError):
+            outcomes[index] = problem
+            continue
+        key = (request.poll_id, request.actor.id)  # type: ignore[union-attr]
+        if key in rows:
+            raise ValueError("cast_ballots takes at most one request per poll and voter")
+        rows[key] = {"index": index, "poll_id": key[0], "voter_id": key[1], "choices": choices,
+                     "receipt": new_receipt(), "client_id": request.client_id, "cast_at": now}
+    if rows:
+        for key, (ballot_id, receipt, replaced, repeated) in _write_ballots(
+                session, [rows[key] for key in sorted(rows)]).items():
+            poll = polls[key[0]]
+            outcomes[rows[key]["index"]] = CastOutcome(
+                poll_id=poll.id, ballot_id=ballot_id, receipt=receipt, replaced=replaced,
+                repeated=repeated, push_tally=not repeated and poll.townhall_id is not None
+                and results_visible(poll, now))
+    assert all(outcome is not None for outcome in outcomes)  # noqa: S101
+    return outcomes  # type: ignore[return-value]
+
+
+def _localized(request: VoteRequest, check: Any) -> Any:
+    """Run `check`; a refusal is returned, its message written in the request's language."""
+    try:
+        return check()
+    except DomainError as error:
+        if not request.locale:
+            return error
+        with force_locale(request.locale):
+            try:
+                check()
+            except DomainError as again:
+                return again
+        return error
+
+
+def _check_request(request: VoteRequest) -> list[int]:
+    """What can be checked without the database: who votes and the shape of the payload."""
+    require(request.actor, "poll.vote")
+    client_id = request.client_id
     if client_id is not None and (not isinstance(client_id, str) or not client_id
                                   or len(client_id) > CLIENT_ID_MAX):
         raise InvalidInput(_(
             "'client_id' must be text of at most %(CLIENT_ID_MAX)s characters.",
             CLIENT_ID_MAX=CLIENT_ID_MAX))
-    parsed = _parse_choices(choices)
-    if isinstance(poll_id, bool) or not isinstance(poll_id, int) or poll_id < 1:
+    choices = _parse_choices(request.choices)
+    poll_id = request.poll_id
+    if isinstance(poll_id, bool) or not isinstance(poll_id, int) or not 1 <= poll_id <= MAX_ROW_ID:
         raise NotFound(_("No such poll."))
-    poll = _lock_poll(session, poll_id)
-    if poll is None or not _parent_visible(session, actor, poll):
+    return choices
+
+
+def _check_against_poll(session: Session, request: VoteRequest, poll: Poll | None,
+                        choices: list[int], now: datetime) -> None:
+    if poll is None or not _parent_visible(session, request.actor, poll):
         raise NotFound(_("No such poll."))
-    now = utcnow()
     if poll.is_closed(now):
         raise Closed(_("This poll has closed; no more votes are counted."))
     if not poll.is_open(now):
         raise Closed(_("This poll is not open yet."))
     problem = counting.check_ballot_shape(
-        poll.kind.value, [option.id for option in poll.options], poll.max_choices, parsed)
+        poll.kind.value, [option.id for option in poll.options], poll.max_choices, choices)
     if problem:
         raise InvalidInput(problem, field="choices")
-    # The insert comes first: the unique constraint, not a read before it, decides whether this
-    # resident already has a ballot (also when a concurrent cast got in first).
-    ballot = Ballot(poll_id=poll.id, voter_id=actor.id, choices=parsed,
-                    receipt=new_receipt(), client_id=client_id, cast_at=now)
-    try:
-        with session.begin_nested():
-            session.add(ballot)
-    except IntegrityError:
-        existing = _ballot_of(session, poll.id, actor.id, lock=True)
-        if existing is None:
-            raise Conflict() from None
-    else:
-        return CastResult(ballot, replaced=False, repeated=False)
-    if client_id is not None and existing.client_id == client_id:
-        return CastResult(existing, replaced=False, repeated=True)
-    existing.choices = parsed
-    existing.client_id = client_id
-    existing.cast_at = now
-    session.flush()
-    return CastResult(existing, replaced=True, repeated=False)
+    if request.townhall_only and poll.townhall_id is None:
+        raise InvalidInput(_("This poll is not held in a town hall; vote on its page."))
+
+
+def _lock_polls(session: Session, poll_ids: set[int]) -> dict[int, Poll]:
+    """The polls, read inside the write transaction (see `_lock_poll`), in id order."""
+    if not poll_ids:
+        return {}
+    stmt = (select(Poll).where(Poll.id.in_(sorted(poll_ids))).order_by(Poll.id)
+            .options(joinedload(Poll.townhall), selectinload(Poll.options))
+            .execution_options(populate_existing=True))
+    if _dialect(session) == "postgresql":
+        stmt = stmt.with_for_update(read=True, of=Poll)
+    return {poll.id: poll for poll in session.scalars(stmt).unique()}
+
+
+BallotWrite = tuple[int, str, bool, bool]  # ballot id, receipt, replaced, repeated
+
+
+def _write_ballots(session: Session, rows: list[dict[str, Any]]) -> dict[tuple[int, int],
+                                                                          BallotWrite]:
+    """Insert the ballots that are new and replace the others; rows sorted by (poll, voter).
+
+    The sorted order makes concurrent writers (other workers, form votes) take their row locks in
+    the same order, so they wait for each other instead of deadlocking.
+    """
+    table = Ballot.__table__
+    columns = ("poll_id", "voter_id", "choices", "receipt", "client_id", "cast_at")
+    insert = (_dialect_insert(session)(table)
+              .on_conflict_do_nothing(index_elements=["poll_id", "voter_id"])
+              .returning(table.c.id, table.c.poll_id, table.c.voter_id, table.c.receipt))
+    written: dict[tuple[int, int], BallotWrite] = {}
+    for ballot_id, poll_id, voter_id, receipt in session.execute(
+            insert, [{name: row[name] for name in columns} for row in rows]):
+        written[(poll_id, voter_id)] = (ballot_id, receipt, False, False)
+    existing = [row for row in rows if (row["poll_id"], row["voter_id"]) not in written]
+    if not existing:
+        return written
+    wanted = {(row["poll_id"], row["voter_id"]): row for row in existing}
+    stmt = (select(table.c.id, table.c.poll_id, table.c.voter_id, table.c.receipt,
+                   table.c.client_id)
+            .where(tuple_(table.c.poll_id, table.c.voter_id).in_(sorted(wanted)))
+            .order_by(table.c.poll_id, table.c.voter_id))
+    if _dialect(session) == "postgresql":
+        stmt = stmt.with_for_update()
+    changes = []
+    for ballot_id, poll_id, voter_id, receipt, client_id in session.execute(stmt):
+        row = wanted.pop((poll_id, voter_id))
+        if row["client_id"] is not None and client_id == row["client_id"]:
+            written[(poll_id, voter_id)] = (ballot_id, receipt, False, True)
+            continue
+        written[(poll_id, voter_id)] = (ballot_id, receipt, True, False)
+        changes.append({"ballot_id": ballot_id, "choices": row["choices"],
+                        "client_id": row["client_id"], "cast_at": row["cast_at"]})
+    if wanted:
+        # Neither inserted nor found: the ballot went away in between (its account was erased).
+        raise Conflict()
+    if changes:
+        session.execute(update(table).where(table.c.id == bindparam("ballot_id"))
+                        .values(choices=bindparam("choices"), client_id=bindparam("client_id"),
+                                cast_at=bindparam("cast_at")), changes)
+    return written
+
+
+def _dialect_insert(session: Session) -> Any:
+    if _dialect(session) == "postgresql":
+        return postgresql.insert
+    return sqlite.insert
 
 
 def _ballot_of(session: Session, poll_id: int, voter_id: int, *,

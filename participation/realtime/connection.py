@@ -8,11 +8,13 @@ again in the database and checks that its session token still matches.
 from __future__ import annotations
 
 from flask import session
+from flask_babel import get_locale
 
 from participation.accounts.models import User
 from participation.extensions import db
 
 _USER_KEY = "_socket_user"
+_LOCALE_KEY = "_socket_locale"
 
 
 def _parse_login_id(value: object) -> tuple[int, str] | None:
@@ -28,6 +30,8 @@ def authenticate_socket() -> User | None:
     """Resolve the account behind a new connection from its sign-in cookie; None for visitors."""
     parsed = _parse_login_id(session.get("_user_id"))
     session[_USER_KEY] = None
+    # Messages written away from this socket's events (votes are written in groups) use it.
+    session[_LOCALE_KEY] = str(get_locale())
     if parsed is None:
         return None
     user = current_actor(parsed)
@@ -47,17 +51,23 @@ def current_actor(login: tuple[int, str] | None = None) -> User | None:
             return None
         login = (int(stored[0]), str(stored[1]))
     user_id, token = login
-    user = db.session.get(User, user_id)
+    return signed_in_as(db.session.get(User, user_id), token)
+
+
+def signed_in_as(user: User | None, token: str) -> User | None:
+    """`user` if the socket's session token is still theirs and the account is active."""
     if user is None or user.session_token != token or not user.is_active:
         return None
     return user
 
 
-def socket_user_id() -> int | None:
-    """The account id this socket signed in with, read without the database.
-
-    Only for keys such as rate limits that must be counted before any database work; whether
-    the account may act is still decided by `current_actor`.
-    """
+def socket_login() -> tuple[int, str] | None:
+    """The (account id, session token) this socket signed in with; None for visitors."""
     stored = session.get(_USER_KEY)
-    return int(stored[0]) if stored else None
+    return (int(stored[0]), str(stored[1])) if stored else None
+
+
+def socket_locale() -> str | None:
+    """The language this socket's page was in when it connected."""
+    value = session.get(_LOCALE_KEY)
+    return value if isinstance(value, str) else None

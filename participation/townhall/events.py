@@ -14,6 +14,7 @@ from flask import request
 from flask_babel import gettext as _
 from flask_socketio import join_room, leave_room
 
+from participation.db import MAX_ROW_ID
 from participation.errors import InvalidInput, Unauthorized
 from participation.extensions import db
 from participation.realtime import presence
@@ -34,13 +35,11 @@ from participation.security.ratelimit import hit_limit
 from participation.townhall import services
 from participation.townhall.models import TownHall
 
-MAX_ID = 2**31 - 1
-
 
 def _id(payload: dict[str, Any], name: str) -> int:
     require_fields(payload, **{name: int})
     value = payload[name]
-    if not 1 <= value <= MAX_ID:
+    if not 1 <= value <= MAX_ROW_ID:
         raise InvalidInput(_("'%(name)s' must be a positive whole number.", name=name))
     return value
 
