@@ -205,10 +205,18 @@ class Voter:
             pass
 
 
-def run_server_votes(base: str, plan: dict[str, Any]) -> dict[str, Any]:
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_server_votes(base: str, plan: dict[str, Any], server_pid: int) -> dict[str, Any]:
     url = base.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
     cookie_name = plan["cookie_name"]
     voters = [Voter(url, f"{cookie_name}={cookie}") for cookie in plan["cookies"]]
+    time.sleep(0.5)  # the connections settle before the votes are timed
+    cpu_before = cpu_seconds(server_pid)
     selector = selectors.DefaultSelector()
     for voter in voters:
         selector.register(voter.ws.sock, selectors.EVENT_READ, voter)
@@ -225,6 +233,7 @@ def run_server_votes(base: str, plan: dict[str, Any]) -> dict[str, Any]:
             if voter.read():
                 pending.discard(index[id(voter)])
     elapsed = time.perf_counter() - started
+    server_cpu = cpu_seconds(server_pid) - cpu_before
     acks = [v.ack for v in voters]
     latencies = sorted(v.acked_at - v.sent_at for v in voters if v.ack is not None)
     for voter in voters:
@@ -237,6 +246,7 @@ def run_server_votes(base: str, plan: dict[str, Any]) -> dict[str, Any]:
         "missing": len(pending),
         "errors": errors,
         "votes_per_second": ok / elapsed if elapsed else 0.0,
+        "server_cpu_ms_per_vote": 1000 * server_cpu / ok if ok else float("nan"),
         "p50_ms": 1000 * statistics.median(latencies) if latencies else float("nan"),
         "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
         if latencies else float("nan"),
@@ -295,7 +305,7 @@ def main() -> int:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise RuntimeError("the server did not start") from None
                 time.sleep(0.1)
-        measured = run_server_votes(base, plan)
+        measured = run_server_votes(base, plan, server.pid)
         time.sleep(0.5)  # let the last coalesced tally go out
         tally, stored = check_tally(base, env, plan)
     finally:
@@ -311,6 +321,7 @@ def main() -> int:
           f"{'equal' if tally == stored == measured['acked'] else 'NOT EQUAL'}")
     print(f"server votes/s: {measured['votes_per_second']:.0f}")
     print(f"ack latency p50: {measured['p50_ms']:.1f} ms; p99: {measured['p99_ms']:.1f} ms")
+    print(f"server CPU per vote: {measured['server_cpu_ms_per_vote']:.2f} ms")
     print(f"raw insert loop rows/s: {raw:.0f}")
     ratio = measured["votes_per_second"] / raw if raw else 0.0
     print(f"ratio server/raw: {ratio:.2f}")
