@@ -50,6 +50,12 @@ class TownHallForm(FlaskForm):
     is_public = BooleanField(_l("Public: visitors without an account may watch"), default=True)
 
 
+class EditTownHallForm(TownHallForm):
+    """The scheduling form without the choice of audience: people may already be watching."""
+
+    is_public = None
+
+
 class AskForm(FlaskForm):
     text = TextAreaField(_l("Your question"), validators=[DataRequired()])
     anonymous = BooleanField(_l("Ask anonymously (moderators still see who asked)"))
