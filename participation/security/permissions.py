@@ -84,6 +84,7 @@ RULES: dict[str, Rule] = {
     "townhall.view": lambda user, target: target is None or bool(target.is_public)
     or signed_in(user, target),
     "townhall.create": roles(Role.OFFICIAL),
+    "townhall.edit": roles(Role.OFFICIAL),
     "townhall.set_status": roles(Role.OFFICIAL, Role.MODERATOR),
     "townhall.moderate": roles(Role.MODERATOR),
     "townhall.enter_question": roles(Role.MODERATOR),

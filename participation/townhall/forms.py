@@ -15,7 +15,7 @@ from wtforms import (
     TextAreaField,
     URLField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from participation.i18n import N_
 
@@ -38,14 +38,22 @@ class TownHallForm(FlaskForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=TITLE_MAX)])
     description = TextAreaField(_l("Description (markdown)"),
                                 validators=[Optional(), Length(max=DESCRIPTION_MAX)])
-    starts_at = DateTimeLocalField(_l("Starts (UTC)"), validators=[DataRequired()])
-    ends_at = DateTimeLocalField(_l("Ends (UTC)"), validators=[DataRequired()])
+    # InputRequired, not DataRequired: a time or number that does not parse keeps its own
+    # message ("Not a valid integer value.") instead of "This field is required."
+    starts_at = DateTimeLocalField(_l("Starts (UTC)"), validators=[InputRequired()])
+    ends_at = DateTimeLocalField(_l("Ends (UTC)"), validators=[InputRequired()])
     livestream_url = URLField(_l("Livestream embed link"), validators=[Optional(), Length(max=500)])
     question_max_length = IntegerField(
         _l("Longest question, in characters"), default=300,
-        validators=[DataRequired(), NumberRange(*QUESTION_LENGTH_RANGE)])
+        validators=[InputRequired(), NumberRange(*QUESTION_LENGTH_RANGE)])
     allow_anonymous = BooleanField(_l("Allow anonymous questions"), default=True)
     is_public = BooleanField(_l("Public: visitors without an account may watch"), default=True)
+
+
+class EditTownHallForm(TownHallForm):
+    """The scheduling form without the choice of audience: people may already be watching."""
+
+    is_public = None
 
 
 class AskForm(FlaskForm):

@@ -52,6 +52,9 @@ CLIENT_ID_MAX = 64
 QUESTION_LENGTH_RANGE = (20, 2000)
 MODERATION_ACTIONS = ("approve", "reject", "merge", "answer", "highlight")
 ORDERS = ("top", "recent")
+# What officials may change after scheduling; each change is logged by field name.
+EDITABLE_FIELDS = ("title", "description", "starts_at", "ends_at", "livestream_url",
+                   "allow_anonymous", "question_max_length")
 # Where each status may go next (DESIGN.md: pending -> approved -> answered, rejected, merged).
 NEXT_STATUSES = {
     Status.SCHEDULED: (Status.LIVE, Status.ENDED),
@@ -79,12 +82,10 @@ def check_livestream_url(url: str | None) -> str | None:
     return url
 
 
-def create_townhall(session: Session, actor: User, *, title: str, description: str = "",
-                    starts_at: datetime, ends_at: datetime, livestream_url: str | None = None,
-                    allow_anonymous: bool = True, question_max_length: int = 300,
-                    is_public: bool = True) -> TownHall:
-    """Schedule a town hall (officials)."""
-    require(actor, "townhall.create")
+def _townhall_fields(*, title: str, description: str, starts_at: datetime, ends_at: datetime,
+                     livestream_url: str | None, allow_anonymous: bool,
+                     question_max_length: int) -> dict[str, Any]:
+    """What an official sets when scheduling or editing, checked and cleaned."""
     title = clean_text(title or "").strip()
     if not title:
         raise InvalidInput(_("Give the town hall a title."), field="title")
@@ -100,21 +101,70 @@ def create_townhall(session: Session, actor: User, *, title: str, description: s
     if ends_at <= starts_at:
         raise InvalidInput(_("The end must be after the start."), field="ends_at")
     low, high = QUESTION_LENGTH_RANGE
-    if not low <= question_max_length <= high:
+    if (isinstance(question_max_length, bool) or not isinstance(question_max_length, int)
+            or not low <= question_max_length <= high):
         raise InvalidInput(_(
             'The question length limit must be between %(low)s and %(high)s.',
             low=low, high=high),
                            field="question_max_length")
-    townhall = TownHall(
-        title=title, description=description, description_html=render_markdown(description),
-        starts_at=starts_at, ends_at=ends_at, livestream_url=check_livestream_url(livestream_url),
-        allow_anonymous=allow_anonymous, question_max_length=question_max_length,
-        is_public=is_public, status=Status.SCHEDULED, created_by_id=actor.id,
-    )
+    return {
+        "title": title, "description": description,
+        "description_html": render_markdown(description),
+        "starts_at": starts_at, "ends_at": ends_at,
+        "livestream_url": check_livestream_url(livestream_url),
+        "allow_anonymous": bool(allow_anonymous), "question_max_length": question_max_length,
+    }
+
+
+def create_townhall(session: Session, actor: User, *, title: str, description: str = "",
+                    starts_at: datetime, ends_at: datetime, livestream_url: str | None = None,
+                    allow_anonymous: bool = True, question_max_length: int = 300,
+                    is_public: bool = True) -> TownHall:
+    """Schedule a town hall (officials)."""
+    require(actor, "townhall.create")
+    fields = _townhall_fields(
+        title=title, description=description, starts_at=starts_at, ends_at=ends_at,
+        livestream_url=livestream_url, allow_anonymous=allow_anonymous,
+        question_max_length=question_max_length)
+    townhall = TownHall(**fields, is_public=is_public, status=Status.SCHEDULED,
+                        created_by_id=actor.id)
     session.add(townhall)
     session.flush()
     start_sequence(session, townhall.id)
     return townhall
+
+
+def check_editable(actor: User, townhall: TownHall) -> None:
+    """Officials may change a town hall until it ends; after that it stands as it was held."""
+    require(actor, "townhall.edit", townhall)
+    if townhall.status is Status.ENDED:
+        raise Closed(_("This town hall has ended; it can no longer be edited."))
+
+
+def update_townhall(session: Session, actor: User, townhall: TownHall, *, title: str,
+                    description: str, starts_at: datetime, ends_at: datetime,
+                    livestream_url: str | None, allow_anonymous: bool,
+                    question_max_length: int) -> list[str]:
+    """Change what was set when scheduling (not who may watch), also while live; each changed
+    field is logged. Returns the names of the fields that changed.
+
+    A new question length limit applies to questions asked from now on: those already asked
+    keep their text, and a retried ask still finds the question it stored.
+    """
+    check_editable(actor, townhall)
+    fields = _townhall_fields(
+        title=title, description=description, starts_at=starts_at, ends_at=ends_at,
+        livestream_url=livestream_url, allow_anonymous=allow_anonymous,
+        question_max_length=question_max_length)
+    changed = [name for name in EDITABLE_FIELDS if getattr(townhall, name) != fields[name]]
+    for name in changed:
+        setattr(townhall, name, fields[name])
+        session.add(ModerationEntry(townhall_id=townhall.id, moderator_id=actor.id,
+                                    action="edit", reason=name))
+    if "description" in changed:
+        townhall.description_html = fields["description_html"]
+    session.flush()
+    return changed
 
 
 def get_townhall(session: Session, actor: User | None, townhall_id: int) -> TownHall:
@@ -324,16 +374,18 @@ def ask_question(session: Session, actor: User, townhall: TownHall, *, text: Any
     require(actor, "townhall.ask", townhall)
     require(actor, "townhall.view", townhall)
     _check_open(townhall)
+    # A retry is answered before the checks: an official may have lowered the length limit
+    # or stopped anonymous questions since the question was stored.
+    if client_id is not None:
+        existing = find_retried_question(session, actor, townhall, client_id)
+        if existing is not None:
+            return existing
     if not isinstance(anonymous, bool):
         raise InvalidInput(_("'anonymous' must be true or false."), field="anonymous")
     if anonymous and not townhall.allow_anonymous:
         raise InvalidInput(_("This town hall does not take anonymous questions."),
                            field="anonymous")
     text = _check_question_text(townhall, text)
-    if client_id is not None:
-        existing = find_retried_question(session, actor, townhall, client_id)
-        if existing is not None:
-            return existing
     question = Question(townhall_id=townhall.id, author_id=actor.id, text=text,
                         anonymous=anonymous, client_id=client_id, channel=Channel.ONLINE,
                         status=QuestionStatus.PENDING)

@@ -19,6 +19,7 @@ from participation.townhall import services
 from participation.townhall.forms import (
     STATUS_ACTIONS,
     AskForm,
+    EditTownHallForm,
     EnterQuestionForm,
     ModerateForm,
     StatusForm,
@@ -60,7 +61,7 @@ def create() -> str | Response | tuple[str, int]:
             townhall = services.create_townhall(
                 db.session, current_user,
                 title=form.title.data or "", description=form.description.data or "",
-                starts_at=_utc(form.starts_at.data), ends_at=_utc(form.ends_at.data),
+                starts_at=_utc(form.starts_at.data), ends_at=_utc(form.ends_at.data, "ends_at"),
                 livestream_url=form.livestream_url.data,
                 allow_anonymous=bool(form.allow_anonymous.data),
                 question_max_length=form.question_max_length.data or 300,
@@ -77,10 +78,50 @@ def create() -> str | Response | tuple[str, int]:
     return render_template("townhall/form.html", form=form), status
 
 
-def _utc(value: datetime | None) -> datetime:
+@bp.route("/<int:townhall_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(townhall_id: int) -> str | Response | tuple[str, int]:
+    """Officials correct the title, description, times, livestream and question settings
+    until the town hall ends. The live page shows the new values on its next load."""
+    townhall = _load(townhall_id)
+    services.check_editable(current_user, townhall)
+    form = EditTownHallForm(obj=townhall) if request.method == "GET" else EditTownHallForm()
+    if form.validate_on_submit():
+        try:
+            changed = services.update_townhall(
+                db.session, current_user, townhall,
+                title=form.title.data or "", description=form.description.data or "",
+                starts_at=_unless_unchanged(_utc(form.starts_at.data), townhall.starts_at),
+                ends_at=_unless_unchanged(_utc(form.ends_at.data, "ends_at"), townhall.ends_at),
+                livestream_url=form.livestream_url.data,
+                allow_anonymous=bool(form.allow_anonymous.data),
+                question_max_length=form.question_max_length.data or 0,
+            )
+        except DomainError as error:
+            db.session.rollback()
+            if not apply_domain_error(form, error):
+                raise  # ended meanwhile (409) or no longer an official (403)
+        else:
+            db.session.commit()
+            flash(_("The town hall is updated.") if changed else _("Nothing was changed."),
+                  "success")
+            return redirect(url_for("townhall.show", townhall_id=townhall.id))
+    status = 400 if form.is_submitted() else 200
+    return render_template("townhall/form.html", form=form, townhall=townhall), status
+
+
+def _utc(value: datetime | None, field: str = "starts_at") -> datetime:
     if value is None:
-        raise InvalidInput(_("Give a date and time."), field="starts_at")
+        raise InvalidInput(_("Give a date and time."), field=field)
     return value.replace(tzinfo=UTC)
+
+
+def _unless_unchanged(submitted: datetime, stored: datetime) -> datetime:
+    """The form shows times to the second and browsers may send them to the minute; a time
+    sent back as shown keeps its stored precision, so saving the form as it was changes
+    nothing."""
+    shown = (stored.replace(microsecond=0), stored.replace(second=0, microsecond=0))
+    return stored if submitted in shown else submitted
 
 
 def _live_context(townhall: TownHall, **extra: object) -> dict[str, object]:

@@ -37,6 +37,7 @@ PAGE_TYPES = [
     "home", "register", "login", "account", "admin_users", "admin_user", "admin_audit",
     "topics", "topic", "thread", "flag_queue", "notifications", "search",
     "townhalls", "townhall_live", "townhall_console", "townhall_projector", "townhall_transcript",
+    "townhall_edit",
 ]
 if has_domain("polls"):
     PAGE_TYPES += ["polls", "poll"]
@@ -97,6 +98,8 @@ class DemoSite:
             return f"/townhalls/{by_status['live']}"
         if name == "townhall_console":
             return f"/townhalls/{by_status['live']}/moderate"
+        if name == "townhall_edit":
+            return f"/townhalls/{by_status['live']}/edit"
         if name == "townhall_projector":
             return f"/townhalls/{by_status['live']}/projector"
         if name == "townhall_transcript":

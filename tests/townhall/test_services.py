@@ -67,6 +67,93 @@ def test_town_hall_settings_are_checked_by_field(session, official, fields, fiel
     assert session.query(TownHall).count() == 0
 
 
+def edit_values(townhall, **changes):
+    values = {name: getattr(townhall, name) for name in services.EDITABLE_FIELDS}
+    return {**values, **changes}
+
+
+def test_officials_edit_a_town_hall_and_each_change_is_logged(session, make_townhall, official):
+    townhall = make_townhall(Status.SCHEDULED, description="Old")
+    changed = services.update_townhall(
+        session, official, townhall, **edit_values(
+            townhall, title="  New title ", description="Now **bold**",
+            livestream_url="https://player.vimeo.com/video/7", question_max_length=500))
+    assert changed == ["title", "description", "livestream_url", "question_max_length"]
+    assert townhall.title == "New title"
+    assert "<strong>bold</strong>" in townhall.description_html
+    entries = session.scalars(select(ModerationEntry).where(ModerationEntry.action == "edit")
+                              .order_by(ModerationEntry.id)).all()
+    assert [(e.moderator_id, e.reason) for e in entries] == [(official.id, name)
+                                                              for name in changed]
+    assert services.update_townhall(session, official, townhall,
+                                    **edit_values(townhall)) == []
+    assert take_events(session) == []  # DESIGN.md has no event for these fields
+
+
+def test_only_officials_and_admins_edit(session, townhall, make_user, resident, moderator):
+    for actor in (resident, moderator):
+        with pytest.raises(Forbidden):
+            services.update_townhall(session, actor, townhall,
+                                     **edit_values(townhall, title="Mine"))
+    with pytest.raises(Unauthorized):
+        services.check_editable(None, townhall)
+    admin = make_user(Role.ADMIN)
+    services.update_townhall(session, admin, townhall, **edit_values(townhall, title="Admin's"))
+    assert townhall.title == "Admin's"
+
+
+def test_an_ended_town_hall_cannot_be_edited(session, make_townhall, official):
+    townhall = make_townhall(Status.ENDED)
+    with pytest.raises(Closed):
+        services.update_townhall(session, official, townhall,
+                                 **edit_values(townhall, title="Rewritten"))
+    session.rollback()
+    assert session.get(TownHall, townhall.id).title == "Budget town hall"
+
+
+@pytest.mark.parametrize(("changes", "field"), [
+    ({"title": ""}, "title"),
+    ({"title": "x" * 201}, "title"),
+    ({"ends_at_offset": 0}, "ends_at"),
+    ({"ends_at_offset": -1}, "ends_at"),
+    ({"livestream_url": "https://evil.example/embed/1"}, "livestream_url"),
+    ({"question_max_length": 5}, "question_max_length"),
+    ({"question_max_length": "300"}, "question_max_length"),
+])
+def test_bad_edits_are_refused_by_field_and_change_nothing(session, townhall, official,
+                                                          changes, field):
+    changes = dict(changes)
+    if "ends_at_offset" in changes:
+        changes["ends_at"] = townhall.starts_at + timedelta(hours=changes.pop("ends_at_offset"))
+    with pytest.raises(InvalidInput) as error:
+        services.update_townhall(session, official, townhall, **edit_values(townhall, **changes))
+    assert error.value.field == field
+    session.rollback()
+    assert session.get(TownHall, townhall.id).title == "Budget town hall"
+    assert session.query(ModerationEntry).filter_by(action="edit").count() == 0
+
+
+def test_lowering_the_length_limit_while_live_keeps_asked_questions(session, townhall,
+                                                                     official, resident,
+                                                                     make_question):
+    long_text = "Why " + "x" * 240 + "?"
+    approved = make_question(townhall, long_text, status="approved")
+    retried = services.ask_question(session, resident, townhall, text=long_text,
+                                    anonymous=True, client_id="c1")
+    session.commit()
+    services.update_townhall(session, official, townhall, **edit_values(
+        townhall, question_max_length=100, allow_anonymous=False))
+    session.commit()
+    take_events(session)
+    session.refresh(approved)
+    assert approved.text == long_text and approved.status is QuestionStatus.APPROVED
+    again = services.ask_question(session, resident, townhall, text=long_text,
+                                  anonymous=True, client_id="c1")
+    assert again.id == retried.id and again.anonymous
+    with pytest.raises(InvalidInput):
+        services.ask_question(session, resident, townhall, text=long_text, client_id="c2")
+
+
 def test_status_moves_scheduled_live_ended_and_is_recorded(session, make_townhall, official,
                                                            resident):
     townhall = make_townhall(Status.SCHEDULED)

@@ -10,7 +10,13 @@ from participation.api.views import openapi_document
 from participation.extensions import db
 from participation.security.permissions import Role
 from participation.townhall import services
-from participation.townhall.models import Question, QuestionStatus, Status, TownHall
+from participation.townhall.models import (
+    ModerationEntry,
+    Question,
+    QuestionStatus,
+    Status,
+    TownHall,
+)
 from tests.conftest import csrf_token
 
 
@@ -224,3 +230,161 @@ def test_officials_start_and_end_from_the_live_page(client_as, make_townhall, of
     assert resident.post(f"/townhalls/{townhall.id}/status", data={
         "csrf_token": csrf_token(resident, f"/townhalls/{townhall.id}"),
         "status": "ended"}).status_code == 403
+
+
+def edit_form(token, **changes):
+    data = {"csrf_token": token, "title": "Budget town hall", "description": "",
+            "starts_at": "2027-01-10T18:00", "ends_at": "2027-01-10T19:30",
+            "livestream_url": "", "question_max_length": "300", "allow_anonymous": "y"}
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def test_officials_edit_a_town_hall_and_see_the_new_values(client_as, make_townhall, official):
+    townhall = make_townhall(Status.SCHEDULED, is_public=False)
+    http = client_as(user=official)
+    live = page(http.get(f"/townhalls/{townhall.id}"))
+    assert f'href="/townhalls/{townhall.id}/edit"' in live
+    url = f"/townhalls/{townhall.id}/edit"
+    form = page(http.get(url))
+    assert 'value="Budget town hall"' in form and 'name="is_public"' not in form
+    response = http.post(url, data=edit_form(
+        csrf_token(http, url), title="Library hours", description="Bring **ideas**",
+        livestream_url="https://player.vimeo.com/video/9", question_max_length="450",
+        allow_anonymous=None))
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/townhalls/{townhall.id}")
+    db.session.refresh(townhall)
+    assert (townhall.title, townhall.question_max_length, townhall.allow_anonymous) == (
+        "Library hours", 450, False)
+    assert townhall.starts_at.isoformat() == "2027-01-10T18:00:00+00:00"
+    assert townhall.is_public is False  # not on the edit form, so unchanged
+    html = page(http.get(f"/townhalls/{townhall.id}"))
+    assert "The town hall is updated." in html
+    assert "Library hours" in html and "<strong>ideas</strong>" in html
+    assert 'src="https://player.vimeo.com/video/9"' in html
+
+
+def test_saving_an_unchanged_form_changes_nothing(client_as, townhall, official):
+    http = client_as(user=official)
+    url = f"/townhalls/{townhall.id}/edit"
+    form = page(http.get(url))
+    starts = re.search(r'name="starts_at"[^>]*value="([^"]+)"', form).group(1)
+    ends = re.search(r'name="ends_at"[^>]*value="([^"]+)"', form).group(1)
+    db.session.refresh(townhall)
+    before = (townhall.starts_at, townhall.ends_at)
+    assert before[0].microsecond != 0  # more precise than the form shows
+    # As shown, and to the minute as a browser's date picker may send it.
+    for sent in ((starts, ends), (starts[:16], ends[:16])):
+        response = http.post(url, data=edit_form(csrf_token(http, url), starts_at=sent[0],
+                                                 ends_at=sent[1]))
+        assert response.status_code == 302
+        db.session.refresh(townhall)
+        assert (townhall.starts_at, townhall.ends_at) == before
+    assert db.session.query(ModerationEntry).filter_by(action="edit").count() == 0
+    assert "Nothing was changed." in page(http.get(f"/townhalls/{townhall.id}"))
+
+
+@pytest.mark.parametrize("role", [Role.RESIDENT, Role.MODERATOR])
+def test_residents_and_moderators_cannot_edit(client_as, townhall, role):
+    http = client_as(role)
+    url = f"/townhalls/{townhall.id}/edit"
+    assert f'href="{url}"' not in page(http.get(f"/townhalls/{townhall.id}"))
+    if role is Role.MODERATOR:
+        assert f'href="{url}"' not in page(http.get(f"/townhalls/{townhall.id}/moderate"))
+    assert http.get(url).status_code == 403
+    token = csrf_token(http, f"/townhalls/{townhall.id}")
+    assert http.post(url, data=edit_form(token, title="Taken over")).status_code == 403
+    db.session.refresh(townhall)
+    assert townhall.title == "Budget town hall"
+
+
+def test_visitors_are_sent_to_sign_in(client, townhall):
+    url = f"/townhalls/{townhall.id}/edit"
+    assert "/login?next=" in client.get(url).headers["Location"]
+    assert client.post(url, data=edit_form("x", title="Taken over")).status_code in (302, 400)
+    db.session.refresh(townhall)
+    assert townhall.title == "Budget town hall"
+
+
+def test_admins_edit_and_find_the_link_in_the_console(client_as, townhall):
+    http = client_as(Role.ADMIN)
+    url = f"/townhalls/{townhall.id}/edit"
+    assert f'href="{url}"' in page(http.get(f"/townhalls/{townhall.id}/moderate"))
+    assert http.post(url, data=edit_form(csrf_token(http, url),
+                                         title="Admin's title")).status_code == 302
+    db.session.refresh(townhall)
+    assert townhall.title == "Admin's title"
+
+
+def test_an_ended_town_hall_cannot_be_edited(client_as, make_townhall, official):
+    townhall = make_townhall(Status.ENDED)
+    http = client_as(user=official)
+    url = f"/townhalls/{townhall.id}/edit"
+    assert f'href="{url}"' not in page(http.get(f"/townhalls/{townhall.id}"))
+    refused = http.get(url)
+    assert refused.status_code == 409
+    assert "This town hall has ended; it can no longer be edited." in refused.get_data(
+        as_text=True)
+    token = csrf_token(http, f"/townhalls/{townhall.id}")
+    assert http.post(url, data=edit_form(token, title="Rewritten")).status_code == 409
+    db.session.refresh(townhall)
+    assert townhall.title == "Budget town hall"
+
+
+def test_a_live_town_hall_can_be_edited_with_a_notice(client_as, townhall, official):
+    http = client_as(user=official)
+    url = f"/townhalls/{townhall.id}/edit"
+    assert "This town hall is live." in page(http.get(url))
+    assert http.post(url, data=edit_form(csrf_token(http, url),
+                                         question_max_length="100")).status_code == 302
+    db.session.refresh(townhall)
+    assert townhall.question_max_length == 100 and townhall.status is Status.LIVE
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"ends_at": "2027-01-10T17:00"}, "The end must be after the start."),
+    ({"ends_at": "2027-01-10T18:00"}, "The end must be after the start."),
+    ({"livestream_url": "https://evil.example/embed/1"}, "The livestream must be an embed link"),
+    ({"title": "x" * 201}, "200"),
+    ({"title": ""}, "This field is required."),
+    ({"question_max_length": "lots"}, "Not a valid integer value."),
+    ({"question_max_length": "5"}, "Number must be between 20 and 2000."),
+    ({"starts_at": "tomorrow"}, "Not a valid datetime value."),
+])
+def test_bad_input_rerenders_the_form_and_changes_nothing(client_as, make_townhall, official,
+                                                          changes, message):
+    townhall = make_townhall(Status.SCHEDULED, title="Kept", question_max_length=300)
+    http = client_as(user=official)
+    url = f"/townhalls/{townhall.id}/edit"
+    response = http.post(url, data=edit_form(csrf_token(http, url),
+                                             **{"title": "Changed?", **changes}))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert message in html and 'aria-invalid="true"' in html
+    db.session.expire_all()
+    townhall = db.session.get(TownHall, townhall.id)
+    assert (townhall.title, townhall.question_max_length, townhall.livestream_url) == (
+        "Kept", 300, None)
+
+
+def test_editing_needs_the_csrf_token(client_as, townhall, official):
+    http = client_as(user=official)
+    url = f"/townhalls/{townhall.id}/edit"
+    response = http.post(url, data=edit_form(None, title="Forged"))
+    assert response.status_code == 400
+    db.session.refresh(townhall)
+    assert townhall.title == "Budget town hall"
+
+
+def test_the_edit_page_and_its_refusal_come_in_spanish(client_as, make_townhall, official):
+    live = make_townhall(Status.LIVE)
+    ended = make_townhall(Status.ENDED)
+    http = client_as(user=official)
+    spanish = {"Accept-Language": "es"}
+    assert "Editar la asamblea" in page(http.get(f"/townhalls/{live.id}", headers=spanish))
+    html = page(http.get(f"/townhalls/{live.id}/edit", headers=spanish))
+    assert "Editar: Budget town hall" in html and "Esta asamblea está en directo." in html
+    refused = http.get(f"/townhalls/{ended.id}/edit", headers=spanish)
+    assert refused.status_code == 409
+    assert "ya no se puede editar" in refused.get_data(as_text=True)
