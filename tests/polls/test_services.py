@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -324,3 +325,13 @@ def test_download_my_data_includes_my_ballots_and_receipts(session, make_poll, v
         "receipt": services.format_receipt(cast.ballot.receipt),
         "cast_at": cast.ballot.cast_at.isoformat(),
     }]
+
+
+def test_receipt_codes_draw_every_character_of_the_alphabet_evenly():
+    codes = [services.new_receipt() for _ in range(2000)]
+    assert len(set(codes)) == len(codes)
+    assert all(len(code) == services.RECEIPT_LENGTH for code in codes)
+    counts = Counter("".join(codes))
+    assert set(counts) == set(services.RECEIPT_ALPHABET)
+    expected = 2000 * services.RECEIPT_LENGTH / len(services.RECEIPT_ALPHABET)
+    assert all(abs(count - expected) < 0.2 * expected for count in counts.values()), counts
