@@ -131,6 +131,17 @@ def test_commitments_page_lists_open_overdue_and_answered(client, publish, offic
     assert 'Answered in <a href="/decisions/2">record 2</a>' in promise and "Open</span>" in promise
 
 
+def test_an_open_commitment_is_open_in_the_masculine_in_spanish(client, publish):
+    """"Open" is translated by what it describes: a poll (votación) is abierta, a commitment
+    (compromiso) abierto."""
+    publish(commitments=[(utcnow().date() + timedelta(days=30), "Publish the costs")])
+    spanish = {"Accept-Language": "es"}
+    record = client.get("/decisions/1", headers=spanish).get_data(as_text=True)
+    assert "Abierto</span>" in record and "Abierta</span>" not in record
+    listing = client.get("/decisions/commitments", headers=spanish).get_data(as_text=True)
+    assert "Abierto</span>" in listing and "Abierta</span>" not in listing
+
+
 def test_visitors_are_sent_to_sign_in_and_residents_may_not_publish(client, client_as):
     response = client.get("/decisions/new")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
