@@ -72,10 +72,12 @@ def configure_logging(app: Flask) -> None:
 
 def configure_extensions(app: Flask) -> None:
     from participation.extensions import csrf, db, limiter, migrate, socketio
+    from participation.realtime.connection import SessionInterface
     from participation.security.headers import configure_security_headers
     from participation.web import configure_error_handlers, configure_url_converters
 
     configure_url_converters(app)
+    app.session_interface = SessionInterface()
     db.init_app(app)
     migrate.init_app(app, db, directory=_migrations_directory(), render_as_batch=True)
     csrf.init_app(app)

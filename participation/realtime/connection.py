@@ -7,12 +7,15 @@ again in the database and checks that its session token still matches.
 
 from __future__ import annotations
 
-from flask import session
+from flask import Flask, Request, session
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_babel import get_locale
 
 from participation.accounts.models import User
 from participation.extensions import db
 
+# Where Flask-SocketIO keeps a connection's own copy of the session, in the connection's environ.
+_SOCKET_SESSION = "saved_session"
 _USER_KEY = "_socket_user"
 _LOCALE_KEY = "_socket_locale"
 
@@ -71,3 +74,18 @@ def socket_locale() -> str | None:
     """The language this socket's page was in when it connected."""
     value = session.get(_LOCALE_KEY)
     return value if isinstance(value, str) else None
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """The signed-cookie session, not read again for every Socket.IO event.
+
+    Flask-SocketIO runs each event in a request context built from the connection's first HTTP
+    request, which makes Flask verify and decode the sign-in cookie again, only for Flask-SocketIO
+    to swap in the connection's own copy of the session straight away. Once that copy exists,
+    an empty session stands in for the cookie's: nothing reads it.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if _SOCKET_SESSION in request.environ:
+            return self.session_class()
+        return super().open_session(app, request)

@@ -26,6 +26,8 @@ from participation.townhall.models import Status, TownHall
 def tallies_sent_before_teardown(app: Flask) -> Iterator[None]:
     """A tally still being pushed when the test ends would race the database's cleanup."""
     yield
+    # The test's own open transaction would hold SQLite's write lock, which the push needs.
+    db.session.rollback()
     assert events.wait_for_tallies(timeout=10)
 
 
