@@ -35,6 +35,7 @@ import eventlet  # noqa: E402
 eventlet.monkey_patch()
 
 import argparse  # noqa: E402
+import gc  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import resource  # noqa: E402
@@ -227,14 +228,11 @@ class Server:
     unanswered: int = 0
     ack_times: list[float] = field(default_factory=list)
 
-    def connect(self, clients: int, concurrency: int, settle: float, timeout: float) -> None:
-        self.rss_before = rss_kib(self.pid)
-        progress(f"{self.name}: connecting {clients} watchers")
-        self.watchers = connect_watchers(self.port, self.townhall_id, clients, concurrency,
-                                         time.monotonic() + timeout)
-        eventlet.sleep(settle)  # let batched presence announcements go out
-        self.rss_after = rss_kib(self.pid)
-        progress(f"{self.name}: {clients} watchers joined")
+    def connect(self, clients: int, concurrency: int, deadline: float) -> None:
+        """Add `clients` watchers to this server."""
+        self.watchers += connect_watchers(self.port, self.townhall_id, clients, concurrency,
+                                          deadline)
+
 
     def approve(self, timed: bool = True) -> None:
         """Approve the next question; wait until every watcher has it (or 15 s passed)."""
@@ -278,6 +276,26 @@ class Server:
         return Result(self.name, latencies, delivered, len(self.watchers) * len(self.sent),
                       self.rss_before, self.rss_after, len(self.watchers), payload_bytes)
 
+
+def connect_all(servers: list[Server], clients: int, concurrency: int, settle: float,
+                timeout: float, chunk: int = 50) -> None:
+    """Connect `clients` watchers to each server, alternating in chunks.
+
+    Engine.IO pings every socket `ping_interval` seconds after it connected. Joining one server's
+    watchers before the other's would put one server's burst of pings inside the measured
+    approvals and the other's after them; alternating keeps both servers' pings together.
+    """
+    for server in servers:
+        server.rss_before = rss_kib(server.pid)
+    progress(f"connecting {clients} watchers to each of {len(servers)} servers")
+    deadline = time.monotonic() + timeout
+    for start in range(0, clients, chunk):
+        for server in servers:
+            server.connect(min(chunk, clients - start), concurrency, deadline)
+    eventlet.sleep(settle)  # let batched presence announcements go out
+    for server in servers:
+        server.rss_after = rss_kib(server.pid)
+    progress(f"{clients} watchers joined each server")
 
 def prepare_app_database(db_url: str, env: dict[str, str], approvals: int) -> tuple[int, list[int]]:
     result = subprocess.run([str(BIN / "participation"), "db", "upgrade"], env=env,
@@ -434,14 +452,19 @@ def compare_with_bare(parser: argparse.ArgumentParser, args: argparse.Namespace)
             payload_bytes = len(app.moderator.arrivals[-1][1])
             bare = start_bare(args, workdir, payload_bytes, processes)
             bare.approve(timed=False)
-            for server in (app, bare):
-                server.connect(args.clients, args.concurrency, args.settle, args.timeout)
+            connect_all([app, bare], args.clients, args.concurrency, args.settle, args.timeout)
+            # The watchers' own garbage collections would stall every reader in this process
+            # at once and show as a slow delivery of whichever server's approval they hit.
+            gc.collect()
+            gc.freeze()
+            gc.disable()
             # Approvals alternate between the servers (ABBA), so that load from anything else
             # on the machine falls on both alike.
             for n in range(args.approvals):
                 for server in ((app, bare) if n % 2 == 0 else (bare, app)):
                     server.approve()
                 progress(f"approval round {n + 1}/{args.approvals} done")
+            gc.enable()
             for server in (app, bare):
                 lost = sum(w.closed for w in server.watchers) + server.moderator.closed
                 if lost or server.unanswered:

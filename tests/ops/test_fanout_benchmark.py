@@ -69,3 +69,15 @@ def test_two_workers_deliver_every_broadcast_and_end_with_the_ratio(
     assert lines[1].startswith("2 workers watchers=10 ")
     assert "delivered=20/20 (100.0%)" in lines[1]
     assert lines[-1].startswith("ratio 2 workers at 10 / 1 worker at 5: p99=")
+
+
+@pytest.mark.server
+def test_the_app_against_the_bare_server_delivers_everything_and_ends_with_the_ratios() -> None:
+    result = run_fanout("--clients", "120", "--approvals", "3", "--settle", "0.5", "--verbose",
+                        timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("app  watchers=120 ") and "delivered=360/360 (100.0%)" in lines[0]
+    assert lines[1].startswith("bare watchers=120 ") and "delivered=360/360 (100.0%)" in lines[1]
+    assert lines[2].startswith("app per approval max (ms): ") and len(lines[2].split()) == 8
+    assert lines[-1].startswith("ratio app/bare: p50=") and "memory=" in lines[-1]
