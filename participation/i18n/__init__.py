@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 LANGUAGES: dict[str, str] = {"en": "English", "es": "Español"}
 DEFAULT_LOCALE = "en"
 SESSION_KEY = "locale"
+# Where a socket's session keeps the language its page was in (realtime.connection).
+SOCKET_LOCALE_KEY = "_socket_locale"
 TRANSLATIONS = Path(__file__).resolve().parent.parent.parent / "translations"
 
 
@@ -32,12 +34,17 @@ def N_(message: str) -> str:  # noqa: N802 - the usual gettext name for "transla
 
 
 def select_locale() -> str:
-    from flask import has_request_context, request, session
+    from flask import has_app_context, has_request_context, request, session
     from flask_login import current_user
     from sqlalchemy.exc import SQLAlchemyError
 
     if not has_request_context():
-        return DEFAULT_LOCALE
+        # A light Socket.IO handler (realtime.handlers): the language the socket connected with.
+        from flask import g
+
+        stored = supported((g.get("socket_session") or {}).get(SOCKET_LOCALE_KEY)) \
+            if has_app_context() else None
+        return stored or DEFAULT_LOCALE
     try:
         user = current_user
         stored = supported(user.locale) if user and user.is_authenticated else None

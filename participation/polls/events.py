@@ -34,7 +34,7 @@ _running = 0
 _last_push: dict[int, float] = {}
 
 
-@on("vote")
+@on("vote", light=True)
 @acknowledged
 def vote(payload: dict[str, Any]) -> dict[str, Any]:
     """A resident votes in a town hall's poll: `{poll_id, choices, client_id?}`.

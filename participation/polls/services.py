@@ -443,9 +443,28 @@ def _check_against_poll(session: Session, request: VoteRequest, poll: Poll | Non
     problem = counting.check_ballot_shape(
         poll.kind.value, [option.id for option in poll.options], poll.max_choices, choices)
     if problem:
-        raise InvalidInput(problem, field="choices")
+        raise InvalidInput(_ballot_problem(problem, poll.max_choices), field="choices")
     if request.townhall_only and poll.townhall_id is None:
         raise InvalidInput(_("This poll is not held in a town hall; vote on its page."))
+
+
+# counting.check_ballot_shape's answers (in English, as recounts print them), for the catalog.
+BALLOT_PROBLEMS = (
+    N_("Choose at least one option."),
+    N_("That is not one of this poll's options."),
+    N_("Rank each option at most once."),
+    N_("Choose each option at most once."),
+    N_("Choose exactly one option."),
+)
+
+
+def _ballot_problem(problem: str, max_choices: int | None) -> str:
+    """What is wrong with a ballot, in the current language."""
+    if problem in BALLOT_PROBLEMS:
+        return _(problem)
+    if max_choices is not None and problem == f"Choose at most {max_choices} options.":
+        return _("Choose at most %(count)s options.", count=max_choices)
+    return problem
 
 
 def _lock_polls(session: Session, poll_ids: set[int]) -> dict[int, Poll]:

@@ -7,17 +7,18 @@ again in the database and checks that its session token still matches.
 
 from __future__ import annotations
 
-from flask import Flask, Request, session
+from typing import Any
+
+from flask import Flask, Request, g, has_request_context, session
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
-from flask_babel import get_locale
 
 from participation.accounts.models import User
 from participation.extensions import db
+from participation.i18n import SOCKET_LOCALE_KEY, select_locale
+from participation.realtime.handlers import SOCKET_SESSION
 
-# Where Flask-SocketIO keeps a connection's own copy of the session, in the connection's environ.
-_SOCKET_SESSION = "saved_session"
 _USER_KEY = "_socket_user"
-_LOCALE_KEY = "_socket_locale"
+_LOCALE_KEY = SOCKET_LOCALE_KEY
 
 
 def _parse_login_id(value: object) -> tuple[int, str] | None:
@@ -34,7 +35,7 @@ def authenticate_socket() -> User | None:
     parsed = _parse_login_id(session.get("_user_id"))
     session[_USER_KEY] = None
     # Messages written away from this socket's events (votes are written in groups) use it.
-    session[_LOCALE_KEY] = str(get_locale())
+    session[_LOCALE_KEY] = select_locale()
     if parsed is None:
         return None
     user = current_actor(parsed)
@@ -49,10 +50,9 @@ def current_actor(login: tuple[int, str] | None = None) -> User | None:
     An account that signed out (token rotated), was suspended or deleted counts as a visitor.
     """
     if login is None:
-        stored = session.get(_USER_KEY)
-        if not stored:
+        login = socket_login()
+        if login is None:
             return None
-        login = (int(stored[0]), str(stored[1]))
     user_id, token = login
     return signed_in_as(db.session.get(User, user_id), token)
 
@@ -64,15 +64,22 @@ def signed_in_as(user: User | None, token: str) -> User | None:
     return user
 
 
+def _socket_session() -> Any:
+    """The socket's session: Flask's in an event's request context, else a light handler's."""
+    if has_request_context():
+        return session
+    return g.get("socket_session") or {}
+
+
 def socket_login() -> tuple[int, str] | None:
     """The (account id, session token) this socket signed in with; None for visitors."""
-    stored = session.get(_USER_KEY)
+    stored = _socket_session().get(_USER_KEY)
     return (int(stored[0]), str(stored[1])) if stored else None
 
 
 def socket_locale() -> str | None:
     """The language this socket's page was in when it connected."""
-    value = session.get(_LOCALE_KEY)
+    value = _socket_session().get(_LOCALE_KEY)
     return value if isinstance(value, str) else None
 
 
@@ -86,6 +93,6 @@ class SessionInterface(SecureCookieSessionInterface):
     """
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if _SOCKET_SESSION in request.environ:
+        if SOCKET_SESSION in request.environ:
             return self.session_class()
         return super().open_session(app, request)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from participation.extensions import db
@@ -152,3 +154,21 @@ def test_socket_votes_are_rate_limited(app, client_as, make_poll, socket_client)
                           namespace=NAMESPACE, callback=True) for n in range(3)]
     assert [answer["ok"] for answer in answers] == [True, True, False]
     assert answers[2]["error"] == "rate_limited"
+
+
+def test_a_vote_refused_over_the_socket_is_explained_in_the_pages_language(
+        client_as, socket_client, make_poll):
+    """Votes run without a request context; the language comes from the socket's connection."""
+    poll = make_poll("single")
+    poll_id = poll.id
+    http = client_as(Role.RESIDENT)
+    spanish = socket_client(http, headers={"Accept-Language": "es"})
+    english = socket_client(http, headers={"Accept-Language": "en"})
+    payload = {"poll_id": poll_id, "choices": [987654]}
+    refused_es = spanish.emit("vote", payload, namespace=NAMESPACE, callback=True)
+    refused_en = english.emit("vote", payload, namespace=NAMESPACE, callback=True)
+    assert refused_es["error"] == refused_en["error"] == "invalid"
+    assert refused_en["message"] == "That is not one of this poll's options."
+    with force_locale("es"):
+        assert refused_es["message"] == _("That is not one of this poll's options.")
+    assert refused_es["message"] != refused_en["message"]
