@@ -31,6 +31,7 @@ from participation.errors import DomainError, ServiceUnavailable
 from participation.extensions import db, socketio
 from participation.ops import metrics
 from participation.polls import services
+from participation.realtime.acks import rollback_quietly
 from participation.realtime.connection import signed_in_as
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class WriteFailed(Exception):
 class PendingVote:
     user_id: int
     token: str
-    poll_id: Any
+    poll_id: int
     choices: Any
     client_id: Any
     locale: str | None
@@ -58,9 +59,9 @@ class PendingVote:
         = None
 
     @property
-    def key(self) -> tuple[Any, int]:
-        return (self.poll_id if isinstance(self.poll_id, int) else repr(self.poll_id),
-                self.user_id)
+    def key(self) -> tuple[int, int]:
+        # The vote handler has checked that poll_id is an int.
+        return (self.poll_id, self.user_id)
 
 
 class BallotWriter:
@@ -100,7 +101,7 @@ class BallotWriter:
         """The waiting votes, oldest first, at most one per (poll, resident)."""
         with self._lock:
             group: list[PendingVote] = []
-            keys: set[tuple[Any, int]] = set()
+            keys: set[tuple[int, int]] = set()
             later: deque[PendingVote] = deque()
             while self._pending and len(group) < MAX_GROUP:
                 vote = self._pending.popleft()
@@ -147,20 +148,13 @@ class BallotWriter:
                 log.warning("database unavailable while writing %s votes: %s", len(group),
                             type(error).__name__)
                 metrics.database_error("socket")
-                _rollback_quietly()
+                rollback_quietly()
                 return [ServiceUnavailable] * len(group)
             except BaseException:
-                _rollback_quietly()
+                rollback_quietly()
                 raise
             finally:
                 db.session.remove()
-
-
-def _rollback_quietly() -> None:
-    try:
-        db.session.rollback()
-    except Exception:  # noqa: BLE001 - with the database gone the rollback may fail too
-        log.warning("rollback failed; the connection is discarded")
 
 
 _writers_lock = threading.Lock()

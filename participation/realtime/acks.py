@@ -70,17 +70,17 @@ def _answer(handler: Callable[[dict[str, Any]], Ack | None], payload: Any) -> Ac
         log.warning("database unavailable during %s: %s", handler.__name__,
                     type(error).__name__)
         metrics.database_error("socket")
-        _rollback_quietly()
+        rollback_quietly()
         return error_ack(ServiceUnavailable())
     except Exception:
         log.exception("unhandled error in socket event %s", handler.__name__)
-        _rollback_quietly()
+        rollback_quietly()
         return {"ok": False, "error": "internal",
                 "message": _("Something went wrong on our side; please try again.")}
     return {"ok": True, **(result or {})}
 
 
-def _rollback_quietly() -> None:
+def rollback_quietly() -> None:
     """Roll back; with the database gone, the rollback itself may fail and must not escape."""
     try:
         db.session.rollback()

@@ -18,7 +18,6 @@ from participation.i18n import SOCKET_LOCALE_KEY, select_locale
 from participation.realtime.handlers import SOCKET_SESSION
 
 _USER_KEY = "_socket_user"
-_LOCALE_KEY = SOCKET_LOCALE_KEY
 
 
 def _parse_login_id(value: object) -> tuple[int, str] | None:
@@ -35,7 +34,7 @@ def authenticate_socket() -> User | None:
     parsed = _parse_login_id(session.get("_user_id"))
     session[_USER_KEY] = None
     # Messages written away from this socket's events (votes are written in groups) use it.
-    session[_LOCALE_KEY] = select_locale()
+    session[SOCKET_LOCALE_KEY] = select_locale()
     if parsed is None:
         return None
     user = current_actor(parsed)
@@ -79,7 +78,7 @@ def socket_login() -> tuple[int, str] | None:
 
 def socket_locale() -> str | None:
     """The language this socket's page was in when it connected."""
-    value = _socket_session().get(_LOCALE_KEY)
+    value = _socket_session().get(SOCKET_LOCALE_KEY)
     return value if isinstance(value, str) else None
 
 
