@@ -69,24 +69,44 @@ def _next_seq(session: Session, townhall_id: int) -> int:
 
 
 def record_event(session: Session, townhall_id: int, kind: str, payload: dict[str, Any],
-                 audience: str = PUBLIC) -> Event:
+                 audience: str = PUBLIC, *, subject: str | None = None) -> Event:
     """Log one broadcast with the town hall's next sequence number, inside the caller's transaction.
 
     `kind` is the Socket.IO event name (`question`, `queue`, `townhall`, `tally`); `payload` must be
     JSON-serialisable and is sent with `townhall_id` and `seq` added; `audience` is PUBLIC (the
-    town hall's room), MODERATORS, or `user_audience(id)`. Flushes, never commits. The event is
+    town hall's room), MODERATORS, or `user_audience(id)`; `subject` names what the event is
+    about (say "question:12"), for `withdraw_public_events`. Flushes, never commits. The event is
     also queued on the session for `take_events`; pass it (or them) to `emit_events` only after
     the commit succeeded.
     """
     seq = _next_seq(session, townhall_id)
     entry = Event(townhall_id=townhall_id, seq=seq, kind=kind, payload=payload,
-                  audience=audience)
+                  audience=audience, subject=subject)
     session.add(entry)
     session.flush()
     # Kept outside the mapped attributes, so emitting after the commit needs no reload.
     entry.outgoing = (kind, room_for(townhall_id, audience), entry.message())  # type: ignore[attr-defined]
     session.info.setdefault(_OUTBOX, []).append(entry)
     return entry
+
+
+def withdraw_public_events(session: Session, townhall_id: int, subject: str,
+                           payload: dict[str, Any]) -> int:
+    """Replace the payload of every public event about `subject` with `payload`.
+
+    For what the room may no longer see (a question rejected after it was shown): replays then
+    carry only what `payload` says, while each event keeps its number, so the sequence stays
+    gap-free and a reconnecting client still learns the current state. Events for moderators and
+    for the author are kept as they were. Returns how many events were rewritten.
+    """
+    result = session.execute(
+        update(Event)
+        .where(Event.townhall_id == townhall_id, Event.subject == subject,
+               Event.audience == PUBLIC)
+        .values(payload=payload)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def take_events(session: Session) -> list[Event]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from participation.db import Base, utcnow
@@ -32,7 +32,10 @@ class Event(Base):
     """One broadcast: what was sent (`kind`, `payload`) and to whom (`audience`)."""
 
     __tablename__ = "realtime_events"
-    __table_args__ = (UniqueConstraint("townhall_id", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("townhall_id", "seq"),
+        Index("ix_realtime_events_townhall_id_subject", "townhall_id", "subject"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     townhall_id: Mapped[int] = mapped_column(ForeignKey("townhalls.id", ondelete="CASCADE"))
@@ -41,6 +44,8 @@ class Event(Base):
     # "public" (the town hall's room), "moderators", or "user:<id>" (one account's sockets).
     audience: Mapped[str] = mapped_column(String(40))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # What the event is about ("question:<id>"), so its public copies can be withdrawn later.
+    subject: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     def message(self) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from participation.realtime.log import (
     record_event,
     start_sequence,
     user_audience,
+    withdraw_public_events,
 )
 from participation.security.headers import EMBED_HOSTS
 from participation.security.permissions import can, require
@@ -609,22 +610,40 @@ def _log(session: Session, actor: User, question: Question, action: str,
                                 moderator_id=actor.id, action=action, reason=reason))
 
 
+def withdrawn_data(question: Question) -> dict[str, Any]:
+    """All the room learns of a question taken back from it: which one, and that it is gone."""
+    return {"id": question.id, "townhall_id": question.townhall_id,
+            "status": question.status.value}
+
+
 def _record_question(session: Session, question: Question, *, was_public: bool = False) -> None:
-    """Record who learns of this change: the room when the question is (or was) public;
-    moderators and its author while the room does not see it (pending, rejected, merged)."""
+    """Record who learns of this change: the room while the question is public; moderators and
+    its author while the room does not see it (pending, rejected, merged).
+
+    A question the room saw and may no longer see (rejected after approval, perhaps for naming
+    a neighbour) is announced to the room by id and state only, and every earlier public event
+    about it is rewritten the same way, so no replay hands its text or author out again.
+    """
     session.flush()
     tid = question.townhall_id
-    if question.is_public or was_public:
-        record_event(session, tid, "question", {"question": question_data(question)}, PUBLIC)
+    subject = f"question:{question.id}"
+    if question.is_public:
+        record_event(session, tid, "question", {"question": question_data(question)}, PUBLIC,
+                     subject=subject)
+    elif was_public:
+        withdrawn = {"question": withdrawn_data(question)}
+        withdraw_public_events(session, tid, subject, withdrawn)
+        record_event(session, tid, "question", withdrawn, PUBLIC, subject=subject)
     if question.status in (QuestionStatus.APPROVED, QuestionStatus.ANSWERED):
         return
     if not question.is_public:
         record_event(session, tid, "queue",
-                     {"question": question_data(question, view="moderator")}, MODERATORS)
+                     {"question": question_data(question, view="moderator")}, MODERATORS,
+                     subject=subject)
     if question.author_id is not None:
         record_event(session, tid, "question",
                      {"question": question_data(question, view="author")},
-                     user_audience(question.author_id))
+                     user_audience(question.author_id), subject=subject)
 
 
 # The joint view of a town hall for a joining client, and the public ledger
