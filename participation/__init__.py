@@ -106,9 +106,14 @@ def configure_extensions(app: Flask) -> None:
 
 
 def _queue_options(app: Flask) -> dict[str, Any]:
-    """A Redis queue gets the manager that resyncs clients after an outage."""
+    """The Socket.IO manager: each closes the sockets of an ended session, and a Redis queue's
+    also resyncs clients after an outage."""
     url = app.config.get("SOCKETIO_MESSAGE_QUEUE")
-    if not url or not str(url).startswith(("redis://", "rediss://")):
+    if not url:
+        from participation.realtime.revocation import LocalManager
+
+        return {"client_manager": LocalManager()}
+    if not str(url).startswith(("redis://", "rediss://")):
         return {}
     from participation.realtime.queue import ResyncingRedisManager
 

@@ -44,8 +44,14 @@ class Watcher:
     `seqs` the distinct ones in the order first seen; `replayed_since` each rejoin's `since` with
     the sequence numbers its ack replayed."""
 
-    def __init__(self, url: str, townhall_id: int, headers: dict[str, str] | None = None):
+    def __init__(self, url: str, townhall_id: int, headers: dict[str, str] | None = None, *,
+                 moderator: bool = False):
         self.townhall_id = townhall_id
+        self.moderator = moderator
+        # Every `queue` and `session_ended` event, and whether the server closed the socket.
+        self.queued: list[dict[str, Any]] = []
+        self.ended: list[dict[str, Any]] = []
+        self.join_errors: list[str] = []
         self.lock = threading.Lock()
         self.seq = 0
         self.seqs: list[int] = []
@@ -62,6 +68,8 @@ class Watcher:
         self.client.on("question", self.live_event, namespace=NAMESPACE)
         self.client.on("presence", self.counted, namespace=NAMESPACE)
         self.client.on("tally", self.tallied, namespace=NAMESPACE)
+        self.client.on("queue", self.queued.append, namespace=NAMESPACE)
+        self.client.on("session_ended", self.ended.append, namespace=NAMESPACE)
         self.client.connect(url, namespaces=[NAMESPACE], transports=["websocket"],
                             headers=headers or {}, wait_timeout=20)
 
@@ -71,14 +79,16 @@ class Watcher:
         self.rejoin()
 
     def rejoin(self) -> None:
-        payload: dict[str, Any] = {"townhall_id": self.townhall_id}
+        payload: dict[str, Any] = {"townhall_id": self.townhall_id, "moderator": self.moderator}
         with self.lock:
             if self.joins:
                 payload["since"] = self.seq
         self.client.emit("join", payload, namespace=NAMESPACE, callback=self.joined)
 
     def joined(self, ack: dict[str, Any]) -> None:
-        assert ack["ok"], ack
+        if not ack["ok"]:
+            self.join_errors.append(ack["error"])
+            return
         with self.lock:
             self.joins += 1
             if "snapshot" in ack:
@@ -168,3 +178,50 @@ def create_live_poll(url: str, townhall_id: int, official_email: str) -> tuple[i
         db.session.remove()
         db.engine.dispose()
     return answer
+
+
+def signed_in_session(base_url: str, email: str) -> requests.Session:
+    """An HTTP session signed in on a live site, as a browser would be."""
+    from tests.conftest import PASSWORD
+
+    http = requests.Session()
+    response = http.post(base_url + "/login", timeout=10, allow_redirects=False, data={
+        "email": email, "password": PASSWORD, "csrf_token": form_token(http, base_url + "/login")})
+    assert response.status_code == 302, response.text
+    return http
+
+
+def post_form(http: requests.Session, base_url: str, path: str, page: str,
+              **fields: str) -> requests.Response:
+    """Submit a form on a live site with the CSRF token of the page that shows it."""
+    response = http.post(base_url + path, timeout=10, allow_redirects=False,
+                         data={"csrf_token": form_token(http, base_url + page), **fields})
+    assert response.status_code in (200, 302), (response.status_code, response.text[:500])
+    return response
+
+
+def open_live_townhall(base_url: str, official: requests.Session, title: str, *,
+                       public: bool = True) -> int:
+    """A town hall scheduled by `official` and set live at once; its id."""
+    fields = {"title": title, "starts_at": "2026-01-01T10:00", "ends_at": "2030-01-01T10:00",
+              "question_max_length": "300", "allow_anonymous": "y"}
+    if public:
+        fields["is_public"] = "y"
+    response = post_form(official, base_url, "/townhalls/new", "/townhalls/new", **fields)
+    townhall_id = int(response.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+    post_form(official, base_url, f"/townhalls/{townhall_id}/status",
+              f"/townhalls/{townhall_id}", status="live")
+    return townhall_id
+
+
+def user_id_on(url: str, email: str) -> int:
+    """The id of an account in a live site's database."""
+    from participation.accounts.models import User
+
+    app = create_app(base_config(SQLALCHEMY_DATABASE_URI=url))
+    with app.app_context():
+        user_id = db.session.scalar(db.select(User.id).where(User.email == email))
+        db.session.remove()
+        db.engine.dispose()
+    assert user_id is not None, email
+    return user_id

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from participation.accounts.models import FORMER_PARTICIPANT, AuditEntry, User, new_session_token
 from participation.db import utcnow
 from participation.errors import Conflict, Forbidden, InvalidInput, NotFound
+from participation.realtime.revocation import end_live_sessions
 from participation.security.permissions import Role, require
 from participation.security.sanitize import clean_text
 
@@ -156,9 +157,11 @@ def authenticate(session: Session, *, email: str, password: str) -> User | None:
     return user
 
 
-def end_all_sessions(session: Session, user: User) -> None:
-    """Invalidate every cookie of this account, on every device."""
+def end_all_sessions(session: Session, user: User, *, reason: str = "signed_out") -> None:
+    """Invalidate every cookie of this account, on every device, and close its live sockets
+    once the transaction commits (`reason` tells the page why)."""
     user.session_token = new_session_token()
+    end_live_sessions(session, user.id, reason)
     session.flush()
 
 
@@ -167,7 +170,7 @@ def change_password(session: Session, user: User, *, current: str, new: str) -> 
         raise InvalidInput(_("Your current password is not right."), field="current_password")
     check_password_rules(new)
     user.password_hash = hash_password(new)
-    end_all_sessions(session, user)
+    end_all_sessions(session, user, reason="password_changed")
 
 
 def change_display_name(session: Session, user: User, *, display_name: str) -> None:
@@ -184,7 +187,7 @@ def delete_account(session: Session, user: User, *, password: str) -> None:
     user.password_hash = None
     user.deleted_at = utcnow()
     user.locale = None
-    end_all_sessions(session, user)
+    end_all_sessions(session, user, reason="deleted")
 
 
 def export_personal_data(session: Session, user: User) -> dict[str, Any]:
@@ -253,6 +256,8 @@ def set_role(session: Session, actor: User | None, subject: User, role: str) -> 
     if actor is not None and subject.id == actor.id and new_role != Role.ADMIN:
         raise Forbidden(_("You cannot remove your own admin role; ask another admin."))
     subject.role = new_role
+    # Its sockets joined rooms under the old role (a moderator's queue): they start again.
+    end_live_sessions(session, subject.id, "role_changed")
     _audit(session, actor, subject, "role_changed", old=str(old), new=str(new_role))
     session.flush()
 
@@ -268,7 +273,7 @@ def suspend_user(session: Session, actor: User, subject: User, *, reason: str) -
         raise Conflict(_("That account is already suspended."))
     subject.suspended_at = utcnow()
     subject.suspension_reason = reason
-    end_all_sessions(session, subject)
+    end_all_sessions(session, subject, reason="suspended")
     _audit(session, actor, subject, "suspended", reason=reason)
     session.flush()
 

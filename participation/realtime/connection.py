@@ -63,6 +63,26 @@ def signed_in_as(user: User | None, token: str) -> User | None:
     return user
 
 
+def session_has_ended() -> bool:
+    """Whether this socket signed in as an account whose session has ended since."""
+    login = socket_login()
+    return login is not None and current_actor(login) is None
+
+
+def close_ended_session() -> None:
+    """Tell this socket's page that its session ended, then close the socket.
+
+    For a socket that missed the `session_ended` broadcast (the message queue was down when the
+    account signed out): it is noticed on its next join.
+    """
+    from flask_socketio import disconnect, emit
+
+    from participation.realtime.revocation import SESSION_ENDED
+
+    emit(SESSION_ENDED, {"reason": "signed_out"})
+    disconnect()
+
+
 def _socket_session() -> Any:
     """The socket's session: Flask's in an event's request context, else a light handler's."""
     if has_request_context():

@@ -15,6 +15,8 @@ from typing import Any
 
 from socketio import RedisManager
 
+from participation.realtime.revocation import disconnect_local
+
 log = logging.getLogger(__name__)
 
 RESYNC_EVENT = "resync"
@@ -25,8 +27,14 @@ class ResyncingRedisManager(RedisManager):  # type: ignore[misc]
     """python-socketio's Redis manager, plus a `resync` to local sockets after a lost queue.
 
     It also retries sooner than the stock manager (at most every 8 s instead of 60 s): a queue
-    that came back should carry live events again within seconds.
+    that came back should carry live events again within seconds; and it closes this worker's
+    sockets of an account whose session ended on any worker (realtime/revocation.py).
     """
+
+    def _handle_emit(self, message: dict[str, Any]) -> None:
+        super()._handle_emit(message)
+        disconnect_local(self, message.get("event"), message.get("namespace"),
+                         message.get("room"))
 
     def _redis_listen_with_retries(self) -> Iterator[Any]:
         retry_sleep = 1.0

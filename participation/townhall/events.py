@@ -15,11 +15,16 @@ from flask_babel import gettext as _
 from flask_socketio import join_room, leave_room
 
 from participation.db import MAX_ROW_ID
-from participation.errors import InvalidInput, Unauthorized
+from participation.errors import DomainError, InvalidInput, Unauthorized
 from participation.extensions import db
 from participation.realtime import presence
 from participation.realtime.acks import acknowledged, require_fields
-from participation.realtime.connection import authenticate_socket, current_actor
+from participation.realtime.connection import (
+    authenticate_socket,
+    close_ended_session,
+    current_actor,
+    session_has_ended,
+)
 from participation.realtime.handlers import on
 from participation.realtime.log import (
     MODERATORS,
@@ -30,7 +35,7 @@ from participation.realtime.log import (
     user_audience,
 )
 from participation.realtime.rooms import moderators_room, townhall_room, user_room
-from participation.security.permissions import require
+from participation.security.permissions import can, require
 from participation.security.ratelimit import hit_limit
 from participation.townhall import services
 from participation.townhall.models import TownHall
@@ -75,10 +80,20 @@ def join(payload: dict[str, Any]) -> dict[str, Any]:
     """A page joins a town hall's room (and moderators, with `moderator: true`, their queue).
 
     The ack carries the current `seq` and either the events after `since` this client may see,
-    or a full snapshot when `since` is absent or too far behind.
+    or a full snapshot when `since` is absent or too far behind. Rights are checked again on
+    every join (a page joins again after each reconnect and `resync`): a socket that may no
+    longer be in a room leaves it, and one whose session ended is closed.
     """
+    if session_has_ended():
+        close_ended_session()
+        raise Unauthorized(_("Your session has ended. Reload the page."))
     actor = current_actor()
-    townhall = _townhall(payload, actor)
+    townhall_id = _id(payload, "townhall_id")
+    try:
+        townhall = services.get_townhall(db.session, actor, townhall_id)
+    except DomainError:
+        _leave_townhall(townhall_id)
+        raise
     since = payload.get("since")
     if since is not None and (isinstance(since, bool) or not isinstance(since, int)
                               or since < 0):
@@ -86,9 +101,13 @@ def join(payload: dict[str, Any]) -> dict[str, Any]:
     as_moderator = payload.get("moderator", False)
     if not isinstance(as_moderator, bool):
         raise InvalidInput(_("'moderator' must be true or false."))
-    if as_moderator:
+    if as_moderator and not can(actor, "townhall.moderate", townhall):
+        leave_room(moderators_room(townhall.id))
         require(actor, "townhall.moderate", townhall)
+    if as_moderator:
         join_room(moderators_room(townhall.id))
+    else:
+        leave_room(moderators_room(townhall.id))
     join_room(townhall_room(townhall.id))
     count = presence.joined(request.sid, townhall.id)  # type: ignore[attr-defined]
     # The sequence is read before the state: an event committed in between is then both in the
@@ -110,14 +129,17 @@ def join(payload: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
+def _leave_townhall(townhall_id: int) -> None:
+    leave_room(townhall_room(townhall_id))
+    leave_room(moderators_room(townhall_id))
+    presence.left(request.sid, townhall_id)  # type: ignore[attr-defined]
+
+
 @on("leave")
 @acknowledged
 def leave(payload: dict[str, Any]) -> dict[str, Any]:
     """A page stops following a town hall."""
-    townhall_id = _id(payload, "townhall_id")
-    leave_room(townhall_room(townhall_id))
-    leave_room(moderators_room(townhall_id))
-    presence.left(request.sid, townhall_id)  # type: ignore[attr-defined]
+    _leave_townhall(_id(payload, "townhall_id"))
     return {}
 
 

@@ -55,6 +55,8 @@
   });
 
   socket.on("tally", onTally);
+  // Signed out, suspended or given another role: the server closed the connection; start again.
+  socket.on("session_ended", function () { window.location.reload(); });
 
   function onTally(message) {
     if (!message || message.poll_id !== pollId || !message.results) {

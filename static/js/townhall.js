@@ -75,6 +75,12 @@
 
   socket.on("connect", join);
   socket.on("resync", join);
+  // The account signed out, was suspended or deleted, or its role changed (on this device or
+  // another): the server closes the connection, and the page shows what the account may see now.
+  socket.on("session_ended", function () {
+    setState("ended", gettext("Your session has ended. Reloading…"));
+    window.location.reload();
+  });
 
   socket.on("disconnect", function () {
     setState("reconnecting", gettext("Connection lost. Reconnecting…"));

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from participation.accounts.models import new_session_token
 from participation.accounts.services import end_all_sessions, set_role
 from participation.extensions import db
 from participation.realtime.models import Event
@@ -17,8 +18,10 @@ NS = NAMESPACE
 
 
 def received(sio, name=None):
-    return [(m["name"], m["args"][0]) for m in sio.get_received(NS)
-            if name is None or m["name"] == name]
+    """Events the client received since the last call (also after the server closed it)."""
+    messages = [m for m in sio.queue if m["namespace"] == NS]
+    sio.queue = [m for m in sio.queue if m not in messages]
+    return [(m["name"], m["args"][0]) for m in messages if name is None or m["name"] == name]
 
 
 def emit(sio, event, payload):
@@ -215,18 +218,122 @@ def test_a_moderator_demoted_while_connected_is_refused(townhall, make_question,
     assert moderator.join_ack["ok"]
     set_role(db.session, make_user(Role.ADMIN), moderator.user, "resident")
     db.session.commit()
-    ack = emit(moderator, "moderate", {"question_id": question.id, "action": "approve"})
+    # The socket that joined the queue as a moderator is told why, and closed.
+    assert received(moderator, "session_ended") == [("session_ended", {"reason": "role_changed"})]
+    assert not moderator.is_connected(NS)
+    # The same account on a new socket is a resident now: it may not moderate.
+    again = joined(townhall, user=moderator.user, moderator=True)
+    assert again.join_ack["error"] == "forbidden"
+    ack = emit(again, "moderate", {"question_id": question.id, "action": "approve"})
     assert ack["error"] == "forbidden"
     db.session.expire_all()
     assert db.session.get(Question, question.id).status is QuestionStatus.PENDING
+
+
+def test_a_moderator_demoted_unannounced_leaves_the_queue_on_the_next_join(
+        townhall, make_question, joined):
+    """A worker that missed the role change (its queue was down) notices it on the rejoin."""
+    moderator = joined(townhall, Role.MODERATOR, moderator=True)
+    moderator.user.role = Role.RESIDENT  # as another worker would, with no broadcast here
+    db.session.commit()
+    assert moderator.is_connected(NS)
+    rejoin = emit(moderator, "join", {"townhall_id": townhall.id, "moderator": True,
+                                      "since": moderator.join_ack["seq"]})
+    assert rejoin["error"] == "forbidden"
+    received(moderator)
+    make_question(townhall, "Who sees this one, and who asked it?", anonymous=True)
+    assert received(moderator, "queue") == []
 
 
 def test_a_socket_whose_account_signed_out_elsewhere_is_a_visitor(townhall, joined):
     sio = joined(townhall)
     end_all_sessions(db.session, sio.user)
     db.session.commit()
+    assert received(sio, "session_ended") == [("session_ended", {"reason": "signed_out"})]
+    assert not sio.is_connected(NS)
+
+
+def test_a_socket_that_missed_the_sign_out_is_a_visitor_and_closed_on_its_next_join(
+        townhall, joined):
+    sio = joined(townhall)
+    sio.user.session_token = new_session_token()  # signed out on a worker whose notice was lost
+    db.session.commit()
     ack = emit(sio, "ask", {"townhall_id": townhall.id, "text": "Still me?"})
     assert ack["error"] == "unauthorized"
+    emit(sio, "join", {"townhall_id": townhall.id, "since": 0})
+    assert received(sio, "session_ended") == [("session_ended", {"reason": "signed_out"})]
+    assert not sio.is_connected(NS)
+
+
+@pytest.mark.parametrize("change", ["suspend", "delete", "password", "sign_out"])
+def test_every_end_of_a_session_closes_the_accounts_sockets(townhall, joined, make_user,
+                                                            change):
+    from participation.accounts import services as accounts
+    from tests.conftest import PASSWORD
+
+    sio = joined(townhall)
+    other_tab = joined(townhall, user=sio.user)
+    bystander = joined(townhall)
+    if change == "suspend":
+        accounts.suspend_user(db.session, make_user(Role.ADMIN), sio.user, reason="Spam")
+    elif change == "delete":
+        accounts.delete_account(db.session, sio.user, password=PASSWORD)
+    elif change == "password":
+        accounts.change_password(db.session, sio.user, current=PASSWORD,
+                                 new="another long passphrase 42")
+    else:
+        accounts.end_all_sessions(db.session, sio.user)
+    db.session.commit()
+    reason = {"suspend": "suspended", "delete": "deleted", "password": "password_changed",
+              "sign_out": "signed_out"}[change]
+    for socket in (sio, other_tab):
+        assert received(socket, "session_ended") == [("session_ended", {"reason": reason})]
+        assert not socket.is_connected(NS)
+    assert bystander.is_connected(NS)
+    assert received(bystander, "session_ended") == []
+
+
+def test_a_change_that_rolls_back_closes_no_socket(townhall, joined, make_user):
+    sio = joined(townhall, Role.MODERATOR, moderator=True)
+    set_role(db.session, make_user(Role.ADMIN), sio.user, "resident")
+    db.session.rollback()
+    assert sio.is_connected(NS)
+    assert received(sio, "session_ended") == []
+
+
+def test_a_rejection_after_approval_leaves_no_trace_in_replays(townhall, make_question,
+                                                               joined):
+    """The question names a neighbour; once rejected for it, no replay hands it out again."""
+    text = "My neighbour Ana Ruiz at 12 Elm Street, 555-0199, dumps rubbish"
+    question = make_question(townhall, text, status="approved")
+    author = question.author
+    watcher = joined(townhall, None)
+    console = joined(townhall, Role.MODERATOR, moderator=True)
+    received(watcher)
+    ack = emit(console, "moderate", {"question_id": question.id, "action": "reject",
+                                     "reason": "personal_information"})
+    assert ack["ok"], ack
+    live = received(watcher, "question")
+    assert live == [("question", {"question": {"id": question.id, "townhall_id": townhall.id,
+                                               "status": "rejected"},
+                                  "townhall_id": townhall.id, "seq": live[0][1]["seq"]})]
+    for viewer in (None, Role.RESIDENT):
+        replay = joined(townhall, viewer, since=0).join_ack
+        assert replay["ok"] and "events" in replay
+        dumped = str(replay)
+        assert "Ana Ruiz" not in dumped and "555-0199" not in dumped
+        assert author.display_name not in dumped
+        states = [e["data"]["question"] for e in replay["events"]
+                  if e["event"] == "question" and e["data"]["question"]["id"] == question.id]
+        assert states and all(s == {"id": question.id, "townhall_id": townhall.id,
+                                    "status": "rejected"} for s in states)
+    # Moderators and the author still see what happened, with the text.
+    replayed = joined(townhall, Role.MODERATOR, moderator=True, since=0).join_ack
+    assert "Ana Ruiz" in str(replayed)
+    own = joined(townhall, user=author, since=0).join_ack
+    mine = [e["data"]["question"] for e in own["events"]
+            if e["data"].get("question", {}).get("reject_reason")]
+    assert mine and mine[-1]["text"] == text
 
 
 def test_merge_answer_and_highlight_over_the_socket(townhall, make_question, joined):
