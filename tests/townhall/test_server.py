@@ -3,6 +3,7 @@ broadcast to many, and nothing lost or doubled across a server crash."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -113,7 +114,9 @@ def test_sockets_from_another_origin_are_refused(live_server):
 @pytest.mark.skipif(not REDIS_URL, reason="needs PARTICIPATION_TEST_REDIS_URL")
 def test_two_workers_share_one_sequence_through_the_database_and_redis(live_server):
     # One site: the same database, message queue and signing key behind two processes.
-    env = {"SOCKETIO_MESSAGE_QUEUE": REDIS_URL, "SECRET_KEY": "two-workers-" + "k" * 32}
+    # Redis channels are not per database: a channel of its own keeps other tests' sites out.
+    env = {"SOCKETIO_MESSAGE_QUEUE": REDIS_URL, "SOCKETIO_CHANNEL": f"two-{uuid.uuid4().hex}",
+           "SECRET_KEY": "two-workers-" + "k" * 32}
     first = live_server(env).start()
     second = live_server(env, migrate=False).start()
     assert first.env["DATABASE_URL"] == second.env["DATABASE_URL"]
