@@ -8,11 +8,11 @@ from flask import Response, jsonify
 from flask_babel import gettext as _
 
 from participation.api import OPENAPI_SCHEMAS, PAGE_PARAMETERS, bp, document, path_id
-from participation.api.views import page_arguments
 from participation.errors import NotFound
 from participation.extensions import db
 from participation.forums import services
 from participation.forums.models import Post, Thread, Topic
+from participation.web import page_arguments
 
 
 def _time(value: Any) -> str | None:

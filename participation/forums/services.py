@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from participation.accounts.models import User
 from participation.accounts.services import personal_data
-from participation.db import utcnow
+from participation.db import row_id, utcnow
 from participation.errors import Closed, Conflict, Forbidden, InvalidInput, NotFound
 from participation.forums.models import (
     Flag,
@@ -185,9 +185,10 @@ def get_post(session: Session, post_id: int) -> Post:
 
 def quotable_post(session: Session, thread: Thread, quote_id: object) -> Post | None:
     """The public post of this thread that `quote_id` names, or None for anything else."""
-    if not quote_id or not str(quote_id).isdigit():
+    post_id = row_id(quote_id)
+    if post_id is None:
         return None
-    post = session.get(Post, int(str(quote_id)))
+    post = session.get(Post, post_id)
     if post is None or post.thread_id != thread.id or not post.public:
         return None
     return post
@@ -262,7 +263,7 @@ def reply_to_thread(session: Session, actor: User, thread: Thread, *, body: str 
     body = clean_body(body)
     quote: Post | None = None
     if quote_of_id is not None:
-        quote = session.get(Post, quote_of_id)
+        quote = session.get(Post, quote_of_id) if row_id(quote_of_id) else None
         if quote is None or quote.thread_id != thread.id:
             raise InvalidInput(_("You can only quote a post in this thread."), field="body")
         if not quote.public:

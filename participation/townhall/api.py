@@ -9,11 +9,11 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from participation.api import OPENAPI_SCHEMAS, PAGE_PARAMETERS, bp, document, path_id
-from participation.api.views import page_arguments
 from participation.errors import NotFound
 from participation.extensions import db
 from participation.townhall import services
 from participation.townhall.models import TownHall
+from participation.web import page_arguments
 
 OPENAPI_SCHEMAS["TownHallSummary"] = {
     "type": "object",
