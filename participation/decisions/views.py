@@ -84,7 +84,7 @@ def evidence_url(kind: str, item_id: int) -> str | None:
 @bp.route("")
 def index() -> tuple[str, int]:
     form = FilterForm(request.args)
-    form.offer(*services.linked_places(db.session))
+    form.offer(*services.linked_places(db.session, current_user))
     filters = services.RecordFilter()
     status = 200
     if request.args and not form.validate():

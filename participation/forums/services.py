@@ -85,13 +85,15 @@ def get_topic(session: Session, topic_id: int) -> Topic:
 
 def list_topics(session: Session, *, page: int = 1,
                 per_page: int = 20) -> tuple[list[tuple[Topic, int]], int]:
-    """Open topics first, newest first, each with its number of threads."""
+    """Open topics first, newest first, each with its number of threads (and its town hall, so
+    that whether the reader may see it is asked without a query per topic)."""
     total = session.scalar(select(func.count()).select_from(Topic)) or 0
     threads = (select(Thread.topic_id, func.count().label("n")).group_by(Thread.topic_id)
                .subquery())
     rows = session.execute(
         select(Topic, func.coalesce(threads.c.n, 0))
         .outerjoin(threads, threads.c.topic_id == Topic.id)
+        .options(joinedload(Topic.townhall))
         .order_by((Topic.status == TopicStatus.OPEN).desc(), Topic.created_at.desc(),
                   Topic.id.desc())
         .limit(per_page).offset((max(page, 1) - 1) * per_page)

@@ -36,8 +36,8 @@ PRIVATE_POLL = "Zq7 private poll"
 PRIVATE_QUESTION = "Zq7 private question"
 HIDDEN_THREAD = "Zq7 hidden thread"
 SECRETS = (PRIVATE_HALL, PRIVATE_POLL, PRIVATE_QUESTION, HIDDEN_THREAD)
-# What a signed-in resident may see of them: private town halls are for accounts, hidden
-# threads for moderators only.
+# What a signed-in resident or official may not see of them: private town halls are for every
+# account, hidden threads for moderators only.
 HIDDEN_FROM_RESIDENTS = (HIDDEN_THREAD,)
 
 
@@ -90,6 +90,7 @@ def site(app: Flask, make_user: Callable[..., User]) -> Site:
     forums.reply_to_thread(session, author, linked_thread, body="Thanks.")
     hidden_thread = forums.start_thread(session, author, plain_topic, title=HIDDEN_THREAD,
                                         body="Something a moderator took down.")
+    hidden_reply = forums.reply_to_thread(session, follower, hidden_thread, body="Me too.")
     moderation.hide_post(session, moderator, hidden_thread.opening_post,
                          reason="Personal information")
     forums.start_thread(session, author, public_topic, title="Budget questions", body="Ask!")
@@ -120,7 +121,7 @@ def site(app: Flask, make_user: Callable[..., User]) -> Site:
         ids={"townhall_id": [public_hall.id, private_hall.id, ended_hall.id],
              "topic_id": [plain_topic.id, private_topic.id, public_topic.id],
              "thread_id": threads,
-             "post_id": [reply.id, hidden_thread.opening_post.id],
+             "post_id": [reply.id, hidden_thread.opening_post.id, hidden_reply.id],
              "poll_id": [private_poll.id, topic_poll.id],
              "seq": [record.seq],
              "user_id": [author.id],
@@ -129,7 +130,8 @@ def site(app: Flask, make_user: Callable[..., User]) -> Site:
                 "author": author, "follower": follower},
         objects={"private_hall": private_hall, "private_topic": private_topic,
                  "private_poll": private_poll, "topic_poll": topic_poll,
-                 "hidden_thread": hidden_thread, "linked_thread": linked_thread,
+                 "hidden_thread": hidden_thread, "hidden_reply": hidden_reply,
+                 "linked_thread": linked_thread,
                  "record": record, "question": question},
     )
 
