@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import UTC, datetime
 
@@ -44,6 +45,17 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 # The largest id an integer primary key holds on every supported database (PostgreSQL `integer`).
 MAX_ROW_ID = 2**31 - 1
+_ROW_ID_DIGITS = re.compile(r"[0-9]{1,10}")
+
+
+def row_id(value: object) -> int | None:
+    """`value` (an int, or its digits as text) as an id a row can have; None when it cannot be
+    one, so that no lookup sends the database driver a number it cannot bind."""
+    if isinstance(value, str) and _ROW_ID_DIGITS.fullmatch(value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if 1 <= value <= MAX_ROW_ID else None
 
 
 def utcnow() -> datetime:

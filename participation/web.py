@@ -1,8 +1,10 @@
-"""HTTP plumbing shared by every blueprint: error pages, domain errors, safe redirects."""
+"""HTTP plumbing shared by every blueprint: error pages, domain errors, safe redirects and the
+numbers read from query strings."""
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from participation.db import MAX_ROW_ID
-from participation.errors import DomainError, ServiceUnavailable
+from participation.errors import DomainError, InvalidInput, ServiceUnavailable
 from participation.extensions import db
 from participation.i18n import N_
 from participation.ops import metrics
@@ -50,6 +52,14 @@ ERROR_EXPLANATIONS = {
 }
 
 RETRY_AFTER_SECONDS = 5
+
+# Far past any real listing, and small enough that the row offset of the last page
+# ((MAX_PAGE - 1) * MAX_PER_PAGE) fits every database's integer.
+MAX_PAGE = 1_000_000
+MAX_PER_PAGE = 100
+DEFAULT_PER_PAGE = 20
+# More digits than any bound below: longer input is refused before it is converted.
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,12}")
 
 
 def wants_json() -> bool:
@@ -133,6 +143,34 @@ class RowIdConverter(IntegerConverter):
     def __init__(self, map: Any, fixed_digits: int = 0, min: int | None = None,
                  max: int | None = MAX_ROW_ID, signed: bool = False) -> None:
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+def number_argument(name: str, *, default: int | None = None, low: int = 1,
+                    high: int = MAX_ROW_ID) -> int | None:
+    """The query-string argument `name` as a whole number from `low` to `high`, or `default`
+    when it is absent or empty. Anything else is refused with a 400 naming the argument, on
+    pages and in the API alike, before it can reach the database driver."""
+    raw = request.args.get(name, "")
+    if raw == "":
+        return default
+    value = int(raw) if _WHOLE_NUMBER.fullmatch(raw) else None
+    if value is None or not low <= value <= high:
+        raise InvalidInput(_("“%(name)s” must be a whole number from %(low)s to %(high)s.",
+                             name=name, low=low, high=high))
+    return value
+
+
+def page_argument() -> int:
+    """The page of a listing asked for in `?page=`; 1 when absent."""
+    return number_argument("page", default=1, high=MAX_PAGE) or 1
+
+
+def page_arguments(default_per_page: int = DEFAULT_PER_PAGE,
+                   max_per_page: int = MAX_PER_PAGE) -> tuple[int, int]:
+    """`?page=` and `?per_page=`, for listings that let the reader choose the page size."""
+    page = page_argument()
+    per_page = number_argument("per_page", default=default_per_page, high=max_per_page)
+    return page, per_page or default_per_page
 
 
 def configure_url_converters(app: Flask) -> None:

@@ -34,7 +34,7 @@ from participation.errors import DomainError
 from participation.extensions import db, limiter
 from participation.i18n import N_
 from participation.security.permissions import Role, require
-from participation.web import apply_domain_error, safe_next_url
+from participation.web import apply_domain_error, page_argument, safe_next_url
 
 bp = Blueprint("accounts", __name__)
 
@@ -212,7 +212,7 @@ def admin_users() -> str:
     require(current_user, "admin.users")
     query = request.args.get("q", "")[:200]
     role = request.args.get("role") or None
-    page = request.args.get("page", 1, type=int) or 1
+    page = page_argument()
     users, total = services.search_users(db.session, current_user, query=query, role=role,
                                          page=page)
     return render_template("admin/users.html", users=users, total=total, query=query, role=role,

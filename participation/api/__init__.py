@@ -10,6 +10,9 @@ from typing import Any, TypeVar
 
 from flask import Blueprint
 
+from participation.db import MAX_ROW_ID
+from participation.web import DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE
+
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 OPENAPI_PATHS: dict[str, dict[str, Any]] = {}
@@ -49,12 +52,13 @@ def document(path: str, summary: str, *, parameters: list[dict[str, Any]] | None
 
 def path_id(name: str, description: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "description": description,
-            "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ROW_ID}}
 
 
 PAGE_PARAMETERS = [
     {"name": "page", "in": "query", "required": False,
-     "schema": {"type": "integer", "minimum": 1, "maximum": 1_000_000, "default": 1}},
+     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}},
     {"name": "per_page", "in": "query", "required": False,
-     "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
+     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE,
+                "default": DEFAULT_PER_PAGE}},
 ]

@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Response, jsonify, url_for
 
 from participation.api import OPENAPI_SCHEMAS, PAGE_PARAMETERS, bp, document, path_id
-from participation.api.views import page_arguments
 from participation.decisions import services
 from participation.decisions.chain import GENESIS_HASH
 from participation.decisions.models import DecisionRecord
 from participation.extensions import db
+from participation.web import page_arguments
 
 CHAIN_ENTRY = {
     "type": "object",

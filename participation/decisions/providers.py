@@ -2,13 +2,14 @@
 
 A provider is `function(session, item_id) -> Evidence`. It raises NotFound for items that do not
 exist or are not public, and Closed for items that are not finished yet (an open poll, a town hall
-still live): a record may only rest on evidence that can no longer change.
+still live): a record may only rest on evidence that can no longer change. Public means what the
+permission rules let a visitor see, since anyone may read a record.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from participation.decisions.chain import canonical_json, timestamp
 from participation.errors import Closed, NotFound
 from participation.i18n import N_
+from participation.security.permissions import can
 
 
 @dataclass(frozen=True)
@@ -67,16 +69,22 @@ def evidence_choices(session: Session, limit: int = 15) -> dict[str, list[tuple[
     from participation.polls.models import Poll
     from participation.townhall.models import Status, TownHall
 
-    polls = session.execute(select(Poll.id, Poll.question).where(Poll.closes_at <= utcnow())
-                            .order_by(Poll.closes_at.desc()).limit(limit)).all()
-    townhalls = session.execute(
-        select(TownHall.id, TownHall.title)
-        .where(TownHall.status == Status.ENDED, TownHall.is_public.is_(True))
-        .order_by(TownHall.starts_at.desc()).limit(limit)).all()
-    threads = session.execute(select(Thread.id, Thread.title)
-                              .order_by(Thread.last_activity_at.desc()).limit(limit)).all()
-    return {"poll": [tuple(row) for row in polls], "townhall": [tuple(row) for row in townhalls],
-            "thread": [tuple(row) for row in threads]}
+    # A few more candidates than are shown, since some may not be public.
+    candidates = limit * 4
+    polls = session.scalars(select(Poll).where(Poll.closes_at <= utcnow())
+                            .order_by(Poll.closes_at.desc()).limit(candidates))
+    townhalls = session.scalars(select(TownHall).where(TownHall.status == Status.ENDED)
+                                .order_by(TownHall.starts_at.desc()).limit(candidates))
+    threads = session.scalars(select(Thread).order_by(Thread.last_activity_at.desc())
+                              .limit(candidates))
+    return {"poll": _public(polls, "poll.view", "question", limit),
+            "townhall": _public(townhalls, "townhall.view", "title", limit),
+            "thread": _public(threads, "forum.thread.view", "title", limit)}
+
+
+def _public(items: Iterable[Any], rule: str, label: str, limit: int) -> list[tuple[int, str]]:
+    """The first `limit` items a visitor may see, as (id, label): what a record may rest on."""
+    return [(item.id, getattr(item, label)) for item in items if can(None, rule, item)][:limit]
 
 
 def _moment(value: datetime | None) -> str | None:
@@ -92,7 +100,7 @@ def freeze_townhall(session: Session, townhall_id: int) -> Evidence:
     from participation.townhall.models import QuestionStatus, Status, TownHall, Upvote
 
     townhall = session.get(TownHall, townhall_id)
-    if townhall is None or not townhall.is_public:
+    if townhall is None or not can(None, "townhall.view", townhall):
         raise NotFound()
     if townhall.status is not Status.ENDED:
         raise Closed(_("the town hall has not ended yet."))
@@ -150,7 +158,7 @@ def freeze_thread(session: Session, thread_id: int) -> Evidence:
     from participation.forums.models import Post
 
     thread = forums.get_thread(session, thread_id)
-    if thread.hidden:
+    if not can(None, "forum.thread.view", thread):
         raise NotFound()
     posts = [post for post in session.scalars(
         select(Post).where(Post.thread_id == thread.id)

@@ -33,7 +33,7 @@ from participation.decisions.providers import KIND_LABELS, PROVIDERS, Evidence
 from participation.decisions.verify import EXPORT_FORMAT, EXPORT_VERSION
 from participation.errors import Closed, Conflict, InvalidInput, NotFound
 from participation.i18n import N_
-from participation.security.permissions import require
+from participation.security.permissions import can, require
 from participation.security.sanitize import clean_text, render_markdown
 
 RECORD_VERSION = 1
@@ -348,19 +348,21 @@ def list_records(session: Session, filters: RecordFilter | None = None, *, page:
     return list(records), total
 
 
-def linked_places(session: Session) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
-    """The forum topics and public town halls that some record rests on, with their titles."""
+def linked_places(session: Session, actor: User | None
+                  ) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """The forum topics, and the town halls `actor` may see, that some record rests on, with
+    their titles. A thread's record links its topic's town hall, which may be private."""
     from participation.forums.models import Topic
     from participation.townhall.models import TownHall
 
     topics = session.execute(
         select(Topic.id, Topic.title).where(Topic.id.in_(select(DecisionLink.topic_id)))
         .order_by(Topic.title)).all()
-    townhalls = session.execute(
-        select(TownHall.id, TownHall.title)
-        .where(TownHall.id.in_(select(DecisionLink.townhall_id)), TownHall.is_public.is_(True))
-        .order_by(TownHall.starts_at.desc())).all()
-    return [tuple(row) for row in topics], [tuple(row) for row in townhalls]
+    townhalls = session.scalars(
+        select(TownHall).where(TownHall.id.in_(select(DecisionLink.townhall_id)))
+        .order_by(TownHall.starts_at.desc()))
+    return ([tuple(row) for row in topics],
+            [(t.id, t.title) for t in townhalls if can(actor, "townhall.view", t)])
 
 
 def _start_of(value: date, plus_days: int = 0) -> datetime:

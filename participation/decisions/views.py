@@ -25,7 +25,7 @@ from participation.errors import DomainError
 from participation.extensions import db
 from participation.i18n import N_
 from participation.security.permissions import require
-from participation.web import apply_domain_error
+from participation.web import apply_domain_error, number_argument, page_argument
 
 bp = Blueprint("decisions", __name__, url_prefix="/decisions")
 
@@ -84,7 +84,7 @@ def evidence_url(kind: str, item_id: int) -> str | None:
 @bp.route("")
 def index() -> tuple[str, int]:
     form = FilterForm(request.args)
-    form.offer(*services.linked_places(db.session))
+    form.offer(*services.linked_places(db.session, current_user))
     filters = services.RecordFilter()
     status = 200
     if request.args and not form.validate():
@@ -93,7 +93,7 @@ def index() -> tuple[str, int]:
         filters = services.RecordFilter(topic_id=form.topic.data, townhall_id=form.townhall.data,
                                         outcome=form.outcome.data or None,
                                         since=form.since.data, until=form.until.data)
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_argument()
     records, total = services.list_records(db.session, filters, page=page, per_page=PER_PAGE)
     amended = services.amended_seqs(db.session, [record.seq for record in records])
     head = services.chain_head(db.session)
@@ -195,8 +195,8 @@ def publish() -> tuple[str, int] | Response:
 
 
 def _prefill(form: PublishForm) -> None:
-    amends = request.args.get("amends", type=int)
-    closes = request.args.get("closes", type=int)
+    amends = number_argument("amends")
+    closes = number_argument("closes")
     if amends:
         form.fill_from(services.draft_from_record(services.get_record(db.session, amends)))
         form.summary.data = ""

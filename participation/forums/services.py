@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from participation.accounts.models import User
 from participation.accounts.services import personal_data
-from participation.db import utcnow
+from participation.db import row_id, utcnow
 from participation.errors import Closed, Conflict, Forbidden, InvalidInput, NotFound
 from participation.forums.models import (
     Flag,
@@ -85,13 +85,15 @@ def get_topic(session: Session, topic_id: int) -> Topic:
 
 def list_topics(session: Session, *, page: int = 1,
                 per_page: int = 20) -> tuple[list[tuple[Topic, int]], int]:
-    """Open topics first, newest first, each with its number of threads."""
+    """Open topics first, newest first, each with its number of threads (and its town hall, so
+    that whether the reader may see it is asked without a query per topic)."""
     total = session.scalar(select(func.count()).select_from(Topic)) or 0
     threads = (select(Thread.topic_id, func.count().label("n")).group_by(Thread.topic_id)
                .subquery())
     rows = session.execute(
         select(Topic, func.coalesce(threads.c.n, 0))
         .outerjoin(threads, threads.c.topic_id == Topic.id)
+        .options(joinedload(Topic.townhall))
         .order_by((Topic.status == TopicStatus.OPEN).desc(), Topic.created_at.desc(),
                   Topic.id.desc())
         .limit(per_page).offset((max(page, 1) - 1) * per_page)
@@ -185,9 +187,10 @@ def get_post(session: Session, post_id: int) -> Post:
 
 def quotable_post(session: Session, thread: Thread, quote_id: object) -> Post | None:
     """The public post of this thread that `quote_id` names, or None for anything else."""
-    if not quote_id or not str(quote_id).isdigit():
+    post_id = row_id(quote_id)
+    if post_id is None:
         return None
-    post = session.get(Post, int(str(quote_id)))
+    post = session.get(Post, post_id)
     if post is None or post.thread_id != thread.id or not post.public:
         return None
     return post
@@ -262,7 +265,7 @@ def reply_to_thread(session: Session, actor: User, thread: Thread, *, body: str 
     body = clean_body(body)
     quote: Post | None = None
     if quote_of_id is not None:
-        quote = session.get(Post, quote_of_id)
+        quote = session.get(Post, quote_of_id) if row_id(quote_of_id) else None
         if quote is None or quote.thread_id != thread.id:
             raise InvalidInput(_("You can only quote a post in this thread."), field="body")
         if not quote.public:

@@ -20,6 +20,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
 
 from participation.accounts.forms import ConfirmForm
+from participation.db import row_id
 from participation.errors import DomainError, InvalidInput
 from participation.extensions import db, limiter
 from participation.forums import services
@@ -27,7 +28,7 @@ from participation.forums.forms import EditPostForm, FlagForm, ReplyForm, Thread
 from participation.forums.models import Thread, Topic
 from participation.moderation.services import moderation_counts
 from participation.security.permissions import require
-from participation.web import apply_domain_error
+from participation.web import apply_domain_error, page_argument
 
 bp = Blueprint("forums", __name__)
 
@@ -48,11 +49,6 @@ def _limit(name: str) -> Any:
     return lambda: current_app.config[name]
 
 
-def _page() -> int:
-    page = request.args.get("page", 1, type=int) or 1
-    return max(page, 1)
-
-
 def _form_failed(form: Any, error: DomainError) -> None:
     db.session.rollback()
     if not apply_domain_error(form, error):
@@ -64,7 +60,7 @@ def _form_failed(form: Any, error: DomainError) -> None:
 
 @bp.route("/topics")
 def topics() -> str:
-    page = _page()
+    page = page_argument()
     rows, total = services.list_topics(db.session, page=page, per_page=TOPICS_PER_PAGE)
     return render_template("forums/topics.html", rows=rows, total=total, page=page,
                            per_page=TOPICS_PER_PAGE)
@@ -115,7 +111,7 @@ def edit_topic(topic_id: int) -> Any:
 
 
 def _render_topic(topic: Topic, form: ThreadForm, status: int = 200) -> tuple[str, int]:
-    page = _page()
+    page = page_argument()
     threads, total = services.list_threads(db.session, topic, page=page,
                                            per_page=THREADS_PER_PAGE)
     return render_template(
@@ -155,7 +151,7 @@ def start_thread(topic_id: int) -> Any:
 
 def _render_thread(thread: Thread, form: ReplyForm, status: int = 200,
                    page: int | None = None) -> tuple[str, int]:
-    page = page or _page()
+    page = page or page_argument()
     posts, total = services.thread_posts(db.session, thread, page=page, per_page=POSTS_PER_PAGE)
     quote = services.quotable_post(db.session, thread,
                                    form.quote_id.data or request.args.get("quote"))
@@ -185,13 +181,12 @@ def reply(thread_id: int) -> Any:
     thread = services.get_thread(db.session, thread_id)
     form = ReplyForm()
     if form.validate_on_submit():
-        quote_id = form.quote_id.data
+        quote_id = row_id(form.quote_id.data) if form.quote_id.data else None
         try:
-            if quote_id and not str(quote_id).isdigit():
+            if form.quote_id.data and quote_id is None:
                 raise InvalidInput(_("That quote is not valid."), field="body")
             post = services.reply_to_thread(db.session, current_user, thread,
-                                            body=form.body.data,
-                                            quote_of_id=int(quote_id) if quote_id else None)
+                                            body=form.body.data, quote_of_id=quote_id)
         except DomainError as error:
             _form_failed(form, error)
             thread = services.get_thread(db.session, thread_id)
@@ -301,7 +296,7 @@ def follow(thread_id: int) -> Response:
 @bp.route("/search")
 def search() -> str:
     query = (request.args.get("q") or "")[:200]
-    page = _page()
+    page = page_argument()
     posts, total = services.search_posts(db.session, query, page=page, per_page=SEARCH_PER_PAGE)
     return render_template("forums/search.html", query=query, posts=posts, total=total,
                            page=page, per_page=SEARCH_PER_PAGE,

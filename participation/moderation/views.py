@@ -16,16 +16,12 @@ from participation.moderation import services
 from participation.moderation.forms import HideForm, MoveForm, ReasonForm
 from participation.moderation.models import ACTION_LABELS
 from participation.security.permissions import require
-from participation.web import apply_domain_error, safe_next_url
+from participation.web import apply_domain_error, number_argument, page_argument, safe_next_url
 
 bp = Blueprint("moderation", __name__)
 
 QUEUE_PER_PAGE = 30
 LOG_PER_PAGE = 50
-
-
-def _page() -> int:
-    return max(request.args.get("page", 1, type=int) or 1, 1)
 
 
 def _back(default: str) -> Response:
@@ -35,7 +31,7 @@ def _back(default: str) -> Response:
 @bp.route("/moderation/flags")
 @login_required
 def queue() -> str:
-    page = _page()
+    page = page_argument()
     items, total = services.flag_queue(db.session, current_user, page=page,
                                        per_page=QUEUE_PER_PAGE)
     return render_template("moderation/queue.html", items=items, total=total, page=page,
@@ -145,8 +141,8 @@ def move(thread_id: int) -> Response:
 @bp.route("/moderation/log")
 @login_required
 def log() -> str:
-    page = _page()
-    topic_id = request.args.get("topic", type=int)
+    page = page_argument()
+    topic_id = number_argument("topic")
     entries, total = services.moderation_log(db.session, current_user, topic_id=topic_id,
                                              page=page, per_page=LOG_PER_PAGE)
     return render_template("moderation/log.html", entries=entries, total=total, page=page,

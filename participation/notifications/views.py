@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy.exc import SQLAlchemyError
@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from participation.accounts.forms import ConfirmForm
 from participation.extensions import db
 from participation.notifications import services
-from participation.web import safe_next_url
+from participation.web import page_argument, safe_next_url
 
 bp = Blueprint("notifications", __name__)
 
@@ -38,7 +38,7 @@ def unread_notifications() -> dict[str, Callable[[], int]]:
 @bp.route("/notifications")
 @login_required
 def index() -> str:
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_argument()
     items, total = services.list_notifications(db.session, current_user, page=page,
                                                per_page=PER_PAGE)
     unread = sum(1 for n in items if n.read_at is None)

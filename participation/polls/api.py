@@ -8,11 +8,11 @@ from flask import Response, jsonify, url_for
 from flask_login import current_user
 
 from participation.api import OPENAPI_SCHEMAS, PAGE_PARAMETERS, bp, document, path_id
-from participation.api.views import page_arguments
 from participation.db import utcnow
 from participation.extensions import db
 from participation.polls import services
 from participation.polls.models import Poll
+from participation.web import page_arguments
 
 OPENAPI_SCHEMAS["Poll"] = {
     "type": "object",

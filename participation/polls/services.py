@@ -106,13 +106,6 @@ def poll_places(session: Session, actor: User | None) -> list[tuple[str, str]]:
     return places
 
 
-def _parent_visible(session: Session, actor: User | None, poll: Poll) -> bool:
-    """Whether `actor` may see the town hall or topic the poll belongs to (topics are public)."""
-    if poll.townhall_id is not None:
-        return poll.townhall is not None and can(actor, "townhall.view", poll.townhall)
-    return poll.topic is not None
-
-
 def _check_parent(session: Session, actor: User, townhall_id: int | None,
                   topic_id: int | None) -> None:
     if (townhall_id is None) == (topic_id is None):
@@ -227,7 +220,7 @@ def get_poll(session: Session, actor: User | None, poll_id: Any) -> Poll:
     if isinstance(poll_id, bool) or not isinstance(poll_id, int) or poll_id < 1:
         raise NotFound(_("No such poll."))
     poll = session.get(Poll, poll_id)
-    if poll is None or not _parent_visible(session, actor, poll):
+    if poll is None or not can(actor, "poll.view", poll):
         raise NotFound(_("No such poll."))
     return poll
 
@@ -240,7 +233,7 @@ def list_polls(session: Session, actor: User | None, *, page: int = 1, per_page:
         stmt = stmt.where(Poll.townhall_id == townhall_id)
     polls = [poll for poll in session.scalars(stmt.order_by(Poll.created_at.desc(),
                                                             Poll.id.desc()))
-             if _parent_visible(session, actor, poll)]
+             if can(actor, "poll.view", poll)]
     start = (max(page, 1) - 1) * per_page
     return polls[start:start + per_page], len(polls)
 
@@ -434,7 +427,7 @@ def _check_request(request: VoteRequest) -> list[int]:
 
 def _check_against_poll(session: Session, request: VoteRequest, poll: Poll | None,
                         choices: list[int], now: datetime) -> None:
-    if poll is None or not _parent_visible(session, request.actor, poll):
+    if poll is None or not can(request.actor, "poll.view", poll):
         raise NotFound(_("No such poll."))
     if poll.is_closed(now):
         raise Closed(_("This poll has closed; no more votes are counted."))
@@ -678,7 +671,7 @@ def check_receipt(session: Session, actor: User | None, code: str) -> ReceiptChe
             RECEIPT_LENGTH=RECEIPT_LENGTH),
                            field="code")
     ballot = session.scalar(select(Ballot).where(Ballot.receipt == receipt))
-    if ballot is None or not _parent_visible(session, actor, ballot.poll):
+    if ballot is None or not can(actor, "poll.view", ballot.poll):
         raise NotFound(_("No ballot has that receipt code. Check it and try again."), field="code")
     return ReceiptCheck(poll=ballot.poll, ballot=ballot,
                         fingerprint=counting.receipt_fingerprint(receipt), counted=True)

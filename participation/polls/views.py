@@ -24,7 +24,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from participation.api.views import page_arguments
 from participation.db import utcnow
 from participation.errors import DomainError, InvalidInput
 from participation.extensions import db, limiter
@@ -35,7 +34,7 @@ from participation.polls.events import schedule_tally, tally_wanted
 from participation.polls.forms import ConfirmForm, PollForm, ReceiptForm
 from participation.polls.models import Poll, PollKind
 from participation.security.permissions import require
-from participation.web import apply_domain_error
+from participation.web import apply_domain_error, page_arguments
 
 bp = Blueprint("polls", __name__)
 

@@ -61,6 +61,23 @@ def is_author(user: Any, target: Any) -> bool:
     return _active(user) and getattr(target, "author_id", None) == user.id
 
 
+def townhall_visible(user: Any, townhall: Any) -> bool:
+    """Private town halls are for signed-in accounts; visitors may watch public ones."""
+    return townhall is None or bool(townhall.is_public) or signed_in(user, townhall)
+
+
+def poll_visible(user: Any, poll: Any) -> bool:
+    """A poll is as visible as the town hall it is held in; forum topics are public."""
+    if poll.townhall_id is not None:
+        return poll.townhall is not None and townhall_visible(user, poll.townhall)
+    return poll.topic is not None
+
+
+def thread_visible(user: Any, thread: Any) -> bool:
+    """A thread hidden with its opening post is named to moderators only."""
+    return not thread.hidden or has_role(user, Role.MODERATOR)
+
+
 RULES: dict[str, Rule] = {
     # Accounts and administration
     "account.view": signed_in,
@@ -79,10 +96,12 @@ RULES: dict[str, Rule] = {
     "forum.flag": lambda user, target: signed_in(user, target) and not is_author(user, target),
     "forum.follow": signed_in,
     "forum.moderate": roles(Role.MODERATOR),
+    # Whether a page may name the thread (its title) to this user
+    "forum.thread.view": thread_visible,
     "notifications.view": signed_in,
-    # Town halls (target: the TownHall, or None)
-    "townhall.view": lambda user, target: target is None or bool(target.is_public)
-    or signed_in(user, target),
+    # Town halls (target: the TownHall, or None). Every page that names or links a town hall,
+    # or anything held in one, asks this rule (or "poll.view", which asks it in turn).
+    "townhall.view": townhall_visible,
     "townhall.create": roles(Role.OFFICIAL),
     "townhall.edit": roles(Role.OFFICIAL),
     "townhall.set_status": roles(Role.OFFICIAL, Role.MODERATOR),
@@ -91,6 +110,7 @@ RULES: dict[str, Rule] = {
     "townhall.ask": signed_in,
     "townhall.upvote": signed_in,
     # Polls
+    "poll.view": poll_visible,
     "poll.create": roles(Role.OFFICIAL),
     "poll.vote": signed_in,
     "poll.control": lambda user, poll: has_role(user, Role.OFFICIAL)

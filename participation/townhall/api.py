@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, jsonify, url_for
-from flask_babel import gettext as _
-from sqlalchemy import func, select
+from flask_login import current_user
 
 from participation.api import OPENAPI_SCHEMAS, PAGE_PARAMETERS, bp, document, path_id
-from participation.api.views import page_arguments
-from participation.errors import NotFound
 from participation.extensions import db
 from participation.townhall import services
 from participation.townhall.models import TownHall
+from participation.web import page_arguments
 
 OPENAPI_SCHEMAS["TownHallSummary"] = {
     "type": "object",
@@ -58,6 +56,10 @@ OPENAPI_SCHEMAS["TownHall"] = {
 }
 
 
+def _actor() -> Any:
+    return current_user if current_user.is_authenticated else None
+
+
 def _summary(townhall: TownHall) -> dict[str, Any]:
     return {
         "id": townhall.id,
@@ -70,29 +72,25 @@ def _summary(townhall: TownHall) -> dict[str, Any]:
 
 
 @bp.route("/townhalls")
-@document("/townhalls", "Public town halls, latest start first", parameters=PAGE_PARAMETERS,
+@document("/townhalls", "Town halls, latest start first (private ones only for accounts)",
+          parameters=PAGE_PARAMETERS,
           tag="townhalls", response={"type": "object", "properties": {
               "items": {"type": "array", "items": {"$ref": "#/components/schemas/TownHallSummary"}},
               "total": {"type": "integer"}, "page": {"type": "integer"},
               "per_page": {"type": "integer"}}})
 def townhalls() -> Response:
     page, per_page = page_arguments()
-    public = select(TownHall).where(TownHall.is_public.is_(True))
-    total = db.session.scalar(select(func.count()).select_from(public.subquery())) or 0
-    items = db.session.scalars(public.order_by(TownHall.starts_at.desc(), TownHall.id.desc())
-                               .limit(per_page).offset((page - 1) * per_page))
+    items, total = services.page_of_townhalls(db.session, _actor(), page=page, per_page=per_page)
     return jsonify({"items": [_summary(t) for t in items], "total": total, "page": page,
                     "per_page": per_page})
 
 
 @bp.route("/townhalls/<int:townhall_id>")
-@document("/townhalls/{townhall_id}", "A public town hall with its public questions and outcomes",
+@document("/townhalls/{townhall_id}", "A town hall with its public questions and outcomes",
           parameters=[path_id("townhall_id", "The town hall's id")], tag="townhalls",
           response={"$ref": "#/components/schemas/TownHall"})
 def townhall(townhall_id: int) -> Response:
-    found = db.session.get(TownHall, townhall_id)
-    if found is None or not found.is_public:
-        raise NotFound(_("No such town hall."))
+    found = services.find_townhall(db.session, _actor(), townhall_id)
     return jsonify({
         **_summary(found),
         "description_html": found.description_html,

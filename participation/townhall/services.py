@@ -177,10 +177,32 @@ def get_townhall(session: Session, actor: User | None, townhall_id: int) -> Town
     return townhall
 
 
+def find_townhall(session: Session, actor: User | None, townhall_id: int) -> TownHall:
+    """The town hall if the actor may see it; NotFound otherwise, naming nothing (the API's
+    answer, where there is no sign-in page to send a visitor to)."""
+    townhall = session.get(TownHall, townhall_id)
+    if townhall is None or not can(actor, "townhall.view", townhall):
+        raise NotFound(_("No such town hall."))
+    return townhall
+
+
+def visible_townhalls(session: Session, actor: User | None) -> list[TownHall]:
+    """Every town hall the actor may see, earliest start first: what pages and the API list."""
+    return [t for t in session.scalars(select(TownHall).order_by(TownHall.starts_at, TownHall.id))
+            if can(actor, "townhall.view", t)]
+
+
+def page_of_townhalls(session: Session, actor: User | None, *, page: int = 1,
+                      per_page: int = 20) -> tuple[list[TownHall], int]:
+    """The town halls the actor may see, latest start first, one page of them and the total."""
+    visible = visible_townhalls(session, actor)[::-1]
+    start = (max(page, 1) - 1) * per_page
+    return visible[start:start + per_page], len(visible)
+
+
 def list_townhalls(session: Session, actor: User | None) -> dict[str, list[TownHall]]:
     """Town halls the actor may see: live now, upcoming (soonest first) and past (latest first)."""
-    visible = [t for t in session.scalars(select(TownHall).order_by(TownHall.starts_at))
-               if can(actor, "townhall.view", t)]
+    visible = visible_townhalls(session, actor)
     return {
         "live": [t for t in visible if t.status is Status.LIVE],
         "upcoming": [t for t in visible if t.status is Status.SCHEDULED],
