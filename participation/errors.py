@@ -27,6 +27,13 @@ class InvalidInput(DomainError):
     default_message = N_("Some of what was sent is not valid.")
 
 
+class TextTooComplex(InvalidInput):
+    """Text whose formatting would make too large a page or take too long to render."""
+
+    default_message = N_("This text has too much formatting to show; simplify it or split it "
+                         "into parts.")
+
+
 class Unauthorized(DomainError):
     code = "unauthorized"
     status = 401

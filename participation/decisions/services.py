@@ -76,6 +76,7 @@ class Prepared:
     evidence: list[tuple[str, int, Evidence]]
     commitments: list[tuple[int, date, str]]
     closes: list[Commitment]
+    summary_html: str = ""
 
     @property
     def digest(self) -> str:
@@ -95,6 +96,7 @@ def prepare_decision(session: Session, actor: User, draft: Draft, *,
     if len(summary) > SUMMARY_MAX:
         raise InvalidInput(_("Keep the summary under %(limit)s characters.",
                              limit=format_number(SUMMARY_MAX)), field="summary")
+    summary_html = render_markdown(summary, field="summary")
     if draft.outcome not in OUTCOMES:
         raise InvalidInput(_("Choose what was decided."), field="outcome")
     decision_text = clean_text(draft.decision_text or "").strip()
@@ -128,7 +130,7 @@ def prepare_decision(session: Session, actor: User, draft: Draft, *,
         "closes": [{"record": c.record.seq, "commitment": c.number} for c in closes],
     }
     canonical_json(content)  # refuses anything a provider put in that JSON cannot carry exactly
-    return Prepared(content, evidence, commitments, closes)
+    return Prepared(content, evidence, commitments, closes, summary_html)
 
 
 def publish_decision(session: Session, actor: User, draft: Draft, *,
@@ -156,7 +158,7 @@ def publish_decision(session: Session, actor: User, draft: Draft, *,
         seq=seq, prev_hash=prev_hash, hash=record_hash(prev_hash, canonical),
         canonical=canonical, title=content["title"], outcome=content["decision"]["outcome"],
         decision_text=content["decision"]["text"], department=content["department"],
-        summary_html=render_markdown(content["summary"]), amends_seq=content["amends"],
+        summary_html=prepared.summary_html, amends_seq=content["amends"],
         author_id=actor.id, published_at=moment,
     )
     session.add(record)

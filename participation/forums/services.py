@@ -111,7 +111,7 @@ def _topic_fields(session: Session, title: str | None, description: str | None,
         raise InvalidInput(_("There is no town hall with that number."), field="townhall_id")
     text = clean_body(description, field="description", limit=DESCRIPTION_MAX, required=False)
     return {"title": clean_title(title), "description": text,
-            "description_html": render_markdown(text) if text else "",
+            "description_html": render_markdown(text, field="description") if text else "",
             "status": topic_status, "townhall_id": townhall_id}
 
 
@@ -245,13 +245,14 @@ def start_thread(session: Session, actor: User, topic: Topic, *, title: str | No
         raise Closed(_("This topic is archived: it takes no new threads."))
     title = clean_title(title)
     body = clean_body(body)
+    body_html = render_markdown(body, field="body")
     now = utcnow()
     thread = Thread(topic_id=topic.id, author_id=actor.id, title=title, created_at=now,
                     last_activity_at=now)
     session.add(thread)
     session.flush()
     session.add(Post(thread_id=thread.id, author_id=actor.id, is_opening=True, body=body,
-                     body_html=render_markdown(body), created_at=now))
+                     body_html=body_html, created_at=now))
     session.add(ThreadFollow(user_id=actor.id, thread_id=thread.id))
     session.flush()
     return thread
@@ -272,7 +273,7 @@ def reply_to_thread(session: Session, actor: User, thread: Thread, *, body: str 
             raise Closed(_("That post is hidden or deleted and cannot be quoted."))
     now = utcnow()
     post = Post(thread_id=thread.id, author_id=actor.id, body=body,
-                body_html=render_markdown(body), created_at=now,
+                body_html=render_markdown(body, field="body"), created_at=now,
                 quote_of_id=quote.id if quote else None)
     session.add(post)
     thread.last_activity_at = now
@@ -306,11 +307,12 @@ def edit_post(session: Session, actor: User, post: Post, *, body: str | None,
     old_title = post.thread.title if post.is_opening else None
     if body == post.body and new_title == old_title:
         return False
+    body_html = render_markdown(body, field="body")
     session.add(PostRevision(post_id=post.id, title=old_title, body=post.body,
                              body_html=post.body_html,
                              written_at=post.edited_at or post.created_at))
     post.body = body
-    post.body_html = render_markdown(body)
+    post.body_html = body_html
     post.edited_at = utcnow()
     if new_title is not None:
         post.thread.title = new_title

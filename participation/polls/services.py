@@ -204,7 +204,8 @@ def create_poll(
     _check_parent(session, actor, townhall_id, topic_id)
     poll = Poll(
         townhall_id=townhall_id, topic_id=topic_id, question=question,
-        description=description, description_html=render_markdown(description),
+        description=description,
+        description_html=render_markdown(description, field="description"),
         kind=poll_kind, max_choices=max_choices, results_mode=mode,
         opens_at=opens_at, closes_at=closes_at, draw_seed=secrets.token_hex(8),
         created_by_id=actor.id,

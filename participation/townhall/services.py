@@ -110,7 +110,7 @@ def _townhall_fields(*, title: str, description: str, starts_at: datetime, ends_
                            field="question_max_length")
     return {
         "title": title, "description": description,
-        "description_html": render_markdown(description),
+        "description_html": render_markdown(description, field="description"),
         "starts_at": starts_at, "ends_at": ends_at,
         "livestream_url": check_livestream_url(livestream_url),
         "allow_anonymous": bool(allow_anonymous), "question_max_length": question_max_length,
@@ -592,11 +592,12 @@ def answer_question(session: Session, actor: User, question: Question, *,
             ANSWER_MAX=ANSWER_MAX), field="answer")
     if question.status is not QuestionStatus.APPROVED:
         raise Conflict(_("Only approved questions can be marked answered."))
+    answer_html = render_markdown(answer, field="answer") if answer else None
     question.status = QuestionStatus.ANSWERED
     question.answered_at = utcnow()
     question.answer_mode = "written" if answer else "live"
     question.answer_text = answer or None
-    question.answer_html = render_markdown(answer) if answer else None
+    question.answer_html = answer_html
     _clear_highlight(session, question)
     _log(session, actor, question, "answer", reason=question.answer_mode)
     _record_question(session, question)

@@ -14,11 +14,20 @@ from participation.decisions import services
 from participation.decisions.chain import GENESIS_HASH, canonical_json, record_hash
 from participation.decisions.models import APPEND_ONLY_TABLES, DecisionRecord
 from participation.decisions.verify import verify_export
-from participation.errors import Closed, Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from participation.errors import (
+    Closed,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TextTooComplex,
+    Unauthorized,
+)
 from participation.extensions import db
 from participation.security.permissions import Role
 from tests.decisions.conftest import draft
 from tests.forums.xss_corpus import XSS_PAYLOADS, unsafe_parts
+from tests.security.pathological import wide_table
 
 
 def record_count() -> int:
@@ -272,3 +281,10 @@ def test_concurrent_publishes_never_fork_or_skip(app, official):
     export = services.export_chain(db.session)
     assert [entry["seq"] for entry in export["records"]] == [1, 2, 3, 4]
     assert verify_export(export).ok
+
+
+def test_a_too_complex_summary_is_refused_at_the_preview(official):
+    with pytest.raises(TextTooComplex) as refused:
+        services.prepare_decision(db.session, official, draft(summary=wide_table(9_910)))
+    assert refused.value.field == "summary"
+    assert db.session.scalar(select(func.count()).select_from(DecisionRecord)) == 0

@@ -6,14 +6,29 @@ import pytest
 from sqlalchemy import func, select
 
 from participation.accounts import services as accounts
-from participation.errors import Closed, Conflict, Forbidden, InvalidInput, Unauthorized
+from participation.errors import (
+    Closed,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    TextTooComplex,
+    Unauthorized,
+)
 from participation.forums import services
-from participation.forums.models import Flag, Post, PostRevision, ThreadFollow, TopicStatus
+from participation.forums.models import (
+    Flag,
+    Post,
+    PostRevision,
+    Thread,
+    ThreadFollow,
+    TopicStatus,
+)
 from participation.moderation import services as moderation
 from participation.moderation.models import ForumModerationEntry, ModerationAction
 from participation.notifications import services as notifications
 from participation.notifications.models import Notification
 from participation.security.permissions import Role
+from tests.security.pathological import wide_table
 
 
 def _notices(session, user):
@@ -349,3 +364,30 @@ def test_revision_rows_are_kept(session, make_thread):
                        title=thread.title)
     session.commit()
     assert session.scalar(select(func.count()).select_from(PostRevision)) == 1
+
+
+WIDE_TABLE = wide_table(9_910)
+
+
+def test_a_too_complex_opening_post_writes_nothing(session, resident, topic):
+    threads = session.scalar(select(func.count()).select_from(Thread))
+    with pytest.raises(TextTooComplex) as refused:
+        services.start_thread(session, resident, topic, title="Costs", body=WIDE_TABLE)
+    assert refused.value.field == "body"
+    # The body is rendered before the thread row is written.
+    assert not session.new
+    assert session.scalar(select(func.count()).select_from(Thread)) == threads
+
+
+def test_a_too_complex_edit_keeps_the_post_as_it_was(session, make_thread):
+    post = make_thread().opening_post
+    with pytest.raises(TextTooComplex) as refused:
+        services.edit_post(session, post.author, post, body=WIDE_TABLE, title="Costs")
+    assert refused.value.field == "body"
+    assert not session.new and post.body == "Please keep the old oaks."
+
+
+def test_a_too_complex_topic_description_is_refused_with_its_field(session, official):
+    with pytest.raises(TextTooComplex) as refused:
+        services.create_topic(session, official, title="Budget", description=WIDE_TABLE)
+    assert refused.value.field == "description"

@@ -12,12 +12,21 @@ from sqlalchemy.exc import IntegrityError
 
 from participation.accounts.services import export_personal_data
 from participation.db import utcnow
-from participation.errors import Closed, Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from participation.errors import (
+    Closed,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TextTooComplex,
+    Unauthorized,
+)
 from participation.extensions import db
 from participation.polls import services
 from participation.polls.models import Ballot
 from participation.security.permissions import Role
 from tests.polls.conftest import close
+from tests.security.pathological import wide_table
 
 
 def ballots_in(poll):
@@ -335,3 +344,12 @@ def test_receipt_codes_draw_every_character_of_the_alphabet_evenly():
     assert set(counts) == set(services.RECEIPT_ALPHABET)
     expected = 2000 * services.RECEIPT_LENGTH / len(services.RECEIPT_ALPHABET)
     assert all(abs(count - expected) < 0.2 * expected for count in counts.values()), counts
+
+
+def test_a_too_complex_description_is_refused_with_its_field(session, official, live_townhall):
+    with pytest.raises(TextTooComplex) as refused:
+        services.create_poll(session, official, question="Which day?",
+                             options=["Saturday", "Sunday"], kind="single",
+                             results_mode="live", townhall_id=live_townhall.id,
+                             description=wide_table(2_400))
+    assert refused.value.field == "description"

@@ -13,6 +13,7 @@ from participation.realtime.rooms import NAMESPACE
 from participation.security.permissions import Role
 from participation.townhall import services
 from participation.townhall.models import Question, QuestionStatus, Status
+from tests.security.pathological import wide_table
 
 NS = NAMESPACE
 
@@ -470,3 +471,14 @@ def test_every_broadcast_is_in_the_event_log(townhall, make_question, joined):
     assert [(e.kind, e.audience) for e in logged] == [
         ("townhall", "public"), ("queue", "moderators"), ("question", f"user:{question.author_id}"),
         ("question", "public")]
+
+
+def test_a_too_complex_answer_is_refused_in_the_ack(townhall, make_question, joined):
+    question = make_question(townhall, status="approved")
+    moderator = joined(townhall, Role.MODERATOR, moderator=True)
+    ack = emit(moderator, "moderate", {"question_id": question.id, "action": "answer",
+                                       "answer": wide_table(4_900)})
+    assert ack["ok"] is False and ack["error"] == "invalid"
+    assert "cells" in ack["message"]
+    db.session.expire_all()
+    assert db.session.get(Question, question.id).status is QuestionStatus.APPROVED

@@ -9,7 +9,14 @@ from sqlalchemy import select
 
 from participation.accounts.services import export_personal_data, set_role
 from participation.db import utcnow
-from participation.errors import Closed, Conflict, Forbidden, InvalidInput, Unauthorized
+from participation.errors import (
+    Closed,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    TextTooComplex,
+    Unauthorized,
+)
 from participation.realtime.log import MODERATORS, PUBLIC, take_events, user_audience
 from participation.realtime.models import Event
 from participation.security.permissions import Role
@@ -23,6 +30,7 @@ from participation.townhall.models import (
     TownHall,
     Upvote,
 )
+from tests.security.pathological import wide_table
 
 
 def events_of(session, townhall):
@@ -453,3 +461,21 @@ def test_demo_has_questions_in_every_state(session):
     assert statuses == {Status.LIVE, Status.SCHEDULED, Status.ENDED}
     ended = session.scalar(select(TownHall).where(TownHall.status == Status.ENDED))
     assert services.transcript(session, ended)
+
+
+def test_a_too_complex_description_is_refused_with_its_field(session, official):
+    now = utcnow()
+    with pytest.raises(TextTooComplex) as refused:
+        services.create_townhall(session, official, title="Budget",
+                                 description=wide_table(9_910), starts_at=now,
+                                 ends_at=now + timedelta(hours=1))
+    assert refused.value.field == "description"
+
+
+def test_a_too_complex_written_answer_leaves_the_question_approved(session, townhall,
+                                                                   make_question, moderator):
+    question = make_question(townhall, status="approved")
+    with pytest.raises(TextTooComplex) as refused:
+        services.answer_question(session, moderator, question, answer=wide_table(4_900))
+    assert refused.value.field == "answer"
+    assert question.status is QuestionStatus.APPROVED and question.answer_html is None
