@@ -72,6 +72,3 @@ class SuspendForm(FlaskForm):
         _l("Reason (shown to the account holder)"), validators=[DataRequired(), Length(max=500)]
     )
 
-
-class ConfirmForm(FlaskForm):
-    """A button that only needs CSRF protection (sign out, restore)."""

@@ -8,7 +8,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -21,7 +20,6 @@ from flask_login import current_user, login_required, login_user, logout_user
 from participation.accounts import services
 from participation.accounts.forms import (
     ChangePasswordForm,
-    ConfirmForm,
     DeleteAccountForm,
     DisplayNameForm,
     RegisterForm,
@@ -32,9 +30,10 @@ from participation.accounts.forms import (
 from participation.accounts.models import User
 from participation.errors import DomainError
 from participation.extensions import db, limiter
+from participation.forms import ConfirmForm, apply_domain_error
 from participation.i18n import N_
 from participation.security.permissions import Role, require
-from participation.web import apply_domain_error, page_argument, safe_next_url
+from participation.web import configured_limit, page_argument, safe_next_url
 
 bp = Blueprint("accounts", __name__)
 
@@ -45,12 +44,8 @@ REGISTERED_MESSAGE = (
 SIGN_IN_FAILED = "That email and password do not match an active account."
 
 
-def _limit(name: str):
-    return lambda: current_app.config[name]
-
-
 @bp.route("/register", methods=["GET", "POST"])
-@limiter.limit(_limit("LIMIT_REGISTER"), methods=["POST"])
+@limiter.limit(configured_limit("LIMIT_REGISTER"), methods=["POST"])
 def register() -> str | Response:
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
@@ -76,7 +71,7 @@ def register() -> str | Response:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_limit("LIMIT_SIGN_IN"), methods=["POST"])
+@limiter.limit(configured_limit("LIMIT_SIGN_IN"), methods=["POST"])
 def sign_in() -> str | Response:
     next_url = safe_next_url(request.values.get("next"), url_for("home.index"))
     if current_user.is_authenticated:

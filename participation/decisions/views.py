@@ -23,9 +23,10 @@ from participation.decisions.forms import LINK_FIELDS, FilterForm, PublishForm
 from participation.decisions.providers import KIND_LABELS, PROVIDERS, evidence_choices
 from participation.errors import DomainError
 from participation.extensions import db
+from participation.forms import apply_domain_error
 from participation.i18n import N_
 from participation.security.permissions import require
-from participation.web import apply_domain_error, number_argument, page_argument
+from participation.web import number_argument, page_argument
 
 bp = Blueprint("decisions", __name__, url_prefix="/decisions")
 

@@ -19,16 +19,16 @@ from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
 
-from participation.accounts.forms import ConfirmForm
 from participation.db import row_id
 from participation.errors import DomainError, InvalidInput
 from participation.extensions import db, limiter
+from participation.forms import ConfirmForm, apply_domain_error
 from participation.forums import services
 from participation.forums.forms import EditPostForm, FlagForm, ReplyForm, ThreadForm, TopicForm
 from participation.forums.models import Thread, Topic
 from participation.moderation.services import moderation_counts
 from participation.security.permissions import require
-from participation.web import apply_domain_error, page_argument
+from participation.web import configured_limit, page_argument
 
 bp = Blueprint("forums", __name__)
 
@@ -43,10 +43,6 @@ def actor_key() -> str:
     if current_user.is_authenticated:
         return f"user:{current_user.id}"
     return get_remote_address()
-
-
-def _limit(name: str) -> Any:
-    return lambda: current_app.config[name]
 
 
 def _form_failed(form: Any, error: DomainError) -> None:
@@ -129,7 +125,7 @@ def topic(topic_id: int) -> tuple[str, int]:
 
 @bp.route("/topics/<int:topic_id>/threads", methods=["POST"])
 @login_required
-@limiter.limit(_limit("LIMIT_POST"), key_func=actor_key)
+@limiter.limit(configured_limit("LIMIT_POST"), key_func=actor_key)
 def start_thread(topic_id: int) -> Any:
     topic = services.get_topic(db.session, topic_id)
     form = ThreadForm()
@@ -176,7 +172,7 @@ def thread(thread_id: int) -> tuple[str, int]:
 
 @bp.route("/threads/<int:thread_id>/replies", methods=["POST"])
 @login_required
-@limiter.limit(_limit("LIMIT_POST"), key_func=actor_key)
+@limiter.limit(configured_limit("LIMIT_POST"), key_func=actor_key)
 def reply(thread_id: int) -> Any:
     thread = services.get_thread(db.session, thread_id)
     form = ReplyForm()
@@ -209,7 +205,7 @@ def show_post(post_id: int) -> Response:
 
 @bp.route("/posts/<int:post_id>/edit", methods=["GET", "POST"])
 @login_required
-@limiter.limit(_limit("LIMIT_POST"), key_func=actor_key, methods=["POST"])
+@limiter.limit(configured_limit("LIMIT_POST"), key_func=actor_key, methods=["POST"])
 def edit_post(post_id: int) -> Any:
     post = services.get_post(db.session, post_id)
     require(current_user, "forum.post.edit", post)
@@ -255,7 +251,7 @@ def post_history(post_id: int) -> str:
 
 @bp.route("/posts/<int:post_id>/flag", methods=["GET", "POST"])
 @login_required
-@limiter.limit(_limit("LIMIT_FLAG"), key_func=actor_key, methods=["POST"])
+@limiter.limit(configured_limit("LIMIT_FLAG"), key_func=actor_key, methods=["POST"])
 def flag_post(post_id: int) -> Any:
     post = services.get_post(db.session, post_id)
     form = FlagForm()

@@ -8,15 +8,15 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from participation.accounts.forms import ConfirmForm
 from participation.errors import DomainError
 from participation.extensions import db
+from participation.forms import ConfirmForm, apply_domain_error
 from participation.forums import services as forums
 from participation.moderation import services
 from participation.moderation.forms import HideForm, MoveForm, ReasonForm
 from participation.moderation.models import ACTION_LABELS
 from participation.security.permissions import require
-from participation.web import apply_domain_error, number_argument, page_argument, safe_next_url
+from participation.web import number_argument, page_argument, safe_next_url
 
 bp = Blueprint("moderation", __name__)
 

@@ -21,36 +21,28 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from participation.db import utcnow
 from participation.errors import DomainError, InvalidInput
 from participation.extensions import db, limiter
+from participation.forms import ConfirmForm, apply_domain_error
 from participation.i18n import N_
 from participation.polls import services
 from participation.polls.counting import TIE_BREAK_RULE
 from participation.polls.events import schedule_tally, tally_wanted
-from participation.polls.forms import ConfirmForm, PollForm, ReceiptForm
+from participation.polls.forms import PollForm, ReceiptForm
 from participation.polls.models import Poll, PollKind
 from participation.security.permissions import require
-from participation.web import apply_domain_error, page_arguments
+from participation.web import configured_limit, page_arguments, request_actor
 
 bp = Blueprint("polls", __name__)
-
-
-def _limit(name: str):
-    return lambda: current_app.config[name]
-
-
-def _actor() -> Any:
-    return current_user if current_user.is_authenticated else None
 
 
 @bp.route("/polls")
 def index() -> str:
     page, per_page = page_arguments()
-    polls, total = services.list_polls(db.session, _actor(), page=page, per_page=per_page)
+    polls, total = services.list_polls(db.session, request_actor(), page=page, per_page=per_page)
     return render_template("polls/index.html", polls=polls, total=total, page=page,
                            per_page=per_page, now=utcnow())
 
@@ -68,10 +60,10 @@ def _parse_parent(value: str) -> tuple[int | None, int | None]:
 
 @bp.route("/polls/new", methods=["GET", "POST"])
 def new() -> str | Response:
-    require(_actor(), "poll.create")
+    require(request_actor(), "poll.create")
     form = PollForm()
     form.parent.choices = [SelectChoice(value, label)
-                           for value, label in services.poll_places(db.session, _actor())]
+                           for value, label in services.poll_places(db.session, request_actor())]
     if request.method == "GET":
         preset = request.args.get("parent", "")
         if any(choice.value == preset for choice in form.parent.choices):
@@ -80,7 +72,7 @@ def new() -> str | Response:
         try:
             townhall_id, topic_id = _parse_parent(form.parent.data or "")
             poll = services.create_poll(
-                db.session, _actor(),
+                db.session, request_actor(),
                 question=form.question.data or "",
                 description=form.description.data or "",
                 kind=form.kind.data or "",
@@ -130,7 +122,7 @@ def _ballot_from_form(poll: Poll, typed: dict[str, str]) -> list[Any]:
 def _render_poll(poll: Poll, *, status: int = 200, error: str | None = None,
                  typed: dict[str, str] | None = None) -> tuple[str, int]:
     now = utcnow()
-    actor = _actor()
+    actor = request_actor()
     ballot = services.ballot_of(db.session, actor, poll)
     visible = services.results_visible(poll, now)
     results = services.count_poll(db.session, poll) if visible else None
@@ -155,22 +147,22 @@ def _render_poll(poll: Poll, *, status: int = 200, error: str | None = None,
 
 @bp.route("/polls/<int:poll_id>", methods=["GET"])
 def show(poll_id: int) -> tuple[str, int]:
-    poll = services.get_poll(db.session, _actor(), poll_id)
+    poll = services.get_poll(db.session, request_actor(), poll_id)
     return _render_poll(poll)
 
 
 @bp.route("/polls/<int:poll_id>", methods=["POST"])
-@limiter.limit(_limit("LIMIT_VOTE"), methods=["POST"])
+@limiter.limit(configured_limit("LIMIT_VOTE"), methods=["POST"])
 def vote(poll_id: int) -> tuple[str, int] | Response:
     """The plain-form vote: works without JavaScript."""
-    poll = services.get_poll(db.session, _actor(), poll_id)
+    poll = services.get_poll(db.session, request_actor(), poll_id)
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
     typed = _typed_in_form(poll)
     try:
         choices = _ballot_from_form(poll, typed)
-        result = services.cast_ballot(db.session, _actor(), poll.id, choices)
+        result = services.cast_ballot(db.session, request_actor(), poll.id, choices)
     except DomainError as error:
         db.session.rollback()
         if error.status in (401, 403, 404):
@@ -192,7 +184,7 @@ def _announce_tally(poll_id: int) -> None:
 
 
 def _control(poll_id: int, action: str) -> Response:
-    poll = services.get_poll(db.session, _actor(), poll_id)
+    poll = services.get_poll(db.session, request_actor(), poll_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     operations = {
@@ -202,7 +194,7 @@ def _control(poll_id: int, action: str) -> Response:
     }
     operation, message = operations[action]
     try:
-        operation(db.session, _actor(), poll)
+        operation(db.session, request_actor(), poll)
     except DomainError as error:
         db.session.rollback()
         if error.status in (401, 403):
@@ -239,7 +231,7 @@ def receipt() -> tuple[str, int]:
     status = 200
     if request.args.get("code") is not None and form.validate():
         try:
-            check = services.check_receipt(db.session, _actor(), form.code.data or "")
+            check = services.check_receipt(db.session, request_actor(), form.code.data or "")
         except DomainError as error:
             apply_domain_error(form, error)
             status = error.status
@@ -252,8 +244,8 @@ def receipt() -> tuple[str, int]:
 
 @bp.route("/polls/<int:poll_id>/ballots.json")
 def export_json(poll_id: int) -> Response:
-    poll = services.get_poll(db.session, _actor(), poll_id)
-    export = services.export_poll(db.session, _actor(), poll)
+    poll = services.get_poll(db.session, request_actor(), poll_id)
+    export = services.export_poll(db.session, request_actor(), poll)
     body = json.dumps(export, ensure_ascii=False, sort_keys=True, indent=1)
     return Response(body, mimetype="application/json", headers={
         "Content-Disposition": f'attachment; filename="poll-{poll.id}-ballots.json"'})
@@ -261,7 +253,7 @@ def export_json(poll_id: int) -> Response:
 
 @bp.route("/polls/<int:poll_id>/ballots.csv")
 def export_csv(poll_id: int) -> Response:
-    poll = services.get_poll(db.session, _actor(), poll_id)
-    export = services.export_poll(db.session, _actor(), poll)
+    poll = services.get_poll(db.session, request_actor(), poll_id)
+    export = services.export_poll(db.session, request_actor(), poll)
     return Response(services.export_csv(export), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="poll-{poll.id}-ballots.csv"'})

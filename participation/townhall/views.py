@@ -12,6 +12,7 @@ from flask_login import current_user, login_required
 
 from participation.errors import DomainError, InvalidInput
 from participation.extensions import db
+from participation.forms import apply_domain_error
 from participation.realtime.log import commit_and_emit
 from participation.security.permissions import can, require
 from participation.security.ratelimit import hit_limit
@@ -27,17 +28,13 @@ from participation.townhall.forms import (
     UpvoteForm,
 )
 from participation.townhall.models import CHANNEL_LABELS, REJECT_REASONS, TownHall
-from participation.web import apply_domain_error
+from participation.web import request_actor
 
 bp = Blueprint("townhall", __name__, url_prefix="/townhalls")
 
 
-def _actor() -> object | None:
-    return current_user if current_user.is_authenticated else None
-
-
 def _load(townhall_id: int) -> TownHall:
-    return services.get_townhall(db.session, _actor(), townhall_id)
+    return services.get_townhall(db.session, request_actor(), townhall_id)
 
 
 def _order() -> str:
@@ -47,7 +44,7 @@ def _order() -> str:
 
 @bp.route("")
 def index() -> str:
-    groups = services.list_townhalls(db.session, _actor())
+    groups = services.list_townhalls(db.session, request_actor())
     return render_template("townhall/index.html", groups=groups)
 
 
@@ -125,7 +122,7 @@ def _unless_unchanged(submitted: datetime, stored: datetime) -> datetime:
 
 
 def _live_context(townhall: TownHall, **extra: object) -> dict[str, object]:
-    actor = _actor()
+    actor = request_actor()
     # Read before the state: the page is then at least as new as its sequence number.
     seq = services.sequence_number(db.session, townhall)
     questions = services.public_questions(db.session, townhall, _order())
