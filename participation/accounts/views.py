@@ -14,6 +14,7 @@ from flask import (
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -28,9 +29,9 @@ from participation.accounts.forms import (
     SuspendForm,
 )
 from participation.accounts.models import User
-from participation.errors import DomainError
+from participation.errors import InvalidInput
 from participation.extensions import db, limiter
-from participation.forms import ConfirmForm, apply_domain_error
+from participation.forms import ConfirmForm, handle_form
 from participation.i18n import N_
 from participation.security.permissions import Role, require
 from participation.web import configured_limit, page_argument, safe_next_url
@@ -46,50 +47,51 @@ SIGN_IN_FAILED = "That email and password do not match an active account."
 
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit(configured_limit("LIMIT_REGISTER"), methods=["POST"])
-def register() -> str | Response:
+def register() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
     form = RegisterForm()
-    if form.validate_on_submit():
-        try:
-            services.register_user(
-                db.session,
-                email=form.email.data or "",
-                display_name=form.display_name.data or "",
-                password=form.password.data or "",
-            )
-        except DomainError as error:
-            db.session.rollback()
-            if not apply_domain_error(form, error):
-                flash(error.message, "error")
-        else:
-            db.session.commit()
-            flash(_(REGISTERED_MESSAGE), "success")
-            return redirect(url_for("accounts.sign_in"))
-    status = 400 if form.is_submitted() else 200
-    return render_template("accounts/register.html", form=form), status  # type: ignore[return-value]
+    return handle_form(
+        form,
+        lambda: services.register_user(
+            db.session,
+            email=form.email.data or "",
+            display_name=form.display_name.data or "",
+            password=form.password.data or "",
+        ),
+        flash_message=_(REGISTERED_MESSAGE),
+        success=lambda _: redirect(url_for("accounts.sign_in")),
+        render=lambda: render_template("accounts/register.html", form=form),
+    )
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(configured_limit("LIMIT_SIGN_IN"), methods=["POST"])
-def sign_in() -> str | Response:
+def sign_in() -> ResponseReturnValue:
     next_url = safe_next_url(request.values.get("next"), url_for("home.index"))
     if current_user.is_authenticated:
         return redirect(next_url)
     form = SignInForm()
-    if form.validate_on_submit():
+
+    def authenticate() -> User:
         user = services.authenticate(
             db.session, email=form.email.data or "", password=form.password.data or ""
         )
-        if user is not None:
-            db.session.commit()
-            login_user(user, remember=bool(form.remember.data))
-            flash(_('Welcome back, %(display_name)s.', display_name=user.display_name), "success")
-            return redirect(next_url)
-        db.session.rollback()
-        form.password.errors = [SIGN_IN_FAILED]
-    status = 400 if form.is_submitted() else 200
-    return render_template("accounts/login.html", form=form, next_url=next_url), status  # type: ignore[return-value]
+        if user is None:
+            raise InvalidInput(SIGN_IN_FAILED, field="password")
+        return user
+
+    def signed_in(user: User) -> Response:
+        login_user(user, remember=bool(form.remember.data))
+        return redirect(next_url)
+
+    return handle_form(
+        form, authenticate,
+        flash_message=lambda user: _('Welcome back, %(display_name)s.',
+                                     display_name=user.display_name),
+        success=signed_in,
+        render=lambda: render_template("accounts/login.html", form=form, next_url=next_url),
+    )
 
 
 @bp.route("/logout", methods=["POST"])
@@ -118,75 +120,71 @@ def account() -> str:
     )
 
 
-def _account_page_with(status: int = 400, **forms: object) -> tuple[str, int]:
+def _account_page_with(**forms: object) -> str:
     defaults = {
         "name_form": DisplayNameForm(formdata=None, display_name=current_user.display_name),
         "password_form": ChangePasswordForm(formdata=None),
         "delete_form": DeleteAccountForm(formdata=None),
     }
     defaults.update(forms)
-    return render_template("accounts/account.html", **defaults), status
+    return render_template("accounts/account.html", **defaults)
 
 
 @bp.route("/account/name", methods=["POST"])
 @login_required
-def change_name() -> Response | tuple[str, int]:
+def change_name() -> ResponseReturnValue:
     form = DisplayNameForm()
-    if form.validate_on_submit():
-        try:
-            services.change_display_name(
-                db.session, current_user, display_name=form.display_name.data or ""
-            )
-        except DomainError as error:
-            db.session.rollback()
-            apply_domain_error(form, error) or flash(error.message, "error")
-        else:
-            db.session.commit()
-            flash(_("Your name is updated."), "success")
-            return redirect(url_for("accounts.account"))
-    return _account_page_with(name_form=form)
+    return handle_form(
+        form,
+        lambda: services.change_display_name(
+            db.session, current_user, display_name=form.display_name.data or ""
+        ),
+        flash_message=_("Your name is updated."),
+        success=lambda _: redirect(url_for("accounts.account")),
+        render=lambda: _account_page_with(name_form=form),
+    )
 
 
 @bp.route("/account/password", methods=["POST"])
 @login_required
-def change_password() -> Response | tuple[str, int]:
+def change_password() -> ResponseReturnValue:
     form = ChangePasswordForm()
-    if form.validate_on_submit():
-        try:
-            services.change_password(
-                db.session, current_user,
-                current=form.current_password.data or "", new=form.new_password.data or "",
-            )
-        except DomainError as error:
-            db.session.rollback()
-            apply_domain_error(form, error) or flash(error.message, "error")
-        else:
-            db.session.commit()
-            # The token changed: sign this browser in again with the new one, others stay out.
-            login_user(current_user._get_current_object())
-            flash(_("Your password is changed. Every other device has been signed out."), "success")
-            return redirect(url_for("accounts.account"))
-    return _account_page_with(password_form=form)
+
+    def signed_in_again(_result: None) -> Response:
+        # The token changed: sign this browser in again with the new one, others stay out.
+        login_user(current_user._get_current_object())
+        return redirect(url_for("accounts.account"))
+
+    return handle_form(
+        form,
+        lambda: services.change_password(
+            db.session, current_user,
+            current=form.current_password.data or "", new=form.new_password.data or "",
+        ),
+        flash_message=_("Your password is changed. Every other device has been signed out."),
+        success=signed_in_again,
+        render=lambda: _account_page_with(password_form=form),
+    )
 
 
 @bp.route("/account/delete", methods=["POST"])
 @login_required
-def delete_account() -> Response | tuple[str, int]:
+def delete_account() -> ResponseReturnValue:
     form = DeleteAccountForm()
-    if form.validate_on_submit():
-        try:
-            services.delete_account(db.session, current_user, password=form.password.data or "")
-        except DomainError as error:
-            db.session.rollback()
-            apply_domain_error(form, error) or flash(error.message, "error")
-        else:
-            db.session.commit()
-            logout_user()
-            flash(_(
-                "Your account is deleted. What you posted now shows as a former participant's."),
-                  "success")
-            return redirect(url_for("home.index"))
-    return _account_page_with(delete_form=form)
+
+    def signed_out(_result: None) -> Response:
+        logout_user()
+        return redirect(url_for("home.index"))
+
+    return handle_form(
+        form,
+        lambda: services.delete_account(db.session, current_user,
+                                        password=form.password.data or ""),
+        flash_message=_(
+            "Your account is deleted. What you posted now shows as a former participant's."),
+        success=signed_out,
+        render=lambda: _account_page_with(delete_form=form),
+    )
 
 
 @bp.route("/account/data.json")
