@@ -52,7 +52,7 @@ def handle_form(
     action: Callable[[], T],
     *,
     success: Callable[[T], ResponseReturnValue],
-    render: Callable[[], ResponseReturnValue],
+    render: Callable[[], ResponseReturnValue] | None = None,
     flash_message: str | Callable[[T], str] | None = None,
     commit: Callable[[Any], object] = _commit,
     on_error: Callable[[DomainError], ResponseReturnValue | None] | None = None,
@@ -70,7 +70,8 @@ def handle_form(
     Not carried out, the page is `render()` again: 400 when the form was sent, 200 when it is
     only being shown. With `form` None (a button whose CSRF token Flask-WTF has checked, or
     whose form the view validated), there is nothing to re-render: `render()` is the answer as
-    it is, typically the same redirect as on success.
+    it is, typically the same redirect as on success; it may be left out when `on_error`
+    always answers.
     """
     if form is None or form.validate_on_submit():
         try:
@@ -89,6 +90,8 @@ def handle_form(
                 flash(flash_message(result) if callable(flash_message) else flash_message,
                       "success")
             return success(result)
+    if render is None:
+        raise TypeError("handle_form needs render= unless on_error answers every error")
     if form is None:
         return render()
     return render(), 400 if form.is_submitted() else 200

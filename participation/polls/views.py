@@ -7,26 +7,26 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import (
     Blueprint,
     Response,
     abort,
     current_app,
-    flash,
     redirect,
     render_template,
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from wtforms.fields.choices import SelectChoice
 
 from participation.db import utcnow
-from participation.errors import DomainError, InvalidInput
+from participation.errors import InvalidInput
 from participation.extensions import db, limiter
-from participation.forms import ConfirmForm, apply_domain_error
+from participation.forms import ConfirmForm, handle_form, look_up
 from participation.i18n import N_
 from participation.polls import services
 from participation.polls.counting import TIE_BREAK_RULE
@@ -59,7 +59,7 @@ def _parse_parent(value: str) -> tuple[int | None, int | None]:
 
 
 @bp.route("/polls/new", methods=["GET", "POST"])
-def new() -> str | Response:
+def new() -> ResponseReturnValue:
     require(request_actor(), "poll.create")
     form = PollForm()
     form.parent.choices = [SelectChoice(value, label)
@@ -68,31 +68,28 @@ def new() -> str | Response:
         preset = request.args.get("parent", "")
         if any(choice.value == preset for choice in form.parent.choices):
             form.parent.data = preset
-    if form.validate_on_submit():
-        try:
-            townhall_id, topic_id = _parse_parent(form.parent.data or "")
-            poll = services.create_poll(
-                db.session, request_actor(),
-                question=form.question.data or "",
-                description=form.description.data or "",
-                kind=form.kind.data or "",
-                options=(form.options.data or "").splitlines(),
-                max_choices=form.max_choices.data,
-                results_mode=form.results_mode.data or "",
-                opens_at=utcnow() if form.open_now.data else _as_utc(form.opens_at.data),
-                closes_at=_as_utc(form.closes_at.data),
-                townhall_id=townhall_id, topic_id=topic_id,
-            )
-        except DomainError as error:
-            db.session.rollback()
-            if not apply_domain_error(form, error):
-                flash(error.message, "error")
-        else:
-            db.session.commit()
-            flash(_("The poll is created."), "success")
-            return redirect(url_for("polls.show", poll_id=poll.id))
-    status = 400 if form.is_submitted() else 200
-    return render_template("polls/new.html", form=form), status  # type: ignore[return-value]
+
+    def create() -> Poll:
+        townhall_id, topic_id = _parse_parent(form.parent.data or "")
+        return services.create_poll(
+            db.session, request_actor(),
+            question=form.question.data or "",
+            description=form.description.data or "",
+            kind=form.kind.data or "",
+            options=(form.options.data or "").splitlines(),
+            max_choices=form.max_choices.data,
+            results_mode=form.results_mode.data or "",
+            opens_at=utcnow() if form.open_now.data else _as_utc(form.opens_at.data),
+            closes_at=_as_utc(form.closes_at.data),
+            townhall_id=townhall_id, topic_id=topic_id,
+        )
+
+    return handle_form(
+        form, create,
+        flash_message=_("The poll is created."),
+        success=lambda poll: redirect(url_for("polls.show", poll_id=poll.id)),
+        render=lambda: render_template("polls/new.html", form=form),
+    )
 
 
 def _typed_in_form(poll: Poll) -> dict[str, str]:
@@ -151,39 +148,53 @@ def show(poll_id: int) -> tuple[str, int]:
     return _render_poll(poll)
 
 
+class _Cast(NamedTuple):
+    """A ballot just cast, as read before the commit: whether it replaced one, its receipt code,
+    and whether the town hall's room gets a new tally."""
+
+    replaced: bool
+    receipt: str
+    push: bool
+
+
 @bp.route("/polls/<int:poll_id>", methods=["POST"])
 @limiter.limit(configured_limit("LIMIT_VOTE"), methods=["POST"])
-def vote(poll_id: int) -> tuple[str, int] | Response:
+def vote(poll_id: int) -> ResponseReturnValue:
     """The plain-form vote: works without JavaScript."""
     poll = services.get_poll(db.session, request_actor(), poll_id)
-    form = ConfirmForm()
-    if not form.validate_on_submit():
+    if not ConfirmForm().validate_on_submit():
         abort(400)
     typed = _typed_in_form(poll)
-    try:
+
+    def cast() -> _Cast:
         choices = _ballot_from_form(poll, typed)
         result = services.cast_ballot(db.session, request_actor(), poll.id, choices)
-    except DomainError as error:
-        db.session.rollback()
-        if error.status in (401, 403, 404):
-            raise
-        return _render_poll(poll, status=error.status, error=error.message, typed=typed)
-    receipt = services.format_receipt(result.ballot.receipt)
-    push = tally_wanted(poll)
-    db.session.commit()
-    if push:
-        _announce_tally(poll_id)
-    done = _("Your ballot is changed.") if result.replaced else _("Your vote is counted.")
-    flash(done + " " + _("Your receipt code is %(receipt)s; keep it to check your ballot is in "
-                         "the count.", receipt=receipt), "success")
-    return redirect(url_for("polls.show", poll_id=poll.id) + "#your-ballot")
+        return _Cast(result.replaced, services.format_receipt(result.ballot.receipt),
+                     tally_wanted(poll))
+
+    def counted(ballot: _Cast) -> Response:
+        if ballot.push:
+            _announce_tally(poll_id)
+        return redirect(url_for("polls.show", poll_id=poll.id) + "#your-ballot")
+
+    def receipt_message(ballot: _Cast) -> str:
+        done = _("Your ballot is changed.") if ballot.replaced else _("Your vote is counted.")
+        return done + " " + _("Your receipt code is %(receipt)s; keep it to check your ballot "
+                              "is in the count.", receipt=ballot.receipt)
+
+    return handle_form(
+        None, cast, flash_message=receipt_message, success=counted,
+        raise_for=(401, 403, 404),
+        on_error=lambda error: _render_poll(poll, status=error.status, error=error.message,
+                                            typed=typed),
+    )
 
 
 def _announce_tally(poll_id: int) -> None:
     schedule_tally(current_app._get_current_object(), poll_id)  # type: ignore[attr-defined]
 
 
-def _control(poll_id: int, action: str) -> Response:
+def _control(poll_id: int, action: str) -> ResponseReturnValue:
     poll = services.get_poll(db.session, request_actor(), poll_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
@@ -193,50 +204,44 @@ def _control(poll_id: int, action: str) -> Response:
         "release": (services.release_results, N_("The results are public.")),
     }
     operation, message = operations[action]
-    try:
+
+    def carry_out() -> bool:
         operation(db.session, request_actor(), poll)
-    except DomainError as error:
-        db.session.rollback()
-        if error.status in (401, 403):
-            raise
-        flash(error.message, "error")
-    else:
-        push = tally_wanted(poll)
-        db.session.commit()
+        return tally_wanted(poll)
+
+    def done(push: bool) -> Response:
         if push:
             _announce_tally(poll_id)
-        flash(_(message), "success")
-    return redirect(url_for("polls.show", poll_id=poll_id))
+        return redirect(url_for("polls.show", poll_id=poll_id))
+
+    return handle_form(
+        None, carry_out, flash_message=_(message), success=done,
+        render=lambda: redirect(url_for("polls.show", poll_id=poll_id)),
+        raise_for=(401, 403),
+    )
 
 
 @bp.route("/polls/<int:poll_id>/open", methods=["POST"])
-def open_now(poll_id: int) -> Response:
+def open_now(poll_id: int) -> ResponseReturnValue:
     return _control(poll_id, "open")
 
 
 @bp.route("/polls/<int:poll_id>/close", methods=["POST"])
-def close_now(poll_id: int) -> Response:
+def close_now(poll_id: int) -> ResponseReturnValue:
     return _control(poll_id, "close")
 
 
 @bp.route("/polls/<int:poll_id>/release", methods=["POST"])
-def release(poll_id: int) -> Response:
+def release(poll_id: int) -> ResponseReturnValue:
     return _control(poll_id, "release")
 
 
 @bp.route("/polls/receipt")
 def receipt() -> tuple[str, int]:
     form = ReceiptForm(request.args)
-    check = None
-    status = 200
-    if request.args.get("code") is not None and form.validate():
-        try:
-            check = services.check_receipt(db.session, request_actor(), form.code.data or "")
-        except DomainError as error:
-            apply_domain_error(form, error)
-            status = error.status
-    elif request.args.get("code") is not None:
-        status = 400
+    check, status = look_up(
+        form, lambda: services.check_receipt(db.session, request_actor(), form.code.data or ""),
+        asked=request.args.get("code") is not None)
     labels = ({option.id: option.label for option in check.poll.options} if check else {})
     return render_template("polls/receipt.html", form=form, check=check, labels=labels,
                            now=utcnow()), status
