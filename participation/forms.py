@@ -10,7 +10,7 @@ from flask import flash
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 
-from participation.errors import DomainError
+from participation.errors import DomainError, NotFound
 from participation.extensions import db
 
 T = TypeVar("T")
@@ -110,3 +110,12 @@ def look_up(form: FlaskForm, lookup: Callable[[], T], *, asked: bool) -> tuple[T
     except DomainError as error:
         apply_domain_error(form, error)
         return None, error.status
+
+
+def found_or_none(lookup: Callable[[], T]) -> T | None:
+    """What `lookup()` finds, or None when there is no such thing: for a page that names a
+    linked item only while it exists."""
+    try:
+        return lookup()
+    except NotFound:
+        return None
