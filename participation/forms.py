@@ -64,8 +64,9 @@ def handle_form(
     is rolled back; an error whose status is in `raise_for` goes on to the error page, any other
     is handed to `on_error` (which may answer with a response of its own) or else shown on its
     field or flashed. Otherwise `commit(db.session)` ends the transaction once (pass
-    `commit_and_emit` to broadcast what it recorded, after the commit), `flash_message` is
-    flashed and `success(result)` answers, usually with a redirect.
+    `commit_and_emit` to broadcast what it recorded, after the commit) and `success(result)`
+    answers with a redirect; `flash_message` is flashed after it, so a message given as a
+    function is written in the language of whoever `success` signed in or out.
 
     Not carried out, the page is `render()` again: 400 when the form was sent, 200 when it is
     only being shown. With `form` None (a button whose CSRF token Flask-WTF has checked, or
@@ -86,10 +87,11 @@ def handle_form(
                 return answer
         else:
             commit(db.session)
+            answer = success(result)
             if flash_message is not None:
                 flash(flash_message(result) if callable(flash_message) else flash_message,
                       "success")
-            return success(result)
+            return answer
     if render is None:
         raise TypeError("handle_form needs render= unless on_error answers every error")
     if form is None:

@@ -60,7 +60,7 @@ def register() -> ResponseReturnValue:
             password=form.password.data or "",
         ),
         flash_message=_(REGISTERED_MESSAGE),
-        success=lambda _: redirect(url_for("accounts.sign_in")),
+        success=lambda _result: redirect(url_for("accounts.sign_in")),
         render=lambda: render_template("accounts/register.html", form=form),
     )
 
@@ -140,7 +140,7 @@ def change_name() -> ResponseReturnValue:
             db.session, current_user, display_name=form.display_name.data or ""
         ),
         flash_message=_("Your name is updated."),
-        success=lambda _: redirect(url_for("accounts.account")),
+        success=lambda _result: redirect(url_for("accounts.account")),
         render=lambda: _account_page_with(name_form=form),
     )
 
@@ -180,7 +180,8 @@ def delete_account() -> ResponseReturnValue:
         form,
         lambda: services.delete_account(db.session, current_user,
                                         password=form.password.data or ""),
-        flash_message=_(
+        # A function: written after the sign-out, in the language a visitor gets.
+        flash_message=lambda _result: _(
             "Your account is deleted. What you posted now shows as a former participant's."),
         success=signed_out,
         render=lambda: _account_page_with(delete_form=form),

@@ -88,7 +88,7 @@ def edit_topic(topic_id: int) -> Any:
                                       description=form.description.data,
                                       status=form.status.data, townhall_id=form.townhall_id.data),
         flash_message=_("The topic is updated."),
-        success=lambda _: redirect(url_for("forums.topic", topic_id=topic.id)),
+        success=lambda _result: redirect(url_for("forums.topic", topic_id=topic.id)),
         render=lambda: render_template("forums/topic_form.html", form=form, topic=topic),
     )
 
@@ -208,7 +208,7 @@ def edit_post(post_id: int) -> Any:
                                    title=form.title.data if post.is_opening else None),
         flash_message=lambda changed: (_("Your post is updated.") if changed
                                        else _("Nothing was changed.")),
-        success=lambda _: redirect(url_for("forums.show_post", post_id=post_id)),
+        success=lambda _result: redirect(url_for("forums.show_post", post_id=post_id)),
         render=lambda: render_template("forums/edit_post.html", form=form,
                                        post=_as_stored(post, form)),
     )
@@ -247,7 +247,7 @@ def flag_post(post_id: int) -> Any:
             detail=form.detail.data,
             threshold=int(current_app.config["FORUM_FLAG_THRESHOLD"])),
         flash_message=_("Thank you. A moderator will look at the post."),
-        success=lambda _: redirect(url_for("forums.show_post", post_id=post_id)),
+        success=lambda _result: redirect(url_for("forums.show_post", post_id=post_id)),
         render=lambda: render_template("forums/flag.html", form=form,
                                        post=_as_stored(post, form)),
     )

@@ -75,7 +75,7 @@ def hide(post_id: int) -> Any:
         form,
         lambda: services.hide_post(db.session, current_user, post, reason=form.reason.data),
         flash_message=_("The post is hidden and its author told why."),
-        success=lambda _: _back(url_for("moderation.queue")),
+        success=lambda _result: _back(url_for("moderation.queue")),
         render=lambda: render_template(
             "moderation/hide.html", form=form,
             # Sent and refused: the rollback expired the post, so it is loaded afresh.

@@ -92,7 +92,7 @@ def edit(townhall_id: int) -> ResponseReturnValue:
         ),
         flash_message=lambda changed: (_("The town hall is updated.") if changed
                                        else _("Nothing was changed.")),
-        success=lambda _: redirect(url_for("townhall.show", townhall_id=townhall.id)),
+        success=lambda _result: redirect(url_for("townhall.show", townhall_id=townhall.id)),
         render=lambda: render_template("townhall/form.html", form=form, townhall=townhall),
         # Ended meanwhile (409) or no longer an official (403): the error page says so.
         on_error=lambda error: show_on_field(form, error),
@@ -162,7 +162,7 @@ def ask(townhall_id: int) -> ResponseReturnValue:
     return handle_form(
         form, ask_question, commit=commit_and_emit,
         flash_message=_("Thank you. Your question is awaiting moderation."),
-        success=lambda _: redirect(url_for("townhall.show", townhall_id=townhall.id)),
+        success=lambda _result: redirect(url_for("townhall.show", townhall_id=townhall.id)),
         render=lambda: render_template("townhall/live.html",
                                        **_live_context(townhall, ask_form=form)),
     )
@@ -254,7 +254,7 @@ def enter(townhall_id: int) -> ResponseReturnValue:
                                         name=form.name.data or None),
         commit=commit_and_emit,
         flash_message=_("The question is entered and public."),
-        success=lambda _: redirect(url_for("townhall.console", townhall_id=townhall.id)),
+        success=lambda _result: redirect(url_for("townhall.console", townhall_id=townhall.id)),
         render=lambda: render_template("townhall/moderate.html",
                                        **_console_context(townhall, enter_form=form)),
     )
