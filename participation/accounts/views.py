@@ -1,4 +1,4 @@
-"""Account pages (register, sign in and out, self-service) and the admin's user pages."""
+"""Account pages: register, sign in and out, and what account holders do for themselves."""
 
 from __future__ import annotations
 
@@ -24,17 +24,14 @@ from participation.accounts.forms import (
     DeleteAccountForm,
     DisplayNameForm,
     RegisterForm,
-    RoleForm,
     SignInForm,
-    SuspendForm,
 )
 from participation.accounts.models import User
 from participation.errors import InvalidInput
 from participation.extensions import db, limiter
 from participation.forms import ConfirmForm, handle_form
 from participation.i18n import N_
-from participation.security.permissions import Role, require
-from participation.web import configured_limit, page_argument, safe_next_url
+from participation.web import configured_limit, safe_next_url
 
 bp = Blueprint("accounts", __name__)
 
@@ -198,81 +195,3 @@ def download_data() -> Response:
         headers={"Content-Disposition": "attachment; filename=participation-my-data.json",
                  "Cache-Control": "no-store"},
     )
-
-
-@bp.route("/admin/users")
-@login_required
-def admin_users() -> str:
-    require(current_user, "admin.users")
-    query = request.args.get("q", "")[:200]
-    role = request.args.get("role") or None
-    page = page_argument()
-    users, total = services.search_users(db.session, current_user, query=query, role=role,
-                                         page=page)
-    return render_template("admin/users.html", users=users, total=total, query=query, role=role,
-                           page=page, roles=list(Role))
-
-
-def _admin_subject(user_id: int) -> User:
-    require(current_user, "admin.users")
-    return services.get_user(db.session, user_id)
-
-
-@bp.route("/admin/users/<int:user_id>")
-@login_required
-def admin_user(user_id: int) -> str:
-    subject = _admin_subject(user_id)
-    return render_template("admin/user.html", subject=subject,
-                           role_form=RoleForm(role=subject.role.value),
-                           suspend_form=SuspendForm(), confirm_form=ConfirmForm())
-
-
-@bp.route("/admin/users/<int:user_id>/role", methods=["POST"])
-@login_required
-def admin_change_role(user_id: int) -> Response:
-    subject = _admin_subject(user_id)
-    form = RoleForm()
-    if not form.validate_on_submit():
-        abort(400)
-    services.set_role(db.session, current_user, subject, form.role.data or "")
-    db.session.commit()
-    flash(_(
-        '%(display_name)s is now %(value)s.',
-        display_name=subject.display_name, value=subject.role.value), "success")
-    return redirect(url_for("accounts.admin_user", user_id=subject.id))
-
-
-@bp.route("/admin/users/<int:user_id>/suspend", methods=["POST"])
-@login_required
-def admin_suspend(user_id: int) -> Response | tuple[str, int]:
-    subject = _admin_subject(user_id)
-    form = SuspendForm()
-    if form.validate_on_submit():
-        services.suspend_user(db.session, current_user, subject, reason=form.reason.data or "")
-        db.session.commit()
-        flash(_(
-            '%(display_name)s is suspended and signed out everywhere.',
-            display_name=subject.display_name), "success")
-        return redirect(url_for("accounts.admin_user", user_id=subject.id))
-    return render_template("admin/user.html", subject=subject,
-                           role_form=RoleForm(role=subject.role.value),
-                           suspend_form=form, confirm_form=ConfirmForm()), 400
-
-
-@bp.route("/admin/users/<int:user_id>/restore", methods=["POST"])
-@login_required
-def admin_restore(user_id: int) -> Response:
-    subject = _admin_subject(user_id)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-    services.restore_user(db.session, current_user, subject)
-    db.session.commit()
-    flash(_('%(display_name)s can sign in again.', display_name=subject.display_name), "success")
-    return redirect(url_for("accounts.admin_user", user_id=subject.id))
-
-
-@bp.route("/admin/audit")
-@login_required
-def admin_audit() -> str:
-    entries = services.audit_entries(db.session, current_user)
-    return render_template("admin/audit.html", entries=entries)
