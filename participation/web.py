@@ -198,6 +198,12 @@ def request_actor() -> Any:
     return current_user if current_user.is_authenticated else None
 
 
+def signed_in_account() -> Any:
+    """The signed-in account itself, as Flask-Login loaded it in this request: the object the
+    services take, not the `current_user` proxy. Only where the view requires a sign-in."""
+    return current_user._get_current_object()  # type: ignore[attr-defined]
+
+
 def configured_limit(setting: str) -> Callable[[], str]:
     """The rate limit in config `setting`, read when a request comes, for `limiter.limit`: each
     app (and each test's) settings apply, not those of the first app built."""

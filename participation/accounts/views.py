@@ -31,7 +31,7 @@ from participation.errors import InvalidInput
 from participation.extensions import db, limiter
 from participation.forms import ConfirmForm, handle_form
 from participation.i18n import N_
-from participation.web import configured_limit, safe_next_url
+from participation.web import configured_limit, safe_next_url, signed_in_account
 
 bp = Blueprint("accounts", __name__)
 
@@ -97,10 +97,9 @@ def sign_out() -> Response:
     if not form.validate_on_submit():
         abort(400)
     if current_user.is_authenticated:
-        user = db.session.get(User, current_user.id)
-        if user is not None:
-            services.end_all_sessions(db.session, user)
-            db.session.commit()
+        # Flask-Login loaded the account from this session already: no need to read it again.
+        services.end_all_sessions(db.session, signed_in_account())
+        db.session.commit()
     logout_user()
     flash(_("You are signed out on every device."), "success")
     return redirect(url_for("home.index"))
@@ -134,7 +133,7 @@ def change_name() -> ResponseReturnValue:
     return handle_form(
         form,
         lambda: services.change_display_name(
-            db.session, current_user, display_name=form.display_name.data or ""
+            db.session, signed_in_account(), display_name=form.display_name.data or ""
         ),
         flash_message=_("Your name is updated."),
         success=lambda _result: redirect(url_for("accounts.account")),
@@ -149,13 +148,13 @@ def change_password() -> ResponseReturnValue:
 
     def signed_in_again(_result: None) -> Response:
         # The token changed: sign this browser in again with the new one, others stay out.
-        login_user(current_user._get_current_object())
+        login_user(signed_in_account())
         return redirect(url_for("accounts.account"))
 
     return handle_form(
         form,
         lambda: services.change_password(
-            db.session, current_user,
+            db.session, signed_in_account(),
             current=form.current_password.data or "", new=form.new_password.data or "",
         ),
         flash_message=_("Your password is changed. Every other device has been signed out."),
@@ -175,7 +174,7 @@ def delete_account() -> ResponseReturnValue:
 
     return handle_form(
         form,
-        lambda: services.delete_account(db.session, current_user,
+        lambda: services.delete_account(db.session, signed_in_account(),
                                         password=form.password.data or ""),
         # A function: written after the sign-out, in the language a visitor gets.
         flash_message=lambda _result: _(
@@ -188,7 +187,7 @@ def delete_account() -> ResponseReturnValue:
 @bp.route("/account/data.json")
 @login_required
 def download_data() -> Response:
-    data = services.export_personal_data(db.session, current_user)
+    data = services.export_personal_data(db.session, signed_in_account())
     body = json.dumps(data, indent=2, ensure_ascii=False, default=str)
     return Response(
         body, mimetype="application/json",

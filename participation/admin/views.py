@@ -14,7 +14,7 @@ from participation.admin.forms import RoleForm, SuspendForm
 from participation.extensions import db
 from participation.forms import ConfirmForm, handle_form, show_on_field
 from participation.security.permissions import Role, require
-from participation.web import page_argument
+from participation.web import page_argument, signed_in_account
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -26,15 +26,10 @@ def users() -> str:
     query = request.args.get("q", "")[:200]
     role = request.args.get("role") or None
     page = page_argument()
-    found, total = services.search_users(db.session, _admin(), query=query, role=role,
+    found, total = services.search_users(db.session, signed_in_account(), query=query, role=role,
                                          page=page)
     return render_template("admin/users.html", users=found, total=total, query=query,
                            role=role, page=page, roles=list(Role))
-
-
-def _admin() -> User:
-    """The signed-in admin as the account object the services take, not Flask-Login's proxy."""
-    return current_user._get_current_object()  # type: ignore[attr-defined]
 
 
 def _subject(user_id: int) -> User:
@@ -66,7 +61,7 @@ def change_role(user_id: int) -> Response:
     form = RoleForm()
     if not form.validate_on_submit():
         abort(400)
-    services.set_role(db.session, _admin(), subject, form.role.data or "")
+    services.set_role(db.session, signed_in_account(), subject, form.role.data or "")
     db.session.commit()
     flash(_(
         '%(display_name)s is now %(value)s.',
@@ -81,7 +76,7 @@ def suspend(user_id: int) -> ResponseReturnValue:
     form = SuspendForm()
     return handle_form(
         form,
-        lambda: services.suspend_user(db.session, _admin(), subject,
+        lambda: services.suspend_user(db.session, signed_in_account(), subject,
                                       reason=form.reason.data or ""),
         flash_message=_('%(display_name)s is suspended and signed out everywhere.',
                         display_name=subject.display_name),
@@ -98,7 +93,7 @@ def restore(user_id: int) -> Response:
     subject = _subject(user_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    services.restore_user(db.session, _admin(), subject)
+    services.restore_user(db.session, signed_in_account(), subject)
     db.session.commit()
     flash(_('%(display_name)s can sign in again.', display_name=subject.display_name), "success")
     return _back_to(subject)
@@ -107,5 +102,5 @@ def restore(user_id: int) -> Response:
 @bp.route("/audit")
 @login_required
 def audit() -> str:
-    entries = services.audit_entries(db.session, _admin())
+    entries = services.audit_entries(db.session, signed_in_account())
     return render_template("admin/audit.html", entries=entries)
