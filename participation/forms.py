@@ -65,8 +65,8 @@ def handle_form(
     is handed to `on_error` (which may answer with a response of its own) or else shown on its
     field or flashed. Otherwise `commit(db.session)` ends the transaction once (pass
     `commit_and_emit` to broadcast what it recorded, after the commit) and `success(result)`
-    answers with a redirect; `flash_message` is flashed after it, so a message given as a
-    function is written in the language of whoever `success` signed in or out.
+    answers, normally with a redirect. `flash_message` is flashed after it, so that a message
+    given as a function is written in the language of whoever `success` signed in or out.
 
     Not carried out, the page is `render()` again: 400 when the form was sent, 200 when it is
     only being shown. With `form` None (a button whose CSRF token Flask-WTF has checked, or
