@@ -186,6 +186,7 @@ def configure_languages(app: Flask) -> None:
 def configure_blueprints(app: Flask) -> None:
     from participation import api
     from participation.accounts import views as accounts
+    from participation.admin import views as admin
     from participation.api import views as api_views  # noqa: F401 - registers the document route
     from participation.decisions import api as decisions_api  # noqa: F401 - API routes
     from participation.forums import api as forums_api  # noqa: F401 - registers /api/v1 routes
@@ -196,7 +197,7 @@ def configure_blueprints(app: Flask) -> None:
     from participation.townhall import api as townhall_api  # noqa: F401 - adds /api/v1 routes
     from participation.townhall import views as townhall
 
-    for blueprint in (home.bp, accounts.bp, api.bp):
+    for blueprint in (home.bp, accounts.bp, admin.bp, api.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(townhall.bp)
     app.register_blueprint(polls.bp)

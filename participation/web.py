@@ -1,16 +1,17 @@
-"""HTTP plumbing shared by every blueprint: error pages, domain errors, safe redirects and the
-numbers read from query strings."""
+"""HTTP plumbing shared by every blueprint: error pages, domain errors, safe redirects, the
+numbers read from query strings, the acting account and the configured rate limits."""
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
-from flask_wtf import FlaskForm
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -191,13 +192,19 @@ def safe_next_url(target: str | None, default: str) -> str:
     return target
 
 
-def apply_domain_error(form: FlaskForm, error: DomainError) -> bool:
-    """Attach a field-level domain error to the form; False when the error is not about a field."""
-    field = getattr(form, error.field, None) if error.field else None
-    if field is None:
-        return False
-    field.errors = [*field.errors, error.message] if isinstance(field.errors, list) else [
-        error.message
-    ]
-    return True
+def request_actor() -> Any:
+    """The signed-in account acting in this request, or None for a visitor: what services take
+    as their actor."""
+    return current_user if current_user.is_authenticated else None
 
+
+def signed_in_account() -> Any:
+    """The signed-in account itself, as Flask-Login loaded it in this request: the object the
+    services take, not the `current_user` proxy. Only where the view requires a sign-in."""
+    return current_user._get_current_object()  # type: ignore[attr-defined]
+
+
+def configured_limit(setting: str) -> Callable[[], str]:
+    """The rate limit in config `setting`, read when a request comes, for `limiter.limit`: each
+    app (and each test's) settings apply, not those of the first app built."""
+    return lambda: current_app.config[setting]

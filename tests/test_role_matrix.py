@@ -48,7 +48,7 @@ MATRIX = [
     ("POST", "/townhalls/{townhall}/edit", OFFICIALS, TOWNHALL_EDIT),
 ]
 
-FOUNDATION_BLUEPRINTS = {"home", "accounts", "api"}
+FOUNDATION_BLUEPRINTS = {"home", "accounts", "admin", "api"}
 
 
 def test_matrix_covers_every_foundation_route(app):

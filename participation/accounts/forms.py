@@ -1,11 +1,10 @@
-"""Account and administration forms. Each carries Flask-WTF's CSRF token."""
+"""Account forms. Each carries Flask-WTF's CSRF token."""
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
-from wtforms.fields.choices import SelectChoice
+from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from participation.accounts.services import (
@@ -14,7 +13,6 @@ from participation.accounts.services import (
     PASSWORD_MAX,
     PASSWORD_MIN,
 )
-from participation.security.permissions import Role
 
 
 class RegisterForm(FlaskForm):
@@ -62,16 +60,3 @@ class DeleteAccountForm(FlaskForm):
     )
 
 
-class RoleForm(FlaskForm):
-    role = SelectField(_l("Role"),
-                       choices=[SelectChoice(r.value, r.value.capitalize()) for r in Role])
-
-
-class SuspendForm(FlaskForm):
-    reason = TextAreaField(
-        _l("Reason (shown to the account holder)"), validators=[DataRequired(), Length(max=500)]
-    )
-
-
-class ConfirmForm(FlaskForm):
-    """A button that only needs CSRF protection (sign out, restore)."""

@@ -1,4 +1,4 @@
-"""Account pages (register, sign in and out, self-service) and the admin's user pages."""
+"""Account pages: register, sign in and out, and what account holders do for themselves."""
 
 from __future__ import annotations
 
@@ -8,33 +8,30 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from participation.accounts import services
 from participation.accounts.forms import (
     ChangePasswordForm,
-    ConfirmForm,
     DeleteAccountForm,
     DisplayNameForm,
     RegisterForm,
-    RoleForm,
     SignInForm,
-    SuspendForm,
 )
 from participation.accounts.models import User
-from participation.errors import DomainError
+from participation.errors import InvalidInput
 from participation.extensions import db, limiter
+from participation.forms import ConfirmForm, handle_form
 from participation.i18n import N_
-from participation.security.permissions import Role, require
-from participation.web import apply_domain_error, page_argument, safe_next_url
+from participation.web import configured_limit, safe_next_url, signed_in_account
 
 bp = Blueprint("accounts", __name__)
 
@@ -45,56 +42,53 @@ REGISTERED_MESSAGE = (
 SIGN_IN_FAILED = "That email and password do not match an active account."
 
 
-def _limit(name: str):
-    return lambda: current_app.config[name]
-
-
 @bp.route("/register", methods=["GET", "POST"])
-@limiter.limit(_limit("LIMIT_REGISTER"), methods=["POST"])
-def register() -> str | Response:
+@limiter.limit(configured_limit("LIMIT_REGISTER"), methods=["POST"])
+def register() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
     form = RegisterForm()
-    if form.validate_on_submit():
-        try:
-            services.register_user(
-                db.session,
-                email=form.email.data or "",
-                display_name=form.display_name.data or "",
-                password=form.password.data or "",
-            )
-        except DomainError as error:
-            db.session.rollback()
-            if not apply_domain_error(form, error):
-                flash(error.message, "error")
-        else:
-            db.session.commit()
-            flash(_(REGISTERED_MESSAGE), "success")
-            return redirect(url_for("accounts.sign_in"))
-    status = 400 if form.is_submitted() else 200
-    return render_template("accounts/register.html", form=form), status  # type: ignore[return-value]
+    return handle_form(
+        form,
+        lambda: services.register_user(
+            db.session,
+            email=form.email.data or "",
+            display_name=form.display_name.data or "",
+            password=form.password.data or "",
+        ),
+        flash_message=_(REGISTERED_MESSAGE),
+        success=lambda _result: redirect(url_for("accounts.sign_in")),
+        render=lambda: render_template("accounts/register.html", form=form),
+    )
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_limit("LIMIT_SIGN_IN"), methods=["POST"])
-def sign_in() -> str | Response:
+@limiter.limit(configured_limit("LIMIT_SIGN_IN"), methods=["POST"])
+def sign_in() -> ResponseReturnValue:
     next_url = safe_next_url(request.values.get("next"), url_for("home.index"))
     if current_user.is_authenticated:
         return redirect(next_url)
     form = SignInForm()
-    if form.validate_on_submit():
+
+    def authenticate() -> User:
         user = services.authenticate(
             db.session, email=form.email.data or "", password=form.password.data or ""
         )
-        if user is not None:
-            db.session.commit()
-            login_user(user, remember=bool(form.remember.data))
-            flash(_('Welcome back, %(display_name)s.', display_name=user.display_name), "success")
-            return redirect(next_url)
-        db.session.rollback()
-        form.password.errors = [SIGN_IN_FAILED]
-    status = 400 if form.is_submitted() else 200
-    return render_template("accounts/login.html", form=form, next_url=next_url), status  # type: ignore[return-value]
+        if user is None:
+            raise InvalidInput(SIGN_IN_FAILED, field="password")
+        return user
+
+    def signed_in(user: User) -> Response:
+        login_user(user, remember=bool(form.remember.data))
+        return redirect(next_url)
+
+    return handle_form(
+        form, authenticate,
+        flash_message=lambda user: _('Welcome back, %(display_name)s.',
+                                     display_name=user.display_name),
+        success=signed_in,
+        render=lambda: render_template("accounts/login.html", form=form, next_url=next_url),
+    )
 
 
 @bp.route("/logout", methods=["POST"])
@@ -103,10 +97,9 @@ def sign_out() -> Response:
     if not form.validate_on_submit():
         abort(400)
     if current_user.is_authenticated:
-        user = db.session.get(User, current_user.id)
-        if user is not None:
-            services.end_all_sessions(db.session, user)
-            db.session.commit()
+        # Flask-Login loaded the account from this session already: no need to read it again.
+        services.end_all_sessions(db.session, signed_in_account())
+        db.session.commit()
     logout_user()
     flash(_("You are signed out on every device."), "success")
     return redirect(url_for("home.index"))
@@ -123,162 +116,81 @@ def account() -> str:
     )
 
 
-def _account_page_with(status: int = 400, **forms: object) -> tuple[str, int]:
+def _account_page_with(**forms: object) -> str:
     defaults = {
         "name_form": DisplayNameForm(formdata=None, display_name=current_user.display_name),
         "password_form": ChangePasswordForm(formdata=None),
         "delete_form": DeleteAccountForm(formdata=None),
     }
     defaults.update(forms)
-    return render_template("accounts/account.html", **defaults), status
+    return render_template("accounts/account.html", **defaults)
 
 
 @bp.route("/account/name", methods=["POST"])
 @login_required
-def change_name() -> Response | tuple[str, int]:
+def change_name() -> ResponseReturnValue:
     form = DisplayNameForm()
-    if form.validate_on_submit():
-        try:
-            services.change_display_name(
-                db.session, current_user, display_name=form.display_name.data or ""
-            )
-        except DomainError as error:
-            db.session.rollback()
-            apply_domain_error(form, error) or flash(error.message, "error")
-        else:
-            db.session.commit()
-            flash(_("Your name is updated."), "success")
-            return redirect(url_for("accounts.account"))
-    return _account_page_with(name_form=form)
+    return handle_form(
+        form,
+        lambda: services.change_display_name(
+            db.session, signed_in_account(), display_name=form.display_name.data or ""
+        ),
+        flash_message=_("Your name is updated."),
+        success=lambda _result: redirect(url_for("accounts.account")),
+        render=lambda: _account_page_with(name_form=form),
+    )
 
 
 @bp.route("/account/password", methods=["POST"])
 @login_required
-def change_password() -> Response | tuple[str, int]:
+def change_password() -> ResponseReturnValue:
     form = ChangePasswordForm()
-    if form.validate_on_submit():
-        try:
-            services.change_password(
-                db.session, current_user,
-                current=form.current_password.data or "", new=form.new_password.data or "",
-            )
-        except DomainError as error:
-            db.session.rollback()
-            apply_domain_error(form, error) or flash(error.message, "error")
-        else:
-            db.session.commit()
-            # The token changed: sign this browser in again with the new one, others stay out.
-            login_user(current_user._get_current_object())
-            flash(_("Your password is changed. Every other device has been signed out."), "success")
-            return redirect(url_for("accounts.account"))
-    return _account_page_with(password_form=form)
+
+    def signed_in_again(_result: None) -> Response:
+        # The token changed: sign this browser in again with the new one, others stay out.
+        login_user(signed_in_account())
+        return redirect(url_for("accounts.account"))
+
+    return handle_form(
+        form,
+        lambda: services.change_password(
+            db.session, signed_in_account(),
+            current=form.current_password.data or "", new=form.new_password.data or "",
+        ),
+        flash_message=_("Your password is changed. Every other device has been signed out."),
+        success=signed_in_again,
+        render=lambda: _account_page_with(password_form=form),
+    )
 
 
 @bp.route("/account/delete", methods=["POST"])
 @login_required
-def delete_account() -> Response | tuple[str, int]:
+def delete_account() -> ResponseReturnValue:
     form = DeleteAccountForm()
-    if form.validate_on_submit():
-        try:
-            services.delete_account(db.session, current_user, password=form.password.data or "")
-        except DomainError as error:
-            db.session.rollback()
-            apply_domain_error(form, error) or flash(error.message, "error")
-        else:
-            db.session.commit()
-            logout_user()
-            flash(_(
-                "Your account is deleted. What you posted now shows as a former participant's."),
-                  "success")
-            return redirect(url_for("home.index"))
-    return _account_page_with(delete_form=form)
+
+    def signed_out(_result: None) -> Response:
+        logout_user()
+        return redirect(url_for("home.index"))
+
+    return handle_form(
+        form,
+        lambda: services.delete_account(db.session, signed_in_account(),
+                                        password=form.password.data or ""),
+        # A function: written after the sign-out, in the language a visitor gets.
+        flash_message=lambda _result: _(
+            "Your account is deleted. What you posted now shows as a former participant's."),
+        success=signed_out,
+        render=lambda: _account_page_with(delete_form=form),
+    )
 
 
 @bp.route("/account/data.json")
 @login_required
 def download_data() -> Response:
-    data = services.export_personal_data(db.session, current_user)
+    data = services.export_personal_data(db.session, signed_in_account())
     body = json.dumps(data, indent=2, ensure_ascii=False, default=str)
     return Response(
         body, mimetype="application/json",
         headers={"Content-Disposition": "attachment; filename=participation-my-data.json",
                  "Cache-Control": "no-store"},
     )
-
-
-@bp.route("/admin/users")
-@login_required
-def admin_users() -> str:
-    require(current_user, "admin.users")
-    query = request.args.get("q", "")[:200]
-    role = request.args.get("role") or None
-    page = page_argument()
-    users, total = services.search_users(db.session, current_user, query=query, role=role,
-                                         page=page)
-    return render_template("admin/users.html", users=users, total=total, query=query, role=role,
-                           page=page, roles=list(Role))
-
-
-def _admin_subject(user_id: int) -> User:
-    require(current_user, "admin.users")
-    return services.get_user(db.session, user_id)
-
-
-@bp.route("/admin/users/<int:user_id>")
-@login_required
-def admin_user(user_id: int) -> str:
-    subject = _admin_subject(user_id)
-    return render_template("admin/user.html", subject=subject,
-                           role_form=RoleForm(role=subject.role.value),
-                           suspend_form=SuspendForm(), confirm_form=ConfirmForm())
-
-
-@bp.route("/admin/users/<int:user_id>/role", methods=["POST"])
-@login_required
-def admin_change_role(user_id: int) -> Response:
-    subject = _admin_subject(user_id)
-    form = RoleForm()
-    if not form.validate_on_submit():
-        abort(400)
-    services.set_role(db.session, current_user, subject, form.role.data or "")
-    db.session.commit()
-    flash(_(
-        '%(display_name)s is now %(value)s.',
-        display_name=subject.display_name, value=subject.role.value), "success")
-    return redirect(url_for("accounts.admin_user", user_id=subject.id))
-
-
-@bp.route("/admin/users/<int:user_id>/suspend", methods=["POST"])
-@login_required
-def admin_suspend(user_id: int) -> Response | tuple[str, int]:
-    subject = _admin_subject(user_id)
-    form = SuspendForm()
-    if form.validate_on_submit():
-        services.suspend_user(db.session, current_user, subject, reason=form.reason.data or "")
-        db.session.commit()
-        flash(_(
-            '%(display_name)s is suspended and signed out everywhere.',
-            display_name=subject.display_name), "success")
-        return redirect(url_for("accounts.admin_user", user_id=subject.id))
-    return render_template("admin/user.html", subject=subject,
-                           role_form=RoleForm(role=subject.role.value),
-                           suspend_form=form, confirm_form=ConfirmForm()), 400
-
-
-@bp.route("/admin/users/<int:user_id>/restore", methods=["POST"])
-@login_required
-def admin_restore(user_id: int) -> Response:
-    subject = _admin_subject(user_id)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-    services.restore_user(db.session, current_user, subject)
-    db.session.commit()
-    flash(_('%(display_name)s can sign in again.', display_name=subject.display_name), "success")
-    return redirect(url_for("accounts.admin_user", user_id=subject.id))
-
-
-@bp.route("/admin/audit")
-@login_required
-def admin_audit() -> str:
-    entries = services.audit_entries(db.session, current_user)
-    return render_template("admin/audit.html", entries=entries)

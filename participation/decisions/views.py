@@ -23,9 +23,10 @@ from participation.decisions.forms import LINK_FIELDS, FilterForm, PublishForm
 from participation.decisions.providers import KIND_LABELS, PROVIDERS, evidence_choices
 from participation.errors import DomainError
 from participation.extensions import db
+from participation.forms import found_or_none, handle_form, show_domain_error
 from participation.i18n import N_
 from participation.security.permissions import require
-from participation.web import apply_domain_error, number_argument, page_argument
+from participation.web import number_argument, page_argument
 
 bp = Blueprint("decisions", __name__, url_prefix="/decisions")
 
@@ -161,37 +162,43 @@ def publish() -> tuple[str, int] | Response:
     if request.method == "GET":
         _prefill(form)
         return _publish_page(form, kinds), 200
-    prepared = None
-    link_errors: list[str] = []
-    status = 400
-    if form.validate_on_submit():
-        try:
-            draft = form.to_draft(kinds)
-            if request.form.get("action") == "publish" and form.preview_digest.data:
-                record = services.publish_decision(db.session, current_user, draft,
-                                                   expected_digest=form.preview_digest.data)
-                db.session.commit()
-                flash(_("Record %(seq)s is published and chained.", seq=record.seq), "success")
-                return redirect(url_for("decisions.show", seq=record.seq))
-            prepared = services.prepare_decision(db.session, current_user, draft)
-            status = 200
-        except DomainError as error:
+
+    def page(prepared: Any = None, link_errors: list[str] | None = None) -> str:
+        form.preview_digest.data = prepared.digest if prepared is not None else ""
+        return _publish_page(form, kinds, prepared, link_errors)
+
+    def refused(error: DomainError) -> tuple[str, int]:
+        prepared = None
+        if error.status == 409 and error.field is None:
+            # The evidence moved since the preview: show the new one to confirm.
+            flash(error.message, "warning")
+            prepared = services.prepare_decision(db.session, current_user, form.to_draft(kinds))
             db.session.rollback()
-            status = error.status
-            if error.status == 409 and error.field is None:
-                # The evidence moved since the preview: show the new one to confirm.
-                flash(error.message, "warning")
-                prepared = services.prepare_decision(db.session, current_user, form.to_draft(kinds))
-            elif error.field == "links":
-                link_errors.append(error.message)
-            elif not apply_domain_error(form, error):
-                flash(error.message, "error")
-        db.session.rollback()
-    if prepared is not None:
-        form.preview_digest.data = prepared.digest
-    else:
-        form.preview_digest.data = ""
-    return _publish_page(form, kinds, prepared, link_errors), status
+        elif error.field == "links":
+            return page(link_errors=[error.message]), error.status
+        else:
+            show_domain_error(form, error)
+        return page(prepared), error.status
+
+    if request.form.get("action") == "publish" and form.preview_digest.data:
+        return handle_form(
+            form,
+            lambda: services.publish_decision(db.session, current_user, form.to_draft(kinds),
+                                              expected_digest=form.preview_digest.data),
+            flash_message=lambda record: _("Record %(seq)s is published and chained.",
+                                           seq=record.seq),
+            success=lambda record: redirect(url_for("decisions.show", seq=record.seq)),
+            render=page, on_error=refused,
+        )
+    return handle_form(
+        form, lambda: services.prepare_decision(db.session, current_user, form.to_draft(kinds)),
+        commit=_discard, success=page, render=page, on_error=refused,
+    )
+
+
+def _discard(session: Any) -> None:
+    """A preview is only shown: nothing it flushed is kept."""
+    session.rollback()
 
 
 def _prefill(form: PublishForm) -> None:
@@ -217,10 +224,7 @@ def _publish_page(form: PublishForm, kinds: list[str], prepared: Any = None,
                    for kind, name, _label, hint in LINK_FIELDS if kind in kinds]
     amending = None
     if form.amends.data:
-        try:
-            amending = services.get_record(db.session, form.amends.data)
-        except DomainError:
-            amending = None
+        amending = found_or_none(lambda: services.get_record(db.session, form.amends.data))
     return render_template("decisions/publish.html", form=form, prepared=prepared,
                            preview=prepared.content if prepared else None,
                            preview_json=preview_json, link_fields=link_fields,

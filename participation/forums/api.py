@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import Response, jsonify
 from flask_babel import gettext as _
-from flask_login import current_user
 
 from participation.api import OPENAPI_SCHEMAS, PAGE_PARAMETERS, bp, document, path_id
 from participation.errors import NotFound
@@ -14,21 +13,17 @@ from participation.extensions import db
 from participation.forums import services
 from participation.forums.models import Post, Thread, Topic
 from participation.security.permissions import can
-from participation.web import page_arguments
+from participation.web import page_arguments, request_actor
 
 
 def _time(value: Any) -> str | None:
     return value.isoformat() if value else None
 
 
-def _actor() -> Any:
-    return current_user if current_user.is_authenticated else None
-
-
 def topic_json(topic: Topic, thread_count: int | None = None) -> dict[str, Any]:
     # A topic is public; the town hall it belongs to is named only to those who may see it.
     townhall_id = (topic.townhall_id if topic.townhall is not None
-                   and can(_actor(), "townhall.view", topic.townhall) else None)
+                   and can(request_actor(), "townhall.view", topic.townhall) else None)
     data = {"id": topic.id, "title": topic.title, "description_html": topic.description_html,
             "status": topic.status.value, "townhall_id": townhall_id,
             "created_at": _time(topic.created_at)}

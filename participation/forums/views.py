@@ -18,17 +18,18 @@ from flask import (
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
 
-from participation.accounts.forms import ConfirmForm
 from participation.db import row_id
-from participation.errors import DomainError, InvalidInput
+from participation.errors import InvalidInput
 from participation.extensions import db, limiter
+from participation.forms import ConfirmForm, handle_form
 from participation.forums import services
 from participation.forums.forms import EditPostForm, FlagForm, ReplyForm, ThreadForm, TopicForm
-from participation.forums.models import Thread, Topic
+from participation.forums.models import Post, Thread, Topic
 from participation.moderation.services import moderation_counts
 from participation.security.permissions import require
-from participation.web import apply_domain_error, page_argument
+from participation.web import configured_limit, page_argument
 
 bp = Blueprint("forums", __name__)
 
@@ -43,16 +44,6 @@ def actor_key() -> str:
     if current_user.is_authenticated:
         return f"user:{current_user.id}"
     return get_remote_address()
-
-
-def _limit(name: str) -> Any:
-    return lambda: current_app.config[name]
-
-
-def _form_failed(form: Any, error: DomainError) -> None:
-    db.session.rollback()
-    if not apply_domain_error(form, error):
-        flash(error.message, "error")
 
 
 # Topics
@@ -71,21 +62,17 @@ def topics() -> str:
 def new_topic() -> Any:
     require(current_user, "forum.topic.create")
     form = TopicForm()
-    if form.validate_on_submit():
-        try:
-            topic = services.create_topic(
-                db.session, current_user, title=form.title.data,
-                description=form.description.data, status=form.status.data,
-                townhall_id=form.townhall_id.data)
-        except DomainError as error:
-            _form_failed(form, error)
-        else:
-            db.session.commit()
-            flash(_("The topic is open for discussion.") if topic.is_open
-                  else _("The topic is saved as archived."), "success")
-            return redirect(url_for("forums.topic", topic_id=topic.id))
-    status = 400 if form.is_submitted() else 200
-    return render_template("forums/topic_form.html", form=form, topic=None), status
+    return handle_form(
+        form,
+        lambda: services.create_topic(
+            db.session, current_user, title=form.title.data,
+            description=form.description.data, status=form.status.data,
+            townhall_id=form.townhall_id.data),
+        flash_message=lambda topic: (_("The topic is open for discussion.") if topic.is_open
+                                     else _("The topic is saved as archived.")),
+        success=lambda topic: redirect(url_for("forums.topic", topic_id=topic.id)),
+        render=lambda: render_template("forums/topic_form.html", form=form, topic=None),
+    )
 
 
 @bp.route("/topics/<int:topic_id>/edit", methods=["GET", "POST"])
@@ -95,22 +82,18 @@ def edit_topic(topic_id: int) -> Any:
     require(current_user, "forum.topic.edit", topic)
     form = TopicForm(obj=topic, status=topic.status.value) if request.method == "GET" \
         else TopicForm()
-    if form.validate_on_submit():
-        try:
-            services.update_topic(db.session, current_user, topic, title=form.title.data,
-                                  description=form.description.data, status=form.status.data,
-                                  townhall_id=form.townhall_id.data)
-        except DomainError as error:
-            _form_failed(form, error)
-        else:
-            db.session.commit()
-            flash(_("The topic is updated."), "success")
-            return redirect(url_for("forums.topic", topic_id=topic.id))
-    status = 400 if form.is_submitted() else 200
-    return render_template("forums/topic_form.html", form=form, topic=topic), status
+    return handle_form(
+        form,
+        lambda: services.update_topic(db.session, current_user, topic, title=form.title.data,
+                                      description=form.description.data,
+                                      status=form.status.data, townhall_id=form.townhall_id.data),
+        flash_message=_("The topic is updated."),
+        success=lambda _result: redirect(url_for("forums.topic", topic_id=topic.id)),
+        render=lambda: render_template("forums/topic_form.html", form=form, topic=topic),
+    )
 
 
-def _render_topic(topic: Topic, form: ThreadForm, status: int = 200) -> tuple[str, int]:
+def _render_topic(topic: Topic, form: ThreadForm) -> str:
     page = page_argument()
     threads, total = services.list_threads(db.session, topic, page=page,
                                            per_page=THREADS_PER_PAGE)
@@ -119,39 +102,35 @@ def _render_topic(topic: Topic, form: ThreadForm, status: int = 200) -> tuple[st
         per_page=THREADS_PER_PAGE, form=form,
         moderation=moderation_counts(db.session, topic.id),
         show_hidden=services.can_see_hidden(current_user),
-    ), status
+    )
 
 
 @bp.route("/topics/<int:topic_id>")
-def topic(topic_id: int) -> tuple[str, int]:
+def topic(topic_id: int) -> str:
     return _render_topic(services.get_topic(db.session, topic_id), ThreadForm(formdata=None))
 
 
 @bp.route("/topics/<int:topic_id>/threads", methods=["POST"])
 @login_required
-@limiter.limit(_limit("LIMIT_POST"), key_func=actor_key)
+@limiter.limit(configured_limit("LIMIT_POST"), key_func=actor_key)
 def start_thread(topic_id: int) -> Any:
     topic = services.get_topic(db.session, topic_id)
     form = ThreadForm()
-    if form.validate_on_submit():
-        try:
-            thread = services.start_thread(db.session, current_user, topic,
-                                           title=form.title.data, body=form.body.data)
-        except DomainError as error:
-            _form_failed(form, error)
-        else:
-            db.session.commit()
-            flash(_("Your thread is started. You will be notified of replies."), "success")
-            return redirect(url_for("forums.thread", thread_id=thread.id))
-    return _render_topic(topic, form, 400)
+    return handle_form(
+        form,
+        lambda: services.start_thread(db.session, current_user, topic,
+                                      title=form.title.data, body=form.body.data),
+        flash_message=_("Your thread is started. You will be notified of replies."),
+        success=lambda thread: redirect(url_for("forums.thread", thread_id=thread.id)),
+        render=lambda: _render_topic(topic, form),
+    )
 
 
 # Threads and posts
 
 
-def _render_thread(thread: Thread, form: ReplyForm, status: int = 200,
-                   page: int | None = None) -> tuple[str, int]:
-    page = page or page_argument()
+def _render_thread(thread: Thread, form: ReplyForm) -> str:
+    page = page_argument()
     posts, total = services.thread_posts(db.session, thread, page=page, per_page=POSTS_PER_PAGE)
     quote = services.quotable_post(db.session, thread,
                                    form.quote_id.data or request.args.get("quote"))
@@ -166,35 +145,40 @@ def _render_thread(thread: Thread, form: ReplyForm, status: int = 200,
         flagged=services.flagged_post_ids(db.session, current_user, [p.id for p in posts]),
         following=services.is_following(db.session, current_user, thread),
         confirm=ConfirmForm(),
-    ), status
+    )
 
 
 @bp.route("/threads/<int:thread_id>")
-def thread(thread_id: int) -> tuple[str, int]:
+def thread(thread_id: int) -> str:
     return _render_thread(services.get_thread(db.session, thread_id), ReplyForm(formdata=None))
 
 
 @bp.route("/threads/<int:thread_id>/replies", methods=["POST"])
 @login_required
-@limiter.limit(_limit("LIMIT_POST"), key_func=actor_key)
+@limiter.limit(configured_limit("LIMIT_POST"), key_func=actor_key)
 def reply(thread_id: int) -> Any:
     thread = services.get_thread(db.session, thread_id)
     form = ReplyForm()
-    if form.validate_on_submit():
+
+    def post_reply() -> Post:
         quote_id = row_id(form.quote_id.data) if form.quote_id.data else None
-        try:
-            if form.quote_id.data and quote_id is None:
-                raise InvalidInput(_("That quote is not valid."), field="body")
-            post = services.reply_to_thread(db.session, current_user, thread,
-                                            body=form.body.data, quote_of_id=quote_id)
-        except DomainError as error:
-            _form_failed(form, error)
-            thread = services.get_thread(db.session, thread_id)
-        else:
-            db.session.commit()
-            flash(_("Your reply is posted."), "success")
-            return redirect(url_for("forums.show_post", post_id=post.id))
-    return _render_thread(thread, form, 400)
+        if form.quote_id.data and quote_id is None:
+            raise InvalidInput(_("That quote is not valid."), field="body")
+        return services.reply_to_thread(db.session, current_user, thread,
+                                        body=form.body.data, quote_of_id=quote_id)
+
+    return handle_form(
+        form, post_reply,
+        flash_message=_("Your reply is posted."),
+        success=lambda post: redirect(url_for("forums.show_post", post_id=post.id)),
+        # Only after a refusal (the route takes posts only): load it again after the rollback.
+        render=lambda: _render_thread(services.get_thread(db.session, thread_id), form),
+    )
+
+
+def _as_stored(post: Post, form: FlaskForm) -> Post:
+    """The post to show again with a refused form: loaded afresh, since the rollback expired it."""
+    return services.get_post(db.session, post.id) if form.is_submitted() else post
 
 
 @bp.route("/posts/<int:post_id>")
@@ -209,7 +193,7 @@ def show_post(post_id: int) -> Response:
 
 @bp.route("/posts/<int:post_id>/edit", methods=["GET", "POST"])
 @login_required
-@limiter.limit(_limit("LIMIT_POST"), key_func=actor_key, methods=["POST"])
+@limiter.limit(configured_limit("LIMIT_POST"), key_func=actor_key, methods=["POST"])
 def edit_post(post_id: int) -> Any:
     post = services.get_post(db.session, post_id)
     require(current_user, "forum.post.edit", post)
@@ -218,19 +202,16 @@ def edit_post(post_id: int) -> Any:
                             title=post.thread.title if post.is_opening else None)
     else:
         form = EditPostForm()
-    if form.validate_on_submit():
-        try:
-            changed = services.edit_post(db.session, current_user, post, body=form.body.data,
-                                         title=form.title.data if post.is_opening else None)
-        except DomainError as error:
-            _form_failed(form, error)
-            post = services.get_post(db.session, post_id)
-        else:
-            db.session.commit()
-            flash(_("Your post is updated.") if changed else _("Nothing was changed."), "success")
-            return redirect(url_for("forums.show_post", post_id=post.id))
-    status = 400 if form.is_submitted() else 200
-    return render_template("forums/edit_post.html", form=form, post=post), status
+    return handle_form(
+        form,
+        lambda: services.edit_post(db.session, current_user, post, body=form.body.data,
+                                   title=form.title.data if post.is_opening else None),
+        flash_message=lambda changed: (_("Your post is updated.") if changed
+                                       else _("Nothing was changed.")),
+        success=lambda _result: redirect(url_for("forums.show_post", post_id=post_id)),
+        render=lambda: render_template("forums/edit_post.html", form=form,
+                                       post=_as_stored(post, form)),
+    )
 
 
 @bp.route("/posts/<int:post_id>/delete", methods=["POST"])
@@ -255,25 +236,21 @@ def post_history(post_id: int) -> str:
 
 @bp.route("/posts/<int:post_id>/flag", methods=["GET", "POST"])
 @login_required
-@limiter.limit(_limit("LIMIT_FLAG"), key_func=actor_key, methods=["POST"])
+@limiter.limit(configured_limit("LIMIT_FLAG"), key_func=actor_key, methods=["POST"])
 def flag_post(post_id: int) -> Any:
     post = services.get_post(db.session, post_id)
     form = FlagForm()
-    if form.validate_on_submit():
-        try:
-            services.flag_post(
-                db.session, current_user, post, reason=form.reason.data,
-                detail=form.detail.data,
-                threshold=int(current_app.config["FORUM_FLAG_THRESHOLD"]))
-        except DomainError as error:
-            _form_failed(form, error)
-            post = services.get_post(db.session, post_id)
-        else:
-            db.session.commit()
-            flash(_("Thank you. A moderator will look at the post."), "success")
-            return redirect(url_for("forums.show_post", post_id=post.id))
-    status = 400 if form.is_submitted() else 200
-    return render_template("forums/flag.html", form=form, post=post), status
+    return handle_form(
+        form,
+        lambda: services.flag_post(
+            db.session, current_user, post, reason=form.reason.data,
+            detail=form.detail.data,
+            threshold=int(current_app.config["FORUM_FLAG_THRESHOLD"])),
+        flash_message=_("Thank you. A moderator will look at the post."),
+        success=lambda _result: redirect(url_for("forums.show_post", post_id=post_id)),
+        render=lambda: render_template("forums/flag.html", form=form,
+                                       post=_as_stored(post, form)),
+    )
 
 
 @bp.route("/threads/<int:thread_id>/follow", methods=["POST"])

@@ -8,15 +8,14 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from participation.accounts.forms import ConfirmForm
-from participation.errors import DomainError
 from participation.extensions import db
+from participation.forms import ConfirmForm, handle_form
 from participation.forums import services as forums
 from participation.moderation import services
 from participation.moderation.forms import HideForm, MoveForm, ReasonForm
 from participation.moderation.models import ACTION_LABELS
 from participation.security.permissions import require
-from participation.web import apply_domain_error, number_argument, page_argument, safe_next_url
+from participation.web import number_argument, page_argument, safe_next_url
 
 bp = Blueprint("moderation", __name__)
 
@@ -72,22 +71,17 @@ def hide(post_id: int) -> Any:
     require(current_user, "forum.moderate")
     post = forums.get_post(db.session, post_id)
     form = HideForm()
-    if form.validate_on_submit():
-        try:
-            services.hide_post(db.session, current_user, post, reason=form.reason.data)
-        except DomainError as error:
-            db.session.rollback()
-            if not apply_domain_error(form, error):
-                flash(error.message, "error")
-            post = forums.get_post(db.session, post_id)
-        else:
-            db.session.commit()
-            flash(_("The post is hidden and its author told why."), "success")
-            return _back(url_for("moderation.queue"))
-    status = 400 if form.is_submitted() else 200
-    return render_template("moderation/hide.html", form=form, post=post,
-                           next_url=safe_next_url(request.values.get("next"),
-                                                  url_for("moderation.queue"))), status
+    return handle_form(
+        form,
+        lambda: services.hide_post(db.session, current_user, post, reason=form.reason.data),
+        flash_message=_("The post is hidden and its author told why."),
+        success=lambda _result: _back(url_for("moderation.queue")),
+        render=lambda: render_template(
+            "moderation/hide.html", form=form,
+            # Sent and refused: the rollback expired the post, so it is loaded afresh.
+            post=forums.get_post(db.session, post_id) if form.is_submitted() else post,
+            next_url=safe_next_url(request.values.get("next"), url_for("moderation.queue"))),
+    )
 
 
 @bp.route("/moderation/threads/<int:thread_id>/lock", methods=["POST"])

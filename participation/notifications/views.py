@@ -9,8 +9,8 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy.exc import SQLAlchemyError
 
-from participation.accounts.forms import ConfirmForm
 from participation.extensions import db
+from participation.forms import ConfirmForm
 from participation.notifications import services
 from participation.web import page_argument, safe_next_url
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, jsonify, url_for
-from flask_login import current_user
 
 from participation.api import OPENAPI_SCHEMAS, PAGE_PARAMETERS, bp, document, path_id
 from participation.db import utcnow
 from participation.extensions import db
 from participation.polls import services
 from participation.polls.models import Poll
-from participation.web import page_arguments
+from participation.web import page_arguments, request_actor
 
 OPENAPI_SCHEMAS["Poll"] = {
     "type": "object",
@@ -55,10 +54,6 @@ OPENAPI_SCHEMAS["PollBallots"] = {
 }
 
 
-def _actor() -> Any:
-    return current_user if current_user.is_authenticated else None
-
-
 def poll_document(poll: Poll) -> dict[str, Any]:
     now = utcnow()
     visible = services.results_visible(poll, now)
@@ -83,7 +78,7 @@ def poll_document(poll: Poll) -> dict[str, Any]:
               "per_page": {"type": "integer"}}})
 def polls() -> Response:
     page, per_page = page_arguments()
-    items, total = services.list_polls(db.session, _actor(), page=page, per_page=per_page)
+    items, total = services.list_polls(db.session, request_actor(), page=page, per_page=per_page)
     return jsonify({"polls": [poll_document(poll) for poll in items], "total": total,
                     "page": page, "per_page": per_page})
 
@@ -93,7 +88,7 @@ def polls() -> Response:
           parameters=[path_id("poll_id", "The poll's id")], tag="polls",
           response={"$ref": "#/components/schemas/Poll"})
 def poll(poll_id: int) -> Response:
-    return jsonify(poll_document(services.get_poll(db.session, _actor(), poll_id)))
+    return jsonify(poll_document(services.get_poll(db.session, request_actor(), poll_id)))
 
 
 @bp.route("/polls/<int:poll_id>/ballots")
@@ -103,5 +98,5 @@ def poll(poll_id: int) -> Response:
           parameters=[path_id("poll_id", "The poll's id")], tag="polls",
           response={"$ref": "#/components/schemas/PollBallots"})
 def poll_ballots(poll_id: int) -> Response:
-    poll = services.get_poll(db.session, _actor(), poll_id)
-    return jsonify(services.export_poll(db.session, _actor(), poll))
+    poll = services.get_poll(db.session, request_actor(), poll_id)
+    return jsonify(services.export_poll(db.session, request_actor(), poll))

@@ -55,10 +55,6 @@ class PollForm(FlaskForm):
                                    validators=[Optional()])
 
 
-class ConfirmForm(FlaskForm):
-    """A button that changes something: only the CSRF token."""
-
-
 class ReceiptForm(FlaskForm):
     class Meta:
         csrf = False

@@ -7,50 +7,42 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import (
     Blueprint,
     Response,
     abort,
     current_app,
-    flash,
     redirect,
     render_template,
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from participation.db import utcnow
-from participation.errors import DomainError, InvalidInput
+from participation.errors import InvalidInput
 from participation.extensions import db, limiter
+from participation.forms import ConfirmForm, handle_form, look_up
 from participation.i18n import N_
 from participation.polls import services
 from participation.polls.counting import TIE_BREAK_RULE
 from participation.polls.events import schedule_tally, tally_wanted
-from participation.polls.forms import ConfirmForm, PollForm, ReceiptForm
+from participation.polls.forms import PollForm, ReceiptForm
 from participation.polls.models import Poll, PollKind
 from participation.security.permissions import require
-from participation.web import apply_domain_error, page_arguments
+from participation.web import configured_limit, page_arguments, request_actor
 
 bp = Blueprint("polls", __name__)
-
-
-def _limit(name: str):
-    return lambda: current_app.config[name]
-
-
-def _actor() -> Any:
-    return current_user if current_user.is_authenticated else None
 
 
 @bp.route("/polls")
 def index() -> str:
     page, per_page = page_arguments()
-    polls, total = services.list_polls(db.session, _actor(), page=page, per_page=per_page)
+    polls, total = services.list_polls(db.session, request_actor(), page=page, per_page=per_page)
     return render_template("polls/index.html", polls=polls, total=total, page=page,
                            per_page=per_page, now=utcnow())
 
@@ -67,40 +59,37 @@ def _parse_parent(value: str) -> tuple[int | None, int | None]:
 
 
 @bp.route("/polls/new", methods=["GET", "POST"])
-def new() -> str | Response:
-    require(_actor(), "poll.create")
+def new() -> ResponseReturnValue:
+    require(request_actor(), "poll.create")
     form = PollForm()
     form.parent.choices = [SelectChoice(value, label)
-                           for value, label in services.poll_places(db.session, _actor())]
+                           for value, label in services.poll_places(db.session, request_actor())]
     if request.method == "GET":
         preset = request.args.get("parent", "")
         if any(choice.value == preset for choice in form.parent.choices):
             form.parent.data = preset
-    if form.validate_on_submit():
-        try:
-            townhall_id, topic_id = _parse_parent(form.parent.data or "")
-            poll = services.create_poll(
-                db.session, _actor(),
-                question=form.question.data or "",
-                description=form.description.data or "",
-                kind=form.kind.data or "",
-                options=(form.options.data or "").splitlines(),
-                max_choices=form.max_choices.data,
-                results_mode=form.results_mode.data or "",
-                opens_at=utcnow() if form.open_now.data else _as_utc(form.opens_at.data),
-                closes_at=_as_utc(form.closes_at.data),
-                townhall_id=townhall_id, topic_id=topic_id,
-            )
-        except DomainError as error:
-            db.session.rollback()
-            if not apply_domain_error(form, error):
-                flash(error.message, "error")
-        else:
-            db.session.commit()
-            flash(_("The poll is created."), "success")
-            return redirect(url_for("polls.show", poll_id=poll.id))
-    status = 400 if form.is_submitted() else 200
-    return render_template("polls/new.html", form=form), status  # type: ignore[return-value]
+
+    def create() -> Poll:
+        townhall_id, topic_id = _parse_parent(form.parent.data or "")
+        return services.create_poll(
+            db.session, request_actor(),
+            question=form.question.data or "",
+            description=form.description.data or "",
+            kind=form.kind.data or "",
+            options=(form.options.data or "").splitlines(),
+            max_choices=form.max_choices.data,
+            results_mode=form.results_mode.data or "",
+            opens_at=utcnow() if form.open_now.data else _as_utc(form.opens_at.data),
+            closes_at=_as_utc(form.closes_at.data),
+            townhall_id=townhall_id, topic_id=topic_id,
+        )
+
+    return handle_form(
+        form, create,
+        flash_message=_("The poll is created."),
+        success=lambda poll: redirect(url_for("polls.show", poll_id=poll.id)),
+        render=lambda: render_template("polls/new.html", form=form),
+    )
 
 
 def _typed_in_form(poll: Poll) -> dict[str, str]:
@@ -130,7 +119,7 @@ def _ballot_from_form(poll: Poll, typed: dict[str, str]) -> list[Any]:
 def _render_poll(poll: Poll, *, status: int = 200, error: str | None = None,
                  typed: dict[str, str] | None = None) -> tuple[str, int]:
     now = utcnow()
-    actor = _actor()
+    actor = request_actor()
     ballot = services.ballot_of(db.session, actor, poll)
     visible = services.results_visible(poll, now)
     results = services.count_poll(db.session, poll) if visible else None
@@ -155,44 +144,58 @@ def _render_poll(poll: Poll, *, status: int = 200, error: str | None = None,
 
 @bp.route("/polls/<int:poll_id>", methods=["GET"])
 def show(poll_id: int) -> tuple[str, int]:
-    poll = services.get_poll(db.session, _actor(), poll_id)
+    poll = services.get_poll(db.session, request_actor(), poll_id)
     return _render_poll(poll)
 
 
+class _Cast(NamedTuple):
+    """A ballot just cast, as read before the commit: whether it replaced one, its receipt code,
+    and whether the town hall's room gets a new tally."""
+
+    replaced: bool
+    receipt: str
+    push: bool
+
+
 @bp.route("/polls/<int:poll_id>", methods=["POST"])
-@limiter.limit(_limit("LIMIT_VOTE"), methods=["POST"])
-def vote(poll_id: int) -> tuple[str, int] | Response:
+@limiter.limit(configured_limit("LIMIT_VOTE"), methods=["POST"])
+def vote(poll_id: int) -> ResponseReturnValue:
     """The plain-form vote: works without JavaScript."""
-    poll = services.get_poll(db.session, _actor(), poll_id)
-    form = ConfirmForm()
-    if not form.validate_on_submit():
+    poll = services.get_poll(db.session, request_actor(), poll_id)
+    if not ConfirmForm().validate_on_submit():
         abort(400)
     typed = _typed_in_form(poll)
-    try:
+
+    def cast() -> _Cast:
         choices = _ballot_from_form(poll, typed)
-        result = services.cast_ballot(db.session, _actor(), poll.id, choices)
-    except DomainError as error:
-        db.session.rollback()
-        if error.status in (401, 403, 404):
-            raise
-        return _render_poll(poll, status=error.status, error=error.message, typed=typed)
-    receipt = services.format_receipt(result.ballot.receipt)
-    push = tally_wanted(poll)
-    db.session.commit()
-    if push:
-        _announce_tally(poll_id)
-    done = _("Your ballot is changed.") if result.replaced else _("Your vote is counted.")
-    flash(done + " " + _("Your receipt code is %(receipt)s; keep it to check your ballot is in "
-                         "the count.", receipt=receipt), "success")
-    return redirect(url_for("polls.show", poll_id=poll.id) + "#your-ballot")
+        result = services.cast_ballot(db.session, request_actor(), poll.id, choices)
+        return _Cast(result.replaced, services.format_receipt(result.ballot.receipt),
+                     tally_wanted(poll))
+
+    def counted(ballot: _Cast) -> Response:
+        if ballot.push:
+            _announce_tally(poll_id)
+        return redirect(url_for("polls.show", poll_id=poll.id) + "#your-ballot")
+
+    def receipt_message(ballot: _Cast) -> str:
+        done = _("Your ballot is changed.") if ballot.replaced else _("Your vote is counted.")
+        return done + " " + _("Your receipt code is %(receipt)s; keep it to check your ballot "
+                              "is in the count.", receipt=ballot.receipt)
+
+    return handle_form(
+        None, cast, flash_message=receipt_message, success=counted,
+        raise_for=(401, 403, 404),
+        on_error=lambda error: _render_poll(poll, status=error.status, error=error.message,
+                                            typed=typed),
+    )
 
 
 def _announce_tally(poll_id: int) -> None:
     schedule_tally(current_app._get_current_object(), poll_id)  # type: ignore[attr-defined]
 
 
-def _control(poll_id: int, action: str) -> Response:
-    poll = services.get_poll(db.session, _actor(), poll_id)
+def _control(poll_id: int, action: str) -> ResponseReturnValue:
+    poll = services.get_poll(db.session, request_actor(), poll_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     operations = {
@@ -201,50 +204,44 @@ def _control(poll_id: int, action: str) -> Response:
         "release": (services.release_results, N_("The results are public.")),
     }
     operation, message = operations[action]
-    try:
-        operation(db.session, _actor(), poll)
-    except DomainError as error:
-        db.session.rollback()
-        if error.status in (401, 403):
-            raise
-        flash(error.message, "error")
-    else:
-        push = tally_wanted(poll)
-        db.session.commit()
+
+    def carry_out() -> bool:
+        operation(db.session, request_actor(), poll)
+        return tally_wanted(poll)
+
+    def done(push: bool) -> Response:
         if push:
             _announce_tally(poll_id)
-        flash(_(message), "success")
-    return redirect(url_for("polls.show", poll_id=poll_id))
+        return redirect(url_for("polls.show", poll_id=poll_id))
+
+    return handle_form(
+        None, carry_out, flash_message=_(message), success=done,
+        render=lambda: redirect(url_for("polls.show", poll_id=poll_id)),
+        raise_for=(401, 403),
+    )
 
 
 @bp.route("/polls/<int:poll_id>/open", methods=["POST"])
-def open_now(poll_id: int) -> Response:
+def open_now(poll_id: int) -> ResponseReturnValue:
     return _control(poll_id, "open")
 
 
 @bp.route("/polls/<int:poll_id>/close", methods=["POST"])
-def close_now(poll_id: int) -> Response:
+def close_now(poll_id: int) -> ResponseReturnValue:
     return _control(poll_id, "close")
 
 
 @bp.route("/polls/<int:poll_id>/release", methods=["POST"])
-def release(poll_id: int) -> Response:
+def release(poll_id: int) -> ResponseReturnValue:
     return _control(poll_id, "release")
 
 
 @bp.route("/polls/receipt")
 def receipt() -> tuple[str, int]:
     form = ReceiptForm(request.args)
-    check = None
-    status = 200
-    if request.args.get("code") is not None and form.validate():
-        try:
-            check = services.check_receipt(db.session, _actor(), form.code.data or "")
-        except DomainError as error:
-            apply_domain_error(form, error)
-            status = error.status
-    elif request.args.get("code") is not None:
-        status = 400
+    check, status = look_up(
+        form, lambda: services.check_receipt(db.session, request_actor(), form.code.data or ""),
+        asked=request.args.get("code") is not None)
     labels = ({option.id: option.label for option in check.poll.options} if check else {})
     return render_template("polls/receipt.html", form=form, check=check, labels=labels,
                            now=utcnow()), status
@@ -252,8 +249,8 @@ def receipt() -> tuple[str, int]:
 
 @bp.route("/polls/<int:poll_id>/ballots.json")
 def export_json(poll_id: int) -> Response:
-    poll = services.get_poll(db.session, _actor(), poll_id)
-    export = services.export_poll(db.session, _actor(), poll)
+    poll = services.get_poll(db.session, request_actor(), poll_id)
+    export = services.export_poll(db.session, request_actor(), poll)
     body = json.dumps(export, ensure_ascii=False, sort_keys=True, indent=1)
     return Response(body, mimetype="application/json", headers={
         "Content-Disposition": f'attachment; filename="poll-{poll.id}-ballots.json"'})
@@ -261,7 +258,7 @@ def export_json(poll_id: int) -> Response:
 
 @bp.route("/polls/<int:poll_id>/ballots.csv")
 def export_csv(poll_id: int) -> Response:
-    poll = services.get_poll(db.session, _actor(), poll_id)
-    export = services.export_poll(db.session, _actor(), poll)
+    poll = services.get_poll(db.session, request_actor(), poll_id)
+    export = services.export_poll(db.session, request_actor(), poll)
     return Response(services.export_csv(export), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="poll-{poll.id}-ballots.csv"'})

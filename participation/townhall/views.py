@@ -7,11 +7,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from participation.errors import DomainError, InvalidInput
+from participation.errors import InvalidInput
 from participation.extensions import db
+from participation.forms import handle_form, show_on_field
 from participation.realtime.log import commit_and_emit
 from participation.security.permissions import can, require
 from participation.security.ratelimit import hit_limit
@@ -27,17 +29,13 @@ from participation.townhall.forms import (
     UpvoteForm,
 )
 from participation.townhall.models import CHANNEL_LABELS, REJECT_REASONS, TownHall
-from participation.web import apply_domain_error
+from participation.web import request_actor
 
 bp = Blueprint("townhall", __name__, url_prefix="/townhalls")
 
 
-def _actor() -> object | None:
-    return current_user if current_user.is_authenticated else None
-
-
 def _load(townhall_id: int) -> TownHall:
-    return services.get_townhall(db.session, _actor(), townhall_id)
+    return services.get_townhall(db.session, request_actor(), townhall_id)
 
 
 def _order() -> str:
@@ -47,67 +45,58 @@ def _order() -> str:
 
 @bp.route("")
 def index() -> str:
-    groups = services.list_townhalls(db.session, _actor())
+    groups = services.list_townhalls(db.session, request_actor())
     return render_template("townhall/index.html", groups=groups)
 
 
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
-def create() -> str | Response | tuple[str, int]:
+def create() -> ResponseReturnValue:
     require(current_user, "townhall.create")
     form = TownHallForm()
-    if form.validate_on_submit():
-        try:
-            townhall = services.create_townhall(
-                db.session, current_user,
-                title=form.title.data or "", description=form.description.data or "",
-                starts_at=_utc(form.starts_at.data), ends_at=_utc(form.ends_at.data, "ends_at"),
-                livestream_url=form.livestream_url.data,
-                allow_anonymous=bool(form.allow_anonymous.data),
-                question_max_length=form.question_max_length.data or 300,
-                is_public=bool(form.is_public.data),
-            )
-        except DomainError as error:
-            db.session.rollback()
-            apply_domain_error(form, error) or flash(error.message, "error")
-        else:
-            db.session.commit()
-            flash(_("The town hall is scheduled."), "success")
-            return redirect(url_for("townhall.show", townhall_id=townhall.id))
-    status = 400 if form.is_submitted() else 200
-    return render_template("townhall/form.html", form=form), status
+    return handle_form(
+        form,
+        lambda: services.create_townhall(
+            db.session, current_user,
+            title=form.title.data or "", description=form.description.data or "",
+            starts_at=_utc(form.starts_at.data), ends_at=_utc(form.ends_at.data, "ends_at"),
+            livestream_url=form.livestream_url.data,
+            allow_anonymous=bool(form.allow_anonymous.data),
+            question_max_length=form.question_max_length.data or 300,
+            is_public=bool(form.is_public.data),
+        ),
+        flash_message=_("The town hall is scheduled."),
+        success=lambda townhall: redirect(url_for("townhall.show", townhall_id=townhall.id)),
+        render=lambda: render_template("townhall/form.html", form=form),
+    )
 
 
 @bp.route("/<int:townhall_id>/edit", methods=["GET", "POST"])
 @login_required
-def edit(townhall_id: int) -> str | Response | tuple[str, int]:
+def edit(townhall_id: int) -> ResponseReturnValue:
     """Officials correct the title, description, times, livestream and question settings
     until the town hall ends. The live page shows the new values on its next load."""
     townhall = _load(townhall_id)
     services.check_editable(current_user, townhall)
     form = EditTownHallForm(obj=townhall) if request.method == "GET" else EditTownHallForm()
-    if form.validate_on_submit():
-        try:
-            changed = services.update_townhall(
-                db.session, current_user, townhall,
-                title=form.title.data or "", description=form.description.data or "",
-                starts_at=_unless_unchanged(_utc(form.starts_at.data), townhall.starts_at),
-                ends_at=_unless_unchanged(_utc(form.ends_at.data, "ends_at"), townhall.ends_at),
-                livestream_url=form.livestream_url.data,
-                allow_anonymous=bool(form.allow_anonymous.data),
-                question_max_length=form.question_max_length.data or 0,
-            )
-        except DomainError as error:
-            db.session.rollback()
-            if not apply_domain_error(form, error):
-                raise  # ended meanwhile (409) or no longer an official (403)
-        else:
-            db.session.commit()
-            flash(_("The town hall is updated.") if changed else _("Nothing was changed."),
-                  "success")
-            return redirect(url_for("townhall.show", townhall_id=townhall.id))
-    status = 400 if form.is_submitted() else 200
-    return render_template("townhall/form.html", form=form, townhall=townhall), status
+    return handle_form(
+        form,
+        lambda: services.update_townhall(
+            db.session, current_user, townhall,
+            title=form.title.data or "", description=form.description.data or "",
+            starts_at=_unless_unchanged(_utc(form.starts_at.data), townhall.starts_at),
+            ends_at=_unless_unchanged(_utc(form.ends_at.data, "ends_at"), townhall.ends_at),
+            livestream_url=form.livestream_url.data,
+            allow_anonymous=bool(form.allow_anonymous.data),
+            question_max_length=form.question_max_length.data or 0,
+        ),
+        flash_message=lambda changed: (_("The town hall is updated.") if changed
+                                       else _("Nothing was changed.")),
+        success=lambda _result: redirect(url_for("townhall.show", townhall_id=townhall.id)),
+        render=lambda: render_template("townhall/form.html", form=form, townhall=townhall),
+        # Ended meanwhile (409) or no longer an official (403): the error page says so.
+        on_error=lambda error: show_on_field(form, error),
+    )
 
 
 def _utc(value: datetime | None, field: str = "starts_at") -> datetime:
@@ -125,7 +114,7 @@ def _unless_unchanged(submitted: datetime, stored: datetime) -> datetime:
 
 
 def _live_context(townhall: TownHall, **extra: object) -> dict[str, object]:
-    actor = _actor()
+    actor = request_actor()
     # Read before the state: the page is then at least as new as its sequence number.
     seq = services.sequence_number(db.session, townhall)
     questions = services.public_questions(db.session, townhall, _order())
@@ -156,29 +145,27 @@ def show(townhall_id: int) -> str:
 
 @bp.route("/<int:townhall_id>/questions", methods=["POST"])
 @login_required
-def ask(townhall_id: int) -> Response | tuple[str, int]:
+def ask(townhall_id: int) -> ResponseReturnValue:
     townhall = _load(townhall_id)
     form = AskForm()
-    if form.validate_on_submit():
-        try:
-            require(current_user, "townhall.ask", townhall)
-            if services.find_retried_question(db.session, current_user, townhall,
-                                              form.client_id.data or None) is None:
-                hit_limit("LIMIT_ASK", f"user:{current_user.id}")
-            services.ask_question(db.session, current_user, townhall,
-                                  text=form.text.data or "",
-                                  anonymous=bool(form.anonymous.data),
-                                  client_id=form.client_id.data or None)
-        except DomainError as error:
-            db.session.rollback()
-            if not apply_domain_error(form, error):
-                flash(error.message, "error")
-        else:
-            commit_and_emit(db.session)
-            flash(_("Thank you. Your question is awaiting moderation."), "success")
-            return redirect(url_for("townhall.show", townhall_id=townhall.id))
-    return render_template("townhall/live.html",
-                           **_live_context(townhall, ask_form=form)), 400
+
+    def ask_question() -> None:
+        require(current_user, "townhall.ask", townhall)
+        if services.find_retried_question(db.session, current_user, townhall,
+                                          form.client_id.data or None) is None:
+            hit_limit("LIMIT_ASK", f"user:{current_user.id}")
+        services.ask_question(db.session, current_user, townhall,
+                              text=form.text.data or "",
+                              anonymous=bool(form.anonymous.data),
+                              client_id=form.client_id.data or None)
+
+    return handle_form(
+        form, ask_question, commit=commit_and_emit,
+        flash_message=_("Thank you. Your question is awaiting moderation."),
+        success=lambda _result: redirect(url_for("townhall.show", townhall_id=townhall.id)),
+        render=lambda: render_template("townhall/live.html",
+                                       **_live_context(townhall, ask_form=form)),
+    )
 
 
 @bp.route("/<int:townhall_id>/questions/<int:question_id>/upvote", methods=["POST"])
@@ -223,14 +210,19 @@ def console(townhall_id: int) -> str:
 
 @bp.route("/<int:townhall_id>/questions/<int:question_id>/moderate", methods=["POST"])
 @login_required
-def moderate(townhall_id: int, question_id: int) -> Response:
+def moderate(townhall_id: int, question_id: int) -> ResponseReturnValue:
     townhall = _load(townhall_id)
     require(current_user, "townhall.moderate", townhall)
     form = ModerateForm()
+
+    def back_to_console(_result: object = None) -> Response:
+        return redirect(url_for("townhall.console", townhall_id=townhall.id))
+
     if not form.validate_on_submit():
         flash(_("That action was not understood; please try again."), "error")
-        return redirect(url_for("townhall.console", townhall_id=townhall.id))
-    try:
+        return back_to_console()
+
+    def moderate_question() -> None:
         question = services.get_question(db.session, question_id, lock=True)
         if question.townhall_id != townhall.id:
             abort(404)
@@ -239,37 +231,33 @@ def moderate(townhall_id: int, question_id: int) -> Response:
         services.moderate_question(db.session, current_user, question, form.action.data,
                                    reason=form.reason.data or None, into=into,
                                    answer=form.answer.data or None)
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-    else:
-        commit_and_emit(db.session)
-        flash(_(
-            'Question %(question_id)s: done (%(data)s).',
-            question_id=question_id, data=form.action.data), "success")
-    return redirect(url_for("townhall.console", townhall_id=townhall.id))
+
+    # Validated above, so no form here: a refusal is flashed on the console, never on a field.
+    return handle_form(
+        None, moderate_question, commit=commit_and_emit,
+        flash_message=_('Question %(question_id)s: done (%(data)s).',
+                        question_id=question_id, data=form.action.data),
+        success=back_to_console, render=back_to_console,
+    )
 
 
 @bp.route("/<int:townhall_id>/enter", methods=["POST"])
 @login_required
-def enter(townhall_id: int) -> Response | tuple[str, int]:
+def enter(townhall_id: int) -> ResponseReturnValue:
     townhall = _load(townhall_id)
     require(current_user, "townhall.enter_question", townhall)
     form = EnterQuestionForm()
-    if form.validate_on_submit():
-        try:
-            services.enter_question(db.session, current_user, townhall,
-                                    text=form.text.data or "", channel=form.channel.data,
-                                    name=form.name.data or None)
-        except DomainError as error:
-            db.session.rollback()
-            apply_domain_error(form, error) or flash(error.message, "error")
-        else:
-            commit_and_emit(db.session)
-            flash(_("The question is entered and public."), "success")
-            return redirect(url_for("townhall.console", townhall_id=townhall.id))
-    return render_template("townhall/moderate.html",
-                           **_console_context(townhall, enter_form=form)), 400
+    return handle_form(
+        form,
+        lambda: services.enter_question(db.session, current_user, townhall,
+                                        text=form.text.data or "", channel=form.channel.data,
+                                        name=form.name.data or None),
+        commit=commit_and_emit,
+        flash_message=_("The question is entered and public."),
+        success=lambda _result: redirect(url_for("townhall.console", townhall_id=townhall.id)),
+        render=lambda: render_template("townhall/moderate.html",
+                                       **_console_context(townhall, enter_form=form)),
+    )
 
 
 @bp.route("/<int:townhall_id>/status", methods=["POST"])

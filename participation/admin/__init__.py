@@ -1,0 +1,1 @@
+"""The admin's pages over accounts: roles, suspensions and the audit log."""
