@@ -115,7 +115,7 @@ def _queue_options(app: Flask) -> dict[str, Any]:
         return {"client_manager": LocalManager()}
     if not str(url).startswith(("redis://", "rediss://")):
         return {}
-    from participation.realtime.queue import ResyncingRedisManager
+    from participation.realtime.redis_manager import ResyncingRedisManager
 
     channel = app.config.get("SOCKETIO_CHANNEL") or "flask-socketio"
     return {"client_manager": ResyncingRedisManager(url, channel=channel)}

@@ -1,8 +1,8 @@
 """Town-hall rules: scheduling, asking, upvoting, moderating, and the public ledger.
 
 Plain functions `verb_noun(session, actor, ...)`: they flush, never commit, and raise domain
-errors. Every change others should see live is recorded with `realtime.log.record_event` in the
-same transaction; the caller commits and then emits (`commit_and_emit`).
+errors. Every change others should see live is recorded with `realtime.services.record_event`
+in the same transaction; the caller commits and then emits (`commit_and_emit`).
 """
 
 from __future__ import annotations
@@ -21,13 +21,11 @@ from participation.accounts.models import User
 from participation.accounts.services import personal_data
 from participation.db import utcnow
 from participation.errors import Closed, Conflict, Forbidden, InvalidInput, NotFound
-from participation.realtime.log import (
-    MODERATORS,
-    PUBLIC,
+from participation.realtime.outbox import MODERATORS, PUBLIC, user_audience
+from participation.realtime.services import (
     current_seq,
     record_event,
     start_sequence,
-    user_audience,
     withdraw_public_events,
 )
 from participation.security.headers import EMBED_HOSTS

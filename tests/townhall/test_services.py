@@ -10,8 +10,8 @@ from sqlalchemy import select
 from participation.accounts.services import export_personal_data, set_role
 from participation.db import utcnow
 from participation.errors import Closed, Conflict, Forbidden, InvalidInput, Unauthorized
-from participation.realtime.log import MODERATORS, PUBLIC, take_events, user_audience
 from participation.realtime.models import Event
+from participation.realtime.outbox import MODERATORS, PUBLIC, take_events, user_audience
 from participation.security.permissions import Role
 from participation.townhall import services
 from participation.townhall.models import (

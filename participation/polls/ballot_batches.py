@@ -53,7 +53,6 @@ class PendingVote:
     poll_id: int
     choices: Any
     client_id: Any
-    locale: str | None
     done: threading.Event = field(default_factory=threading.Event)
     outcome: services.CastOutcome | DomainError | type[ServiceUnavailable] | WriteFailed | None \
         = None
@@ -140,7 +139,7 @@ class BallotWriter:
                 requests = [services.VoteRequest(
                     actor=signed_in_as(users.get(vote.user_id), vote.token),
                     poll_id=vote.poll_id, choices=vote.choices, client_id=vote.client_id,
-                    townhall_only=True, locale=vote.locale) for vote in group]
+                    townhall_only=True) for vote in group]
                 outcomes: list[Any] = services.cast_ballots(session, requests)
                 session.commit()
                 return outcomes
