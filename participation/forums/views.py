@@ -26,7 +26,6 @@ from participation.extensions import db, limiter
 from participation.forums import services
 from participation.forums.forms import EditPostForm, FlagForm, ReplyForm, ThreadForm, TopicForm
 from participation.forums.models import Thread, Topic
-from participation.moderation.services import moderation_counts
 from participation.security.permissions import require
 from participation.web import apply_domain_error, page_argument
 
@@ -117,7 +116,7 @@ def _render_topic(topic: Topic, form: ThreadForm, status: int = 200) -> tuple[st
     return render_template(
         "forums/topic.html", topic=topic, threads=threads, total=total, page=page,
         per_page=THREADS_PER_PAGE, form=form,
-        moderation=moderation_counts(db.session, topic.id),
+        moderation=services.moderation_counts(db.session, topic.id),
         show_hidden=services.can_see_hidden(current_user),
     ), status
 

@@ -8,9 +8,16 @@ from sqlalchemy import func, select
 from participation.accounts import services as accounts
 from participation.errors import Closed, Conflict, Forbidden, InvalidInput, Unauthorized
 from participation.forums import services
-from participation.forums.models import Flag, Post, PostRevision, ThreadFollow, TopicStatus
+from participation.forums.models import (
+    Flag,
+    ForumModerationEntry,
+    ModerationAction,
+    Post,
+    PostRevision,
+    ThreadFollow,
+    TopicStatus,
+)
 from participation.moderation import services as moderation
-from participation.moderation.models import ForumModerationEntry, ModerationAction
 from participation.notifications import services as notifications
 from participation.notifications.models import Notification
 from participation.security.permissions import Role
@@ -239,7 +246,7 @@ def test_moderator_restores_hidden_post_and_author_is_told(session, make_thread,
     assert moderation.flag_queue(session, moderator)[1] == 0
     kinds = [n.message for n in _notices(session, author)]
     assert len(kinds) == 2 and "restored" in kinds[1]
-    counts = moderation.moderation_counts(session, thread.topic_id)
+    counts = services.moderation_counts(session, thread.topic_id)
     assert counts == {"auto_hide": 1, "restore": 1}
 
 
@@ -300,7 +307,7 @@ def test_move_pin_and_counts_per_topic(session, make_topic, make_thread, moderat
     moderation.move_thread(session, moderator, thread, second, reason="Belongs there")
     session.commit()
     assert thread.topic_id == second.id and thread.pinned
-    assert moderation.moderation_counts(session, first.id) == {"pin": 1, "move": 1}
+    assert services.moderation_counts(session, first.id) == {"pin": 1, "move": 1}
     by_topic = {t.title: c for t, c in moderation.counts_by_topic(session)}
     assert by_topic["Second"] == {} and by_topic["First"]["move"] == 1
     entries, _ = moderation.moderation_log(session, moderator)
