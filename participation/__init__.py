@@ -73,6 +73,7 @@ def configure_logging(app: Flask) -> None:
 def configure_extensions(app: Flask) -> None:
     from participation.extensions import csrf, db, limiter, migrate, socketio
     from participation.realtime.connection import SessionInterface
+    from participation.security import limit_storage  # noqa: F401 - registers memory://
     from participation.security.headers import configure_security_headers
     from participation.web import configure_error_handlers, configure_url_converters
 
@@ -215,7 +216,7 @@ def configure_blueprints(app: Flask) -> None:
 
     app.register_blueprint(decisions.bp)
 
-    from participation.i18n import views as i18n
+    from participation.languages import views as i18n
 
     app.register_blueprint(i18n.bp)
 

@@ -543,3 +543,16 @@ def moderation_counts(session: Session, topic_id: int | None = None) -> dict[str
     if topic_id is not None:
         stmt = stmt.where(ForumModerationEntry.topic_id == topic_id)
     return {ModerationAction(action).value: int(n) for action, n in session.execute(stmt)}
+
+
+def public_posts(session: Session, thread: Thread) -> list[Post]:
+    """The posts of a thread everyone may read, opening post first, then in order."""
+    return [post for post in session.scalars(
+        select(Post).where(Post.thread_id == thread.id)
+        .order_by(Post.is_opening.desc(), Post.created_at, Post.id)) if post.public]
+
+
+def recently_active_threads(session: Session, limit: int) -> list[Thread]:
+    """Threads with the latest activity first (visibility is the caller's to ask)."""
+    return list(session.scalars(select(Thread).order_by(Thread.last_activity_at.desc())
+                                .limit(limit)))

@@ -739,3 +739,14 @@ def record_tally(session: Session, poll_id: int) -> bool:
     record_event(session, poll.townhall_id, "tally",
                  {"poll_id": poll.id, "status": poll.status(utcnow()), "results": results})
     return True
+
+
+def voter_ids(session: Session, poll: Poll) -> set[int]:
+    """Accounts with a ballot in this poll."""
+    return set(session.scalars(select(Ballot.voter_id).where(Ballot.poll_id == poll.id)))
+
+
+def recently_closed(session: Session, limit: int) -> list[Poll]:
+    """The polls closed most recently, latest first (visibility is the caller's to ask)."""
+    return list(session.scalars(select(Poll).where(Poll.closes_at <= utcnow())
+                                .order_by(Poll.closes_at.desc()).limit(limit)))

@@ -685,6 +685,31 @@ def snapshot(session: Session, actor: User | None, townhall: TownHall, *,
     return data
 
 
+def participant_ids(session: Session, townhall: TownHall) -> set[int]:
+    """Accounts that asked or upvoted in this town hall."""
+    asked = session.scalars(select(Question.author_id).where(
+        Question.townhall_id == townhall.id, Question.author_id.is_not(None)))
+    upvoted = session.scalars(
+        select(Upvote.user_id).join(Question, Question.id == Upvote.question_id)
+        .where(Question.townhall_id == townhall.id))
+    return {*asked, *upvoted}
+
+
+def answer_waits(session: Session, townhall: TownHall) -> list[float]:
+    """Seconds from asking to answer, for each answered question."""
+    rows = session.execute(
+        select(Question.created_at, Question.answered_at)
+        .where(Question.townhall_id == townhall.id, Question.status == QuestionStatus.ANSWERED,
+               Question.answered_at.is_not(None))).all()
+    return [(answered - asked).total_seconds() for asked, answered in rows]
+
+
+def recently_ended(session: Session, limit: int) -> list[TownHall]:
+    """The latest ended town halls, latest first (visibility is the caller's to ask)."""
+    return list(session.scalars(select(TownHall).where(TownHall.status == Status.ENDED)
+                                .order_by(TownHall.starts_at.desc()).limit(limit)))
+
+
 def sequence_number(session: Session, townhall: TownHall) -> int:
     return current_seq(session, townhall.id)
 

@@ -9,7 +9,7 @@ from flask_login import current_user
 from participation.errors import DomainError
 from participation.extensions import db
 from participation.i18n import SESSION_KEY
-from participation.i18n.services import choose_language
+from participation.languages.services import choose_language
 from participation.web import safe_next_url
 
 bp = Blueprint("i18n", __name__)
