@@ -306,7 +306,7 @@ def prepare_app_database(db_url: str, env: dict[str, str], approvals: int) -> tu
     from participation.accounts.services import register_user
     from participation.db import utcnow
     from participation.extensions import db
-    from participation.realtime.log import take_events
+    from participation.realtime.outbox import take_events
     from participation.security.permissions import Role
     from participation.townhall import services
 

@@ -73,6 +73,7 @@ def configure_logging(app: Flask) -> None:
 def configure_extensions(app: Flask) -> None:
     from participation.extensions import csrf, db, limiter, migrate, socketio
     from participation.realtime.connection import SessionInterface
+    from participation.security import limit_storage  # noqa: F401 - registers memory://
     from participation.security.headers import configure_security_headers
     from participation.web import configure_error_handlers, configure_url_converters
 
@@ -115,7 +116,7 @@ def _queue_options(app: Flask) -> dict[str, Any]:
         return {"client_manager": LocalManager()}
     if not str(url).startswith(("redis://", "rediss://")):
         return {}
-    from participation.realtime.queue import ResyncingRedisManager
+    from participation.realtime.redis_manager import ResyncingRedisManager
 
     channel = app.config.get("SOCKETIO_CHANNEL") or "flask-socketio"
     return {"client_manager": ResyncingRedisManager(url, channel=channel)}
@@ -130,8 +131,10 @@ def _migrations_directory() -> str:
 def configure_login(app: Flask) -> None:
     from flask_login import AnonymousUserMixin
 
+    from participation.accounts import services as accounts
     from participation.accounts.models import User
     from participation.extensions import db, login_manager
+    from participation.security.login_ids import parse_login_id
 
     class Visitor(AnonymousUserMixin):
         role = None
@@ -148,13 +151,12 @@ def configure_login(app: Flask) -> None:
     def load_user(login_id: str) -> User | None:
         # The id carries the account's session token: once the token rotates (sign-out,
         # password change, suspension) every old session and remember cookie stops working.
-        raw_id, _, token = str(login_id).partition(":")
-        if not raw_id.isdigit() or not token:
-            return None
-        user = db.session.get(User, int(raw_id))
-        if user is None or user.session_token != token or not user.is_active:
-            return None
-        return user
+        login = parse_login_id(str(login_id))
+        return accounts.signed_in_user(db.session, *login) if login else None
+
+    # Sockets look their account up through the same rule (realtime/connection.py).
+    app.extensions["socket_account_loader"] = lambda user_id, token: accounts.signed_in_user(
+        db.session, user_id, token)
 
 
 # Main navigation, in order; an entry shows once its blueprint is registered.
@@ -215,7 +217,7 @@ def configure_blueprints(app: Flask) -> None:
 
     app.register_blueprint(decisions.bp)
 
-    from participation.i18n import views as i18n
+    from participation.languages import views as i18n
 
     app.register_blueprint(i18n.bp)
 

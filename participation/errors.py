@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
-from flask_babel import gettext
+from typing import Any
+
+from flask_babel import lazy_gettext
 
 from participation.i18n import N_
 
@@ -15,10 +17,17 @@ class DomainError(Exception):
     status = 400
     default_message = N_("That request could not be carried out.")
 
-    def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
-        self.message = message or gettext(self.default_message)
+    def __init__(self, message: Any = None, *, field: str | None = None) -> None:
+        # A lazy message (flask_babel.lazy_gettext) is written out when it is read, in the
+        # language of whoever receives the answer: see `message`.
+        self._message = message or lazy_gettext(self.default_message)
         self.field = field
-        super().__init__(self.message)
+        super().__init__(self._message)
+
+    @property
+    def message(self) -> str:
+        """The message in the current language (for a lazy one) or as it was given."""
+        return str(self._message)
 
 
 class InvalidInput(DomainError):

@@ -11,7 +11,6 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 
 from participation.db import Base
-from participation.security import limit_storage  # noqa: F401 - registers memory://
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()

@@ -1,8 +1,15 @@
 """Every domain's models, imported so that Base.metadata knows all tables (Alembic, tests)."""
 
 from participation.accounts.models import AuditEntry, User
-from participation.forums.models import Flag, Post, PostRevision, Thread, ThreadFollow, Topic
-from participation.moderation.models import ForumModerationEntry
+from participation.forums.models import (
+            Flag,
+            ForumModerationEntry,
+            Post,
+            PostRevision,
+            Thread,
+            ThreadFollow,
+            Topic,
+)
 from participation.notifications.models import Notification
 
 __all__ = ["AuditEntry", "User"]

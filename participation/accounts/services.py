@@ -113,6 +113,30 @@ def get_user(session: Session, user_id: int) -> User:
     return user
 
 
+def signed_in_as(user: User | None, token: str) -> User | None:
+    """`user` if `token` is still their session token and the account is active.
+
+    The one rule for pages and sockets alike: once the token rotates (sign-out, password change,
+    suspension, deletion) every old cookie and socket stops counting as the account.
+    """
+    if user is None or user.session_token != token or not user.is_active:
+        return None
+    return user
+
+
+def signed_in_user(session: Session, user_id: int, token: str) -> User | None:
+    """The account a cookie or socket signed in as, if it still may act as it."""
+    return signed_in_as(session.get(User, user_id), token)
+
+
+def users_by_id(session: Session, user_ids: set[int]) -> dict[int, User]:
+    """The accounts with these ids, in one query (a group of votes' voters)."""
+    if not user_ids:
+        return {}
+    return {user.id: user for user in session.scalars(
+        select(User).where(User.id.in_(sorted(user_ids))))}
+
+
 def register_user(
     session: Session,
     *,

@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from participation.decisions.chain import canonical_json, timestamp
@@ -64,21 +63,17 @@ def provider(kind: str) -> Callable[[Provider], Provider]:
 
 def evidence_choices(session: Session, limit: int = 15) -> dict[str, list[tuple[int, str]]]:
     """Recent items of each kind a record could rest on, for the publish form's hints."""
-    from participation.db import utcnow
-    from participation.forums.models import Thread
-    from participation.polls.models import Poll
-    from participation.townhall.models import Status, TownHall
+    from participation.forums import services as forums
+    from participation.polls import services as polls
+    from participation.townhall import services as townhalls
 
     # A few more candidates than are shown, since some may not be public.
     candidates = limit * 4
-    polls = session.scalars(select(Poll).where(Poll.closes_at <= utcnow())
-                            .order_by(Poll.closes_at.desc()).limit(candidates))
-    townhalls = session.scalars(select(TownHall).where(TownHall.status == Status.ENDED)
-                                .order_by(TownHall.starts_at.desc()).limit(candidates))
-    threads = session.scalars(select(Thread).order_by(Thread.last_activity_at.desc())
-                              .limit(candidates))
-    return {"poll": _public(polls, "poll.view", "question", limit),
-            "townhall": _public(townhalls, "townhall.view", "title", limit),
+    polls_closed = polls.recently_closed(session, candidates)
+    townhalls_ended = townhalls.recently_ended(session, candidates)
+    threads = forums.recently_active_threads(session, candidates)
+    return {"poll": _public(polls_closed, "poll.view", "question", limit),
+            "townhall": _public(townhalls_ended, "townhall.view", "title", limit),
             "thread": _public(threads, "forum.thread.view", "title", limit)}
 
 
@@ -96,27 +91,16 @@ def freeze_townhall(session: Session, townhall_id: int) -> Evidence:
     """An ended public town hall: every public question with its outcome and answer, and the
     moderation ledger's counts."""
     from participation.townhall import services as townhalls
-    from participation.townhall.models import Question as TownHallQuestion
-    from participation.townhall.models import QuestionStatus, Status, TownHall, Upvote
+    from participation.townhall.models import Status
 
-    townhall = session.get(TownHall, townhall_id)
-    if townhall is None or not can(None, "townhall.view", townhall):
-        raise NotFound()
+    try:
+        townhall = townhalls.find_townhall(session, None, townhall_id)
+    except NotFound:
+        raise NotFound() from None
     if townhall.status is not Status.ENDED:
         raise Closed(_("the town hall has not ended yet."))
     questions = townhalls.transcript(session, townhall)
     ledger = townhalls.ledger(session, townhall)
-    asked_by = set(session.scalars(
-        select(TownHallQuestion.author_id).where(TownHallQuestion.townhall_id == townhall.id,
-                                                 TownHallQuestion.author_id.is_not(None))))
-    upvoters = set(session.scalars(
-        select(Upvote.user_id).join(TownHallQuestion, TownHallQuestion.id == Upvote.question_id)
-        .where(TownHallQuestion.townhall_id == townhall.id)))
-    answered = session.execute(
-        select(TownHallQuestion.created_at, TownHallQuestion.answered_at)
-        .where(TownHallQuestion.townhall_id == townhall.id,
-               TownHallQuestion.status == QuestionStatus.ANSWERED,
-               TownHallQuestion.answered_at.is_not(None))).all()
     snapshot = {
         "title": townhall.title,
         "starts_at": _moment(townhall.starts_at),
@@ -138,10 +122,10 @@ def freeze_townhall(session: Session, townhall_id: int) -> Evidence:
     }
     return Evidence(
         title=townhall.title, snapshot=snapshot, townhall_id=townhall.id,
-        participants=frozenset(asked_by | upvoters),
+        participants=frozenset(townhalls.participant_ids(session, townhall)),
         questions_asked=ledger["asked"],
         questions_answered=ledger["answered_live"] + ledger["answered_in_writing"],
-        answer_seconds=tuple((done - asked).total_seconds() for asked, done in answered),
+        answer_seconds=tuple(townhalls.answer_waits(session, townhall)),
     )
 
 
@@ -155,14 +139,11 @@ def thread_content_digest(posts: list[dict[str, Any]]) -> str:
 def freeze_thread(session: Session, thread_id: int) -> Evidence:
     """A public forum thread: its title, how many posts are visible, and a digest of them."""
     from participation.forums import services as forums
-    from participation.forums.models import Post
 
     thread = forums.get_thread(session, thread_id)
     if not can(None, "forum.thread.view", thread):
         raise NotFound()
-    posts = [post for post in session.scalars(
-        select(Post).where(Post.thread_id == thread.id)
-        .order_by(Post.is_opening.desc(), Post.created_at, Post.id)) if post.public]
+    posts = forums.public_posts(session, thread)
     snapshot = {
         "title": thread.title,
         "topic": {"id": thread.topic.id, "title": thread.topic.title},
@@ -184,7 +165,6 @@ def freeze_poll(session: Session, poll_id: int) -> Evidence:
     instant-runoff round for ranked choice), turnout and the receipts digest."""
     from participation.db import utcnow
     from participation.polls import services as polls
-    from participation.polls.models import Ballot
 
     poll = polls.get_poll(session, None, poll_id)
     now = utcnow()
@@ -228,7 +208,7 @@ def freeze_poll(session: Session, poll_id: int) -> Evidence:
     else:
         snapshot["tally"] = [row(option["id"], option["votes"]) for option in results["options"]]
         snapshot["leaders"] = [labels[option_id] for option_id in results["leaders"]]
-    voters = session.scalars(select(Ballot.voter_id).where(Ballot.poll_id == poll.id))
     return Evidence(title=poll.question, snapshot=snapshot, topic_id=poll.topic_id,
-                    townhall_id=poll.townhall_id, participants=frozenset(voters),
+                    townhall_id=poll.townhall_id,
+                    participants=frozenset(polls.voter_ids(session, poll)),
                     ballots=results["ballots"])

@@ -20,6 +20,8 @@ from participation.errors import Closed, Conflict, Forbidden, InvalidInput, NotF
 from participation.forums.models import (
     Flag,
     FlagReason,
+    ForumModerationEntry,
+    ModerationAction,
     Post,
     PostRevision,
     Thread,
@@ -27,7 +29,6 @@ from participation.forums.models import (
     Topic,
     TopicStatus,
 )
-from participation.moderation.models import ForumModerationEntry, ModerationAction
 from participation.notifications.services import notify
 from participation.security.permissions import Role, can, has_role, require
 from participation.security.sanitize import clean_text, render_markdown
@@ -535,3 +536,25 @@ def export_forum_follows(session: Session, user: User) -> list[dict[str, Any]]:
     return [{"thread_id": f.thread_id, "since": f.created_at.isoformat()}
             for f in session.scalars(select(ThreadFollow).where(ThreadFollow.user_id == user.id)
                                      .order_by(ThreadFollow.id))]
+
+
+def moderation_counts(session: Session, topic_id: int | None = None) -> dict[str, int]:
+    """Public: how many of each moderation action, for one topic or the whole forum."""
+    stmt = select(ForumModerationEntry.action, func.count()).group_by(
+        ForumModerationEntry.action)
+    if topic_id is not None:
+        stmt = stmt.where(ForumModerationEntry.topic_id == topic_id)
+    return {ModerationAction(action).value: int(n) for action, n in session.execute(stmt)}
+
+
+def public_posts(session: Session, thread: Thread) -> list[Post]:
+    """The posts of a thread everyone may read, opening post first, then in order."""
+    return [post for post in session.scalars(
+        select(Post).where(Post.thread_id == thread.id)
+        .order_by(Post.is_opening.desc(), Post.created_at, Post.id)) if post.public]
+
+
+def recently_active_threads(session: Session, limit: int) -> list[Thread]:
+    """Threads with the latest activity first (visibility is the caller's to ask)."""
+    return list(session.scalars(select(Thread).order_by(Thread.last_activity_at.desc())
+                                .limit(limit)))

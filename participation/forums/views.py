@@ -27,7 +27,6 @@ from participation.forms import ConfirmForm, handle_form
 from participation.forums import services
 from participation.forums.forms import EditPostForm, FlagForm, ReplyForm, ThreadForm, TopicForm
 from participation.forums.models import Post, Thread, Topic
-from participation.moderation.services import moderation_counts
 from participation.security.permissions import require
 from participation.web import configured_limit, page_argument
 
@@ -100,7 +99,7 @@ def _render_topic(topic: Topic, form: ThreadForm) -> str:
     return render_template(
         "forums/topic.html", topic=topic, threads=threads, total=total, page=page,
         per_page=THREADS_PER_PAGE, form=form,
-        moderation=moderation_counts(db.session, topic.id),
+        moderation=services.moderation_counts(db.session, topic.id),
         show_hidden=services.can_see_hidden(current_user),
     )
 

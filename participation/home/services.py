@@ -1,12 +1,7 @@
-"""What the home page shows a newcomer: each domain's current activity, asked of its services.
-
-A section is gathered only when the app serves that domain (its blueprint is registered), so the
-home page works in any combination of domains.
-"""
+"""What the home page shows a newcomer: each domain's current activity, asked of its services."""
 
 from __future__ import annotations
 
-from collections.abc import Container
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -14,6 +9,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from participation.accounts.models import User
+from participation.decisions import services as decisions
+from participation.polls import services as polls
+from participation.townhall import services as townhall
 
 UPCOMING_LIMIT = 3
 POLL_LIMIT = 5
@@ -22,36 +20,20 @@ DECISION_LIMIT = 3
 
 @dataclass
 class FrontPage:
-    """The home page's sections; None means the app does not serve that domain."""
+    """The home page's sections, in the order shown."""
 
-    live: list[Any] | None = None
-    upcoming: list[Any] | None = None
-    open_polls: list[Any] | None = None
-    decisions: list[Any] | None = None
-    sections: list[str] = field(default_factory=list)
+    live: list[Any] = field(default_factory=list)
+    upcoming: list[Any] = field(default_factory=list)
+    open_polls: list[Any] = field(default_factory=list)
+    decisions: list[Any] = field(default_factory=list)
+    sections: tuple[str, ...] = ("live", "upcoming", "polls", "decisions")
 
 
-def front_page(session: Session, actor: User | None, endpoints: Container[str],
-               now: datetime) -> FrontPage:
+def front_page(session: Session, actor: User | None, now: datetime) -> FrontPage:
     """Live and upcoming town halls, open polls and recent decisions the actor may see."""
-    page = FrontPage()
-    if "townhall.index" in endpoints:
-        from participation.townhall import services as townhall
-
-        groups = townhall.list_townhalls(session, actor)
-        page.live = groups["live"]
-        page.upcoming = groups["upcoming"][:UPCOMING_LIMIT]
-        page.sections += ["live", "upcoming"]
-    if "polls.index" in endpoints:
-        from participation.polls import services as polls
-
-        visible, _total = polls.list_polls(session, actor, page=1, per_page=200)
-        page.open_polls = [p for p in visible if p.is_open(now)][:POLL_LIMIT]
-        page.sections.append("polls")
-    if "decisions.index" in endpoints:
-        from participation.decisions import services as decisions
-
-        records, _total = decisions.list_records(session, page=1, per_page=DECISION_LIMIT)
-        page.decisions = records
-        page.sections.append("decisions")
-    return page
+    groups = townhall.list_townhalls(session, actor)
+    visible, _total = polls.list_polls(session, actor, page=1, per_page=200)
+    records, _total = decisions.list_records(session, page=1, per_page=DECISION_LIMIT)
+    return FrontPage(live=groups["live"], upcoming=groups["upcoming"][:UPCOMING_LIMIT],
+                     open_polls=[p for p in visible if p.is_open(now)][:POLL_LIMIT],
+                     decisions=records)

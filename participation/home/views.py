@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, render_template
 from flask_login import current_user
 
 from participation.db import utcnow
@@ -15,11 +15,6 @@ bp = Blueprint("home", __name__)
 @bp.route("/")
 def index() -> str:
     actor = current_user if current_user.is_authenticated else None
-    page = front_page(db.session, actor, current_app.view_functions, utcnow())
+    page = front_page(db.session, actor, utcnow())
     return render_template("home/index.html", page=page)
 
-
-@bp.route("/healthz")
-def healthz() -> tuple[dict[str, str], int]:
-    """The process is alive (no dependencies checked)."""
-    return {"status": "ok"}, 200

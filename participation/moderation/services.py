@@ -11,9 +11,15 @@ from sqlalchemy.orm import Session, joinedload
 from participation.accounts.models import User
 from participation.db import utcnow
 from participation.errors import Closed, Conflict, InvalidInput, NotFound
-from participation.forums.models import Flag, Post, Thread, Topic
+from participation.forums.models import (
+    Flag,
+    ForumModerationEntry,
+    ModerationAction,
+    Post,
+    Thread,
+    Topic,
+)
 from participation.forums.services import post_link, recount_replies, thread_link
-from participation.moderation.models import ForumModerationEntry, ModerationAction
 from participation.notifications.services import notify
 from participation.security.permissions import require
 from participation.security.sanitize import clean_text
@@ -179,15 +185,6 @@ def get_topic_or_404(session: Session, topic_id: int | None) -> Topic:
     if topic is None:
         raise NotFound(_("There is no such topic."), field="topic_id")
     return topic
-
-
-def moderation_counts(session: Session, topic_id: int | None = None) -> dict[str, int]:
-    """Public: how many of each moderation action, for one topic or the whole forum."""
-    stmt = select(ForumModerationEntry.action, func.count()).group_by(
-        ForumModerationEntry.action)
-    if topic_id is not None:
-        stmt = stmt.where(ForumModerationEntry.topic_id == topic_id)
-    return {ModerationAction(action).value: int(n) for action, n in session.execute(stmt)}
 
 
 def counts_by_topic(session: Session) -> list[tuple[Topic, dict[str, int]]]:

@@ -11,9 +11,9 @@ from flask_login import current_user, login_required
 from participation.extensions import db
 from participation.forms import ConfirmForm, handle_form
 from participation.forums import services as forums
+from participation.forums.models import ACTION_LABELS
 from participation.moderation import services
 from participation.moderation.forms import HideForm, MoveForm, ReasonForm
-from participation.moderation.models import ACTION_LABELS
 from participation.security.permissions import require
 from participation.web import number_argument, page_argument, safe_next_url
 
@@ -148,4 +148,4 @@ def ledger() -> str:
     """Public: how much moderation each topic has seen."""
     return render_template("moderation/ledger.html", rows=services.counts_by_topic(db.session),
                            labels=ACTION_LABELS,
-                           totals=services.moderation_counts(db.session))
+                           totals=forums.moderation_counts(db.session))

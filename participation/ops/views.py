@@ -1,4 +1,5 @@
-"""/readyz for the proxy and the orchestrator, /metrics for Prometheus."""
+"""Health and readiness together: /healthz (the process answers) and /readyz (it can serve) for
+the proxy and the orchestrator, and /metrics for Prometheus."""
 
 from __future__ import annotations
 
@@ -18,6 +19,12 @@ bp = Blueprint("ops", __name__)
 
 CHECK_TIMEOUT_SECONDS = 2
 RETRY_AFTER_SECONDS = 5
+
+
+@bp.route("/healthz")
+def healthz() -> tuple[dict[str, str], int]:
+    """The process is alive (no dependencies checked)."""
+    return {"status": "ok"}, 200
 
 
 def check_database() -> None:

@@ -10,16 +10,15 @@ from typing import Any
 from flask import Flask, current_app
 from flask_babel import gettext as _
 
-from participation.db import utcnow
 from participation.errors import ServiceUnavailable, Unauthorized
 from participation.extensions import db, socketio
 from participation.polls import services
+from participation.polls.ballot_batches import PendingVote, grouping_enabled, writer_for
 from participation.polls.models import Poll
-from participation.polls.writer import PendingVote, grouping_enabled, writer_for
 from participation.realtime.acks import acknowledged, require_fields
-from participation.realtime.connection import current_actor, socket_locale, socket_login
+from participation.realtime.connection import current_actor, socket_login
 from participation.realtime.handlers import on
-from participation.realtime.log import commit_and_emit, record_event
+from participation.realtime.outbox import commit_and_emit
 from participation.security.ratelimit import hit_limit
 
 log = logging.getLogger(__name__)
@@ -42,7 +41,7 @@ def vote(payload: dict[str, Any]) -> dict[str, Any]:
     The ack carries the receipt code. A retry with the same client_id is applied once. The
     town hall's room then gets a coalesced `tally` when the poll's results are live. On the real
     server the vote is written together with the others arriving at the same time
-    (`participation.polls.writer`); it is acknowledged once committed either way.
+    (`participation.polls.ballot_batches`); it is acknowledged once committed either way.
     """
     require_fields(payload, poll_id=int, choices=list)
     # Counted before any database work: the limiter may yield to other green threads (its
@@ -55,8 +54,7 @@ def vote(payload: dict[str, Any]) -> dict[str, Any]:
     if grouping_enabled(app):
         outcome = writer_for(app).cast(PendingVote(
             user_id=login[0], token=login[1], poll_id=payload["poll_id"],
-            choices=payload["choices"], client_id=payload.get("client_id"),
-            locale=socket_locale()))
+            choices=payload["choices"], client_id=payload.get("client_id")))
         if outcome is ServiceUnavailable:
             raise ServiceUnavailable()
     else:
@@ -138,12 +136,7 @@ def publish_tally(poll_id: int) -> None:
     The tally goes through the town hall's event log, so it carries the room's next sequence
     number and a client that reconnects is sent what it missed.
     """
-    poll = db.session.get(Poll, poll_id)
-    if poll is None or poll.townhall_id is None or not services.results_visible(poll):
+    if services.record_tally(db.session, poll_id):
+        commit_and_emit(db.session)
+    else:
         db.session.rollback()
-        return
-    now = utcnow()
-    results = services.count_poll(db.session, poll)
-    record_event(db.session, poll.townhall_id, "tally",
-                 {"poll_id": poll.id, "status": poll.status(now), "results": results})
-    commit_and_emit(db.session)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -34,6 +34,7 @@ from participation.forums.models import Topic, TopicStatus
 from participation.i18n import N_
 from participation.polls import counting
 from participation.polls.models import Ballot, Poll, PollKind, PollOption, ResultsMode
+from participation.realtime.services import record_event
 from participation.security.permissions import can, require
 from participation.security.sanitize import clean_text, render_markdown
 from participation.townhall.models import Status as TownHallStatus
@@ -296,17 +297,17 @@ def release_results(session: Session, actor: User, poll: Poll) -> None:
 
 def _parse_choices(choices: Any) -> list[int]:
     if not isinstance(choices, list):
-        raise InvalidInput(_("'choices' must be a list of option ids."), field="choices")
+        raise InvalidInput(_l("'choices' must be a list of option ids."), field="choices")
     if len(choices) > OPTIONS_MAX:
-        raise InvalidInput(_("That is not one of this poll's options."), field="choices")
+        raise InvalidInput(_l("That is not one of this poll's options."), field="choices")
     parsed = []
     for choice in choices:
         if isinstance(choice, bool):
-            raise InvalidInput(_("That is not one of this poll's options."), field="choices")
+            raise InvalidInput(_l("That is not one of this poll's options."), field="choices")
         if isinstance(choice, str) and choice.strip().isdigit():
             choice = int(choice.strip())
         if not isinstance(choice, int):
-            raise InvalidInput(_("That is not one of this poll's options."), field="choices")
+            raise InvalidInput(_l("That is not one of this poll's options."), field="choices")
         parsed.append(choice)
     return parsed
 
@@ -336,8 +337,6 @@ class VoteRequest:
     client_id: Any = None
     # Refuse a poll held in a forum topic (socket votes belong to a town hall's room).
     townhall_only: bool = False
-    # The language error messages are written in, when not the current one.
-    locale: str | None = None
 
 
 @dataclass
@@ -359,24 +358,25 @@ def cast_ballots(session: Session, requests: list[VoteRequest]) -> list[CastOutc
     poll, and the ballots are written with one INSERT … ON CONFLICT DO NOTHING for all of them:
     the unique constraint on (poll, voter), not a read before the insert, decides who already
     has a ballot, and those ballots are then replaced. At most one request per (poll, voter).
+    A refusal's message is lazy: it is written out where the answer is sent, in the language of
+    the socket or page that receives it.
     """
     outcomes: list[CastOutcome | DomainError | None] = [None] * len(requests)
     parsed: dict[int, list[int]] = {}
     for index, request in enumerate(requests):
-        error = _localized(request, lambda request=request: _check_request(request))
-        if isinstance(error, DomainError):
+        try:
+            parsed[index] = _check_request(request)
+        except DomainError as error:
             outcomes[index] = error
-        else:
-            parsed[index] = error
     polls = _lock_polls(session, {requests[i].poll_id for i in parsed})
     now = utcnow()
     rows: dict[tuple[int, int], dict[str, Any]] = {}
     for index, choices in parsed.items():
         request = requests[index]
-        problem = _localized(request, lambda request=request, choices=choices: _check_against_poll(
-            session, request, polls.get(request.poll_id), choices, now))
-        if isinstance(problem, DomainError):
-            outcomes[index] = problem
+        try:
+            _check_against_poll(session, request, polls.get(request.poll_id), choices, now)
+        except DomainError as error:
+            outcomes[index] = error
             continue
         key = (request.poll_id, request.actor.id)  # type: ignore[union-attr]
         if key in rows:
@@ -395,51 +395,36 @@ def cast_ballots(session: Session, requests: list[VoteRequest]) -> list[CastOutc
     return outcomes  # type: ignore[return-value]
 
 
-def _localized(request: VoteRequest, check: Any) -> Any:
-    """Run `check`; a refusal is returned, its message written in the request's language."""
-    try:
-        return check()
-    except DomainError as error:
-        if not request.locale:
-            return error
-        with force_locale(request.locale):
-            try:
-                check()
-            except DomainError as again:
-                return again
-        return error
-
-
 def _check_request(request: VoteRequest) -> list[int]:
     """What can be checked without the database: who votes and the shape of the payload."""
     require(request.actor, "poll.vote")
     client_id = request.client_id
     if client_id is not None and (not isinstance(client_id, str) or not client_id
                                   or len(client_id) > CLIENT_ID_MAX):
-        raise InvalidInput(_(
+        raise InvalidInput(_l(
             "'client_id' must be text of at most %(CLIENT_ID_MAX)s characters.",
             CLIENT_ID_MAX=CLIENT_ID_MAX))
     choices = _parse_choices(request.choices)
     poll_id = request.poll_id
     if isinstance(poll_id, bool) or not isinstance(poll_id, int) or not 1 <= poll_id <= MAX_ROW_ID:
-        raise NotFound(_("No such poll."))
+        raise NotFound(_l("No such poll."))
     return choices
 
 
 def _check_against_poll(session: Session, request: VoteRequest, poll: Poll | None,
                         choices: list[int], now: datetime) -> None:
     if poll is None or not can(request.actor, "poll.view", poll):
-        raise NotFound(_("No such poll."))
+        raise NotFound(_l("No such poll."))
     if poll.is_closed(now):
-        raise Closed(_("This poll has closed; no more votes are counted."))
+        raise Closed(_l("This poll has closed; no more votes are counted."))
     if not poll.is_open(now):
-        raise Closed(_("This poll is not open yet."))
+        raise Closed(_l("This poll is not open yet."))
     problem = counting.check_ballot_shape(
         poll.kind.value, [option.id for option in poll.options], poll.max_choices, choices)
     if problem:
         raise InvalidInput(_ballot_problem(problem, poll.max_choices), field="choices")
     if request.townhall_only and poll.townhall_id is None:
-        raise InvalidInput(_("This poll is not held in a town hall; vote on its page."))
+        raise InvalidInput(_l("This poll is not held in a town hall; vote on its page."))
 
 
 # counting.check_ballot_shape's answers (in English, as recounts print them), for the catalog.
@@ -452,12 +437,12 @@ BALLOT_PROBLEMS = (
 )
 
 
-def _ballot_problem(problem: str, max_choices: int | None) -> str:
-    """What is wrong with a ballot, in the current language."""
+def _ballot_problem(problem: str, max_choices: int | None) -> Any:
+    """What is wrong with a ballot, in the language of whoever reads it."""
     if problem in BALLOT_PROBLEMS:
-        return _(problem)
+        return _l(problem)
     if max_choices is not None and problem == f"Choose at most {max_choices} options.":
-        return _("Choose at most %(count)s options.", count=max_choices)
+        return _l("Choose at most %(count)s options.", count=max_choices)
     return problem
 
 
@@ -741,3 +726,28 @@ def export_personal_ballots(session: Session, user: User) -> list[dict[str, Any]
             "cast_at": ballot.cast_at.isoformat(),
         })
     return items
+
+
+def record_tally(session: Session, poll_id: int) -> bool:
+    """Record a `tally` of the poll for its town hall's room, when its results may be seen now.
+
+    False (nothing recorded) for a poll that is gone, held in a forum topic, or hiding results.
+    """
+    poll = session.get(Poll, poll_id)
+    if poll is None or poll.townhall_id is None or not results_visible(poll):
+        return False
+    results = count_poll(session, poll)
+    record_event(session, poll.townhall_id, "tally",
+                 {"poll_id": poll.id, "status": poll.status(utcnow()), "results": results})
+    return True
+
+
+def voter_ids(session: Session, poll: Poll) -> set[int]:
+    """Accounts with a ballot in this poll."""
+    return set(session.scalars(select(Ballot.voter_id).where(Ballot.poll_id == poll.id)))
+
+
+def recently_closed(session: Session, limit: int) -> list[Poll]:
+    """The polls closed most recently, latest first (visibility is the caller's to ask)."""
+    return list(session.scalars(select(Poll).where(Poll.closes_at <= utcnow())
+                                .order_by(Poll.closes_at.desc()).limit(limit)))

@@ -2,36 +2,28 @@
 
 The connect handler records the account from the Flask-Login session. A socket keeps its own copy
 of the session, which never sees a later sign-out or demotion, so every event looks the account up
-again in the database and checks that its session token still matches.
+again in the database and checks that its session token still matches. How an account is looked
+up is the accounts domain's rule: `create_app` registers it as the app's
+`socket_account_loader(user_id, token)`, so this core module knows no domain.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Request, g, has_request_context, session
+from flask import Flask, Request, current_app, g, has_request_context, session
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
-from participation.accounts.models import User
-from participation.extensions import db
 from participation.i18n import SOCKET_LOCALE_KEY, select_locale
 from participation.realtime.handlers import SOCKET_SESSION
+from participation.security.login_ids import parse_login_id
 
 _USER_KEY = "_socket_user"
 
 
-def _parse_login_id(value: object) -> tuple[int, str] | None:
-    if not isinstance(value, str) or ":" not in value:
-        return None
-    raw_id, _, token = value.partition(":")
-    if not raw_id.isdigit() or not token:
-        return None
-    return int(raw_id), token
-
-
-def authenticate_socket() -> User | None:
+def authenticate_socket() -> Any:
     """Resolve the account behind a new connection from its sign-in cookie; None for visitors."""
-    parsed = _parse_login_id(session.get("_user_id"))
+    parsed = parse_login_id(session.get("_user_id"))
     session[_USER_KEY] = None
     # Messages written away from this socket's events (votes are written in groups) use it.
     session[SOCKET_LOCALE_KEY] = select_locale()
@@ -43,7 +35,7 @@ def authenticate_socket() -> User | None:
     return user
 
 
-def current_actor(login: tuple[int, str] | None = None) -> User | None:
+def current_actor(login: tuple[int, str] | None = None) -> Any:
     """The account behind this socket as the database has it now, or None for visitors.
 
     An account that signed out (token rotated), was suspended or deleted counts as a visitor.
@@ -53,14 +45,7 @@ def current_actor(login: tuple[int, str] | None = None) -> User | None:
         if login is None:
             return None
     user_id, token = login
-    return signed_in_as(db.session.get(User, user_id), token)
-
-
-def signed_in_as(user: User | None, token: str) -> User | None:
-    """`user` if the socket's session token is still theirs and the account is active."""
-    if user is None or user.session_token != token or not user.is_active:
-        return None
-    return user
+    return current_app.extensions["socket_account_loader"](user_id, token)
 
 
 def session_has_ended() -> bool:

@@ -10,7 +10,7 @@ to its own sockets of that account, disconnects them from the namespace. The pag
 what the account may now see; a reconnecting socket is authenticated afresh.
 
 The worker side lives in the Socket.IO managers (`LocalManager` here for one process, and
-`realtime.queue.ResyncingRedisManager` past one machine), which both call
+`realtime.redis_manager.ResyncingRedisManager` past one machine), which both call
 `disconnect_local`: the event is delivered first, so the page knows why the connection closed.
 """
 

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from participation.db import utcnow
 from participation.demo import DemoAccounts
-from participation.realtime.log import take_events
+from participation.realtime.outbox import take_events
 from participation.townhall import services
 from participation.townhall.models import Status
 

@@ -26,15 +26,9 @@ from participation.realtime.connection import (
     session_has_ended,
 )
 from participation.realtime.handlers import on
-from participation.realtime.log import (
-    MODERATORS,
-    PUBLIC,
-    commit_and_emit,
-    current_seq,
-    events_since,
-    user_audience,
-)
+from participation.realtime.outbox import MODERATORS, PUBLIC, commit_and_emit, user_audience
 from participation.realtime.rooms import moderators_room, townhall_room, user_room
+from participation.realtime.services import current_seq, events_since
 from participation.security.permissions import can, require
 from participation.security.ratelimit import hit_limit
 from participation.townhall import services

@@ -1,8 +1,8 @@
 """Town-hall rules: scheduling, asking, upvoting, moderating, and the public ledger.
 
 Plain functions `verb_noun(session, actor, ...)`: they flush, never commit, and raise domain
-errors. Every change others should see live is recorded with `realtime.log.record_event` in the
-same transaction; the caller commits and then emits (`commit_and_emit`).
+errors. Every change others should see live is recorded with `realtime.services.record_event`
+in the same transaction; the caller commits and then emits (`commit_and_emit`).
 """
 
 from __future__ import annotations
@@ -21,13 +21,11 @@ from participation.accounts.models import User
 from participation.accounts.services import personal_data
 from participation.db import utcnow
 from participation.errors import Closed, Conflict, Forbidden, InvalidInput, NotFound
-from participation.realtime.log import (
-    MODERATORS,
-    PUBLIC,
+from participation.realtime.outbox import MODERATORS, PUBLIC, user_audience
+from participation.realtime.services import (
     current_seq,
     record_event,
     start_sequence,
-    user_audience,
     withdraw_public_events,
 )
 from participation.security.headers import EMBED_HOSTS
@@ -686,6 +684,31 @@ def snapshot(session: Session, actor: User | None, townhall: TownHall, *,
         data["queue"] = [question_data(q, view="moderator")
                          for q in moderation_queue(session, actor, townhall)]  # type: ignore[arg-type]
     return data
+
+
+def participant_ids(session: Session, townhall: TownHall) -> set[int]:
+    """Accounts that asked or upvoted in this town hall."""
+    asked = session.scalars(select(Question.author_id).where(
+        Question.townhall_id == townhall.id, Question.author_id.is_not(None)))
+    upvoted = session.scalars(
+        select(Upvote.user_id).join(Question, Question.id == Upvote.question_id)
+        .where(Question.townhall_id == townhall.id))
+    return {*asked, *upvoted}
+
+
+def answer_waits(session: Session, townhall: TownHall) -> list[float]:
+    """Seconds from asking to answer, for each answered question."""
+    rows = session.execute(
+        select(Question.created_at, Question.answered_at)
+        .where(Question.townhall_id == townhall.id, Question.status == QuestionStatus.ANSWERED,
+               Question.answered_at.is_not(None))).all()
+    return [(answered - asked).total_seconds() for asked, answered in rows]
+
+
+def recently_ended(session: Session, limit: int) -> list[TownHall]:
+    """The latest ended town halls, latest first (visibility is the caller's to ask)."""
+    return list(session.scalars(select(TownHall).where(TownHall.status == Status.ENDED)
+                                .order_by(TownHall.starts_at.desc()).limit(limit)))
 
 
 def sequence_number(session: Session, townhall: TownHall) -> int:

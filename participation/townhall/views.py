@@ -14,7 +14,7 @@ from flask_login import current_user, login_required
 from participation.errors import InvalidInput
 from participation.extensions import db
 from participation.forms import handle_form, show_on_field
-from participation.realtime.log import commit_and_emit
+from participation.realtime.outbox import commit_and_emit
 from participation.security.permissions import can, require
 from participation.security.ratelimit import hit_limit
 from participation.townhall import services

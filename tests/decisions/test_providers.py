@@ -16,7 +16,7 @@ from participation.errors import Closed, NotFound
 from participation.extensions import db
 from participation.forums import services as forums
 from participation.moderation import services as moderation
-from participation.realtime.log import take_events
+from participation.realtime.outbox import take_events
 from participation.security.permissions import Role
 from participation.townhall import services as townhalls
 from participation.townhall.models import Status

@@ -17,6 +17,8 @@ from participation.errors import (
 from participation.forums import services
 from participation.forums.models import (
     Flag,
+    ForumModerationEntry,
+    ModerationAction,
     Post,
     PostRevision,
     Thread,
@@ -24,7 +26,6 @@ from participation.forums.models import (
     TopicStatus,
 )
 from participation.moderation import services as moderation
-from participation.moderation.models import ForumModerationEntry, ModerationAction
 from participation.notifications import services as notifications
 from participation.notifications.models import Notification
 from participation.security.permissions import Role
@@ -254,7 +255,7 @@ def test_moderator_restores_hidden_post_and_author_is_told(session, make_thread,
     assert moderation.flag_queue(session, moderator)[1] == 0
     kinds = [n.message for n in _notices(session, author)]
     assert len(kinds) == 2 and "restored" in kinds[1]
-    counts = moderation.moderation_counts(session, thread.topic_id)
+    counts = services.moderation_counts(session, thread.topic_id)
     assert counts == {"auto_hide": 1, "restore": 1}
 
 
@@ -315,7 +316,7 @@ def test_move_pin_and_counts_per_topic(session, make_topic, make_thread, moderat
     moderation.move_thread(session, moderator, thread, second, reason="Belongs there")
     session.commit()
     assert thread.topic_id == second.id and thread.pinned
-    assert moderation.moderation_counts(session, first.id) == {"pin": 1, "move": 1}
+    assert services.moderation_counts(session, first.id) == {"pin": 1, "move": 1}
     by_topic = {t.title: c for t, c in moderation.counts_by_topic(session)}
     assert by_topic["Second"] == {} and by_topic["First"]["move"] == 1
     entries, _ = moderation.moderation_log(session, moderator)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from participation.db import utcnow
 from participation.extensions import db
-from participation.realtime.log import take_events
+from participation.realtime.outbox import take_events
 from participation.security.permissions import Role
 from participation.townhall import services as townhall_services
 from participation.townhall.models import Status

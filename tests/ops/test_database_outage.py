@@ -103,7 +103,7 @@ def test_socket_writes_get_an_error_ack_during_an_outage_and_work_after(make_app
     from participation.accounts import services as accounts
     from participation.db import utcnow
     from participation.extensions import socketio
-    from participation.realtime.log import take_events
+    from participation.realtime.outbox import take_events
     from participation.realtime.rooms import NAMESPACE
     from participation.security.permissions import Role
     from participation.townhall import services as townhalls

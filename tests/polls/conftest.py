@@ -16,7 +16,7 @@ from participation.forums import services as forums
 from participation.forums.models import Topic
 from participation.polls import events, services
 from participation.polls.models import Poll
-from participation.realtime.log import take_events
+from participation.realtime.outbox import take_events
 from participation.security.permissions import Role
 from participation.townhall import services as townhalls
 from participation.townhall.models import Status, TownHall

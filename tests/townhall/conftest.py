@@ -11,7 +11,7 @@ import pytest
 from participation.accounts.models import User
 from participation.db import utcnow
 from participation.extensions import db
-from participation.realtime.log import take_events
+from participation.realtime.outbox import take_events
 from participation.security.permissions import Role
 from participation.townhall import services
 from participation.townhall.models import Question, Status, TownHall

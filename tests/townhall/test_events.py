@@ -429,7 +429,7 @@ def test_a_since_from_the_future_or_too_far_back_gets_a_snapshot(townhall, make_
     make_question(townhall, status="approved")
     ahead = joined(townhall, since=10_000)
     assert "snapshot" in ahead.join_ack
-    monkeypatch.setattr("participation.realtime.log.REPLAY_LIMIT", 1)
+    monkeypatch.setattr("participation.realtime.services.REPLAY_LIMIT", 1)
     behind = joined(townhall, since=0)
     assert "snapshot" in behind.join_ack and len(behind.join_ack["snapshot"]["questions"]) == 1
 

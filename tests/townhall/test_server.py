@@ -12,7 +12,7 @@ import requests
 from participation import create_app
 from participation.accounts.models import User
 from participation.extensions import db
-from participation.realtime.log import take_events
+from participation.realtime.outbox import take_events
 from participation.realtime.rooms import NAMESPACE
 from participation.townhall import services
 from participation.townhall.models import Question

@@ -17,8 +17,8 @@ from participation.errors import (
     TextTooComplex,
     Unauthorized,
 )
-from participation.realtime.log import MODERATORS, PUBLIC, take_events, user_audience
 from participation.realtime.models import Event
+from participation.realtime.outbox import MODERATORS, PUBLIC, take_events, user_audience
 from participation.security.permissions import Role
 from participation.townhall import services
 from participation.townhall.models import (

@@ -26,7 +26,7 @@ from participation.forums import services as forums
 from participation.moderation import services as moderation
 from participation.notifications.models import Notification
 from participation.polls import services as polls
-from participation.realtime.log import take_events
+from participation.realtime.outbox import take_events
 from participation.security.permissions import Role
 from participation.townhall import services as townhalls
 from participation.townhall.models import Status, TownHall

@@ -10,7 +10,7 @@ from flask_login import current_user
 from participation.extensions import db
 from participation.forms import handle_form
 from participation.i18n import SESSION_KEY
-from participation.i18n.services import choose_language
+from participation.languages.services import choose_language
 from participation.web import safe_next_url
 
 bp = Blueprint("i18n", __name__)

@@ -8,7 +8,9 @@ import pytest
 
 from participation.db import utcnow
 from participation.extensions import db
-from participation.realtime import log
+from participation.realtime import outbox
+from participation.realtime import services as log
+from participation.realtime.models import EventCounter
 from participation.realtime.rooms import NAMESPACE
 from participation.security.permissions import Role
 from participation.townhall import services
@@ -37,13 +39,13 @@ def test_a_rolled_back_transaction_uses_no_number_and_emits_nothing(session, two
     first, _ = two_townhalls
     log.record_event(session, first.id, "tally", {"n": 1})
     session.rollback()
-    assert log.take_events(session) == []
+    assert outbox.take_events(session) == []
     assert log.record_event(session, first.id, "tally", {"n": 2}).seq == 1
 
 
 def test_a_missing_counter_row_is_created_on_first_use(session, two_townhalls):
     first, _ = two_townhalls
-    session.execute(log.EventCounter.__table__.delete())
+    session.execute(EventCounter.__table__.delete())
     assert log.record_event(session, first.id, "tally", {}).seq == 1
     assert log.record_event(session, first.id, "tally", {}).seq == 2
 
@@ -51,24 +53,24 @@ def test_a_missing_counter_row_is_created_on_first_use(session, two_townhalls):
 def test_events_since_replays_only_the_audiences_asked_for(session, two_townhalls):
     first, _ = two_townhalls
     log.record_event(session, first.id, "question", {"q": "public"})
-    log.record_event(session, first.id, "queue", {"q": "mods"}, log.MODERATORS)
-    log.record_event(session, first.id, "question", {"q": "mine"}, log.user_audience(7))
-    log.record_event(session, first.id, "question", {"q": "theirs"}, log.user_audience(8))
+    log.record_event(session, first.id, "queue", {"q": "mods"}, outbox.MODERATORS)
+    log.record_event(session, first.id, "question", {"q": "mine"}, outbox.user_audience(7))
+    log.record_event(session, first.id, "question", {"q": "theirs"}, outbox.user_audience(8))
     session.commit()
-    public = log.events_since(session, first.id, 0, [log.PUBLIC, log.user_audience(7)])
+    public = log.events_since(session, first.id, 0, [outbox.PUBLIC, outbox.user_audience(7)])
     assert [e.payload["q"] for e in public] == ["public", "mine"]
-    assert log.events_since(session, first.id, 4, [log.PUBLIC]) == []
-    assert log.events_since(session, first.id, 5, [log.PUBLIC]) is None
-    assert [e.message() for e in log.events_since(session, first.id, 3, [log.user_audience(8)])
+    assert log.events_since(session, first.id, 4, [outbox.PUBLIC]) == []
+    assert log.events_since(session, first.id, 5, [outbox.PUBLIC]) is None
+    assert [e.message() for e in log.events_since(session, first.id, 3, [outbox.user_audience(8)])
             ] == [{"q": "theirs", "townhall_id": first.id, "seq": 4}]
 
 
 def test_rooms_for_each_audience(two_townhalls):
-    assert log.room_for(5, log.PUBLIC) == "townhall:5"
-    assert log.room_for(5, log.MODERATORS) == "townhall:5:mod"
-    assert log.room_for(5, log.user_audience(9)) == "user:9"
+    assert outbox.room_for(5, outbox.PUBLIC) == "townhall:5"
+    assert outbox.room_for(5, outbox.MODERATORS) == "townhall:5:mod"
+    assert outbox.room_for(5, outbox.user_audience(9)) == "user:9"
     with pytest.raises(ValueError, match="audience"):
-        log.room_for(5, "everyone")
+        outbox.room_for(5, "everyone")
 
 
 def test_commit_and_emit_sends_recorded_events_to_the_room_after_the_commit(
@@ -81,7 +83,7 @@ def test_commit_and_emit_sends_recorded_events_to_the_room_after_the_commit(
     log.record_event(session, first.id, "tally", {"poll_id": 3, "results": [1, 2]})
     # Presence counts are sent on their own schedule; only the recorded event is under test.
     assert [m for m in watcher.get_received(NAMESPACE) if m["name"] != "presence"] == []
-    log.commit_and_emit(session)
+    outbox.commit_and_emit(session)
     received = [(m["name"], m["args"][0]) for m in watcher.get_received(NAMESPACE)
                 if m["name"] != "presence"]
     assert received == [("tally", {"poll_id": 3, "results": [1, 2], "townhall_id": first.id,

@@ -6,7 +6,7 @@ town-hall status, poll tallies)::
     event = record_event(session, townhall.id, "tally", {"poll_id": 3, "results": ...})
     ...                                    # more changes in the same transaction
     session.commit()
-    emit_events(take_events(session))      # or simply: commit_and_emit(session)
+    emit_events(take_events(session))      # or simply: commit_and_emit(session), in outbox.py
 
 `record_event` takes the next number of the town hall's sequence by updating its counter row in
 the caller's transaction (a row lock on PostgreSQL, SQLite's write lock), and writes the event to
@@ -20,25 +20,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import event as sa_event
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 
-from participation.ops import metrics
 from participation.realtime.models import Event, EventCounter
-from participation.realtime.rooms import NAMESPACE, moderators_room, townhall_room, user_room
+from participation.realtime.outbox import PUBLIC, hold_for_emit
 
-PUBLIC = "public"
-MODERATORS = "moderators"
 # Beyond this many missed events a reconnecting client gets a snapshot instead of a replay.
 REPLAY_LIMIT = 500
-
-_OUTBOX = "realtime_outbox"
-
-
-def user_audience(user_id: int) -> str:
-    """The audience of events meant only for one account (its own question's fate)."""
-    return f"user:{int(user_id)}"
 
 
 def start_sequence(session: Session, townhall_id: int) -> None:
@@ -76,17 +65,14 @@ def record_event(session: Session, townhall_id: int, kind: str, payload: dict[st
     JSON-serialisable and is sent with `townhall_id` and `seq` added; `audience` is PUBLIC (the
     town hall's room), MODERATORS, or `user_audience(id)`; `subject` names what the event is
     about (say "question:12"), for `withdraw_public_events`. Flushes, never commits. The event is
-    also queued on the session for `take_events`; pass it (or them) to `emit_events` only after
-    the commit succeeded.
+    also held on the session (realtime/outbox.py) until `commit_and_emit` sends it.
     """
     seq = _next_seq(session, townhall_id)
     entry = Event(townhall_id=townhall_id, seq=seq, kind=kind, payload=payload,
                   audience=audience, subject=subject)
     session.add(entry)
     session.flush()
-    # Kept outside the mapped attributes, so emitting after the commit needs no reload.
-    entry.outgoing = (kind, room_for(townhall_id, audience), entry.message())  # type: ignore[attr-defined]
-    session.info.setdefault(_OUTBOX, []).append(entry)
+    hold_for_emit(session, entry)
     return entry
 
 
@@ -107,43 +93,6 @@ def withdraw_public_events(session: Session, townhall_id: int, subject: str,
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-def take_events(session: Session) -> list[Event]:
-    """The events recorded in this session since the last call, in sequence order."""
-    return session.info.pop(_OUTBOX, [])
-
-
-def emit_events(events: Iterable[Event]) -> None:
-    """Broadcast recorded events to their rooms. Call only after the transaction committed."""
-    from participation.extensions import socketio
-
-    sent = False
-    for entry in events:
-        kind, room, data = entry.outgoing  # type: ignore[attr-defined]
-        socketio.emit(kind, data, to=room, namespace=NAMESPACE)
-        metrics.broadcast_sent(kind)
-        sent = True
-    if sent:
-        # Let the sockets' writers run now, before the caller goes on with its own work.
-        socketio.sleep(0)
-
-
-def commit_and_emit(session: Session) -> None:
-    """Commit, then broadcast what the transaction recorded: the one order allowed."""
-    session.commit()
-    emit_events(take_events(session))
-
-
-def room_for(townhall_id: int, audience: str) -> str:
-    if audience == PUBLIC:
-        return townhall_room(townhall_id)
-    if audience == MODERATORS:
-        return moderators_room(townhall_id)
-    kind, _, user_id = audience.partition(":")
-    if kind == "user" and user_id.isdigit():
-        return user_room(int(user_id))
-    raise ValueError(f"unknown audience {audience!r}")
 
 
 def events_since(session: Session, townhall_id: int, since: int,
@@ -170,10 +119,3 @@ def events_since(session: Session, townhall_id: int, since: int,
                Event.audience.in_(list(audiences)))
         .order_by(Event.seq)
     ))
-
-
-@sa_event.listens_for(Session, "after_soft_rollback")
-def _forget_rolled_back_events(session: Session, previous: SessionTransaction) -> None:
-    """Events of a transaction that rolled back never happened: never emit them."""
-    if not previous.nested:
-        session.info.pop(_OUTBOX, None)

@@ -22,17 +22,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from participation.accounts.models import User
+from participation.accounts import services as accounts
 from participation.errors import DomainError, ServiceUnavailable
 from participation.extensions import db, socketio
 from participation.ops import metrics
 from participation.polls import services
 from participation.realtime.acks import rollback_quietly
-from participation.realtime.connection import signed_in_as
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +51,6 @@ class PendingVote:
     poll_id: int
     choices: Any
     client_id: Any
-    locale: str | None
     done: threading.Event = field(default_factory=threading.Event)
     outcome: services.CastOutcome | DomainError | type[ServiceUnavailable] | WriteFailed | None \
         = None
@@ -134,13 +131,11 @@ class BallotWriter:
         with self.app.app_context():
             session = db.session
             try:
-                ids = {vote.user_id for vote in group}
-                users = {user.id: user for user in session.scalars(
-                    select(User).where(User.id.in_(sorted(ids))))}
+                users = accounts.users_by_id(session, {vote.user_id for vote in group})
                 requests = [services.VoteRequest(
-                    actor=signed_in_as(users.get(vote.user_id), vote.token),
+                    actor=accounts.signed_in_as(users.get(vote.user_id), vote.token),
                     poll_id=vote.poll_id, choices=vote.choices, client_id=vote.client_id,
-                    townhall_only=True, locale=vote.locale) for vote in group]
+                    townhall_only=True) for vote in group]
                 outcomes: list[Any] = services.cast_ballots(session, requests)
                 session.commit()
                 return outcomes

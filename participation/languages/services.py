@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from participation.accounts.models import User
 from participation.errors import InvalidInput
 from participation.i18n import supported
 
 
-def choose_language(session: Session, user: User | None, code: Any) -> str:
+class Reader(Protocol):
+    """Whoever keeps a language: an account (accounts.models.User) has one."""
+
+    locale: str | None
+
+
+def choose_language(session: Session, user: Reader | None, code: Any) -> str:
     """Check the language code and store it on the account, when there is one."""
     from flask_babel import lazy_gettext as _l
 

@@ -1,0 +1,1 @@
+"""A reader's choice of language: the header switcher, remembered on the account."""
