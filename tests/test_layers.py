@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "participation"
-CORE = ("config", "db", "extensions", "errors", "web", "security", "i18n", "ops", "realtime")
+CORE = ("config", "db", "extensions", "errors", "web", "forms", "security", "i18n", "ops",
+        "realtime")
 DOMAINS = ("accounts", "admin", "forums", "townhall", "polls", "decisions", "moderation",
            "notifications", "home", "api", "languages")
 # Where database queries belong (STYLE.md: "no query in a view, an API view or an event handler").
