@@ -48,8 +48,8 @@ def vnu_jar() -> Path:
 def java() -> str:
     found = shutil.which("java")
     if not found:
-        pytest.fail("java is missing: run .ci/install-test-tools as root "
-                    "(or apt-get install -y default-jre-headless)")
+        pytest.fail("java is missing: apt-get install -y default-jre-headless (make test does "
+                    "this as root, through .ci/install-test-tools)")
     return found
 
 
