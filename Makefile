@@ -1,11 +1,12 @@
 # make run: a working server on http://127.0.0.1:5000 from a fresh clone.
-# make test: the whole suite. Both create .venv on first use.
+# make test: the whole suite, after .ci/install-test-tools (chromium, nginx, java from Debian).
+# Both create .venv on first use.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint clean
+.PHONY: run test test-tools lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,8 +19,15 @@ run: $(STAMP)
 	$(BIN)/participation demo --if-empty
 	$(BIN)/participation serve --host 127.0.0.1 --port 5000
 
-test: $(STAMP)
-	$(BIN)/python -m pytest -n $(or $(PYTEST_WORKERS),auto) $(PYTEST_ARGS)
+# The slowest tests are listed after the run, so that a slow one is noticed.
+PYTEST_DURATIONS ?= 25
+
+# Debian's chromium, nginx and a Java runtime: installed when run as root, else the command is shown.
+test-tools:
+	bash .ci/install-test-tools
+
+test: test-tools $(STAMP)
+	$(BIN)/python -m pytest -n $(or $(PYTEST_WORKERS),auto) --durations=$(PYTEST_DURATIONS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -390,7 +390,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 def browser() -> Iterator[Any]:
     """Debian's chromium driven by Playwright; never a downloaded browser build."""
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does this)")
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (make test does this "
+                    "as root, through .ci/install-test-tools)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

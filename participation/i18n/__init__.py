@@ -7,7 +7,7 @@ the switcher (kept in the session), else the browser's Accept-Language, else Eng
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +71,17 @@ def messages_in_scripts(folder: Path) -> list[str]:
     return sorted(found)
 
 
+def iso_datetime(value: date | datetime | None) -> str:
+    """A moment as a `<time datetime>` value: UTC to the second with `Z` (HTML allows at most
+    three digits of a second), or a day as YYYY-MM-DD."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.isoformat()
+
+
 def configure_i18n(app: Flask) -> None:
     from flask_babel import (
         Babel,
@@ -107,7 +118,7 @@ def configure_i18n(app: Flask) -> None:
         return "" if value is None else format_number(value)
 
     app.jinja_env.filters.update(datetimeformat=_dt, dateformat=_d, timeformat=_t,
-                                 numberformat=_n)
+                                 numberformat=_n, iso_datetime=iso_datetime)
 
     script_messages = messages_in_scripts(Path(app.static_folder or "") / "js")
 

@@ -252,7 +252,8 @@ def scaled_site(request: pytest.FixtureRequest, live_server: Callable[..., Any],
     if not PG_URL or not REDIS_URL:
         pytest.skip("needs PARTICIPATION_TEST_DATABASE_URL and PARTICIPATION_TEST_REDIS_URL")
     if not Path(NGINX).exists():
-        pytest.fail(f"{NGINX} is missing: apt-get install -y nginx (.ci/run does this)")
+        pytest.fail(f"{NGINX} is missing: apt-get install -y nginx (make test does this as "
+                    "root, through .ci/install-test-tools)")
     url = request.getfixturevalue("migrated_postgresql")
     sites: list[ScaledSite] = []
 

@@ -3,7 +3,6 @@ worker does reaches the other's clients, and clients survive losing Redis or a w
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -124,9 +123,12 @@ def test_an_approval_on_worker_a_and_a_vote_on_worker_b_reach_clients_of_both(sc
                  what="every watcher on both workers to see the vote in the tally")
     finally:
         disconnect_all([moderator, resident, *everyone])
-    time.sleep(0.5)
+    # nginx logs a WebSocket once it has closed.
+    both = {site.worker_address(0), site.worker_address(1)}
+    wait_for(lambda: set(site.nginx.upstreams_for("/socket.io/")) == both, timeout=10,
+             what="nginx to log socket requests answered by both workers")
     routed = set(site.nginx.upstreams_for("/socket.io/"))
-    assert routed == {site.worker_address(0), site.worker_address(1)}
+    assert routed == both
 
 
 def test_clients_of_a_killed_worker_reconnect_through_nginx_and_resync(scaled_site):
@@ -177,7 +179,9 @@ def test_after_redis_restarts_workers_resubscribe_and_clients_catch_up(scaled_si
         own_redis.kill()
         # Committed while the queue is down: worker A's own sockets hear it, B's cannot.
         approve(moderator, asked[1])
-        time.sleep(1.0)
+        wait_for(lambda: all("message queue unreachable" in worker.log.read_text()
+                             for worker in site.workers),
+                 what="both workers to notice that the queue is gone")
         own_redis.start()
 
         wait_for(lambda: all(w.resyncs >= 1 and w.joins >= 2 for w in everyone), timeout=30,

