@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, jsonify, url_for
-from flask_login import current_user
 
 from participation.api import OPENAPI_SCHEMAS, PAGE_PARAMETERS, bp, document, path_id
 from participation.extensions import db
 from participation.townhall import services
 from participation.townhall.models import TownHall
-from participation.web import page_arguments
+from participation.web import page_arguments, request_actor
 
 OPENAPI_SCHEMAS["TownHallSummary"] = {
     "type": "object",
@@ -56,10 +55,6 @@ OPENAPI_SCHEMAS["TownHall"] = {
 }
 
 
-def _actor() -> Any:
-    return current_user if current_user.is_authenticated else None
-
-
 def _summary(townhall: TownHall) -> dict[str, Any]:
     return {
         "id": townhall.id,
@@ -80,7 +75,8 @@ def _summary(townhall: TownHall) -> dict[str, Any]:
               "per_page": {"type": "integer"}}})
 def townhalls() -> Response:
     page, per_page = page_arguments()
-    items, total = services.page_of_townhalls(db.session, _actor(), page=page, per_page=per_page)
+    items, total = services.page_of_townhalls(db.session, request_actor(), page=page,
+                                              per_page=per_page)
     return jsonify({"items": [_summary(t) for t in items], "total": total, "page": page,
                     "per_page": per_page})
 
@@ -90,7 +86,7 @@ def townhalls() -> Response:
           parameters=[path_id("townhall_id", "The town hall's id")], tag="townhalls",
           response={"$ref": "#/components/schemas/TownHall"})
 def townhall(townhall_id: int) -> Response:
-    found = services.find_townhall(db.session, _actor(), townhall_id)
+    found = services.find_townhall(db.session, request_actor(), townhall_id)
     return jsonify({
         **_summary(found),
         "description_html": found.description_html,
