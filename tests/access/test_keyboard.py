@@ -15,13 +15,14 @@ from tests.access.conftest import has_domain
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
-FOCUS_JS = """() => {
+# Where the focus is, and whether it is on `selector`: one round trip to the page per Tab.
+FOCUS_JS = """selector => {
   const el = document.activeElement;
   if (!el || el === document.body) { return null; }
   const style = getComputedStyle(el);
   return {id: el.id, text: (el.innerText || el.value || "").trim(), tag: el.tagName,
           outline: style.outlineStyle !== "none" && parseFloat(style.outlineWidth) > 0,
-          shadow: style.boxShadow !== "none"};
+          shadow: style.boxShadow !== "none", matches: el.matches(selector)};
 }"""
 
 
@@ -50,11 +51,11 @@ def tab_to(page, selector: str, limit: int = 150) -> dict:
     """Press Tab until `selector` has the focus; each stop must show where the focus is."""
     for _ in range(limit):
         page.keyboard.press("Tab")
-        focus = page.evaluate(FOCUS_JS)
+        focus = page.evaluate(FOCUS_JS, selector)
         if focus is None:
             continue
         assert focus["outline"] or focus["shadow"], f"no visible focus on {focus}"
-        if page.evaluate("s => document.activeElement.matches(s)", selector):
+        if focus.pop("matches"):
             return focus
     raise AssertionError(f"{selector} is not reachable with Tab")
 
