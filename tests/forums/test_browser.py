@@ -3,13 +3,33 @@
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import PASSWORD, create_user_on
+from participation import create_app
+from participation.accounts import services as account_services
+from participation.extensions import db
+from participation.security.permissions import Role
+from tests.conftest import PASSWORD, base_config
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
+
+
+def _create_people(server, people: dict[str, str]) -> None:
+    """The story's accounts (name: role) in the live server's database, from this process and
+    at the suite's hashing cost: one command-line run each, hashing at full cost, took a third
+    of the test's time. The command line has its own tests (tests/test_cli.py)."""
+    app = create_app(base_config(SQLALCHEMY_DATABASE_URI=server.env["DATABASE_URL"],
+                                 INSTANCE_PATH=str(server.cwd)))
+    with app.app_context():
+        for name, role in people.items():
+            user = account_services.register_user(
+                db.session, email=f"{name}@example.test", display_name=name.capitalize(),
+                password=PASSWORD, role=Role(role))
+            assert user is not None, name
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
 
 
 def _signed_in(browser, server, email):
@@ -29,10 +49,7 @@ def test_thread_replies_flags_hide_restore_and_notifications(browser, live_serve
         "official": "official", "author": "resident", "replier": "resident",
         "flagger1": "resident", "flagger2": "resident", "moderator": "moderator",
     }
-    # Each account is a separate command-line run; side by side they take a third of the time.
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        list(pool.map(lambda item: create_user_on(server, f"{item[0]}@example.test", item[1],
-                                                  name=item[0].capitalize()), people.items()))
+    _create_people(server, people)
     contexts = []
 
     context, page = _signed_in(browser, server, "official@example.test")
