@@ -180,11 +180,12 @@ def create_live_poll(url: str, townhall_id: int, official_email: str) -> tuple[i
     return answer
 
 
-def signed_in_session(base_url: str, email: str) -> requests.Session:
-    """An HTTP session signed in on a live site, as a browser would be."""
+def signed_in_session(base_url: str, email: str,
+                      http: requests.Session | None = None) -> requests.Session:
+    """An HTTP session (`http`, or a new one) signed in on a live site, as a browser would be."""
     from tests.conftest import PASSWORD
 
-    http = requests.Session()
+    http = http or requests.Session()
     response = http.post(base_url + "/login", timeout=10, allow_redirects=False, data={
         "email": email, "password": PASSWORD, "csrf_token": form_token(http, base_url + "/login")})
     assert response.status_code == 302, response.text

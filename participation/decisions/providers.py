@@ -93,10 +93,7 @@ def freeze_townhall(session: Session, townhall_id: int) -> Evidence:
     from participation.townhall import services as townhalls
     from participation.townhall.models import Status
 
-    try:
-        townhall = townhalls.find_townhall(session, None, townhall_id)
-    except NotFound:
-        raise NotFound() from None
+    townhall = townhalls.find_townhall(session, None, townhall_id)
     if townhall.status is not Status.ENDED:
         raise Closed(_("the town hall has not ended yet."))
     questions = townhalls.transcript(session, townhall)

@@ -26,7 +26,6 @@ class FrontPage:
     upcoming: list[Any] = field(default_factory=list)
     open_polls: list[Any] = field(default_factory=list)
     decisions: list[Any] = field(default_factory=list)
-    sections: tuple[str, ...] = ("live", "upcoming", "polls", "decisions")
 
 
 def front_page(session: Session, actor: User | None, now: datetime) -> FrontPage:

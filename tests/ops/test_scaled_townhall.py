@@ -9,7 +9,6 @@ import pytest
 import requests
 
 from participation.realtime.rooms import NAMESPACE
-from tests.conftest import CSRF_RE, PASSWORD
 from tests.ops.conftest import ScaledSite
 from tests.watchers import (
     Watcher,
@@ -18,6 +17,7 @@ from tests.watchers import (
     create_live_poll,
     database_approved,
     form_token,
+    signed_in_session,
     wait_for,
 )
 
@@ -28,12 +28,7 @@ WATCHERS_PER_WORKER = 3
 
 def _sign_in_through(site: ScaledSite, worker: int, email: str) -> requests.Session:
     """Sign in through nginx on a session that nginx routes to `worker`."""
-    http: requests.Session = site.session_on(worker)
-    token = CSRF_RE.search(http.get(site.url + "/login", timeout=10).text)
-    response = http.post(site.url + "/login", timeout=10, allow_redirects=False, data={
-        "email": email, "password": PASSWORD, "csrf_token": token.group(1) or token.group(2)})
-    assert response.status_code == 302, response.text
-    return http
+    return signed_in_session(site.url, email, site.session_on(worker))
 
 
 def live_townhall(site: ScaledSite) -> tuple[int, dict[str, Any]]:

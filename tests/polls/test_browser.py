@@ -13,6 +13,12 @@ from tests.conftest import PASSWORD, create_user_on
 LIVE_POLL = "Which should the budget fund first?"
 
 
+@pytest.fixture
+def tallies_sent_before_teardown() -> None:
+    """This story's tallies are pushed by its own server process, on its own database: it needs
+    no test app, so it runs once rather than once per database backend."""
+
+
 @pytest.mark.server
 @pytest.mark.browser
 def test_a_vote_in_a_live_town_hall_updates_the_tally_on_another_page(live_server, browser):

@@ -4,7 +4,6 @@ broadcast to many, and nothing lost or doubled across a server crash."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import pytest
 import requests
@@ -16,21 +15,19 @@ from participation.realtime.outbox import take_events
 from participation.realtime.rooms import NAMESPACE
 from participation.townhall import services
 from participation.townhall.models import Question
-from tests.conftest import CSRF_RE, PASSWORD, REDIS_URL, base_config, create_user_on
-from tests.watchers import Watcher, cookies, database_approved, form_token, wait_for
+from tests.conftest import REDIS_URL, base_config, create_user_on
+from tests.watchers import (
+    Watcher,
+    cookies,
+    database_approved,
+    form_token,
+    signed_in_session,
+    wait_for,
+)
 
 pytestmark = pytest.mark.server
 
 WATCHERS = 20
-
-
-def signed_in(server: Any, email: str) -> requests.Session:
-    http = requests.Session()
-    token = CSRF_RE.search(http.get(server.url + "/login", timeout=10).text)
-    response = http.post(server.url + "/login", timeout=10, allow_redirects=False, data={
-        "email": email, "password": PASSWORD, "csrf_token": token.group(1) or token.group(2)})
-    assert response.status_code == 302
-    return http
 
 
 def approve_behind_the_servers_back(url: str, question_ids: list[int], email: str) -> None:
@@ -50,7 +47,7 @@ def test_twenty_watchers_receive_approvals_and_resync_exactly_after_a_crash(live
     create_user_on(server, "official@example.test", "official")
     create_user_on(server, "moderator@example.test", "moderator")
     create_user_on(server, "resident@example.test", "resident")
-    official = signed_in(server, "official@example.test")
+    official = signed_in_session(server.url, "official@example.test")
     new_url = server.url + "/townhalls/new"
     response = official.post(new_url, timeout=10, allow_redirects=False,
                              data={"csrf_token": form_token(official, new_url),
@@ -64,9 +61,9 @@ def test_twenty_watchers_receive_approvals_and_resync_exactly_after_a_crash(live
         "status": "live"})
 
     resident = Watcher(server.url, townhall_id,
-                       cookies(signed_in(server, "resident@example.test")))
+                       cookies(signed_in_session(server.url, "resident@example.test")))
     moderator = Watcher(server.url, townhall_id,
-                        cookies(signed_in(server, "moderator@example.test")))
+                        cookies(signed_in_session(server.url, "moderator@example.test")))
     watchers = [Watcher(server.url, townhall_id) for _ in range(WATCHERS)]
     try:
         wait_for(lambda: all(w.joins == 1 for w in watchers), what="joins")
@@ -123,15 +120,16 @@ def test_two_workers_share_one_sequence_through_the_database_and_redis(live_serv
     create_user_on(first, "official@example.test", "official")
     create_user_on(first, "moderator@example.test", "moderator")
     create_user_on(first, "resident@example.test", "resident")
-    official = signed_in(first, "official@example.test")
+    official = signed_in_session(first.url, "official@example.test")
     new_url = first.url + "/townhalls/new"
     response = official.post(new_url, timeout=10, allow_redirects=False, data={
         "csrf_token": form_token(official, new_url), "title": "Two workers",
         "starts_at": "2026-01-01T10:00", "ends_at": "2030-01-01T10:00",
         "question_max_length": "300", "is_public": "y"})
     townhall_id = int(response.headers["Location"].rsplit("/", 1)[1])
-    asker = Watcher(first.url, townhall_id, cookies(signed_in(first, "resident@example.test")))
-    moderator_cookie = cookies(signed_in(second, "moderator@example.test"))
+    asker = Watcher(first.url, townhall_id,
+                    cookies(signed_in_session(first.url, "resident@example.test")))
+    moderator_cookie = cookies(signed_in_session(second.url, "moderator@example.test"))
     on_first = Watcher(first.url, townhall_id, moderator_cookie)
     on_second = Watcher(second.url, townhall_id)
     try:

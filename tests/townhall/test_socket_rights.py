@@ -9,12 +9,13 @@ neighbour, and a visitor asks for the whole replay.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from participation.realtime.rooms import NAMESPACE
-from tests.conftest import REDIS_URL
+from tests.conftest import REDIS_URL, LiveServer
 from tests.watchers import (
     Watcher,
     cookies,
@@ -28,22 +29,57 @@ from tests.watchers import (
 
 pytestmark = pytest.mark.server
 
-EMAILS = {"admin": "admin@example.test", "official": "official@example.test",
-          "moderator": "moderator@example.test", "resident": "resident@example.test"}
-SECOND_MODERATOR = "second-moderator@example.test"
+ROLES = ("admin", "official", "moderator", "resident")
 NEIGHBOUR = "Ana Ruiz at 12 Elm Street, phone 555-0199"
+# The servers of this module are shared by its tests, each with accounts of its own; the many
+# sign-ins from one address in a minute are this harness's, so the servers do not limit them.
+SHARED = {"RATELIMIT_ENABLED": "false"}
 
 
-def _site(servers: list[Any], public: bool = True) -> tuple[int, dict[str, Any]]:
-    """Accounts and a live town hall on the first server; HTTP sessions by role."""
+def _servers(folder: Any, count: int, env: dict[str, str]) -> list[LiveServer]:
+    servers = [LiveServer(folder, {**SHARED, **env}) for _ in range(count)]
+    result = servers[0].command("db", "upgrade")
+    assert result.returncode == 0, result.stderr
+    for server in servers:
+        server.start()
+    return servers
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    (one,) = _servers(tmp_path_factory.mktemp("rights"), 1, {})
+    yield one
+    one.stop()
+
+
+@pytest.fixture(scope="module")
+def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[LiveServer]]:
+    """Two workers on one database and a Redis queue."""
+    if not REDIS_URL:
+        pytest.skip("needs PARTICIPATION_TEST_REDIS_URL")
+    # Redis channels are not per database: a channel of its own keeps other tests' sites out.
+    env = {"SOCKETIO_MESSAGE_QUEUE": REDIS_URL, "SOCKETIO_CHANNEL": f"rights-{uuid.uuid4().hex}",
+           "SECRET_KEY": "rights-" + "k" * 32}
+    pair = _servers(tmp_path_factory.mktemp("rights-pair"), 2, env)
+    yield pair
+    for worker in pair:
+        worker.stop()
+
+
+def _site(servers: list[Any], public: bool = True) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """Accounts of this test's own and a live town hall on the first server; HTTP sessions and
+    addresses by role (with `second_moderator`, not signed in)."""
+    tag = uuid.uuid4().hex[:8]
+    emails = {role: f"{role}-{tag}@example.test" for role in ROLES}
     url = servers[0].env["DATABASE_URL"]
-    create_accounts(url, **EMAILS)
-    create_accounts(url, moderator=SECOND_MODERATOR)
+    create_accounts(url, **emails)
+    emails["second_moderator"] = f"second-moderator-{tag}@example.test"
+    create_accounts(url, moderator=emails["second_moderator"])
     base = servers[0].url
-    http = {role: signed_in_session(base, email) for role, email in EMAILS.items()}
+    http = {role: signed_in_session(base, emails[role]) for role in ROLES}
     townhall_id = open_live_townhall(base, http["official"], "Rights on the way out",
                                      public=public)
-    return townhall_id, http
+    return townhall_id, http, emails
 
 
 def _ask(resident: Watcher, townhall_id: int, text: str, anonymous: bool = True) -> int:
@@ -57,15 +93,15 @@ def _queued_ids(watcher: Watcher) -> set[int]:
     return {event["question"]["id"] for event in watcher.queued}
 
 
-def _end_rights(change: str, server: Any, http: dict[str, Any]) -> str:
+def _end_rights(change: str, server: Any, http: dict[str, Any], emails: dict[str, str]) -> str:
     """Demote, suspend or sign out the moderator through the site's own pages (or demote on
     the server's command line)."""
     if change == "demote_on_command_line":
-        result = server.command("set-role", EMAILS["moderator"], "resident")
+        result = server.command("set-role", emails["moderator"], "resident")
         assert result.returncode == 0, result.stderr
         return "role_changed"
     base_url = server.url
-    moderator_id = user_id_on(server.env["DATABASE_URL"], EMAILS["moderator"])
+    moderator_id = user_id_on(server.env["DATABASE_URL"], emails["moderator"])
     page = f"/admin/users/{moderator_id}"
     if change == "demote":
         post_form(http["admin"], base_url, f"{page}/role", page, role="resident")
@@ -78,10 +114,11 @@ def _end_rights(change: str, server: Any, http: dict[str, Any]) -> str:
 
 
 def _moderator_loses_the_queue(change: str, act_on: Any, watch_on: Any, http: dict[str, Any],
-                               townhall_id: int, moderator_cookie: dict[str, str]) -> None:
+                               emails: dict[str, str], townhall_id: int) -> None:
+    moderator_cookie = cookies(http["moderator"])
     console = Watcher(watch_on.url, townhall_id, moderator_cookie, moderator=True)
     colleague = Watcher(watch_on.url, townhall_id,
-                        cookies(signed_in_session(watch_on.url, SECOND_MODERATOR)),
+                        cookies(signed_in_session(watch_on.url, emails["second_moderator"])),
                         moderator=True)
     resident = Watcher(watch_on.url, townhall_id, cookies(http["resident"]))
     try:
@@ -89,7 +126,7 @@ def _moderator_loses_the_queue(change: str, act_on: Any, watch_on: Any, http: di
         before = _ask(resident, townhall_id, "Before: who decides the bus routes?")
         wait_for(lambda: before in _queued_ids(console), what="the console to hear the queue")
 
-        reason = _end_rights(change, act_on, http)
+        reason = _end_rights(change, act_on, http, emails)
         wait_for(lambda: console.ended == [{"reason": reason}],
                  what="the console to be told its session ended")
         wait_for(lambda: not console.client.connected, what="the console's socket to close")
@@ -115,32 +152,23 @@ def _moderator_loses_the_queue(change: str, act_on: Any, watch_on: Any, http: di
 
 @pytest.mark.parametrize("change", ["demote", "suspend", "sign_out"])
 def test_a_demoted_suspended_or_signed_out_moderator_hears_no_more_of_the_queue(
-        live_server, change):
-    server = live_server().start()
-    townhall_id, http = _site([server])
-    _moderator_loses_the_queue(change, server, server, http, townhall_id,
-                               cookies(http["moderator"]))
+        server, change):
+    townhall_id, http, emails = _site([server])
+    _moderator_loses_the_queue(change, server, server, http, emails, townhall_id)
 
 
-@pytest.mark.skipif(not REDIS_URL, reason="needs PARTICIPATION_TEST_REDIS_URL")
 @pytest.mark.parametrize("change", ["demote", "sign_out", "demote_on_command_line"])
-def test_a_change_on_worker_a_closes_the_moderators_socket_on_worker_b(live_server, change):
-    # Redis channels are not per database: a channel of its own keeps other tests' sites out.
-    env = {"SOCKETIO_MESSAGE_QUEUE": REDIS_URL, "SOCKETIO_CHANNEL": f"rights-{uuid.uuid4().hex}",
-           "SECRET_KEY": "rights-" + "k" * 32}
-    worker_a = live_server(env).start()
-    worker_b = live_server(env, migrate=False).start()
-    townhall_id, http = _site([worker_a, worker_b])
+def test_a_change_on_worker_a_closes_the_moderators_socket_on_worker_b(workers, change):
+    worker_a, worker_b = workers
+    townhall_id, http, emails = _site(workers)
     # The moderator's browser talks to worker B; the admin (or the sign-out) goes to worker A.
-    _moderator_loses_the_queue(change, worker_a, worker_b, http, townhall_id,
-                               cookies(http["moderator"]))
+    _moderator_loses_the_queue(change, worker_a, worker_b, http, emails, townhall_id)
 
 
-def test_a_resident_who_signs_out_hears_nothing_more_of_a_private_town_hall(live_server):
-    server = live_server().start()
-    townhall_id, http = _site([server], public=False)
+def test_a_resident_who_signs_out_hears_nothing_more_of_a_private_town_hall(server):
+    townhall_id, http, emails = _site([server], public=False)
     leaving = Watcher(server.url, townhall_id, cookies(http["resident"]))
-    staying_http = signed_in_session(server.url, SECOND_MODERATOR)
+    staying_http = signed_in_session(server.url, emails["second_moderator"])
     staying = Watcher(server.url, townhall_id, cookies(staying_http))
     moderator = Watcher(server.url, townhall_id, cookies(http["moderator"]), moderator=True)
     try:
@@ -173,9 +201,8 @@ def test_a_resident_who_signs_out_hears_nothing_more_of_a_private_town_hall(live
             watcher.client.disconnect()
 
 
-def test_a_question_approved_then_rejected_leaves_no_trace_for_a_visitor(live_server):
-    server = live_server().start()
-    townhall_id, http = _site([server])
+def test_a_question_approved_then_rejected_leaves_no_trace_for_a_visitor(server):
+    townhall_id, http, _emails = _site([server])
     resident = Watcher(server.url, townhall_id, cookies(http["resident"]))
     moderator = Watcher(server.url, townhall_id, cookies(http["moderator"]), moderator=True)
     visitor = Watcher(server.url, townhall_id)

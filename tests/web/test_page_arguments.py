@@ -82,24 +82,17 @@ def _refused(response: Any, name: str) -> bool:
     return f"“{name}” must be a whole number from 1 to" in text
 
 
-@pytest.mark.parametrize("value", ["99999999999999999999999", "-1", "abc"])
-def test_every_route_that_reads_a_page_refuses_one_it_cannot_have(app, site, admin_client,
-                                                                   recording, value):
-    answers = _walk(admin_client, app, site, f"page={value}")
-    readers = _readers(recording, "page")
-    assert readers == PAGINATED
+@pytest.mark.parametrize(("name", "value"), [
+    *[("page", value) for value in ("99999999999999999999999", "-1", "abc")],
+    *[("per_page", value) for value in ("99999999999999999999999", "-1", "abc", "101")],
+])
+def test_every_route_that_reads_a_page_or_its_size_refuses_one_out_of_range(
+        app, site, admin_client, recording, name, value):
+    answers = _walk(admin_client, app, site, f"{name}={value}")
+    readers = _readers(recording, name)
+    assert readers == {"page": PAGINATED, "per_page": SIZED}[name]
     for endpoint in readers:
-        assert all(_refused(response, "page") for response in answers[endpoint]), endpoint
-
-
-@pytest.mark.parametrize("value", ["99999999999999999999999", "-1", "abc", "101"])
-def test_every_route_that_reads_a_page_size_refuses_one_out_of_range(app, site, admin_client,
-                                                                      recording, value):
-    answers = _walk(admin_client, app, site, f"per_page={value}")
-    readers = _readers(recording, "per_page")
-    assert readers == SIZED
-    for endpoint in readers:
-        assert all(_refused(response, "per_page") for response in answers[endpoint]), endpoint
+        assert all(_refused(response, name) for response in answers[endpoint]), endpoint
 
 
 @pytest.mark.parametrize("name", sorted(NUMBERS))
