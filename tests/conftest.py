@@ -365,12 +365,20 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+def live_server(tmp_path: Path,
+                request: pytest.FixtureRequest) -> Iterator[Callable[..., LiveServer]]:
+    """Real server processes. `migrate=True` gives a SQLite server a copy of the session's
+    migrated schema (the same migrations, run once); `migrate="command"` runs `participation db
+    upgrade` itself, as an operator would; False leaves the database alone (a second worker)."""
     servers: list[LiveServer] = []
 
-    def factory(env: dict[str, str] | None = None, migrate: bool = True) -> LiveServer:
+    def factory(env: dict[str, str] | None = None, migrate: bool | str = True) -> LiveServer:
         server = LiveServer(tmp_path, env)
-        if migrate:
+        database = server.env["DATABASE_URL"]
+        if migrate is True and database.startswith("sqlite:///"):
+            shutil.copy(request.getfixturevalue("migrated_sqlite"),
+                        database.removeprefix("sqlite:///"))
+        elif migrate:
             result = server.command("db", "upgrade")
             assert result.returncode == 0, result.stderr
         servers.append(server)

@@ -30,7 +30,7 @@ def rows(server, sql):
 
 
 def test_db_upgrade_creates_the_schema(live_server):
-    server = live_server()
+    server = live_server(migrate="command")
     tables = {r[0] for r in rows(server, "SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"users", "audit_log", "alembic_version"} <= tables
     again = run(server, "db", "upgrade")

@@ -8,6 +8,7 @@ neighbour, and a visitor asks for the whole replay.
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -36,31 +37,32 @@ NEIGHBOUR = "Ana Ruiz at 12 Elm Street, phone 555-0199"
 SHARED = {"RATELIMIT_ENABLED": "false"}
 
 
-def _servers(folder: Any, count: int, env: dict[str, str]) -> list[LiveServer]:
+def _servers(folder: Any, schema: Any, count: int, env: dict[str, str]) -> list[LiveServer]:
+    """`count` servers on one copy of the migrated `schema`."""
     servers = [LiveServer(folder, {**SHARED, **env}) for _ in range(count)]
-    result = servers[0].command("db", "upgrade")
-    assert result.returncode == 0, result.stderr
+    shutil.copy(schema, servers[0].env["DATABASE_URL"].removeprefix("sqlite:///"))
     for server in servers:
         server.start()
     return servers
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    (one,) = _servers(tmp_path_factory.mktemp("rights"), 1, {})
+def server(tmp_path_factory: pytest.TempPathFactory, migrated_sqlite: Any) -> Iterator[LiveServer]:
+    (one,) = _servers(tmp_path_factory.mktemp("rights"), migrated_sqlite, 1, {})
     yield one
     one.stop()
 
 
 @pytest.fixture(scope="module")
-def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[LiveServer]]:
+def workers(tmp_path_factory: pytest.TempPathFactory,
+            migrated_sqlite: Any) -> Iterator[list[LiveServer]]:
     """Two workers on one database and a Redis queue."""
     if not REDIS_URL:
         pytest.skip("needs PARTICIPATION_TEST_REDIS_URL")
     # Redis channels are not per database: a channel of its own keeps other tests' sites out.
     env = {"SOCKETIO_MESSAGE_QUEUE": REDIS_URL, "SOCKETIO_CHANNEL": f"rights-{uuid.uuid4().hex}",
            "SECRET_KEY": "rights-" + "k" * 32}
-    pair = _servers(tmp_path_factory.mktemp("rights-pair"), 2, env)
+    pair = _servers(tmp_path_factory.mktemp("rights-pair"), migrated_sqlite, 2, env)
     yield pair
     for worker in pair:
         worker.stop()
