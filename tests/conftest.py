@@ -406,15 +406,3 @@ def browser() -> Iterator[Any]:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
-
-
-def create_user_on(server: LiveServer, email: str, role: str = "resident",
-                   name: str | None = None, password: str = PASSWORD) -> None:
-    """Create an account in a live server's database through the real command line."""
-    exe = Path(sys.executable).with_name("participation")
-    args = [str(exe), "create-user", email, "--role", role, "--password-stdin"]
-    if name:
-        args += ["--name", name]
-    result = subprocess.run(args, input=password + "\n", env=server.env, cwd=server.cwd,
-                            capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 0, result.stderr

@@ -8,7 +8,8 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.conftest import PASSWORD, create_user_on
+from tests.conftest import PASSWORD
+from tests.watchers import create_accounts
 
 LIVE_POLL = "Which should the budget fund first?"
 
@@ -25,7 +26,7 @@ def test_a_vote_in_a_live_town_hall_updates_the_tally_on_another_page(live_serve
     server = live_server()
     seeded = server.command("demo")
     assert seeded.returncode == 0, seeded.stderr
-    create_user_on(server, "newcomer@example.test", "resident", name="Nia Newcomer")
+    create_accounts(server.env["DATABASE_URL"], resident="newcomer@example.test")
     server.start()
     polls = requests.get(f"{server.url}/api/v1/polls?per_page=100", timeout=10).json()["polls"]
     poll = next(p for p in polls if p["question"] == LIVE_POLL)

@@ -29,11 +29,10 @@ from participation.forums.services import BODY_MAX
 from participation.security import sanitize
 from participation.security.permissions import Role
 from participation.security.sanitize import MAX_HTML_CHARS, clean_html, render_markdown
-from tests.conftest import ROOT, create_user_on, csrf_token
+from tests.conftest import ROOT, csrf_token
 from tests.forums.xss_corpus import unsafe_parts
 from tests.security.pathological import wide_table
-from tests.townhall.test_server import signed_in
-from tests.watchers import form_token
+from tests.watchers import create_accounts, form_token, signed_in_session
 
 # What each may end in: rendered, or refused for tables, emphasis marks, size or time. Texts
 # whose parse runs near the time bound may end either way, depending on the machine.
@@ -262,15 +261,15 @@ def test_healthz_stays_fast_while_pathological_replies_arrive(live_server):
     # The server must run this checkout's code (a worktree shares its virtualenv's install).
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     server = live_server({"RATELIMIT_ENABLED": "false", "PYTHONPATH": path}).start()
-    create_user_on(server, "official@example.test", "official")
-    create_user_on(server, "resident@example.test", "resident")
-    official = signed_in(server, "official@example.test")
+    create_accounts(server.env["DATABASE_URL"], official="official@example.test",
+                    resident="resident@example.test")
+    official = signed_in_session(server.url, "official@example.test")
     response = official.post(server.url + "/topics/new", allow_redirects=False, timeout=10, data={
         "csrf_token": form_token(official, server.url + "/topics/new"),
         "title": "Budget", "description": "", "status": "open"})
     assert response.status_code == 302, response.text[:500]
     topic_url = server.url + urlsplit(response.headers["Location"]).path
-    resident = signed_in(server, "resident@example.test")
+    resident = signed_in_session(server.url, "resident@example.test")
     response = resident.post(topic_url + "/threads", allow_redirects=False, timeout=10, data={
         "csrf_token": form_token(resident, topic_url), "title": "Costs", "body": "Opening."})
     assert response.status_code == 302, response.text[:500]

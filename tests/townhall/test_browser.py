@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.conftest import CSRF_RE, PASSWORD, create_user_on
+from tests.conftest import CSRF_RE, PASSWORD
+from tests.watchers import create_accounts
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -17,7 +18,7 @@ def _token(http: requests.Session, url: str) -> str:
 
 
 def live_townhall(server) -> int:
-    create_user_on(server, "official@example.test", "official")
+    create_accounts(server.env["DATABASE_URL"], official="official@example.test")
     http = requests.Session()
     http.post(server.url + "/login", timeout=10, data={
         "email": "official@example.test", "password": PASSWORD,
@@ -57,8 +58,8 @@ def test_a_question_approved_in_one_browser_appears_in_another_without_reload(
     expect.set_options(timeout=20_000)  # the machine may be busy; the page must get there
     server = live_server().start()
     townhall_id = live_townhall(server)
-    create_user_on(server, "resident@example.test", "resident")
-    create_user_on(server, "moderator@example.test", "moderator")
+    create_accounts(server.env["DATABASE_URL"], resident="resident@example.test",
+                    moderator="moderator@example.test")
     errors: list[str] = []
     resident_context, resident = signed_in_page(browser, server, "resident@example.test", errors)
     moderator_context, moderator = signed_in_page(browser, server, "moderator@example.test",

@@ -15,10 +15,11 @@ from participation.realtime.outbox import take_events
 from participation.realtime.rooms import NAMESPACE
 from participation.townhall import services
 from participation.townhall.models import Question
-from tests.conftest import REDIS_URL, base_config, create_user_on
+from tests.conftest import REDIS_URL, base_config
 from tests.watchers import (
     Watcher,
     cookies,
+    create_accounts,
     database_approved,
     form_token,
     signed_in_session,
@@ -44,9 +45,8 @@ def approve_behind_the_servers_back(url: str, question_ids: list[int], email: st
 
 def test_twenty_watchers_receive_approvals_and_resync_exactly_after_a_crash(live_server):
     server = live_server().start()
-    create_user_on(server, "official@example.test", "official")
-    create_user_on(server, "moderator@example.test", "moderator")
-    create_user_on(server, "resident@example.test", "resident")
+    create_accounts(server.env["DATABASE_URL"], official="official@example.test",
+                    moderator="moderator@example.test", resident="resident@example.test")
     official = signed_in_session(server.url, "official@example.test")
     new_url = server.url + "/townhalls/new"
     response = official.post(new_url, timeout=10, allow_redirects=False,
@@ -117,9 +117,8 @@ def test_two_workers_share_one_sequence_through_the_database_and_redis(live_serv
     first = live_server(env).start()
     second = live_server(env, migrate=False).start()
     assert first.env["DATABASE_URL"] == second.env["DATABASE_URL"]
-    create_user_on(first, "official@example.test", "official")
-    create_user_on(first, "moderator@example.test", "moderator")
-    create_user_on(first, "resident@example.test", "resident")
+    create_accounts(first.env["DATABASE_URL"], official="official@example.test",
+                    moderator="moderator@example.test", resident="resident@example.test")
     official = signed_in_session(first.url, "official@example.test")
     new_url = first.url + "/townhalls/new"
     response = official.post(new_url, timeout=10, allow_redirects=False, data={
