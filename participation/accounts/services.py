@@ -30,7 +30,9 @@ EMAIL_MAX = 254
 
 _hasher = PasswordHasher()
 # Verified against when the email is unknown, so a miss costs the same time as a wrong password.
-_DUMMY_HASH = _hasher.hash("not a real password, only for constant-time misses")
+# Made on the first miss, with the hasher in use then: hashing at import would cost every process
+# (each worker, each command) a full Argon2 run before it starts.
+_dummy_hash: str | None = None
 
 PersonalDataExporter = Callable[[Session, User], Any]
 PERSONAL_DATA: dict[str, PersonalDataExporter] = {}
@@ -89,10 +91,17 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+def _dummy_hash_for_misses() -> str:
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash("not a real password, only for constant-time misses")
+    return _dummy_hash
+
+
 def password_matches(user: User | None, password: str) -> bool:
     if user is None or not user.password_hash:
         try:
-            _hasher.verify(_DUMMY_HASH, password)
+            _hasher.verify(_dummy_hash_for_misses(), password)
         except VerificationError:
             pass
         return False
