@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,10 +116,10 @@ class DemoSite:
         raise KeyError(name)
 
 
-def seed_demo_site(folder: Path) -> DemoSite:
+def seed_demo_site(folder: Path, schema: Path) -> DemoSite:
+    """`participation demo` on a copy of the migrated `schema`, then the server."""
     server = LiveServer(folder)
-    result = server.command("db", "upgrade")
-    assert result.returncode == 0, result.stderr
+    shutil.copy(schema, server.env["DATABASE_URL"].removeprefix("sqlite:///"))
     result = server.command("demo")
     assert result.returncode == 0, result.stderr
     password = re.search(r"password for all: (\S+?)\)", result.stdout)
@@ -127,8 +128,9 @@ def seed_demo_site(folder: Path) -> DemoSite:
 
 
 @pytest.fixture(scope="session")
-def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoSite]:
-    site = seed_demo_site(tmp_path_factory.mktemp("demo-site"))
+def demo_site(tmp_path_factory: pytest.TempPathFactory,
+              migrated_sqlite: Path) -> Iterator[DemoSite]:
+    site = seed_demo_site(tmp_path_factory.mktemp("demo-site"), migrated_sqlite)
     yield site
     site.server.stop()
 
