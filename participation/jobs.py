@@ -158,6 +158,13 @@ def _forget_after_rollback(session: Session, previous: SessionTransaction) -> No
         session.info.pop(_PENDING, None)
 
 
+def _quiet_huey() -> None:
+    """Huey logs every task it runs at INFO; keep its start-up lines and its warnings only."""
+    logging.getLogger("huey").setLevel(logging.WARNING)
+    logging.getLogger("huey.consumer").setLevel(logging.INFO)
+    logging.getLogger("huey.consumer.Scheduler").setLevel(logging.WARNING)
+
+
 class _EmbeddedConsumer(Consumer):  # type: ignore[misc]
     """The consumer inside another program: the program, not Huey, owns the signals."""
 
@@ -170,6 +177,7 @@ def start_consumer(app: Flask, workers: int | None = None) -> Consumer:
     eventlet's monkey patching), for `participation serve` with QUEUE_IN_PROCESS."""
     if queue.immediate:
         raise RuntimeError("the queue is in immediate mode; there is nothing to consume")
+    _quiet_huey()
     consumer = _EmbeddedConsumer(queue, workers=workers or int(app.config["QUEUE_WORKERS"]),
                                  worker_type="thread", periodic=True, check_worker_health=False)
     consumer.start()
@@ -180,6 +188,7 @@ def run_consumer(app: Flask, workers: int | None = None) -> None:
     """Run the consumer in the foreground until SIGINT or SIGTERM (`participation worker`)."""
     if queue.immediate:
         raise RuntimeError("the queue is in immediate mode; there is nothing to consume")
+    _quiet_huey()
     consumer = Consumer(queue, workers=workers or int(app.config["QUEUE_WORKERS"]),
                         worker_type="thread", periodic=True)
     consumer.run()
