@@ -109,6 +109,28 @@ def test_the_sweep_sends_a_due_message_whose_task_was_lost_and_leaves_claimed_on
     assert sweep_mail.call_local() == 0
 
 
+def test_a_starting_consumer_gives_every_unsent_message_a_task_again(mail_app, smtp_server):
+    from participation import jobs
+    from participation.mail.tasks import recover_mail
+
+    now = utcnow()
+    for key, next_at in (("due", now - timedelta(seconds=5)),
+                         ("later", now + timedelta(seconds=600))):
+        db.session.add(OutgoingMail(
+            key=key, to_address=f"{key}@example.test", subject=key, text_body="t",
+            html_body="<p>t</p>", headers={}, attachments=[], message_id=f"<{key}@x>",
+            created_at=now, next_attempt_at=next_at))
+    db.session.commit()
+    later_id = mail_row("later").id
+    assert recover_mail.call_local() == 2
+    smtp_server.wait_for(1)
+    assert smtp_server.envelopes == [["due@example.test"]]
+    [scheduled] = jobs.queue.scheduled()
+    assert scheduled.args == (later_id,)
+    assert abs((scheduled.eta - (now + timedelta(seconds=600)).replace(tzinfo=None))
+               .total_seconds()) < 1
+
+
 def test_a_message_cancelled_before_delivery_is_not_sent(make_app, smtp_server, tmp_path):
     app = make_app(MAIL_URL=smtp_server.url, QUEUE_IMMEDIATE=False,
                    QUEUE_URL=f"sqlite:///{tmp_path / 'queue.db'}")
