@@ -72,14 +72,14 @@ def absolute_url(endpoint: str, **values: Any) -> str:
     """The URL of `endpoint` as someone reading the mail must follow it.
 
     From PUBLIC_URL when it is set; else from the current request's host; else (a worker, the
-    command line, with nothing set) http://localhost:5000, where `make run` serves.
+    command line, with nothing set) http://127.0.0.1:5000, where `make run` serves.
     """
     from flask import current_app, has_request_context, url_for
 
     public = current_app.config.get("PUBLIC_URL")
     if has_request_context() and not public:
         return url_for(endpoint, _external=True, **values)
-    base = (public or "http://localhost:5000").rstrip("/")
+    base = (public or "http://127.0.0.1:5000").rstrip("/")
     with current_app.test_request_context("/", base_url=base):
         return url_for(endpoint, _external=True, **values)
 

@@ -15,7 +15,7 @@ from participation.mail.services import queue_mail
 from participation.mail.tasks import deliver_mail, sweep_mail
 from participation.mail.transport import parse_mail_url
 from tests.mail.conftest import mail_row, wait_until
-from tests.mail_server import SmtpServer
+from tests.mail_server import SmtpServer, text_part
 
 ADDRESS = "resident@example.test"
 
@@ -191,3 +191,51 @@ def test_a_mail_url_the_app_cannot_use_is_refused_at_start(make_app, url):
     with pytest.raises((InsecureConfiguration, ValueError)):
         check_mail_and_queue({"MAIL_URL": url, "MAIL_FROM": "a@b.example"})
         parse_mail_url(url)
+
+
+def test_send_test_mail_refuses_what_is_not_an_address(make_app, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from participation import cli
+
+    app = make_app(MAIL_URL=None)
+    monkeypatch.setattr(cli, "_app", lambda: app)
+    result = CliRunner().invoke(cli.cli, ["send-test-mail", "someone\r\nBcc: x@evil.example"])
+    assert result.exit_code == 2
+    assert "not a mail address" in result.output
+    with app.app_context():
+        assert db.session.query(OutgoingMail).count() == 0
+    assert not (tmp_path / "mail").exists()
+
+
+def test_send_test_mail_queues_a_message_that_is_sent(make_app, smtp_server, monkeypatch):
+    from click.testing import CliRunner
+
+    from participation import cli
+
+    app = make_app(MAIL_URL=smtp_server.url, PUBLIC_URL="https://town.example")
+    monkeypatch.setattr(cli, "_app", lambda: app)
+    result = CliRunner().invoke(cli.cli, ["send-test-mail", ADDRESS])
+    assert result.exit_code == 0, result.output
+    [message] = smtp_server.wait_for(1)
+    assert message["To"] == ADDRESS
+    assert "https://town.example/" in text_part(message)
+
+
+def test_with_the_queue_away_the_action_still_commits_and_the_sweep_sends_later(
+        make_app, smtp_server, caplog):
+    from tests.conftest import free_port
+
+    away = make_app(MAIL_URL=smtp_server.url, QUEUE_IMMEDIATE=False,
+                    QUEUE_URL=f"redis://127.0.0.1:{free_port()}/0")
+    with away.app_context():
+        _queue()  # commits: enqueueing fails after the commit, and is only logged
+        row = mail_row("k1")
+        assert row is not None and row.sent_at is None
+    assert any("could not enqueue" in r.getMessage() for r in caplog.records)
+    assert not any(ADDRESS in r.getMessage() for r in caplog.records)
+    # Once a queue is back, the sweep finds the message.
+    back = make_app(MAIL_URL=smtp_server.url)
+    with back.app_context():
+        assert sweep_mail.call_local() == 1
+        smtp_server.wait_for(1)

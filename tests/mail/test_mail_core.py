@@ -259,6 +259,6 @@ def test_absolute_urls_come_from_public_url_or_the_request(make_app):
         assert absolute_url("home.index") == "https://town.example/participate/"
     plain = make_app()
     with plain.app_context():
-        assert absolute_url("home.index") == "http://localhost:5000/"
+        assert absolute_url("home.index") == "http://127.0.0.1:5000/"
         with plain.test_request_context("/", base_url="http://site.test:8080"):
             assert absolute_url("home.index") == "http://site.test:8080/"
