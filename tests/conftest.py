@@ -195,8 +195,13 @@ def make_app(backend: str, request: pytest.FixtureRequest,
 
 
 @pytest.fixture
-def app(make_app: Callable[..., Flask]) -> Iterator[Flask]:
-    app = make_app()
+def app(make_app: Callable[..., Flask], request: pytest.FixtureRequest) -> Iterator[Flask]:
+    # A test that uses the SMTP server gets one app whose mail goes there, so that `make_user`,
+    # `client` and `mail_app` all share it.
+    extra = {}
+    if "smtp_server" in request.fixturenames:
+        extra["MAIL_URL"] = request.getfixturevalue("smtp_server").url
+    app = make_app(**extra)
     with app.app_context():
         yield app
 
@@ -210,11 +215,11 @@ def smtp_server() -> Iterator[SmtpServer]:
 
 
 @pytest.fixture
-def mail_app(make_app: Callable[..., Flask], smtp_server: SmtpServer) -> Iterator[Flask]:
-    """An app (inside an app context, like `app`) whose mail goes to `smtp_server`."""
-    app = make_app(MAIL_URL=smtp_server.url)
-    with app.app_context():
-        yield app
+def mail_app(smtp_server: SmtpServer, app: Flask) -> Flask:
+    """An app (inside an app context, like `app`, and the same one) whose mail goes to
+    `smtp_server`."""
+    assert app.config["MAIL_URL"] == smtp_server.url
+    return app
 
 
 @pytest.fixture

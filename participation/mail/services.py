@@ -38,6 +38,7 @@ ALLOWED_HEADERS = frozenset({"List-Unsubscribe", "List-Unsubscribe-Post", "List-
                              "Reply-To"})
 _HEADER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,60}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
+_MIMETYPE = re.compile(r"[a-z]{1,20}/[a-z0-9][a-z0-9.+-]{0,80}")
 _ADDRESS = re.compile(r"[^@\s<>(),;:\"\[\]\\]{1,64}@[A-Za-z0-9.-]{1,253}")
 
 
@@ -139,6 +140,9 @@ def queue_mail(session: Session, *, to: str, template: str, key: str, subject: A
     if not isinstance(key, str) or not key or len(key) > MAX_KEY:
         raise ValueError(f"a mail key is 1 to {MAX_KEY} characters")
     clean_headers = _clean_headers(headers)
+    for attachment in attachments:
+        if not _MIMETYPE.fullmatch(str(attachment.mimetype)):
+            raise ValueError("an attachment's type is a MIME type such as text/calendar")
     if session.scalar(select(OutgoingMail.id).where(OutgoingMail.key == key)) is not None:
         return False
     subject_text, text, html = render_mail(template, subject=subject, locale=locale, **context)
@@ -170,8 +174,7 @@ def cancel_mail_for(session: Session, recipient_id: int) -> int:
                OutgoingMail.failed_at.is_(None), OutgoingMail.cancelled_at.is_(None))
         .values(cancelled_at=utcnow(), to_address="", text_body="", html_body="",
                 attachments=[], headers={})
-        .execution_options(synchronize_session=False))
-    session.expire_all()
+        .execution_options(synchronize_session="fetch"))
     return int(result.rowcount or 0)
 
 

@@ -150,6 +150,29 @@ def test_attachments_arrive(mail_app, smtp_server):
     assert attachment.get_payload(decode=True) == b"BEGIN:VCALENDAR\r\n"
 
 
+def test_an_attachment_type_cannot_carry_a_header(mail_app):
+    for mimetype in ("text/calendar\r\nBcc: v@evil.example", "calendar", ""):
+        with pytest.raises(ValueError):
+            _queue(attachments=[Attachment("a.ics", mimetype, b"x")])
+    assert db.session.query(OutgoingMail).count() == 0
+
+
+def test_cancelling_keeps_what_the_caller_changed_in_the_same_transaction(mail_app,
+                                                                          smtp_server):
+    smtp_server.stop()  # the messages stay unsent
+    _queue(key="a", recipient_id=5)
+    _queue(key="b", recipient_id=6)
+    db.session.commit()
+    other = db.session.query(OutgoingMail).filter_by(key="b").one()
+    other.subject = "Changed before the flush"
+    assert cancel_mail_for(db.session, 5) == 1
+    db.session.commit()
+    db.session.expire_all()
+    rows = {row.key: row for row in db.session.query(OutgoingMail)}
+    assert rows["b"].subject == "Changed before the flush" and rows["b"].cancelled_at is None
+    assert rows["a"].cancelled_at is not None and rows["a"].to_address == ""
+
+
 def test_a_rollback_queues_and_sends_nothing(mail_app, smtp_server):
     assert _queue()
     db.session.rollback()
@@ -262,3 +285,16 @@ def test_absolute_urls_come_from_public_url_or_the_request(make_app):
         assert absolute_url("home.index") == "http://127.0.0.1:5000/"
         with plain.test_request_context("/", base_url="http://site.test:8080"):
             assert absolute_url("home.index") == "http://site.test:8080/"
+
+
+def test_the_shared_fixtures_send_through_the_smtp_server(make_user, client, smtp_server):
+    from flask import current_app
+
+    user = make_user()
+    assert current_app.config["MAIL_URL"] == smtp_server.url
+    assert client.application is current_app._get_current_object()
+    queue_mail(db.session, to=user.email, template="test", key="fixture", subject="Hi",
+               locale="en", name=user.display_name, site_url="https://town.example/")
+    db.session.commit()
+    smtp_server.wait_for(1)
+    assert smtp_server.envelopes == [[user.email]]
