@@ -162,6 +162,10 @@ def after_commit(session: Session, queued_task: Any, *args: Any, **kwargs: Any) 
 
 @sa_event.listens_for(Session, "after_commit")
 def _enqueue_after_commit(session: Session) -> None:
+    # SQLAlchemy also announces the release of a savepoint as a commit: the real one is still
+    # to come (and may yet roll back).
+    if session.in_nested_transaction():
+        return
     pending = session.info.pop(_PENDING, [])
     for queued_task, args, kwargs in pending:
         try:

@@ -185,6 +185,29 @@ def test_a_rollback_queues_and_sends_nothing(mail_app, smtp_server):
     assert smtp_server.envelopes == [["other@example.test"]]
 
 
+def test_several_messages_in_one_transaction_all_leave_after_its_commit(mail_app, smtp_server):
+    for n in range(3):
+        assert _queue(key=f"k{n}", to=f"r{n}@example.test")
+    db.session.commit()
+    smtp_server.wait_for(3, timeout=5)
+    assert sorted(e[0] for e in smtp_server.envelopes) == [f"r{n}@example.test" for n in range(3)]
+
+
+def test_a_rollback_after_several_messages_sends_none_of_them(mail_app, smtp_server):
+    # Each message is stored in a savepoint; releasing one is not the transaction's commit.
+    for n in range(3):
+        assert _queue(key=f"k{n}", to=f"r{n}@example.test")
+        with db.session.begin_nested():
+            pass
+    db.session.rollback()
+    assert db.session.query(OutgoingMail).count() == 0
+    db.session.rollback()
+    _queue(key="after", to="after@example.test")
+    db.session.commit()
+    smtp_server.wait_for(1)
+    assert smtp_server.envelopes == [["after@example.test"]]
+
+
 def test_a_reused_key_stores_and_sends_nothing_more(mail_app, smtp_server):
     assert _queue(key="reset:7")
     db.session.commit()
