@@ -31,6 +31,9 @@ from participation.accounts.models import User
 from participation.extensions import db, socketio
 from participation.realtime.rooms import NAMESPACE
 from participation.security.permissions import Role
+from tests.mail_server import SmtpServer, html_part, links_in, text_part
+
+__all__ = ["html_part", "links_in", "text_part"]
 
 ROOT = Path(__file__).resolve().parent.parent
 # pytest-xdist runs the suite in several processes: each gets its own PostgreSQL database and
@@ -192,10 +195,31 @@ def make_app(backend: str, request: pytest.FixtureRequest,
 
 
 @pytest.fixture
-def app(make_app: Callable[..., Flask]) -> Iterator[Flask]:
-    app = make_app()
+def app(make_app: Callable[..., Flask], request: pytest.FixtureRequest) -> Iterator[Flask]:
+    # A test that uses the SMTP server gets one app whose mail goes there, so that `make_user`,
+    # `client` and `mail_app` all share it.
+    extra = {}
+    if "smtp_server" in request.fixturenames:
+        extra["MAIL_URL"] = request.getfixturevalue("smtp_server").url
+    app = make_app(**extra)
     with app.app_context():
         yield app
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on a free port; `.url` is its MAIL_URL."""
+    server = SmtpServer(free_port()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail_app(smtp_server: SmtpServer, app: Flask) -> Flask:
+    """An app (inside an app context, like `app`, and the same one) whose mail goes to
+    `smtp_server`."""
+    assert app.config["MAIL_URL"] == smtp_server.url
+    return app
 
 
 @pytest.fixture
@@ -328,6 +352,8 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp / 'live.db'}",
                     "SECRET_KEY": "live-" + uuid.uuid4().hex, "PARTICIPATION_ENV": "development",
+                    # The task queue of this test's servers, not the checkout's instance/ one.
+                    "QUEUE_URL": f"sqlite:///{tmp / 'queue.db'}",
                     **(env or {})}
         self.env.pop("SOCKETIO_ASYNC_MODE", None)
         self.cwd = tmp
