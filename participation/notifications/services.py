@@ -15,9 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from flask import current_app
+from flask_babel import LazyString, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_ngettext
 from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -431,12 +431,13 @@ def _digest_groups(user: User, notices: list[Notification]) -> list[DigestGroup]
     return groups
 
 
-def _digest_subject(cadence: Cadence, count: int) -> Any:
+def _digest_subject(cadence: Cadence, count: int) -> LazyString:
+    """Written when the mail is rendered, in its reader's language."""
     if cadence is Cadence.DAILY:
-        return lazy_ngettext("Your daily digest: %(num)s notification",
-                             "Your daily digest: %(num)s notifications", count)
-    return lazy_ngettext("Your weekly digest: %(num)s notification",
-                         "Your weekly digest: %(num)s notifications", count)
+        return LazyString(lambda: ngettext("Your daily digest: %(num)s notification",
+                                           "Your daily digest: %(num)s notifications", count))
+    return LazyString(lambda: ngettext("Your weekly digest: %(num)s notification",
+                                       "Your weekly digest: %(num)s notifications", count))
 
 
 def _mail_digest(session: Session, user: User, cadence: Cadence, period: str,
