@@ -329,6 +329,18 @@ def _list_headers(url: str) -> dict[str, str]:
             "Auto-Submitted": "auto-generated"}
 
 
+def _queue(session: Session, user: User, **mail: Any) -> bool:
+    """queue_mail, for an account: a mail it refuses (an address it cannot send to) is logged
+    and skipped, so that the action that caused it, or everyone else's digest, still goes on."""
+    try:
+        return queue_mail(session, to=user.email, locale=user.locale, recipient_id=user.id,
+                          display_name=user.display_name, **mail)
+    except ValueError as error:
+        # queue_mail's messages name no address.
+        logger.warning("notification mail for account %s not queued: %s", user.id, error)
+        return False
+
+
 def _notice_url(notification: Notification) -> str | None:
     if not notification.link:
         return None
@@ -340,12 +352,11 @@ def _mail_notice(session: Session, user: User, notification: Notification,
     """Queue one notice's own mail; it leaves after the commit, once (keyed by the notice)."""
     kind = KINDS[notification.kind]
     url = unsubscribe_url(user.id, kind.name)
-    return queue_mail(
-        session, to=user.email, template="notification", key=f"notification:{notification.id}",
+    return _queue(
+        session, user, template="notification", key=f"notification:{notification.id}",
         subject=_l("%(kind)s: %(message)s", kind=kind.label, message=notification.message),
-        locale=user.locale, recipient_id=user.id, headers=_list_headers(url),
-        attachments=attachments,
-        display_name=user.display_name, kind=kind, message=notification.message,
+        headers=_list_headers(url), attachments=attachments,
+        kind=kind, message=notification.message,
         notice_url=_notice_url(notification), unsubscribe_url=url,
         preferences_url=absolute_url("notifications.preferences"),
     )
@@ -443,11 +454,10 @@ def _digest_subject(cadence: Cadence, count: int) -> LazyString:
 def _mail_digest(session: Session, user: User, cadence: Cadence, period: str,
                  notices: list[Notification]) -> bool:
     url = digest_unsubscribe_url(user.id, cadence)
-    return queue_mail(
-        session, to=user.email, template="digest", key=f"digest:{cadence.value}:{user.id}:{period}",
-        subject=_digest_subject(cadence, len(notices)), locale=user.locale, recipient_id=user.id,
-        headers=_list_headers(url),
-        display_name=user.display_name, cadence=cadence.value, count=len(notices),
+    return _queue(
+        session, user, template="digest", key=f"digest:{cadence.value}:{user.id}:{period}",
+        subject=_digest_subject(cadence, len(notices)), headers=_list_headers(url),
+        cadence=cadence.value, count=len(notices),
         groups=_digest_groups(user, notices), unsubscribe_url=url,
         notifications_url=absolute_url("notifications.index"),
         preferences_url=absolute_url("notifications.preferences"),

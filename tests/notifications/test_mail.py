@@ -323,3 +323,20 @@ def test_notices_for_several_people_in_one_transaction_are_each_mailed(
     db.session.commit()
     smtp_server.wait_for(3)
     assert all(len(_to(smtp_server, person)) == 1 for person in people)
+
+
+def test_an_address_mail_cannot_go_to_stops_neither_the_action_nor_other_digests(
+        app, smtp_server, thread, follower, reply, make_user, caplog):
+    broken = make_user()
+    from participation.forums import services as forums
+    forums.follow_thread(db.session, broken, thread)
+    _prefer(broken, reply="immediate")
+    broken.email = "no address at all"
+    db.session.commit()
+    post = reply(thread)  # the reply goes through; its at-once mail is skipped
+    assert post.id
+    assert services.send_digests(db.session, "daily", tomorrow_morning()) == 1
+    db.session.commit()
+    assert len(smtp_server.wait_for(1)) == 1 and len(_to(smtp_server, follower)) == 1
+    assert "no address at all" not in caplog.text
+    assert f"account {broken.id} not queued" in caplog.text
