@@ -81,6 +81,8 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "MAIL_RETRY_DELAY": _int("MAIL_RETRY_DELAY", DEFAULTS["MAIL_RETRY_DELAY"]),
         "MAIL_RETRY_MAX_DELAY": _int("MAIL_RETRY_MAX_DELAY", DEFAULTS["MAIL_RETRY_MAX_DELAY"]),
         "MAIL_RETRY_FOR": _int("MAIL_RETRY_FOR", DEFAULTS["MAIL_RETRY_FOR"]),
+        "MAIL_SEND_LEASE": _int("MAIL_SEND_LEASE", DEFAULTS["MAIL_SEND_LEASE"]),
+        "MAIL_SMTP_TIMEOUT": _int("MAIL_SMTP_TIMEOUT", DEFAULTS["MAIL_SMTP_TIMEOUT"]),
         "QUEUE_URL": os.environ.get("QUEUE_URL")
         or "sqlite:///" + str(Path(instance_path) / "queue.db"),
         "QUEUE_NAME": os.environ.get("QUEUE_NAME") or DEFAULTS["QUEUE_NAME"],
@@ -195,9 +197,13 @@ def check_mail_and_queue(settings: dict[str, Any]) -> None:
     queue_url = settings.get("QUEUE_URL")
     if queue_url and not str(queue_url).startswith(("sqlite:///", "redis://", "rediss://")):
         raise InsecureConfiguration("QUEUE_URL must start with sqlite:///, redis:// or rediss://")
-    for name in ("MAIL_RETRY_DELAY", "MAIL_RETRY_MAX_DELAY", "MAIL_RETRY_FOR", "QUEUE_WORKERS"):
+    for name in ("MAIL_RETRY_DELAY", "MAIL_RETRY_MAX_DELAY", "MAIL_RETRY_FOR", "MAIL_SEND_LEASE",
+                 "MAIL_SMTP_TIMEOUT", "QUEUE_WORKERS"):
         if name in settings and int(settings[name]) < 1:
             raise InsecureConfiguration(f"{name} must be at least 1")
+    if int(settings.get("MAIL_SEND_LEASE", 120)) <= int(settings.get("MAIL_SMTP_TIMEOUT", 30)):
+        # A consumer still talking to the server must not see its message taken by another.
+        raise InsecureConfiguration("MAIL_SEND_LEASE must be longer than MAIL_SMTP_TIMEOUT")
 
 
 def check_production(settings: dict[str, Any]) -> None:

@@ -32,8 +32,8 @@ from sqlalchemy.orm import Session, SessionTransaction
 if TYPE_CHECKING:
     from flask import Flask
 
-__all__ = ["after_commit", "crontab", "init_app", "periodic_task", "queue", "start_consumer",
-           "task"]
+__all__ = ["after_commit", "at_consumer_start", "crontab", "init_app", "periodic_task", "queue",
+           "run_consumer", "start_consumer", "task"]
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +136,24 @@ def periodic_task(validate_datetime: Callable[[Any], bool],
     return decorator
 
 
+# Tasks enqueued each time a consumer starts (recovering what a stopped process left behind).
+_at_start: list[Any] = []
+
+
+def at_consumer_start(queued_task: Any) -> Any:
+    """Have `queued_task()` enqueued whenever a consumer starts; returns the task unchanged."""
+    _at_start.append(queued_task)
+    return queued_task
+
+
+def _enqueue_start_tasks() -> None:
+    for queued_task in _at_start:
+        try:
+            queued_task()
+        except Exception:  # noqa: BLE001 - the periodic sweeps catch up
+            log.exception("could not enqueue %s", getattr(queued_task, "name", queued_task))
+
+
 def after_commit(session: Session, queued_task: Any, *args: Any, **kwargs: Any) -> None:
     """Enqueue `queued_task(*args, **kwargs)` once the session's transaction commits; never if it
     rolls back."""
@@ -162,6 +180,13 @@ def _forget_after_rollback(session: Session, previous: SessionTransaction) -> No
         session.info.pop(_PENDING, None)
 
 
+def _quiet_huey() -> None:
+    """Huey logs every task it runs at INFO; keep its start-up lines and its warnings only."""
+    logging.getLogger("huey").setLevel(logging.WARNING)
+    logging.getLogger("huey.consumer").setLevel(logging.INFO)
+    logging.getLogger("huey.consumer.Scheduler").setLevel(logging.WARNING)
+
+
 class _EmbeddedConsumer(Consumer):  # type: ignore[misc]
     """The consumer inside another program: the program, not Huey, owns the signals."""
 
@@ -174,9 +199,11 @@ def start_consumer(app: Flask, workers: int | None = None) -> Consumer:
     eventlet's monkey patching), for `participation serve` with QUEUE_IN_PROCESS."""
     if queue.immediate:
         raise RuntimeError("the queue is in immediate mode; there is nothing to consume")
+    _quiet_huey()
     consumer = _EmbeddedConsumer(queue, workers=workers or int(app.config["QUEUE_WORKERS"]),
                                  worker_type="thread", periodic=True, check_worker_health=False)
     consumer.start()
+    _enqueue_start_tasks()
     return consumer
 
 
@@ -184,6 +211,8 @@ def run_consumer(app: Flask, workers: int | None = None) -> None:
     """Run the consumer in the foreground until SIGINT or SIGTERM (`participation worker`)."""
     if queue.immediate:
         raise RuntimeError("the queue is in immediate mode; there is nothing to consume")
+    _quiet_huey()
     consumer = Consumer(queue, workers=workers or int(app.config["QUEUE_WORKERS"]),
                         worker_type="thread", periodic=True)
+    _enqueue_start_tasks()
     consumer.run()

@@ -347,6 +347,8 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp / 'live.db'}",
                     "SECRET_KEY": "live-" + uuid.uuid4().hex, "PARTICIPATION_ENV": "development",
+                    # The task queue of this test's servers, not the checkout's instance/ one.
+                    "QUEUE_URL": f"sqlite:///{tmp / 'queue.db'}",
                     **(env or {})}
         self.env.pop("SOCKETIO_ASYNC_MODE", None)
         self.cwd = tmp

@@ -16,6 +16,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 LINK = re.compile(r"https?://[^\s<>\"')\]]+")
 
@@ -27,7 +28,7 @@ class _Handler:
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,  # noqa: N802
                           rcpt_options: Any) -> str:
         if self.server.refusing:
-            return "451 4.3.0 Try again later"
+            return self.server.refusal
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -42,10 +43,29 @@ class _Handler:
         return "250 Message accepted for delivery"
 
 
+class _Authenticator:
+    def __init__(self, username: str, password: str) -> None:
+        self.expected = (username.encode(), password.encode())
+        self.logins: list[str] = []
+
+    def __call__(self, server: Any, session: Any, envelope: Any, mechanism: str,
+                 auth_data: Any) -> AuthResult:
+        if isinstance(auth_data, LoginPassword) and \
+                (auth_data.login, auth_data.password) == self.expected:
+            self.logins.append(auth_data.login.decode())
+            return AuthResult(success=True)
+        return AuthResult(success=False, handled=False)
+
+
 class SmtpServer:
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, credentials: tuple[str, str] | None = None) -> None:
         self.port = port
-        self.url = f"smtp://127.0.0.1:{port}"
+        self.credentials = credentials
+        self.authenticator = _Authenticator(*credentials) if credentials else None
+        auth = f"{credentials[0]}:{credentials[1]}@" if credentials else ""
+        self.url = f"smtp://{auth}127.0.0.1:{port}"
+        # What RCPT gets while `refusing` is on: a temporary refusal unless told otherwise.
+        self.refusal = "451 4.3.0 Try again later"
         self.messages: list[EmailMessage] = []
         self.envelopes: list[list[str]] = []
         self.raw: list[bytes] = []
@@ -55,7 +75,12 @@ class SmtpServer:
 
     def start(self) -> SmtpServer:
         if self._controller is None:
-            self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+            options: dict[str, Any] = {}
+            if self.authenticator is not None:
+                # AUTH offered over plain text: a test on 127.0.0.1 needs no TLS.
+                options = {"authenticator": self.authenticator, "auth_require_tls": False}
+            self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port,
+                                          **options)
             self._controller.start()
         return self
 

@@ -278,5 +278,11 @@ def due_mail_ids(session: Session, *, limit: int = 500) -> list[int]:
         .limit(limit)))
 
 
-def find_mail(session: Session, mail_id: int) -> OutgoingMail | None:
-    return session.get(OutgoingMail, mail_id)
+def unsent_mail(session: Session, *, limit: int = 5000) -> list[tuple[int, datetime]]:
+    """(id, next attempt) of every message still to send, soonest first."""
+    return [(row.id, row.next_attempt_at) for row in session.execute(
+        select(OutgoingMail.id, OutgoingMail.next_attempt_at)
+        .where(OutgoingMail.sent_at.is_(None), OutgoingMail.failed_at.is_(None),
+               OutgoingMail.cancelled_at.is_(None))
+        .order_by(OutgoingMail.next_attempt_at, OutgoingMail.id)
+        .limit(limit))]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from participation import jobs
+from participation.db import utcnow
 from participation.mail import services
 from participation.mail.transport import PermanentFailure, TemporaryFailure, send
 
@@ -59,3 +60,21 @@ def sweep_mail() -> int:
     for mail_id in ids:
         deliver_mail(mail_id)
     return len(ids)
+
+
+@jobs.at_consumer_start
+@jobs.task()
+def recover_mail() -> int:
+    """When a consumer starts, give every unsent message a task again, due now or at its next
+    attempt: a process stopped mid-send, or a queue that lost its schedule, loses no mail."""
+    from participation.extensions import db
+
+    pending = services.unsent_mail(db.session)
+    db.session.rollback()
+    now = utcnow()
+    for mail_id, next_attempt_at in pending:
+        if next_attempt_at <= now:
+            deliver_mail(mail_id)
+        else:
+            deliver_mail.schedule((mail_id,), eta=next_attempt_at)
+    return len(pending)

@@ -104,7 +104,8 @@ def test_systemd_units_are_valid(tmp_path):
         (tmp_path / "participation@.service").read_text())
     result = subprocess.run(
         [SYSTEMD_ANALYZE, "verify", "--man=no", "participation@5001.service",
-         "participation-migrate.service", "participation.target"],
+         "participation-migrate.service", "participation-worker.service",
+         "participation.target"],
         cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip() == "", result.stderr
