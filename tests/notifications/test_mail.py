@@ -340,3 +340,17 @@ def test_an_address_mail_cannot_go_to_stops_neither_the_action_nor_other_digests
     assert len(smtp_server.wait_for(1)) == 1 and len(_to(smtp_server, follower)) == 1
     assert "no address at all" not in caplog.text
     assert f"account {broken.id} not queued" in caplog.text
+
+
+def test_the_unsubscribe_header_is_sent_as_a_plain_url_a_mail_client_can_read(
+        app, smtp_server, follower):
+    """RFC 2369 headers hold <URL>s: folded into encoded words, no client would find it."""
+    services.notify(db.session, follower.id, kind="townhall_starting", message="Soon.")
+    db.session.commit()
+    smtp_server.wait_for(1)
+    (raw,) = smtp_server.raw
+    lines = raw.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0].split(b"\n")
+    (header,) = [line for line in lines if line.startswith(b"List-Unsubscribe:")]
+    url = services.unsubscribe_url(follower.id, "townhall_starting")
+    assert header == f"List-Unsubscribe: <{url}>".encode()
+    assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in lines
