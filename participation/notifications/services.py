@@ -95,7 +95,7 @@ def notify(session: Session, user_id: int, *, kind: str, message: str, link: str
     session.add(notification)
     if cadence is Cadence.IMMEDIATE:
         user = session.get(User, user_id)
-        if user is not None and user.is_active:
+        if user is not None and mail_reaches(user):
             session.flush()
             if _mail_notice(session, user, notification, attachments):
                 notification.mailed_at = notification.created_at
@@ -329,6 +329,13 @@ def _list_headers(url: str) -> dict[str, str]:
             "Auto-Submitted": "auto-generated"}
 
 
+def mail_reaches(user: User) -> bool:
+    """Notification mail goes only to an active account whose owner confirmed its address, so
+    that nobody can have a stranger's inbox filled by registering it. (An account model without
+    account-mail's `email_confirmed` counts as confirmed.)"""
+    return user.is_active and bool(getattr(user, "email_confirmed", True))
+
+
 def _queue(session: Session, user: User, **mail: Any) -> bool:
     """queue_mail, for an account: a mail it refuses (an address it cannot send to) is logged
     and skipped, so that the action that caused it, or everyone else's digest, still goes on."""
@@ -410,6 +417,8 @@ def send_digests(session: Session, cadence: Cadence | str, now: datetime) -> int
             for notice in notices:
                 notice.digest_cadence = None
             continue
+        if not mail_reaches(user):
+            continue  # an address not confirmed yet: the notices wait until it is
         shown = [n for n in notices if still_visible(session, user, n.subject_ref)]
         for notice in notices:
             if notice not in shown:

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from participation.accounts import services as accounts
+from participation.accounts.models import User
 from participation.extensions import db
 from participation.mail.services import Attachment
 from participation.moderation import services as moderation
@@ -354,3 +355,18 @@ def test_the_unsubscribe_header_is_sent_as_a_plain_url_a_mail_client_can_read(
     url = services.unsubscribe_url(follower.id, "townhall_starting")
     assert header == f"List-Unsubscribe: <{url}>".encode()
     assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in lines
+
+
+@pytest.mark.skipif(not hasattr(User, "email_confirmed_at"),
+                    reason="needs account-mail's confirmed addresses")
+def test_an_address_not_yet_confirmed_gets_no_notification_mail_until_it_is(
+        app, smtp_server, thread, follower, reply):
+    follower.email_confirmed_at = None
+    db.session.commit()
+    reply(thread)
+    assert services.send_digests(db.session, "daily", tomorrow_morning()) == 0
+    db.session.commit()
+    assert _to(smtp_server, follower) == []
+    follower.email_confirmed_at = tomorrow_morning()
+    db.session.commit()
+    assert services.send_digests(db.session, "daily", tomorrow_morning()) == 1
