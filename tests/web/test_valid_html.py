@@ -29,7 +29,7 @@ from tests.conftest import sign_in
 
 DEMO_PASSWORD = "demo password for the checker"
 # Pages named with these prefixes are error pages, answered with this status.
-ERROR_PAGES = {"not_found": 404, "forbidden": 403, "bad_request": 400}
+ERROR_PAGES = {"not_found": 404, "forbidden": 403, "refused_link": 400}
 STAFF_PAGES = {
     "moderator": {"townhall_console": "/townhalls/{live}/moderate",
                   "flag_queue": "/moderation/flags", "moderation_log": "/moderation/log",
@@ -143,7 +143,7 @@ def test_every_page_type_of_the_demo_is_valid_html(app: Flask, session: Any,
                        paths | {"login": "/login", "register": "/register",
                                 "unsubscribe": unsubscribe["unsubscribe"],
                                 "unsubscribe_digest": unsubscribe["unsubscribe_digest"],
-                                "bad_request_unsubscribe": "/unsubscribe/forged"}, tmp_path)
+                                "refused_link_unsubscribe": "/unsubscribe/forged"}, tmp_path)
     files += save_pages(clients["resident"], "resident",
                         paths | {"account": "/account", "notifications": "/notifications",
                                  "notification_preferences": "/account/notifications",
