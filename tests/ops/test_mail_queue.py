@@ -157,6 +157,8 @@ def test_two_web_workers_and_a_queue_worker_on_postgresql_and_redis_send_each_ma
             for _ in range(2):
                 for mail_id in ids:
                     deliver_mail(mail_id)
+            db.session.remove()
+            db.engine.dispose()
         smtp_server.wait_for(count, timeout=90)
         engine = create_engine(url)
         try:
