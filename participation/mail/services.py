@@ -232,6 +232,10 @@ def build_message(mail: OutgoingMail, *, sender: str) -> EmailMessage:
                                maintype=maintype or "application",
                                subtype=subtype or "octet-stream",
                                filename=attachment["filename"])
+    # Headers are folded when the message is written out: at 78 characters, a long URL with no
+    # space to fold at would be turned into RFC 2047 encoded words, which no mail client reads
+    # as the List-Unsubscribe address (RFC 2369). RFC 5322 allows lines up to 998 characters.
+    message.policy = message.policy.clone(max_line_length=998)
     return message
 
 

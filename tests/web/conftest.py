@@ -25,6 +25,7 @@ from participation.extensions import db
 from participation.forums import services as forums
 from participation.moderation import services as moderation
 from participation.notifications.models import Notification
+from participation.notifications.services import unsubscribe_token
 from participation.polls import services as polls
 from participation.realtime.outbox import take_events
 from participation.security.permissions import Role
@@ -45,7 +46,7 @@ HIDDEN_FROM_RESIDENTS = (HIDDEN_THREAD,)
 class Site:
     """The ids to put into routes, by URL argument name, and the people who made things."""
 
-    ids: dict[str, list[int]] = field(default_factory=dict)
+    ids: dict[str, list[Any]] = field(default_factory=dict)
     people: dict[str, User] = field(default_factory=dict)
     objects: dict[str, Any] = field(default_factory=dict)
 
@@ -125,7 +126,10 @@ def site(app: Flask, make_user: Callable[..., User]) -> Site:
              "poll_id": [private_poll.id, topic_poll.id],
              "seq": [record.seq],
              "user_id": [author.id],
-             "notification_id": notices},
+             "notification_id": notices,
+             # Unsubscribe links: one kind of one account, one account's daily digest.
+             "token": [unsubscribe_token(follower.id, "reply"),
+                       unsubscribe_token(author.id, "digest:daily")]},
         people={"official": official, "moderator": moderator, "admin": admin,
                 "author": author, "follower": follower},
         objects={"private_hall": private_hall, "private_topic": private_topic,
@@ -142,7 +146,7 @@ def get_rules(app: Flask) -> Iterator[Rule]:
             yield rule
 
 
-def urls_for(rule: Rule, ids: dict[str, list[int]]) -> list[str]:
+def urls_for(rule: Rule, ids: dict[str, list[Any]]) -> list[str]:
     """The rule's path with every combination of the site's ids put in."""
     names = sorted(rule.arguments)
     missing = [name for name in names if name not in ids]
@@ -153,7 +157,7 @@ def urls_for(rule: Rule, ids: dict[str, list[int]]) -> list[str]:
     for values in itertools.product(*(ids[name] for name in names)):
         path = rule.rule
         for name, value in zip(names, values, strict=True):
-            path = path.replace(f"<int:{name}>", str(value))
+            path = path.replace(f"<int:{name}>", str(value)).replace(f"<{name}>", str(value))
         urls.append(path)
     return urls
 
