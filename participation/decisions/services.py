@@ -508,9 +508,9 @@ def send_commitment_reminders(session: Session, *, now: datetime) -> int:
     table = CommitmentNotice.__table__
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" \
         else sqlite.insert
-    claimed = set(session.execute(
+    claimed = {(commitment_id, kind) for commitment_id, kind in session.execute(
         insert(table).on_conflict_do_nothing(index_elements=["commitment_id", "kind"])
-        .returning(table.c.commitment_id, table.c.kind), wanted).tuples())
+        .returning(table.c.commitment_id, table.c.kind), wanted)}
     sent = 0
     for commitment in candidates:
         for kind in ("due", "overdue"):
