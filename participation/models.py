@@ -37,3 +37,6 @@ from participation.decisions.models import (  # noqa: E402,F401,I001
     DecisionLink,
     DecisionRecord,
 )
+from participation.mail.models import OutgoingMail  # noqa: E402
+
+__all__ += ["OutgoingMail"]
