@@ -5,16 +5,14 @@ Domains (town halls, polls, forums, decisions) call `notify_each` instead of loo
 suspended or deleted are left out, and each message is written under its reader's language
 (the notice is stored as text, so it must be written in the language it will be read in).
 
-Until mail delivery lands, `notify` may not take `subject_ref` and `attachments` yet: they are
-passed only when it does (`_notify`), and `Attachment` and `absolute_url` fall back to local
-stand-ins with the same shape. Those stand-ins go once participation.mail is merged.
+Until notify-mail lands, `notify` may not take `subject_ref` and `attachments` yet: `_notify`
+passes them only when it does, and can go once it always does.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import force_locale
@@ -23,36 +21,6 @@ from sqlalchemy.orm import Session
 from participation.accounts.services import users_by_id
 from participation.i18n import DEFAULT_LOCALE, supported
 from participation.notifications import services as notifications
-
-try:
-    from participation.mail.services import Attachment  # type: ignore[import-not-found]
-except ImportError:  # mail-core not merged yet
-
-    @dataclass(frozen=True)
-    class Attachment:  # type: ignore[no-redef]
-        """The shape of participation.mail.services.Attachment."""
-
-        filename: str
-        mimetype: str
-        content: bytes
-
-
-def absolute_url(endpoint: str, **values: Any) -> str:
-    """An address on this site that works from a mail, with or without a request."""
-    try:
-        from participation.mail.services import absolute_url as mail_url  # type: ignore[import-not-found]
-    except ImportError:
-        pass
-    else:
-        return str(mail_url(endpoint, **values))
-    from flask import current_app, has_request_context, url_for
-
-    base = current_app.config.get("PUBLIC_URL")
-    if not base and has_request_context():
-        return url_for(endpoint, _external=True, **values)
-    path = current_app.url_map.bind("localhost").build(endpoint, values)
-    return f"{(base or 'http://localhost').rstrip('/')}{path}"
-
 
 Message = Callable[[], str]
 

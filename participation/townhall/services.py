@@ -23,7 +23,8 @@ from participation.accounts.models import User
 from participation.accounts.services import personal_data
 from participation.db import utcnow
 from participation.errors import Closed, Conflict, Forbidden, InvalidInput, NotFound
-from participation.notices import Attachment, absolute_url, notify_each
+from participation.mail.services import Attachment, absolute_url
+from participation.notices import notify_each
 from participation.realtime.outbox import MODERATORS, PUBLIC, user_audience
 from participation.realtime.services import (
     current_seq,

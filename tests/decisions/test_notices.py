@@ -182,3 +182,13 @@ def test_two_workers_send_each_commitment_reminder_once(app, session, publish):
     assert sorted(counts) == [0, 2]
     assert db.session.query(CommitmentNotice).count() == 2
     assert len(stored("commitment_due")) == 2
+
+
+def test_the_daily_job_sends_the_reminders_due_today_once(session, publish, official, told):
+    from participation.decisions import tasks
+
+    publish(commitments=[(utcnow().date() + timedelta(days=5), "Soon")])
+    session.rollback()
+    assert tasks.remind_commitments.call_local() == 1
+    assert tasks.remind_commitments.call_local() == 0
+    assert [n.user_id for n in stored("commitment_due")] == [official.id]

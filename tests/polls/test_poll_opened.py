@@ -119,3 +119,15 @@ def test_visible_poll_ids_follow_the_town_halls_rule(session, official, topic, m
     assert services.visible_poll_ids(session, None, [public.id, hidden.id, 99]) == {public.id}
     assert services.visible_poll_ids(session, official, [public.id, hidden.id]) == {
         public.id, hidden.id}
+
+
+def test_the_five_minute_job_announces_polls_that_opened(session, official, topic, followers,
+                                                          told):
+    from participation.polls import tasks
+
+    poll = _scheduled(session, official, topic, utcnow() + timedelta(hours=1))
+    poll.opens_at = utcnow() - timedelta(minutes=2)  # as if its time had come
+    session.commit()
+    session.rollback()
+    assert tasks.announce_polls.call_local() == 2
+    assert tasks.announce_polls.call_local() == 0

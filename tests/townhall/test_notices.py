@@ -358,3 +358,15 @@ def test_remind_me_refuses_bad_posts_and_visitors(client_as, client, upcoming, m
     page = client.get(f"/townhalls/{upcoming.id}").get_data(as_text=True)
     assert "Sign in to be reminded" in page
 
+
+
+def test_the_five_minute_job_sends_what_is_due_now_once(session, make_townhall, resident, told):
+    from participation.townhall import tasks
+
+    start = utcnow() + timedelta(minutes=30)
+    soon = make_townhall(Status.SCHEDULED, starts_at=start, ends_at=start + timedelta(hours=1))
+    _remind(session, soon, resident)
+    session.rollback()  # the job has its own session; ours must not hold SQLite's write lock
+    assert tasks.remind_townhalls.call_local() == 1
+    assert tasks.remind_townhalls.call_local() == 0
+    assert [n.user_id for n in stored("townhall_starting")] == [resident.id]
