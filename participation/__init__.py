@@ -218,6 +218,7 @@ def configure_blueprints(app: Flask) -> None:
 
     from participation.forums import views as forums
     from participation.moderation import views as moderation
+    from participation.notifications import jobs as notification_jobs  # noqa: F401 - digests
     from participation.notifications import views as notifications
 
     for blueprint in (forums.bp, moderation.bp, notifications.bp):

@@ -30,7 +30,7 @@ from participation.forums.models import (
     TopicFollow,
     TopicStatus,
 )
-from participation.notifications.services import notify
+from participation.notifications.services import notify, register_visibility
 from participation.security.permissions import Role, can, has_role, require
 from participation.security.sanitize import clean_text, render_markdown
 from participation.townhall.models import TownHall
@@ -73,6 +73,33 @@ def thread_link(thread_id: int) -> str:
 
 def post_link(post_id: int) -> str:
     return f"/posts/{post_id}"
+
+
+def post_ref(post_id: int) -> str:
+    """What a notice about a post names, so a digest can ask whether it is still visible."""
+    return f"post:{post_id}"
+
+
+def thread_ref(thread_id: int) -> str:
+    return f"thread:{thread_id}"
+
+
+def post_visible_to(session: Session, user: User, post_id: str) -> bool:
+    """A notice about a post goes in a digest while its reader may still see it: never once it
+    is deleted; while hidden, only to moderators and to its author (who is told why)."""
+    post = session.get(Post, row_id(post_id)) if row_id(post_id) else None
+    if post is None or post.deleted or not can(user, "forum.thread.view", post.thread):
+        return False
+    return post.public or can_see_hidden(user) or post.author_id == user.id
+
+
+def thread_visible_to(session: Session, user: User, thread_id: str) -> bool:
+    thread = session.get(Thread, row_id(thread_id)) if row_id(thread_id) else None
+    return thread is not None and can(user, "forum.thread.view", thread)
+
+
+register_visibility("post", post_visible_to)
+register_visibility("thread", thread_visible_to)
 
 
 # Topics
@@ -287,7 +314,7 @@ def reply_to_thread(session: Session, actor: User, thread: Thread, *, body: str 
     for user_id in followers:
         notify(session, user_id, kind="reply",
                message=f"{actor.public_name} replied in “{thread.title}”.",
-               link=post_link(post.id))
+               link=post_link(post.id), subject_ref=post_ref(post.id))
     return post
 
 
@@ -405,7 +432,7 @@ def _hide_for_review(session: Session, post: Post) -> None:
         notify(session, post.author_id, kind="moderation",
                message=f"Your post in “{thread.title}” was flagged by several residents and is "
                        "hidden until a moderator reviews it.",
-               link=post_link(post.id))
+               link=post_link(post.id), subject_ref=post_ref(post.id))
 
 
 def flagged_post_ids(session: Session, actor: User | None, post_ids: list[int]) -> set[int]:

@@ -19,7 +19,13 @@ from participation.forums.models import (
     Thread,
     Topic,
 )
-from participation.forums.services import post_link, recount_replies, thread_link
+from participation.forums.services import (
+    post_link,
+    post_ref,
+    recount_replies,
+    thread_link,
+    thread_ref,
+)
 from participation.notifications.services import notify
 from participation.security.permissions import require
 from participation.security.sanitize import clean_text
@@ -127,13 +133,13 @@ def restore_post(session: Session, actor: User, post: Post, *, reason: str | Non
 def _tell_author(session: Session, post: Post, message: str) -> None:
     if post.author_id is not None:
         notify(session, post.author_id, kind="moderation", message=message,
-               link=post_link(post.id))
+               link=post_link(post.id), subject_ref=post_ref(post.id))
 
 
 def _tell_thread_author(session: Session, thread: Thread, message: str) -> None:
     if thread.author_id is not None:
         notify(session, thread.author_id, kind="moderation", message=message,
-               link=thread_link(thread.id))
+               link=thread_link(thread.id), subject_ref=thread_ref(thread.id))
 
 
 def lock_thread(session: Session, actor: User, thread: Thread, *, locked: bool,

@@ -35,7 +35,8 @@ def has_domain(name: str) -> bool:
 # Every page type: (name, how to find its path on the demo site).
 PAGE_TYPES = [
     "home", "register", "login", "account", "admin_users", "admin_user", "admin_audit",
-    "topics", "topic", "thread", "flag_queue", "notifications", "search",
+    "topics", "topic", "thread", "flag_queue", "notifications", "notification_preferences",
+    "search",
     "townhalls", "townhall_live", "townhall_console", "townhall_projector", "townhall_transcript",
     "townhall_edit", "townhall_upcoming",
 ]
@@ -75,6 +76,7 @@ class DemoSite:
             "home": "/", "register": "/register", "login": "/login", "account": "/account",
             "admin_users": "/admin/users", "admin_audit": "/admin/audit", "topics": "/topics",
             "flag_queue": "/moderation/flags", "notifications": "/notifications",
+            "notification_preferences": "/account/notifications",
             "search": "/search?q=shade", "townhalls": "/townhalls", "polls": "/polls",
             "decisions": "/decisions", "decision_commitments": "/decisions/commitments",
             "decision_publish": "/decisions/new",

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
@@ -19,6 +20,8 @@ from participation.db import utcnow
 from participation.decisions.models import DecisionRecord
 from participation.demo import seed_demo
 from participation.forums.models import Post, Thread, Topic
+from participation.notifications import services as notifications
+from participation.notifications.kinds import Cadence
 from participation.polls import services as polls
 from participation.polls.models import Poll
 from participation.townhall.models import Status, TownHall
@@ -26,7 +29,7 @@ from tests.conftest import sign_in
 
 DEMO_PASSWORD = "demo password for the checker"
 # Pages named with these prefixes are error pages, answered with this status.
-ERROR_PAGES = {"not_found": 404, "forbidden": 403}
+ERROR_PAGES = {"not_found": 404, "forbidden": 403, "bad_request": 400}
 STAFF_PAGES = {
     "moderator": {"townhall_console": "/townhalls/{live}/moderate",
                   "flag_queue": "/moderation/flags", "moderation_log": "/moderation/log",
@@ -131,10 +134,22 @@ def test_every_page_type_of_the_demo_is_valid_html(app: Flask, session: Any,
         response = sign_in(clients[role], accounts.users[role].email, DEMO_PASSWORD)
         assert response.status_code == 302
     paths = demo_paths(session)
+    resident = accounts.users["resident"]
+    unsubscribe = {name: urlsplit(url).path for name, url in {
+        "unsubscribe": notifications.unsubscribe_url(resident.id, "reply"),
+        "unsubscribe_digest": notifications.digest_unsubscribe_url(resident.id, Cadence.DAILY),
+        "forbidden_unsubscribe": notifications.unsubscribe_url(
+            accounts.users["official"].id, "reply"),
+    }.items()}
     files = save_pages(clients["visitor"], "visitor",
-                       paths | {"login": "/login", "register": "/register"}, tmp_path)
+                       paths | {"login": "/login", "register": "/register",
+                                "unsubscribe": unsubscribe["unsubscribe"],
+                                "unsubscribe_digest": unsubscribe["unsubscribe_digest"],
+                                "bad_request_unsubscribe": "/unsubscribe/forged"}, tmp_path)
     files += save_pages(clients["resident"], "resident",
                         paths | {"account": "/account", "notifications": "/notifications",
+                                 "notification_preferences": "/account/notifications",
+                                 "forbidden_unsubscribe": unsubscribe["forbidden_unsubscribe"],
                                  "forbidden_admin": "/admin/users"}, tmp_path)
     for role in STAFF_PAGES:
         files += save_pages(clients[role], role, staff_paths(session, role, accounts), tmp_path)
