@@ -144,6 +144,10 @@ def after_commit(session: Session, queued_task: Any, *args: Any, **kwargs: Any) 
 
 @sa_event.listens_for(Session, "after_commit")
 def _enqueue_after_commit(session: Session) -> None:
+    # SQLAlchemy fires after_commit for a savepoint's release too (queue_mail's begin_nested):
+    # the work waits until the whole transaction has committed.
+    if session.in_nested_transaction():
+        return
     pending = session.info.pop(_PENDING, [])
     for queued_task, args, kwargs in pending:
         try:
