@@ -4,14 +4,10 @@ Domains (town halls, polls, forums, decisions) call `notify_each` instead of loo
 `notifications.services.notify`: the accounts are read in one query, accounts that are
 suspended or deleted are left out, and each message is written under its reader's language
 (the notice is stored as text, so it must be written in the language it will be read in).
-
-Until notify-mail lands, `notify` may not take `subject_ref` and `attachments` yet: `_notify`
-passes them only when it does, and can go once it always does.
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -42,19 +38,7 @@ def notify_each(session: Session, user_ids: Iterable[int | None], *, kind: str,
             continue
         with force_locale(supported(account.locale) or DEFAULT_LOCALE):
             files = attachments() if callable(attachments) else attachments
-            _notify(session, user_id, kind=kind, message=message(), link=link,
-                    subject_ref=subject_ref, attachments=files)
+            notifications.notify(session, user_id, kind=kind, message=message(), link=link,
+                                 subject_ref=subject_ref, attachments=tuple(files))
         told.append(user_id)
     return told
-
-
-def _notify(session: Session, user_id: int, *, kind: str, message: str, link: str,
-            subject_ref: str | None, attachments: Sequence[Any]) -> None:
-    """`notifications.services.notify`, passing what this version of it takes."""
-    accepted = inspect.signature(notifications.notify).parameters
-    extra: dict[str, Any] = {}
-    if "subject_ref" in accepted:
-        extra["subject_ref"] = subject_ref
-    if "attachments" in accepted:
-        extra["attachments"] = tuple(attachments)
-    notifications.notify(session, user_id, kind=kind, message=message, link=link, **extra)

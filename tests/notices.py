@@ -31,9 +31,10 @@ def spy_on_notify(monkeypatch: pytest.MonkeyPatch) -> list[Told]:
     real = notifications.notify
 
     def notify(session: Any, user_id: int, *, kind: str, message: str, link: str = "",
-               subject_ref: str | None = None, attachments: Sequence[Any] = ()) -> None:
+               subject_ref: str | None = None, attachments: Sequence[Any] = ()) -> Any:
         told.append(Told(user_id, kind, message, link, subject_ref, tuple(attachments)))
-        real(session, user_id, kind=kind, message=message, link=link)
+        return real(session, user_id, kind=kind, message=message, link=link,
+                    subject_ref=subject_ref, attachments=attachments)
 
     monkeypatch.setattr(notifications, "notify", notify)
     return told

@@ -2,7 +2,7 @@
 was announced, and which commitment reminders went out.
 
 Revision ID: 0011_reminders
-Revises: 0007_outgoing_mail
+Revises: 0010_notification_mail
 Create Date: 2026-12-02 21:00:00.000000
 
 """
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0011_reminders'
-down_revision = '0007_outgoing_mail'
+down_revision = '0010_notification_mail'
 branch_labels = None
 depends_on = None
 

@@ -41,6 +41,7 @@ from participation.decisions.verify import EXPORT_FORMAT, EXPORT_VERSION
 from participation.errors import Closed, Conflict, InvalidInput, NotFound
 from participation.i18n import N_
 from participation.notices import notify_each
+from participation.notifications.services import register_visibility
 from participation.security.permissions import can, require
 from participation.security.sanitize import clean_text, render_markdown
 
@@ -192,6 +193,11 @@ def publish_decision(session: Session, actor: User, draft: Draft, *,
     session.refresh(record)
     _tell_participants(session, actor, record, prepared)
     return record
+
+
+# Records and their commitments are public and never deleted: a notice about one stays.
+register_visibility("decision", lambda session, user, ident: True)
+register_visibility("commitment", lambda session, user, ident: True)
 
 
 def participant_ids(session: Session, links: list[tuple[str, int]]) -> set[int]:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from participation.accounts.models import User
 from participation.accounts.services import personal_data
-from participation.db import MAX_ROW_ID, utcnow
+from participation.db import MAX_ROW_ID, row_id, utcnow
 from participation.errors import (
     Closed,
     Conflict,
@@ -35,6 +35,7 @@ from participation.forums.models import Topic, TopicStatus
 from participation.forums.services import topic_followers
 from participation.i18n import N_
 from participation.notices import notify_each
+from participation.notifications.services import register_visibility
 from participation.polls import counting
 from participation.polls.models import Ballot, Poll, PollKind, PollOption, ResultsMode
 from participation.realtime.services import record_event
@@ -353,6 +354,10 @@ def release_results(session: Session, actor: User, poll: Poll) -> None:
         raise Conflict(_("The results are already released."))
     poll.results_released_at = now
     session.flush()
+
+
+register_visibility("poll", lambda session, user, ident: bool(
+    visible_poll_ids(session, user, [found] if (found := row_id(ident)) is not None else [])))
 
 
 def _parse_choices(choices: Any) -> list[int]:

@@ -21,10 +21,11 @@ from sqlalchemy.orm import Session
 
 from participation.accounts.models import User
 from participation.accounts.services import personal_data
-from participation.db import utcnow
+from participation.db import row_id, utcnow
 from participation.errors import Closed, Conflict, Forbidden, InvalidInput, NotFound
 from participation.mail.services import Attachment, absolute_url
 from participation.notices import notify_each
+from participation.notifications.services import register_visibility
 from participation.realtime.outbox import MODERATORS, PUBLIC, user_audience
 from participation.realtime.services import (
     current_seq,
@@ -704,6 +705,17 @@ def visible_townhall_ids(session: Session, user: User | None, ids: Iterable[int]
         return set()
     return {t.id for t in session.scalars(select(TownHall).where(TownHall.id.in_(wanted)))
             if can(user, "townhall.view", t)}
+
+
+def _one_id(ident: str) -> list[int]:
+    found = row_id(ident)
+    return [found] if found is not None else []
+
+
+register_visibility("question", lambda session, user, ident: bool(
+    visible_questions(session, user, _one_id(ident))))
+register_visibility("townhall", lambda session, user, ident: bool(
+    visible_townhall_ids(session, user, _one_id(ident))))
 
 
 def withdrawn_data(question: Question) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import pytest
 from participation.db import utcnow
 from participation.extensions import db
 from participation.forums import services as forums
+from participation.notifications.services import still_visible
 from participation.polls import services
 from participation.polls.models import Poll
 from tests.notices import recipients, spy_on_notify, stored
@@ -119,6 +120,8 @@ def test_visible_poll_ids_follow_the_town_halls_rule(session, official, topic, m
     assert services.visible_poll_ids(session, None, [public.id, hidden.id, 99]) == {public.id}
     assert services.visible_poll_ids(session, official, [public.id, hidden.id]) == {
         public.id, hidden.id}
+    assert still_visible(session, official, f"poll:{hidden.id}")
+    assert not still_visible(session, official, "poll:99999")
 
 
 def test_the_five_minute_job_announces_polls_that_opened(session, official, topic, followers,

@@ -13,6 +13,7 @@ from participation.accounts.services import export_personal_data, suspend_user
 from participation.db import utcnow
 from participation.errors import Closed, Unauthorized
 from participation.extensions import db
+from participation.notifications.services import still_visible
 from participation.realtime.outbox import take_events
 from participation.security.permissions import Role
 from participation.townhall import services
@@ -150,6 +151,12 @@ def test_visible_questions_answers_for_each_audience(
     assert services.visible_questions(session, asker, ids) == set(ids) - {10_000}
     assert services.visible_questions(session, moderator, ids) == set(ids) - {10_000}
     assert services.visible_questions(session, asker, []) == set()
+    # The digest asks the same rule through the notifications registry.
+    assert still_visible(session, asker, f"question:{rejected.id}")
+    assert not still_visible(session, other, f"question:{rejected.id}")
+    assert not still_visible(session, other, "question:not-a-number")
+    assert still_visible(session, other, f"townhall:{private.id}")
+    assert not still_visible(session, other, "townhall:99999")
 
 
 # "Remind me"
@@ -370,3 +377,22 @@ def test_the_five_minute_job_sends_what_is_due_now_once(session, make_townhall, 
     assert tasks.remind_townhalls.call_local() == 1
     assert tasks.remind_townhalls.call_local() == 0
     assert [n.user_id for n in stored("townhall_starting")] == [resident.id]
+
+
+def test_the_reminder_is_mailed_at_once_with_the_join_link_and_the_calendar_file(
+        app, session, upcoming, resident, smtp_server):
+    from tests.mail_server import links_in
+
+    app.config.update(MAIL_URL=smtp_server.url, PUBLIC_URL=PUBLIC_URL)
+    _remind(session, upcoming, resident)
+    services.send_townhall_reminders(session, now=upcoming.starts_at - timedelta(minutes=30))
+    session.commit()
+    [message] = smtp_server.wait_for(1)
+    assert resident.email in message["To"]
+    assert f"{PUBLIC_URL}/townhalls/{upcoming.id}" in links_in(message)
+    [ics] = [part for part in message.iter_attachments()
+             if part.get_content_type() == "text/calendar"]
+    assert ics.get_filename() == f"townhall-{upcoming.id}.ics"
+    [event] = icalendar.Calendar.from_ical(ics.get_content()).walk("VEVENT")
+    assert event.decoded("DTSTART") == upcoming.starts_at
+    assert message["List-Unsubscribe"]
