@@ -110,7 +110,10 @@ def configure_extensions(app: Flask) -> None:
 def configure_jobs(app: Flask) -> None:
     """The task queue, and the modules that declare its tasks (a consumer knows only those)."""
     from participation import jobs
+    from participation.decisions import tasks as decision_tasks  # noqa: F401 - commitments
     from participation.mail import tasks as mail_tasks  # noqa: F401 - registers the mail tasks
+    from participation.polls import tasks as poll_tasks  # noqa: F401 - polls opening
+    from participation.townhall import tasks as townhall_tasks  # noqa: F401 - "remind me"
 
     jobs.init_app(app)
 

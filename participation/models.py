@@ -9,25 +9,34 @@ from participation.forums.models import (
             Thread,
             ThreadFollow,
             Topic,
+            TopicFollow,
 )
 from participation.notifications.models import Notification
 
 __all__ = ["AuditEntry", "User"]
 __all__ += ["Flag", "ForumModerationEntry", "Notification", "Post", "PostRevision", "Thread",
-            "ThreadFollow", "Topic"]
+            "ThreadFollow", "Topic", "TopicFollow"]
 from participation.realtime.models import Event, EventCounter  # noqa: E402
 from participation.townhall.models import (  # noqa: E402
     ModerationEntry,
     Question,
+    Reminder,
     TownHall,
     Upvote,
 )
 
-__all__ += ["Event", "EventCounter", "ModerationEntry", "Question", "TownHall", "Upvote"]
+__all__ += ["Event", "EventCounter", "ModerationEntry", "Question", "Reminder", "TownHall",
+            "Upvote"]
 from participation.polls.models import Ballot, Poll, PollOption  # noqa: E402
 
 __all__ += ["Ballot", "Poll", "PollOption"]
-from participation.decisions.models import Closure, Commitment, DecisionLink, DecisionRecord  # noqa: E402,F401,I001
+from participation.decisions.models import (  # noqa: E402,F401,I001
+    Closure,
+    Commitment,
+    CommitmentNotice,
+    DecisionLink,
+    DecisionRecord,
+)
 from participation.mail.models import OutgoingMail  # noqa: E402
 
 __all__ += ["OutgoingMail"]

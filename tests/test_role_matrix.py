@@ -46,6 +46,7 @@ MATRIX = [
     ("POST", "/admin/users/{other}/restore", ADMIN, {}),
     ("GET", "/townhalls/{townhall}/edit", OFFICIALS, None),
     ("POST", "/townhalls/{townhall}/edit", OFFICIALS, TOWNHALL_EDIT),
+    ("POST", "/townhalls/{townhall}/remind", SIGNED_IN, {"remind": "0"}),
 ]
 
 FOUNDATION_BLUEPRINTS = {"home", "accounts", "admin", "api"}

@@ -104,3 +104,17 @@ class Closure(Base):
 
     commitment: Mapped[Commitment] = relationship(back_populates="closure")
     record: Mapped[DecisionRecord] = relationship()
+
+
+class CommitmentNotice(Base):
+    """A reminder sent to the official behind a commitment: "due" a week before its date,
+    "overdue" once it is late. The unique pair is how a reminder is sent once, even by two
+    workers at the same moment. Not part of the chain, and not append-only."""
+
+    __tablename__ = "decision_commitment_notices"
+    __table_args__ = (UniqueConstraint("commitment_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    commitment_id: Mapped[int] = mapped_column(ForeignKey("decision_commitments.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    sent_at: Mapped[datetime]

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from flask_babel import format_number
+from flask_babel import format_date, format_number
 from flask_babel import gettext as _
-from sqlalchemy import func, select, text
+from sqlalchemy import exists, func, select, text, union
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,11 +29,19 @@ from participation.decisions.chain import (
     record_hash,
     timestamp,
 )
-from participation.decisions.models import Closure, Commitment, DecisionLink, DecisionRecord
+from participation.decisions.models import (
+    Closure,
+    Commitment,
+    CommitmentNotice,
+    DecisionLink,
+    DecisionRecord,
+)
 from participation.decisions.providers import KIND_LABELS, PROVIDERS, Evidence
 from participation.decisions.verify import EXPORT_FORMAT, EXPORT_VERSION
 from participation.errors import Closed, Conflict, InvalidInput, NotFound
 from participation.i18n import N_
+from participation.notices import notify_each
+from participation.notifications.services import register_visibility
 from participation.security.permissions import can, require
 from participation.security.sanitize import clean_text, render_markdown
 
@@ -51,6 +60,9 @@ DEPARTMENT_MAX = 120
 PROMISE_MAX = 1000
 MAX_LINKS = 30
 MAX_COMMITMENTS = 20
+# The official behind a commitment is reminded this long before it is due.
+COMMITMENT_DUE_NOTICE = timedelta(days=7)
+PROMISE_QUOTE = 200
 
 
 @dataclass
@@ -179,7 +191,68 @@ def publish_decision(session: Session, actor: User, draft: Draft, *,
         raise Conflict(_("Another record was published at the same moment; please try again.")) \
             from None
     session.refresh(record)
+    _tell_participants(session, actor, record, prepared)
     return record
+
+
+# Records and their commitments are public and never deleted: a notice about one stays.
+register_visibility("decision", lambda session, user, ident: True)
+register_visibility("commitment", lambda session, user, ident: True)
+
+
+def participant_ids(session: Session, links: list[tuple[str, int]]) -> set[int]:
+    """Everyone who took part in what these links point to, in one query: the voters of a poll,
+    the askers of a town hall's questions (anonymous ones too: only they are told), the authors
+    of a thread's posts that are not deleted."""
+    from participation.forums.models import Post
+    from participation.polls.models import Ballot
+    from participation.townhall.models import Question
+
+    ids: dict[str, list[int]] = {}
+    for kind, item_id in links:
+        ids.setdefault(kind, []).append(item_id)
+    parts = []
+    if ids.get("poll"):
+        parts.append(select(Ballot.voter_id.label("user_id"))
+                     .where(Ballot.poll_id.in_(sorted(ids["poll"]))))
+    if ids.get("townhall"):
+        parts.append(select(Question.author_id.label("user_id"))
+                     .where(Question.townhall_id.in_(sorted(ids["townhall"])),
+                            Question.author_id.is_not(None)))
+    if ids.get("thread"):
+        parts.append(select(Post.author_id.label("user_id"))
+                     .where(Post.thread_id.in_(sorted(ids["thread"])),
+                            Post.author_id.is_not(None), Post.deleted_at.is_(None)))
+    if not parts:
+        return set()
+    return set(session.scalars(parts[0] if len(parts) == 1 else union(*parts)))
+
+
+def _quote(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _tell_participants(session: Session, actor: User, record: DecisionRecord,
+                       prepared: Prepared) -> None:
+    """"decision_published" to those who took part in what the record rests on, and
+    "commitment_closed" to those who took part in what each closed commitment's record rested
+    on; once each, never to the official publishing it."""
+    links = [(kind, item_id) for kind, item_id, _found in prepared.evidence]
+    people = participant_ids(session, links) - {actor.id}
+    notify_each(session, people, kind="decision_published",
+                message=lambda: _("A decision was published on something you took part in: "
+                                  "“%(title)s”.", title=record.title),
+                link=f"/decisions/{record.seq}", subject_ref=f"decision:{record.seq}")
+    for commitment in prepared.closes:
+        promised = commitment.record
+        people = participant_ids(
+            session, [(link.kind, link.target_id) for link in promised.links]) - {actor.id}
+        notify_each(session, people, kind="commitment_closed",
+                    message=lambda commitment=commitment, promised=promised: _(
+                        "A commitment of “%(title)s” was answered by record %(seq)s: "
+                        "%(promise)s", title=promised.title, seq=record.seq,
+                        promise=_quote(commitment.promise, PROMISE_QUOTE)),
+                    link=f"/decisions/{record.seq}", subject_ref=f"commitment:{commitment.id}")
 
 
 def _lock_chain(session: Session) -> None:
@@ -417,6 +490,56 @@ def list_commitments(session: Session, *, today: date | None = None) -> list[Com
         views.append(CommitmentView(commitment, commitment.record.seq, commitment.record.title,
                                     closed_by, closed_by is None and commitment.due_on < today))
     return views
+
+
+def send_commitment_reminders(session: Session, *, now: datetime) -> int:
+    """Remind the official who published each open commitment: "commitment_due" once from a
+    week before its date, "commitment_overdue" once after the date passes unanswered. Returns
+    how many were sent; run daily, by more than one worker if need be.
+
+    Each reminder is claimed by inserting its (commitment, kind) row, which the unique pair
+    lets only one worker do.
+    """
+    today = now.astimezone(UTC).date()
+    candidates = list(session.scalars(
+        select(Commitment).join(Commitment.record)
+        .where(~exists().where(Closure.commitment_id == Commitment.id),
+               Commitment.due_on <= today + COMMITMENT_DUE_NOTICE,
+               DecisionRecord.author_id.is_not(None))
+        .order_by(Commitment.id)))
+    if not candidates:
+        return 0
+    wanted = [{"commitment_id": c.id, "kind": "overdue" if c.due_on < today else "due",
+               "sent_at": now} for c in candidates]
+    table = CommitmentNotice.__table__
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" \
+        else sqlite.insert
+    claimed = {(commitment_id, kind) for commitment_id, kind in session.execute(
+        insert(table).on_conflict_do_nothing(index_elements=["commitment_id", "kind"])
+        .returning(table.c.commitment_id, table.c.kind), wanted)}
+    sent = 0
+    for commitment in candidates:
+        for kind in ("due", "overdue"):
+            if (commitment.id, kind) in claimed:
+                sent += len(_remind_official(session, commitment, kind))
+    return sent
+
+
+def _remind_official(session: Session, commitment: Commitment, kind: str) -> list[int]:
+    record = commitment.record
+
+    def message() -> str:
+        values = {"number": commitment.number, "title": record.title,
+                  "due": format_date(commitment.due_on, "long"),
+                  "promise": _quote(commitment.promise, PROMISE_QUOTE)}
+        if kind == "due":
+            return _("Commitment %(number)s of “%(title)s” is due on %(due)s: %(promise)s",
+                     **values)
+        return _("Commitment %(number)s of “%(title)s” was due on %(due)s and is not answered "
+                 "yet: %(promise)s", **values)
+
+    return notify_each(session, [record.author_id], kind=f"commitment_{kind}", message=message,
+                       link=f"/decisions/{record.seq}", subject_ref=f"commitment:{commitment.id}")
 
 
 def get_commitment(session: Session, commitment_id: int) -> Commitment:

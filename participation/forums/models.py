@@ -198,6 +198,19 @@ class ThreadFollow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class TopicFollow(Base):
+    """Someone who wants to hear when a poll opens in a topic."""
+
+    __tablename__ = "forum_topic_follows"
+    __table_args__ = (UniqueConstraint("user_id", "topic_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("forum_topics.id", ondelete="CASCADE"),
+                                          index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # The forum moderation log: who did what to which post or thread, and why. Append-only.
 
 

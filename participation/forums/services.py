@@ -27,6 +27,7 @@ from participation.forums.models import (
     Thread,
     ThreadFollow,
     Topic,
+    TopicFollow,
     TopicStatus,
 )
 from participation.notifications.services import notify, register_visibility
@@ -473,6 +474,48 @@ def unfollow_thread(session: Session, actor: User, thread: Thread) -> None:
         session.flush()
 
 
+def is_following_topic(session: Session, actor: User | None, topic: Topic) -> bool:
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return False
+    return bool(session.scalar(select(exists().where(TopicFollow.user_id == actor.id,
+                                                     TopicFollow.topic_id == topic.id))))
+
+
+def follow_topic(session: Session, actor: User, topic: Topic) -> None:
+    """Hear when a poll opens in this topic."""
+    require(actor, "forum.follow", topic)
+    if is_following_topic(session, actor, topic):
+        return
+    session.add(TopicFollow(user_id=actor.id, topic_id=topic.id))
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        pass  # followed in a concurrent request: the outcome is the same
+
+
+def unfollow_topic(session: Session, actor: User, topic: Topic) -> None:
+    require(actor, "forum.follow", topic)
+    follow = session.scalar(select(TopicFollow).where(TopicFollow.user_id == actor.id,
+                                                      TopicFollow.topic_id == topic.id))
+    if follow is not None:
+        session.delete(follow)
+        session.flush()
+
+
+def topic_followers(session: Session, topic_ids: list[int]) -> dict[int, list[int]]:
+    """For each of these topics, the accounts following it (in one query)."""
+    found: dict[int, list[int]] = {}
+    if not topic_ids:
+        return found
+    for topic_id, user_id in session.execute(
+            select(TopicFollow.topic_id, TopicFollow.user_id)
+            .where(TopicFollow.topic_id.in_(sorted(set(topic_ids))))
+            .order_by(TopicFollow.topic_id, TopicFollow.user_id)):
+        found.setdefault(topic_id, []).append(user_id)
+    return found
+
+
 # Search
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -563,6 +606,13 @@ def export_forum_follows(session: Session, user: User) -> list[dict[str, Any]]:
     return [{"thread_id": f.thread_id, "since": f.created_at.isoformat()}
             for f in session.scalars(select(ThreadFollow).where(ThreadFollow.user_id == user.id)
                                      .order_by(ThreadFollow.id))]
+
+
+@personal_data("forum_topic_follows")
+def export_topic_follows(session: Session, user: User) -> list[dict[str, Any]]:
+    return [{"topic_id": f.topic_id, "since": f.created_at.isoformat()}
+            for f in session.scalars(select(TopicFollow).where(TopicFollow.user_id == user.id)
+                                     .order_by(TopicFollow.id))]
 
 
 def moderation_counts(session: Session, topic_id: int | None = None) -> dict[str, int]:

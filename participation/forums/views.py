@@ -101,6 +101,8 @@ def _render_topic(topic: Topic, form: ThreadForm) -> str:
         per_page=THREADS_PER_PAGE, form=form,
         moderation=services.moderation_counts(db.session, topic.id),
         show_hidden=services.can_see_hidden(current_user),
+        following=services.is_following_topic(db.session, current_user, topic),
+        confirm=ConfirmForm(),
     )
 
 
@@ -267,6 +269,26 @@ def follow(thread_id: int) -> Response:
     db.session.commit()
     flash(message, "success")
     return redirect(url_for("forums.thread", thread_id=thread.id))
+
+
+@bp.route("/topics/<int:topic_id>/follow", methods=["POST"])
+@login_required
+def follow_topic(topic_id: int) -> Any:
+    """Follow a topic to hear when a poll opens in it (`follow=0` stops)."""
+    topic = services.get_topic(db.session, topic_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    stop = request.form.get("follow") == "0"
+    back = url_for("forums.topic", topic_id=topic.id)
+    return handle_form(
+        None,
+        lambda: (services.unfollow_topic if stop else services.follow_topic)(
+            db.session, current_user, topic),
+        flash_message=(_("You no longer follow this topic.") if stop
+                       else _("You follow this topic: you will be told when a poll opens in it.")),
+        success=lambda _result: redirect(back),
+        render=lambda: redirect(back),
+    )
 
 
 @bp.route("/search")

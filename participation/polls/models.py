@@ -56,6 +56,8 @@ class Poll(Base):
     opens_at: Mapped[datetime | None]
     closes_at: Mapped[datetime | None]
     results_released_at: Mapped[datetime | None]
+    # When the followers of its topic were told it opened: they are told once.
+    announced_at: Mapped[datetime | None]
     # Published before voting starts; orders the draw that breaks the last kind of tie.
     draw_seed: Mapped[str] = mapped_column(String(32))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

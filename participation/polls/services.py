@@ -9,19 +9,20 @@ from __future__ import annotations
 import csv
 import io
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, func, select, tuple_, update
+from sqlalchemy import bindparam, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from participation.accounts.models import User
 from participation.accounts.services import personal_data
-from participation.db import MAX_ROW_ID, utcnow
+from participation.db import MAX_ROW_ID, row_id, utcnow
 from participation.errors import (
     Closed,
     Conflict,
@@ -31,7 +32,10 @@ from participation.errors import (
     NotFound,
 )
 from participation.forums.models import Topic, TopicStatus
+from participation.forums.services import topic_followers
 from participation.i18n import N_
+from participation.notices import notify_each
+from participation.notifications.services import register_visibility
 from participation.polls import counting
 from participation.polls.models import Ballot, Poll, PollKind, PollOption, ResultsMode
 from participation.realtime.services import record_event
@@ -214,6 +218,8 @@ def create_poll(
     poll.options = [PollOption(position=i, label=label) for i, label in enumerate(labels)]
     session.add(poll)
     session.flush()
+    if poll.is_open(now):
+        announce_opened_polls(session, now=now, poll_ids=[poll.id], opened_by=actor)
     return poll
 
 
@@ -267,6 +273,61 @@ def open_poll(session: Session, actor: User, poll: Poll) -> None:
         raise Conflict(_("This poll is already open."))
     poll.opens_at = now
     session.flush()
+    announce_opened_polls(session, now=now, poll_ids=[poll.id], opened_by=actor)
+
+
+def announce_opened_polls(session: Session, *, now: datetime,
+                          poll_ids: Iterable[int] | None = None,
+                          opened_by: User | None = None) -> int:
+    """Tell the followers of a forum topic that a poll opened in it ("poll_opened"), once per
+    poll; returns how many were told. Polls opened by hand are announced at once (not to whoever
+    opened it); scheduled ones by the periodic job, which calls this without `poll_ids`.
+
+    The polls are claimed by one UPDATE that stamps `announced_at`: a second worker at the same
+    moment waits for its row locks and then finds them stamped. A poll that opened and closed
+    between two runs is not announced: it is too late to vote in it.
+    """
+    claim = (update(Poll)
+             .where(Poll.topic_id.is_not(None), Poll.announced_at.is_(None),
+                    Poll.opens_at.is_not(None), Poll.opens_at <= now,
+                    or_(Poll.closes_at.is_(None), Poll.closes_at > now))
+             .values(announced_at=now)
+             .returning(Poll.id)
+             .execution_options(synchronize_session=False))
+    if poll_ids is not None:
+        wanted = sorted(set(poll_ids))
+        if not wanted:
+            return 0
+        claim = claim.where(Poll.id.in_(wanted))
+    claimed = sorted(session.scalars(claim))
+    if not claimed:
+        return 0
+    polls = list(session.scalars(select(Poll).where(Poll.id.in_(claimed))
+                                 .options(joinedload(Poll.topic)).order_by(Poll.id)))
+    followers = topic_followers(session, [poll.topic_id for poll in polls if poll.topic_id])
+    told = 0
+    for poll in polls:
+        poll.announced_at = now
+        topic = poll.topic
+        assert topic is not None  # noqa: S101 - claimed only with a topic
+        people = [user_id for user_id in followers.get(topic.id, [])
+                  if opened_by is None or user_id != opened_by.id]
+        told += len(notify_each(
+            session, people, kind="poll_opened",
+            message=lambda poll=poll, topic=topic: _(
+                "A poll opened in “%(topic)s”: %(question)s", topic=topic.title,
+                question=poll.question),
+            link=f"/polls/{poll.id}", subject_ref=f"poll:{poll.id}"))
+    return told
+
+
+def visible_poll_ids(session: Session, user: User | None, ids: Iterable[int]) -> set[int]:
+    """Which of these polls `user` may see ("poll:<id>")."""
+    wanted = sorted({i for i in ids if isinstance(i, int)})
+    if not wanted:
+        return set()
+    return {poll.id for poll in session.scalars(select(Poll).where(Poll.id.in_(wanted)))
+            if can(user, "poll.view", poll)}
 
 
 def close_poll(session: Session, actor: User, poll: Poll) -> None:
@@ -293,6 +354,10 @@ def release_results(session: Session, actor: User, poll: Poll) -> None:
         raise Conflict(_("The results are already released."))
     poll.results_released_at = now
     session.flush()
+
+
+register_visibility("poll", lambda session, user, ident: bool(
+    visible_poll_ids(session, user, [found] if (found := row_id(ident)) is not None else [])))
 
 
 def _parse_choices(choices: Any) -> list[int]:

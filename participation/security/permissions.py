@@ -109,6 +109,9 @@ RULES: dict[str, Rule] = {
     "townhall.enter_question": roles(Role.MODERATOR),
     "townhall.ask": signed_in,
     "townhall.upvote": signed_in,
+    # "Remind me" an hour before a town hall the person may see starts
+    "townhall.remind": lambda user, townhall: signed_in(user, townhall)
+    and townhall_visible(user, townhall),
     # Polls
     "poll.view": poll_visible,
     "poll.create": roles(Role.OFFICIAL),

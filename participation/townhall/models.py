@@ -169,3 +169,20 @@ class ModerationEntry(Base):
     action: Mapped[str] = mapped_column(String(20))
     reason: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Reminder(Base):
+    """A resident who asked to be reminded an hour before a town hall starts.
+
+    `sent_for` is the start time the reminder went out for: a town hall moved after that is
+    reminded of again at its new time, and a sent one is never sent twice for the same time.
+    """
+
+    __tablename__ = "townhall_reminders"
+    __table_args__ = (UniqueConstraint("townhall_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    townhall_id: Mapped[int] = mapped_column(ForeignKey("townhalls.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_for: Mapped[datetime | None]

@@ -8,19 +8,24 @@ in the same transaction; the caller commits and then emits (`commit_and_emit`).
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from flask_babel import format_datetime
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from participation.accounts.models import User
 from participation.accounts.services import personal_data
-from participation.db import utcnow
+from participation.db import row_id, utcnow
 from participation.errors import Closed, Conflict, Forbidden, InvalidInput, NotFound
+from participation.mail.services import Attachment, absolute_url
+from participation.notices import notify_each
+from participation.notifications.services import register_visibility
 from participation.realtime.outbox import MODERATORS, PUBLIC, user_audience
 from participation.realtime.services import (
     current_seq,
@@ -31,6 +36,7 @@ from participation.realtime.services import (
 from participation.security.headers import EMBED_HOSTS
 from participation.security.permissions import can, require
 from participation.security.sanitize import clean_text, render_markdown
+from participation.townhall.ics import townhall_calendar
 from participation.townhall.models import (
     CHANNEL_LABELS,
     PUBLIC_STATUSES,
@@ -39,12 +45,17 @@ from participation.townhall.models import (
     ModerationEntry,
     Question,
     QuestionStatus,
+    Reminder,
     Status,
     TownHall,
     Upvote,
 )
 
 TITLE_MAX = 200
+# "Remind me" sends this long before the start.
+REMINDER_LEAD = timedelta(hours=1)
+# How much of the other question a "merged into" notice quotes.
+QUOTE_MAX = 150
 DESCRIPTION_MAX = 20_000
 ANSWER_MAX = 10_000
 CLIENT_ID_MAX = 64
@@ -518,6 +529,9 @@ def approve_question(session: Session, actor: User, question: Question) -> Quest
     question.approved_at = utcnow()
     _log(session, actor, question, "approve")
     _record_question(session, question)
+    _tell_asker(session, actor, question, "question_approved", lambda: _(
+        "Your question “%(question)s” was approved: everyone at “%(title)s” can see it now.",
+        question=_quote(question.text, 80), title=question.townhall.title))
     return question
 
 
@@ -537,6 +551,10 @@ def reject_question(session: Session, actor: User, question: Question, *,
     _clear_highlight(session, question)
     _log(session, actor, question, "reject", reason=reason)
     _record_question(session, question, was_public=was_public)
+    _tell_asker(session, actor, question, "question_rejected", lambda: _(
+        "Your question “%(question)s” for “%(title)s” was not accepted. Reason: %(reason)s.",
+        question=_quote(question.text, 80), title=question.townhall.title,
+        reason=_(REJECT_REASONS[reason])), anchor=f"mine{question.id}")
     return question
 
 
@@ -574,6 +592,12 @@ def merge_question(session: Session, actor: User, question: Question, *,
     _log(session, actor, question, "merge")
     _record_question(session, question, was_public=was_public)
     _record_question(session, into)
+    # The other question is public (approved or answered); who asked it is not said.
+    _tell_asker(session, actor, question, "question_merged", lambda: _(
+        "Your question “%(question)s” for “%(title)s” was merged into a similar one: "
+        "“%(other)s”. Your question counts with it.",
+        question=_quote(question.text, 80), title=question.townhall.title,
+        other=_quote(into.text, QUOTE_MAX)), anchor=f"q{into.id}")
     return question
 
 
@@ -599,6 +623,15 @@ def answer_question(session: Session, actor: User, question: Question, *,
     _clear_highlight(session, question)
     _log(session, actor, question, "answer", reason=question.answer_mode)
     _record_question(session, question)
+    if question.answer_mode == "written":
+        def message() -> str:
+            return _("Your question “%(question)s” for “%(title)s” has a written answer.",
+                     question=_quote(question.text, 80), title=question.townhall.title)
+    else:
+        def message() -> str:
+            return _("Your question “%(question)s” was answered live at “%(title)s”.",
+                     question=_quote(question.text, 80), title=question.townhall.title)
+    _tell_asker(session, actor, question, "question_answered", message)
     return question
 
 
@@ -629,6 +662,60 @@ def _log(session: Session, actor: User, question: Question, action: str,
          reason: str | None = None) -> None:
     session.add(ModerationEntry(townhall_id=question.townhall_id, question_id=question.id,
                                 moderator_id=actor.id, action=action, reason=reason))
+
+
+def _quote(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _tell_asker(session: Session, actor: User, question: Question, kind: str,
+                message: Callable[[], str], *, anchor: str | None = None) -> None:
+    """Tell the person who asked what became of their question, and no one else: an anonymous
+    question's author is known only to them and the moderators, so nobody else is ever told of
+    it. Questions entered by a moderator have no account behind them; a moderator acting on
+    their own question needs no notice of it."""
+    if question.author_id is None or question.author_id == actor.id:
+        return
+    notify_each(session, [question.author_id], kind=kind, message=message,
+                link=f"/townhalls/{question.townhall_id}#{anchor or f'q{question.id}'}",
+                subject_ref=f"question:{question.id}")
+
+
+def visible_questions(session: Session, user: User | None, ids: Iterable[int]) -> set[int]:
+    """Which of these questions `user` may still see: public ones, their own (whatever became
+    of them) and, for moderators, all, in town halls they may see. What a digest asks before
+    it names a question ("question:<id>")."""
+    wanted = sorted({i for i in ids if isinstance(i, int)})
+    if not wanted:
+        return set()
+    rows = session.execute(select(Question.id, Question.status, Question.author_id, TownHall)
+                           .join(TownHall, TownHall.id == Question.townhall_id)
+                           .where(Question.id.in_(wanted))).all()
+    user_id = user.id if user is not None and getattr(user, "is_authenticated", False) else None
+    return {question_id for question_id, status, author_id, townhall in rows
+            if can(user, "townhall.view", townhall)
+            and (status in PUBLIC_STATUSES or (user_id is not None and author_id == user_id)
+                 or can(user, "townhall.moderate", townhall))}
+
+
+def visible_townhall_ids(session: Session, user: User | None, ids: Iterable[int]) -> set[int]:
+    """Which of these town halls `user` may see ("townhall:<id>")."""
+    wanted = sorted({i for i in ids if isinstance(i, int)})
+    if not wanted:
+        return set()
+    return {t.id for t in session.scalars(select(TownHall).where(TownHall.id.in_(wanted)))
+            if can(user, "townhall.view", t)}
+
+
+def _one_id(ident: str) -> list[int]:
+    found = row_id(ident)
+    return [found] if found is not None else []
+
+
+register_visibility("question", lambda session, user, ident: bool(
+    visible_questions(session, user, _one_id(ident))))
+register_visibility("townhall", lambda session, user, ident: bool(
+    visible_townhall_ids(session, user, _one_id(ident))))
 
 
 def withdrawn_data(question: Question) -> dict[str, Any]:
@@ -746,6 +833,115 @@ def ledger(session: Session, townhall: TownHall) -> dict[str, Any]:
         "rejected_by_reason": rejected,
         "median_seconds_to_answer": round(median) if median is not None else None,
     }
+
+
+# "Remind me"
+
+
+def has_reminder(session: Session, actor: User | None, townhall: TownHall) -> bool:
+    return bool(reminded_townhall_ids(session, actor, [townhall.id]))
+
+
+def reminded_townhall_ids(session: Session, actor: User | None,
+                          townhall_ids: Iterable[int]) -> set[int]:
+    """Which of these town halls the actor asked to be reminded of, in one query."""
+    wanted = sorted(set(townhall_ids))
+    if actor is None or not getattr(actor, "is_authenticated", False) or not wanted:
+        return set()
+    return set(session.scalars(select(Reminder.townhall_id).where(
+        Reminder.user_id == actor.id, Reminder.townhall_id.in_(wanted))))
+
+
+def set_reminder(session: Session, actor: User, townhall: TownHall, *, remind: bool,
+                 now: datetime | None = None) -> bool:
+    """Ask to be reminded an hour before the town hall starts, or take that back; returns
+    whether a reminder now stands. Only a town hall that has not started takes new ones."""
+    require(actor, "townhall.remind", townhall)
+    now = now or utcnow()
+    existing = session.scalar(select(Reminder).where(Reminder.townhall_id == townhall.id,
+                                                     Reminder.user_id == actor.id))
+    if not remind:
+        if existing is not None:
+            session.delete(existing)
+            session.flush()
+        return False
+    if townhall.status is not Status.SCHEDULED or townhall.starts_at <= now:
+        raise Closed(_("This town hall has already started, so there is nothing to remind you "
+                       "of."))
+    if existing is None:
+        try:
+            with session.begin_nested():
+                session.add(Reminder(townhall_id=townhall.id, user_id=actor.id, created_at=now))
+                session.flush()
+        except IntegrityError:
+            pass  # asked in a concurrent request: the outcome is the same
+    return True
+
+
+def due_reminder_townhalls(session: Session, *, now: datetime) -> list[TownHall]:
+    """Town halls starting within the hour (or under way and not over) with a reminder that
+    has not gone out for their current start time."""
+    unsent = select(Reminder.townhall_id).where(
+        Reminder.townhall_id == TownHall.id,
+        or_(Reminder.sent_for.is_(None), Reminder.sent_for != TownHall.starts_at))
+    return list(session.scalars(
+        select(TownHall).where(TownHall.status.in_([Status.SCHEDULED, Status.LIVE]),
+                               TownHall.starts_at <= now + REMINDER_LEAD,
+                               TownHall.ends_at > now, unsent.exists())
+        .order_by(TownHall.starts_at, TownHall.id)))
+
+
+def send_townhall_reminders(session: Session, *, now: datetime) -> int:
+    """Send "townhall_starting" to everyone who asked, once per person and start time; returns
+    how many were sent. Run every few minutes, by more than one worker if need be.
+
+    Each town hall's reminders are claimed with one UPDATE that marks them sent for the current
+    start: a second worker running at the same moment waits for the first one's row locks and
+    then finds nothing left to claim. A town hall moved after its reminders went out is
+    reminded of again at its new time; one that has ended (or was called off) gets none.
+    """
+    sent = 0
+    for townhall in due_reminder_townhalls(session, now=now):
+        claimed = session.scalars(
+            update(Reminder)
+            .where(Reminder.townhall_id == townhall.id,
+                   or_(Reminder.sent_for.is_(None), Reminder.sent_for != townhall.starts_at))
+            .values(sent_for=townhall.starts_at)
+            .returning(Reminder.user_id)
+            .execution_options(synchronize_session=False)).all()
+        if claimed:
+            sent += len(_send_reminder(session, townhall, claimed, now=now))
+    return sent
+
+
+def _send_reminder(session: Session, townhall: TownHall, user_ids: list[int], *,
+                   now: datetime) -> list[int]:
+    url = absolute_url("townhall.show", townhall_id=townhall.id)
+
+    def message() -> str:
+        return _("“%(title)s” starts at %(time)s UTC. Join here: %(url)s",
+                 title=townhall.title, time=format_datetime(townhall.starts_at, "short"),
+                 url=url)
+
+    def calendar() -> list[Attachment]:
+        content = townhall_calendar(townhall, url, now=now,
+                                    join_label=_("Join the town hall: %(url)s", url=url))
+        return [Attachment(filename=f"townhall-{townhall.id}.ics",
+                           mimetype="text/calendar", content=content)]
+
+    # Private town halls are for signed-in accounts, which everyone here has; notify_each
+    # leaves out accounts suspended or deleted since they asked.
+    return notify_each(session, user_ids, kind="townhall_starting", message=message,
+                       link=f"/townhalls/{townhall.id}", subject_ref=f"townhall:{townhall.id}",
+                       attachments=calendar)
+
+
+@personal_data("townhall_reminders")
+def export_reminders(session: Session, user: User) -> list[dict[str, Any]]:
+    return [{"townhall_id": r.townhall_id, "asked_at": r.created_at.isoformat(),
+             "sent_for": r.sent_for.isoformat() if r.sent_for else None}
+            for r in session.scalars(select(Reminder).where(Reminder.user_id == user.id)
+                                     .order_by(Reminder.id))]
 
 
 @personal_data("townhall_questions")

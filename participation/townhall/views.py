@@ -13,7 +13,7 @@ from flask_login import current_user, login_required
 
 from participation.errors import InvalidInput
 from participation.extensions import db
-from participation.forms import handle_form, show_on_field
+from participation.forms import ConfirmForm, handle_form, show_on_field
 from participation.realtime.outbox import commit_and_emit
 from participation.security.permissions import can, require
 from participation.security.ratelimit import hit_limit
@@ -29,7 +29,7 @@ from participation.townhall.forms import (
     UpvoteForm,
 )
 from participation.townhall.models import CHANNEL_LABELS, REJECT_REASONS, TownHall
-from participation.web import request_actor
+from participation.web import request_actor, safe_next_url
 
 bp = Blueprint("townhall", __name__, url_prefix="/townhalls")
 
@@ -45,8 +45,11 @@ def _order() -> str:
 
 @bp.route("")
 def index() -> str:
-    groups = services.list_townhalls(db.session, request_actor())
-    return render_template("townhall/index.html", groups=groups)
+    actor = request_actor()
+    groups = services.list_townhalls(db.session, actor)
+    reminded = services.reminded_townhall_ids(db.session, actor,
+                                              [t.id for t in groups["upcoming"]])
+    return render_template("townhall/index.html", groups=groups, reminded=reminded)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -140,7 +143,29 @@ def _live_context(townhall: TownHall, **extra: object) -> dict[str, object]:
 def show(townhall_id: int) -> str:
     """The live page for residents; a reload shows the same state the socket would."""
     townhall = _load(townhall_id)
-    return render_template("townhall/live.html", **_live_context(townhall))
+    reminded = services.has_reminder(db.session, request_actor(), townhall)
+    return render_template("townhall/live.html", **_live_context(townhall, reminded=reminded))
+
+
+@bp.route("/<int:townhall_id>/remind", methods=["POST"])
+@login_required
+def remind(townhall_id: int) -> ResponseReturnValue:
+    """"Remind me" an hour before the start (`remind=1`), or take it back (`remind=0`)."""
+    townhall = _load(townhall_id)
+    if not ConfirmForm().validate_on_submit() or request.form.get("remind") not in ("0", "1"):
+        abort(400)
+    back = safe_next_url(request.form.get("next"),
+                         url_for("townhall.show", townhall_id=townhall.id))
+    return handle_form(
+        None,
+        lambda: services.set_reminder(db.session, current_user, townhall,
+                                      remind=request.form["remind"] == "1"),
+        flash_message=lambda reminded: (
+            _("We will remind you an hour before it starts.") if reminded
+            else _("You will not be reminded of this town hall.")),
+        success=lambda _result: redirect(back),
+        render=lambda: redirect(back),
+    )
 
 
 @bp.route("/<int:townhall_id>/questions", methods=["POST"])
@@ -163,8 +188,10 @@ def ask(townhall_id: int) -> ResponseReturnValue:
         form, ask_question, commit=commit_and_emit,
         flash_message=_("Thank you. Your question is awaiting moderation."),
         success=lambda _result: redirect(url_for("townhall.show", townhall_id=townhall.id)),
-        render=lambda: render_template("townhall/live.html",
-                                       **_live_context(townhall, ask_form=form)),
+        render=lambda: render_template(
+            "townhall/live.html",
+            **_live_context(townhall, ask_form=form,
+                            reminded=services.has_reminder(db.session, current_user, townhall))),
     )
 
 

@@ -39,7 +39,7 @@ PAGE_TYPES = [
     "topics", "topic", "thread", "flag_queue", "notifications", "notification_preferences",
     "search",
     "townhalls", "townhall_live", "townhall_console", "townhall_projector", "townhall_transcript",
-    "townhall_edit",
+    "townhall_edit", "townhall_upcoming",
 ]
 if has_domain("polls"):
     PAGE_TYPES += ["polls", "poll"]
@@ -99,6 +99,8 @@ class DemoSite:
         by_status = {t["status"]: t["id"] for t in items}
         if name == "townhall_live":
             return f"/townhalls/{by_status['live']}"
+        if name == "townhall_upcoming":
+            return f"/townhalls/{by_status['scheduled']}"
         if name == "townhall_console":
             return f"/townhalls/{by_status['live']}/moderate"
         if name == "townhall_edit":

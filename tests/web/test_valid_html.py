@@ -63,11 +63,13 @@ def demo_paths(session: Any) -> dict[str, str]:
         select(model).where(*where).order_by(model.id))
     live = first(TownHall, TownHall.status == Status.LIVE)
     ended = first(TownHall, TownHall.status == Status.ENDED)
+    upcoming = first(TownHall, TownHall.status == Status.SCHEDULED)
     record = session.scalar(select(DecisionRecord).order_by(DecisionRecord.seq))
     paths = {
         "home": "/", "topics": "/topics", "topic": f"/topics/{first(Topic).id}",
         "thread": f"/threads/{first(Thread).id}", "search": "/search?q=shade",
         "townhalls": "/townhalls", "townhall_live": f"/townhalls/{live.id}",
+        "townhall_upcoming": f"/townhalls/{upcoming.id}",
         "townhall_projector": f"/townhalls/{live.id}/projector",
         "townhall_transcript": f"/townhalls/{ended.id}/transcript",
         "polls": "/polls", "decisions": "/decisions", "decision": f"/decisions/{record.seq}",
