@@ -76,7 +76,10 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
         "METRICS_ENABLED": _flag("METRICS_ENABLED", False),
         "FORUM_FLAG_THRESHOLD": _int("FORUM_FLAG_THRESHOLD", 3),
+        "TWO_FACTOR_REQUIRED_ROLES": os.environ.get("TWO_FACTOR_REQUIRED_ROLES",
+                                                    DEFAULTS["TWO_FACTOR_REQUIRED_ROLES"]),
     }
+    check_two_factor_roles(settings["TWO_FACTOR_REQUIRED_ROLES"])
     if settings["LOG_FORMAT"] not in {"text", "json"}:
         raise InsecureConfiguration(
             f"LOG_FORMAT must be text or json, got {settings['LOG_FORMAT']!r}")
@@ -145,7 +148,25 @@ DEFAULTS: dict[str, Any] = {
     "LOG_FORMAT": "text",
     # Flags from different residents that hide a forum post until a moderator reviews it.
     "FORUM_FLAG_THRESHOLD": 3,
+    # Roles that must pass a second factor (TOTP) to sign in; "" for none. Offered to everyone.
+    "TWO_FACTOR_REQUIRED_ROLES": "admin,official",
+    # Seconds a browser that gave the right password has to give its code.
+    "TWO_FACTOR_PENDING_SECONDS": 300,
+    # Codes tried at the second step, per address and per account (with a lock after ten misses).
+    "LIMIT_TWO_FACTOR": "10 per minute;50 per hour",
 }
+
+ROLE_NAMES = ("resident", "moderator", "official", "admin")
+
+
+def check_two_factor_roles(value: str) -> None:
+    """`TWO_FACTOR_REQUIRED_ROLES` names only roles that exist (a typo would require nothing)."""
+    unknown = [name.strip() for name in value.split(",")
+               if name.strip() and name.strip().lower() not in ROLE_NAMES]
+    if unknown:
+        raise InsecureConfiguration(
+            f"TWO_FACTOR_REQUIRED_ROLES names unknown roles {', '.join(unknown)}; use "
+            f"{', '.join(ROLE_NAMES)} separated by commas, or nothing")
 
 
 def check_production(settings: dict[str, Any]) -> None:
