@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pyotp
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 from sqlalchemy import select
 
 from participation.accounts import two_factor
@@ -43,7 +43,13 @@ def enroll(user: User, secret: str | None = None) -> str:
 
 
 def code_for(app: Flask, email: str) -> str:
-    """The next code of an account in `app`'s database, from the secret it holds there."""
+    """The next code of an account in `app`'s database, from the secret it holds there.
+
+    Like a request of the test client, it first ends the test's own transaction (SQLite begins
+    each one with a write lock): it reads what the test committed.
+    """
+    if has_app_context() and current_app._get_current_object() is app:  # type: ignore[attr-defined]
+        db.session.rollback()
     with app.app_context():
         user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
         assert user is not None and user.two_factor is not None, f"{email} has no second factor"
