@@ -8,6 +8,7 @@ being refused by the server for a replay.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pyotp
@@ -18,8 +19,6 @@ from participation.accounts import two_factor
 from participation.accounts.models import TwoFactor, User
 from participation.extensions import db
 
-# The authenticator key of the staff accounts made for live sites (tests.watchers).
-STAFF_SECRET = pyotp.random_base32(32)
 _last_used: dict[tuple[str, str], int] = {}
 
 
@@ -59,13 +58,84 @@ def code_for(app: Flask, email: str) -> str:
     return next_code(secret, (url, email.lower()), after=last)
 
 
-def live_code(database_url: str, email: str, secret: str = STAFF_SECRET) -> str:
-    """The next code of a staff account made for a live site by tests.watchers."""
-    return next_code(secret, (database_url, email.lower()))
+# The keys of live sites' accounts, by email, as their owners' phones hold them: read from the
+# set-up page when the account set its factor up, or printed by `participation demo`.
+_known: dict[str, str] = {}
+SECRET_ON_PAGE = re.compile(r'<code class="secret-key">([A-Z2-7 ]+)</code>')
 
 
-def pass_code_page(page: Any, code: str) -> None:
-    """In a browser on the second-step page: enter `code` and send it."""
-    page.wait_for_url("**/login/code")
-    page.fill("#code", code)
-    page.locator("main form button[type=submit]").click()
+def remember(email: str, secret: str) -> None:
+    _known[email.strip().lower()] = secret.replace(" ", "")
+
+
+def forget(*emails: str) -> None:
+    """New accounts under these addresses (a new live site): their old keys are gone."""
+    for email in emails:
+        _known.pop(email.strip().lower(), None)
+
+
+def known_code(email: str) -> str:
+    email = email.strip().lower()
+    assert email in _known, f"no authenticator key known for {email}"
+    return next_code(_known[email], (_known[email], email))
+
+
+def finish_http_sign_in(http: Any, base_url: str, response: Any, email: str) -> Any:
+    """After the password step of a `requests` session on a live site: the set-up step (the key
+    read off the page, as a person scans it) or the code step, as the site asks."""
+    location = response.headers.get("Location", "") if response.status_code == 302 else ""
+    if location.endswith("/login/two-factor"):
+        page = http.get(base_url + "/login/two-factor", timeout=10).text
+        remember(email, SECRET_ON_PAGE.search(page).group(1))
+        return _post_code(http, base_url + "/login/two-factor", page, email)
+    if location.endswith("/login/code"):
+        page = http.get(base_url + "/login/code", timeout=10).text
+        return _post_code(http, base_url + "/login/code", page, email)
+    return response
+
+
+def _post_code(http: Any, url: str, page: str, email: str) -> Any:
+    from tests.conftest import CSRF_RE
+
+    match = CSRF_RE.search(page)
+    assert match, f"no CSRF token on {url}"
+    answer = http.post(url, timeout=10, allow_redirects=False, data={
+        "code": known_code(email), "csrf_token": match.group(1) or match.group(2)})
+    if answer.status_code == 200 and "recovery-codes" in answer.text:
+        # The recovery codes page: what a person does next is follow "continue".
+        return _Redirect(re.search(r'<a class="button" href="([^"]+)"', answer.text).group(1))
+    return answer
+
+
+class _Redirect:
+    """Stands for the redirect a finished set-up leads to (its page links there instead)."""
+
+    status_code = 302
+
+    def __init__(self, location: str) -> None:
+        self.headers = {"Location": location}
+        self.text = ""
+
+
+# Where a browser lands after the password: one of the second steps, or past the sign-in.
+AFTER_PASSWORD = re.compile(r".*/login/(code|two-factor)$|^(?!.*/login).*$")
+
+
+def finish_browser_sign_in(page: Any, email: str) -> None:
+    """In a browser, after the password was sent: pass whichever second step the site shows."""
+    page.wait_for_url(AFTER_PASSWORD)
+    if page.url.endswith("/login/two-factor"):
+        remember(email, page.inner_text(".secret-key"))
+        page.fill("#code", known_code(email))
+        page.locator("main form button[type=submit]").click()
+        page.locator("main a.button").click()
+    elif page.url.endswith("/login/code"):
+        page.fill("#code", known_code(email))
+        page.locator("main form button[type=submit]").click()
+
+
+def demo_two_factor_key(demo_output: str) -> str:
+    """The authenticator key `participation demo` printed for its staff accounts."""
+    match = re.search(r"Two-factor key of .*: ([A-Z2-7]+)$", demo_output, re.MULTILINE)
+    assert match, demo_output
+    return match.group(1)
