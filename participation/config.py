@@ -57,6 +57,10 @@ def from_environment(instance_path: str) -> dict[str, Any]:
     settings: dict[str, Any] = {
         "ENV_NAME": env,
         "SECRET_KEY": os.environ.get("SECRET_KEY") or None,
+        # Earlier keys, still accepted for sessions and two-factor secrets after a rotation.
+        "SECRET_KEY_FALLBACKS": [key.strip() for key in
+                                 os.environ.get("SECRET_KEY_FALLBACKS", "").split(",")
+                                 if key.strip()],
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SOCKETIO_MESSAGE_QUEUE": os.environ.get("SOCKETIO_MESSAGE_QUEUE") or None,
         "SOCKETIO_ASYNC_MODE": os.environ.get("SOCKETIO_ASYNC_MODE", "eventlet"),

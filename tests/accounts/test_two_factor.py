@@ -181,7 +181,7 @@ def test_a_thousand_guesses_do_not_get_in(app, make_user):
 
 
 def test_guessing_through_the_form_locks_the_step_across_new_sign_ins(make_app, make_user):
-    app = make_app(RATELIMIT_ENABLED=False)  # the account's counter alone
+    app = make_app(LIMIT_TWO_FACTOR="1000 per minute")  # the account's counter alone
     with app.app_context():
         admin = make_user(Role.ADMIN)
         secret = secret_of(admin)
@@ -368,3 +368,18 @@ def test_no_required_roles_means_staff_sign_in_with_the_password(make_app):
         client = app.test_client()
         assert password_step(client, admin.email).headers["Location"] == "/"
         assert is_signed_in(client)
+
+
+def test_the_required_roles_come_from_the_environment_and_typos_are_refused(tmp_path,
+                                                                            monkeypatch):
+    from participation.config import InsecureConfiguration, from_environment
+
+    monkeypatch.delenv("TWO_FACTOR_REQUIRED_ROLES", raising=False)
+
+    assert from_environment(str(tmp_path))["TWO_FACTOR_REQUIRED_ROLES"] == "admin,official"
+    monkeypatch.setenv("TWO_FACTOR_REQUIRED_ROLES", "admin, moderator")
+    assert two_factor.required_roles(
+        from_environment(str(tmp_path))["TWO_FACTOR_REQUIRED_ROLES"]) == {"admin", "moderator"}
+    monkeypatch.setenv("TWO_FACTOR_REQUIRED_ROLES", "admins")
+    with pytest.raises(InsecureConfiguration, match="admins"):
+        from_environment(str(tmp_path))
