@@ -144,6 +144,7 @@ def configure_login(app: Flask) -> None:
     from flask_login import AnonymousUserMixin
 
     from participation.accounts import services as accounts
+    from participation.accounts import two_factor
     from participation.accounts.models import User
     from participation.extensions import db, login_manager
     from participation.security.login_ids import parse_login_id
@@ -159,16 +160,21 @@ def configure_login(app: Flask) -> None:
     login_manager.anonymous_user = Visitor
     login_manager.session_protection = "basic"
 
+    def required_roles() -> frozenset[str]:
+        return two_factor.required_roles(app.config.get("TWO_FACTOR_REQUIRED_ROLES"))
+
     @login_manager.user_loader
     def load_user(login_id: str) -> User | None:
         # The id carries the account's session token: once the token rotates (sign-out,
         # password change, suspension) every old session and remember cookie stops working.
+        # An account that must have a second factor and has none counts as signed out.
         login = parse_login_id(str(login_id))
-        return accounts.signed_in_user(db.session, *login) if login else None
+        return accounts.signed_in_user(db.session, *login,
+                                       two_factor_roles=required_roles()) if login else None
 
     # Sockets look their account up through the same rule (realtime/connection.py).
     app.extensions["socket_account_loader"] = lambda user_id, token: accounts.signed_in_user(
-        db.session, user_id, token)
+        db.session, user_id, token, two_factor_roles=required_roles())
 
 
 # Main navigation, in order; an entry shows once its blueprint is registered.

@@ -229,18 +229,43 @@ def set_role(email: str, role: str) -> None:
         click.echo(f"{user.email} is now {user.role.value}.")
 
 
+@cli.command("reset-two-factor")
+@click.argument("email")
+def reset_two_factor(email: str) -> None:
+    """Remove an account's second factor (a lost phone, the only admin); audited, and the
+    account is signed out everywhere. It sets one up again at its next sign-in."""
+    from participation.accounts import services
+    from participation.errors import DomainError
+    from participation.extensions import db as database
+
+    app = _app()
+    with app.app_context():
+        user = services.find_user_by_email(database.session, email)
+        if user is None:
+            _fail(f"no account with the email {email.strip().lower()}.")
+            return
+        try:
+            services.reset_two_factor(database.session, None, user)
+        except DomainError as error:
+            _fail(error.message)
+        database.session.commit()
+        click.echo(f"The second factor of {user.email} is reset.")
+
+
 @cli.command()
 @click.option("--if-empty", is_flag=True,
               help="Do nothing (and succeed) when the database already has accounts.")
 def demo(if_empty: bool) -> None:
     """Seed demo content into an empty database and print the demo accounts."""
+    from participation.accounts.two_factor import required_roles
     from participation.demo import DatabaseNotEmpty, seed_demo
     from participation.extensions import db as database
 
     app = _app()
     with app.app_context():
         try:
-            accounts = seed_demo(database.session)
+            accounts = seed_demo(database.session, two_factor_roles=required_roles(
+                app.config.get("TWO_FACTOR_REQUIRED_ROLES")))
         except DatabaseNotEmpty:
             database.session.rollback()
             if if_empty:
@@ -254,6 +279,12 @@ def demo(if_empty: bool) -> None:
                f"{accounts.password}):")
     for role, email in emails:
         click.echo(f"  {role:<10} {email}")
+    if accounts.two_factor_key:
+        key = accounts.two_factor_key
+        click.echo(f"Two-factor key of {', '.join(accounts.two_factor_accounts)} (demo only; "
+                   f"add it to an authenticator app): {key}")
+        click.echo("  or print the current code: .venv/bin/python -c "
+                   f"\"import pyotp; print(pyotp.TOTP('{key}').now())\"")
 
 
 @cli.command()

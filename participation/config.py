@@ -57,6 +57,10 @@ def from_environment(instance_path: str) -> dict[str, Any]:
     settings: dict[str, Any] = {
         "ENV_NAME": env,
         "SECRET_KEY": os.environ.get("SECRET_KEY") or None,
+        # Earlier keys, still accepted for sessions and two-factor secrets after a rotation.
+        "SECRET_KEY_FALLBACKS": [key.strip() for key in
+                                 os.environ.get("SECRET_KEY_FALLBACKS", "").split(",")
+                                 if key.strip()],
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SOCKETIO_MESSAGE_QUEUE": os.environ.get("SOCKETIO_MESSAGE_QUEUE") or None,
         "SOCKETIO_ASYNC_MODE": os.environ.get("SOCKETIO_ASYNC_MODE", "eventlet"),
@@ -87,11 +91,14 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         or "sqlite:///" + str(Path(instance_path) / "queue.db"),
         "QUEUE_NAME": os.environ.get("QUEUE_NAME") or DEFAULTS["QUEUE_NAME"],
         "QUEUE_WORKERS": _int("QUEUE_WORKERS", DEFAULTS["QUEUE_WORKERS"]),
+        "TWO_FACTOR_REQUIRED_ROLES": os.environ.get("TWO_FACTOR_REQUIRED_ROLES",
+                                                    DEFAULTS["TWO_FACTOR_REQUIRED_ROLES"]),
     }
     in_process = os.environ.get("QUEUE_IN_PROCESS")
     if in_process is not None and in_process.strip():
         settings["QUEUE_IN_PROCESS"] = _flag("QUEUE_IN_PROCESS", False)
     check_mail_and_queue(settings)
+    check_two_factor_roles(settings["TWO_FACTOR_REQUIRED_ROLES"])
     if settings["LOG_FORMAT"] not in {"text", "json"}:
         raise InsecureConfiguration(
             f"LOG_FORMAT must be text or json, got {settings['LOG_FORMAT']!r}")
@@ -179,7 +186,25 @@ DEFAULTS: dict[str, Any] = {
     "QUEUE_WORKERS": 2,
     # None: Huey's immediate mode (tasks run at once, in the caller) when TESTING.
     "QUEUE_IMMEDIATE": None,
+    # Roles that must pass a second factor (TOTP) to sign in; "" for none. Offered to everyone.
+    "TWO_FACTOR_REQUIRED_ROLES": "admin,official",
+    # Seconds a browser that gave the right password has to give its code.
+    "TWO_FACTOR_PENDING_SECONDS": 300,
+    # Codes tried at the second step, per address and per account (with a lock after ten misses).
+    "LIMIT_TWO_FACTOR": "10 per minute;50 per hour",
 }
+
+ROLE_NAMES = ("resident", "moderator", "official", "admin")
+
+
+def check_two_factor_roles(value: str) -> None:
+    """`TWO_FACTOR_REQUIRED_ROLES` names only roles that exist (a typo would require nothing)."""
+    unknown = [name.strip() for name in value.split(",")
+               if name.strip() and name.strip().lower() not in ROLE_NAMES]
+    if unknown:
+        raise InsecureConfiguration(
+            f"TWO_FACTOR_REQUIRED_ROLES names unknown roles {', '.join(unknown)}; use "
+            f"{', '.join(ROLE_NAMES)} separated by commas, or nothing")
 
 
 def check_mail_and_queue(settings: dict[str, Any]) -> None:

@@ -7,14 +7,15 @@ that order after the accounts exist, inside one transaction the caller commits.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from participation.accounts.models import User
+from participation.accounts.models import TwoFactor, User
 from participation.accounts.services import register_user
+from participation.accounts.two_factor import new_secret, seal_secret
 from participation.security.permissions import Role
 
 
@@ -26,6 +27,10 @@ class DatabaseNotEmpty(RuntimeError):
 class DemoAccounts:
     password: str
     users: dict[str, User] = field(default_factory=dict)
+    # The authenticator key of the demo's accounts whose role requires a second factor (one key
+    # for all of them, like the password), and those accounts' keys in `users`.
+    two_factor_key: str | None = None
+    two_factor_accounts: list[str] = field(default_factory=list)
 
     @property
     def emails(self) -> list[tuple[str, str]]:
@@ -59,7 +64,11 @@ DEMO_PEOPLE = (
 )
 
 
-def seed_demo(session: Session, password: str | None = None) -> DemoAccounts:
+def seed_demo(session: Session, password: str | None = None, *,
+              two_factor_roles: Collection[str] = ("admin", "official"),
+              two_factor_key: str | None = None) -> DemoAccounts:
+    """Demo accounts and content. Accounts whose role is in `two_factor_roles` get a second
+    factor with `two_factor_key` (a new random key when None), so they can sign in."""
     if session.scalar(select(func.count()).select_from(User)):
         raise DatabaseNotEmpty()
     accounts = DemoAccounts(password=password or secrets.token_urlsafe(9))
@@ -68,6 +77,11 @@ def seed_demo(session: Session, password: str | None = None) -> DemoAccounts:
                              password=accounts.password, role=role)
         assert user is not None  # noqa: S101 - the database was checked empty above
         accounts.users[key] = user
+        if str(role) in two_factor_roles:
+            accounts.two_factor_key = accounts.two_factor_key or two_factor_key or new_secret()
+            # Enrolled as if its owner had scanned the key: the demo prints it.
+            user.two_factor = TwoFactor(secret=seal_secret(accounts.two_factor_key))
+            accounts.two_factor_accounts.append(key)
     for path in DEMO_STEPS:
         _resolve(path)(session, accounts)
     session.flush()

@@ -28,12 +28,14 @@ from flask.testing import FlaskClient
 from participation import create_app
 from participation.accounts import services as account_services
 from participation.accounts.models import User
+from participation.accounts.two_factor import required_roles
 from participation.extensions import db, socketio
 from participation.realtime.rooms import NAMESPACE
 from participation.security.permissions import Role
 from tests.mail_server import SmtpServer, html_part, links_in, text_part
 
 __all__ = ["html_part", "links_in", "text_part"]
+from tests.two_factor import code_for, enroll
 
 ROOT = Path(__file__).resolve().parent.parent
 # pytest-xdist runs the suite in several processes: each gets its own PostgreSQL database and
@@ -243,6 +245,10 @@ def make_user(app: Flask) -> Callable[..., User]:
             role=role,
         )
         assert user is not None, "factory email already taken"
+        if role.value in required_roles(current_app.config.get("TWO_FACTOR_REQUIRED_ROLES")):
+            # Staff sign in with a second factor, as the real ones must: the phone's key is
+            # kept in the database (sealed), where tests.two_factor.code_for reads it back.
+            enroll(user)
         db.session.commit()
         return user
 
@@ -282,11 +288,20 @@ def csrf_token(client: FlaskClient, path: str = "/register") -> str:
 
 
 def sign_in(client: FlaskClient, email: str, password: str = PASSWORD,
-            remember: bool = False) -> Any:
+            remember: bool = False, next_url: str | None = None) -> Any:
+    """Sign in through the form; an account with a second factor then sends the next code of
+    its authenticator, as its owner would. The last answer is returned."""
     data = {"email": email, "password": password, "csrf_token": csrf_token(client, "/login")}
     if remember:
         data["remember"] = "y"
-    return client.post("/login", data=data)
+    if next_url:
+        data["next"] = next_url
+    response = client.post("/login", data=data)
+    if response.status_code == 302 and response.headers["Location"].endswith("/login/code"):
+        response = client.post("/login/code", data={
+            "code": code_for(client.application, email),
+            "csrf_token": csrf_token(client, "/login/code")})
+    return response
 
 
 @pytest.fixture

@@ -119,3 +119,42 @@ def test_newcomer_registers_and_signs_in_on_the_real_server(live_server):
     assert account.headers["Content-Security-Policy"].startswith("default-src 'self'")
     socket_io = browser.get(f"{server.url}/socket.io/?EIO=4&transport=polling", timeout=10)
     assert socket_io.status_code == 200 and '"sid"' in socket_io.text
+
+
+def test_demo_staff_sign_in_with_the_printed_key_and_the_command_line_resets_it(live_server):
+    """`make run`: the demo prints its staff accounts' authenticator key, which signs them in;
+    an operator can reset a lost factor from the command line (audited, no acting admin)."""
+    import pyotp
+
+    from tests.two_factor import demo_two_factor_key
+
+    server = live_server()
+    seeded = run(server, "demo")
+    assert seeded.returncode == 0, seeded.stderr
+    password = re.search(r"password for all: (\S+)\)", seeded.stdout).group(1)
+    key = demo_two_factor_key(seeded.stdout)
+    assert "Two-factor key of admin, official (demo only" in seeded.stdout
+    server.start()
+    http = requests.Session()
+
+    def token(path):
+        page = http.get(f"{server.url}{path}", timeout=10).text
+        return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+
+    answer = http.post(f"{server.url}/login", timeout=10, allow_redirects=False, data={
+        "email": "admin@demo.participation.test", "password": password,
+        "csrf_token": token("/login")})
+    assert answer.headers["Location"].endswith("/login/code")
+    answer = http.post(f"{server.url}/login/code", timeout=10, allow_redirects=False, data={
+        "code": pyotp.TOTP(key).now(), "csrf_token": token("/login/code")})
+    assert answer.status_code == 302
+    assert http.get(f"{server.url}/admin/users", timeout=10).status_code == 200
+
+    reset = run(server, "reset-two-factor", "admin@demo.participation.test")
+    assert reset.returncode == 0 and "is reset" in reset.stdout, reset.stderr
+    assert rows(server, "SELECT action, actor_id FROM audit_log WHERE action LIKE 'two%'") == [
+        ("two_factor_reset", None)]
+    assert http.get(f"{server.url}/admin/users", timeout=10, allow_redirects=False
+                    ).status_code in (302, 401)
+    again = run(server, "reset-two-factor", "admin@demo.participation.test")
+    assert again.returncode == 2 and "no second factor" in again.stderr

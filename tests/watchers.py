@@ -145,7 +145,11 @@ def database_approved(url: str, townhall_id: int) -> set[int]:
 
 
 def create_accounts(url: str, **emails_by_role: str) -> None:
-    """Accounts in a live site's database (faster than one command-line process each)."""
+    """Accounts in a live site's database (faster than one command-line process each). Staff
+    accounts set their second factor up at their first sign-in, as real ones do."""
+    from tests.two_factor import forget
+
+    forget(*emails_by_role.values())
     from participation.accounts import services
     from participation.security.permissions import Role
     from tests.conftest import PASSWORD
@@ -186,8 +190,11 @@ def signed_in_session(base_url: str, email: str,
     from tests.conftest import PASSWORD
 
     http = http or requests.Session()
+    from tests.two_factor import finish_http_sign_in
+
     response = http.post(base_url + "/login", timeout=10, allow_redirects=False, data={
         "email": email, "password": PASSWORD, "csrf_token": form_token(http, base_url + "/login")})
+    response = finish_http_sign_in(http, base_url, response, email)
     assert response.status_code == 302, response.text
     return http
 

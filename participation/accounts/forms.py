@@ -60,3 +60,25 @@ class DeleteAccountForm(FlaskForm):
     )
 
 
+
+
+CODE_MAX = 40
+
+
+class SecondStepForm(FlaskForm):
+    code = StringField(_l("Code from your authenticator app, or a recovery code"),
+                       validators=[DataRequired(), Length(max=CODE_MAX)])
+
+
+class TwoFactorSetupForm(FlaskForm):
+    code = StringField(_l("The 6-digit code your app shows now"),
+                       validators=[DataRequired(), Length(max=CODE_MAX)])
+
+
+class TwoFactorPasswordForm(FlaskForm):
+    """Turning the second factor off, or new recovery codes: the password and a current code."""
+
+    password = PasswordField(_l("Your password"),
+                             validators=[DataRequired(), Length(max=PASSWORD_MAX)])
+    code = StringField(_l("Code from your authenticator app, or a recovery code"),
+                       validators=[DataRequired(), Length(max=CODE_MAX)])

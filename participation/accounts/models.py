@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, String
+from sqlalchemy import JSON, Enum, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from participation.db import Base, utcnow
@@ -42,6 +42,10 @@ class User(Base):
     suspension_reason: Mapped[str | None] = mapped_column(String(500))
     deleted_at: Mapped[datetime | None]
 
+    # Loaded when asked for: only accounts whose role requires a second factor ask on every load.
+    two_factor: Mapped[TwoFactor | None] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True)
+
     # Flask-Login protocol
     is_authenticated = True
     is_anonymous = False
@@ -59,6 +63,38 @@ class User(Base):
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role}>"
+
+
+class TwoFactor(Base):
+    """An account's authenticator app (TOTP) and the state of its second sign-in step."""
+
+    __tablename__ = "two_factor"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    # The base32 secret, encrypted with a key derived from SECRET_KEY (accounts/two_factor.py).
+    secret: Mapped[str] = mapped_column(String(255))
+    enabled_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The last accepted time-step: a code is accepted only for a later one, so never twice.
+    last_step: Mapped[int] = mapped_column(default=0)
+    # Wrong codes in a row; after too many the second step is locked until `locked_until`.
+    failed_attempts: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(back_populates="two_factor")
+
+
+class RecoveryCode(Base):
+    """One single-use recovery code, stored only as its keyed hash."""
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = (UniqueConstraint("user_id", "code_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None]
 
 
 class AuditEntry(Base):

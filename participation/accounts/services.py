@@ -5,20 +5,30 @@ Plain functions `verb_noun(session, actor, ...)`: they flush, never commit, and 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from participation.accounts.models import FORMER_PARTICIPANT, AuditEntry, User, new_session_token
+from participation.accounts import two_factor
+from participation.accounts.models import (
+    FORMER_PARTICIPANT,
+    AuditEntry,
+    RecoveryCode,
+    TwoFactor,
+    User,
+    new_session_token,
+)
 from participation.db import utcnow
-from participation.errors import Conflict, Forbidden, InvalidInput, NotFound
+from participation.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
 from participation.realtime.revocation import end_live_sessions
 from participation.security.permissions import Role, require
 from participation.security.sanitize import clean_text
@@ -133,9 +143,18 @@ def signed_in_as(user: User | None, token: str) -> User | None:
     return user
 
 
-def signed_in_user(session: Session, user_id: int, token: str) -> User | None:
-    """The account a cookie or socket signed in as, if it still may act as it."""
-    return signed_in_as(session.get(User, user_id), token)
+def signed_in_user(session: Session, user_id: int, token: str, *,
+                   two_factor_roles: Collection[str] = ()) -> User | None:
+    """The account a cookie or socket signed in as, if it still may act as it.
+
+    An account whose role is in `two_factor_roles` and has no second factor counts as signed out
+    (a session from before the requirement, or a resident made official since): its next sign-in
+    takes it to the set-up step.
+    """
+    user = signed_in_as(session.get(User, user_id), token)
+    if user is not None and needs_two_factor_setup(user, two_factor_roles):
+        return None
+    return user
 
 
 def users_by_id(session: Session, user_ids: set[int]) -> dict[int, User]:
@@ -220,6 +239,7 @@ def delete_account(session: Session, user: User, *, password: str) -> None:
     user.password_hash = None
     user.deleted_at = utcnow()
     user.locale = None
+    _remove_two_factor(session, user)
     end_all_sessions(session, user, reason="deleted")
 
 
@@ -234,6 +254,11 @@ def export_personal_data(session: Session, user: User) -> dict[str, Any]:
             "locale": user.locale,
             "created_at": user.created_at.isoformat(),
             "last_sign_in_at": user.last_sign_in_at.isoformat() if user.last_sign_in_at else None,
+            # Whether it is on, and since when: never the secret or the recovery codes.
+            "two_factor": {
+                "enabled": user.two_factor is not None,
+                "enabled_at": user.two_factor.enabled_at.isoformat() if user.two_factor else None,
+            },
         }
     }
     for section, exporter in sorted(PERSONAL_DATA.items()):
@@ -326,3 +351,207 @@ def audit_entries(session: Session, actor: User, *, limit: int = 100) -> list[Au
     return list(session.scalars(
         select(AuditEntry).order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc()).limit(limit)
     ))
+
+
+# Two-factor sign-in ---------------------------------------------------------------------------
+
+# Wrong codes in a row before the second step locks, and for how long.
+TWO_FACTOR_MAX_MISSES = 10
+TWO_FACTOR_LOCK = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class SecondStep:
+    """What a code sent at the second step did: `passed`, or the error to show."""
+
+    passed: bool
+    error: InvalidInput | RateLimited | None = None
+    used_recovery_code: bool = False
+
+
+def needs_two_factor_setup(user: User, required_roles: Collection[str]) -> bool:
+    """Whether this account must set up a second factor before it may sign in."""
+    return str(user.role) in required_roles and user.two_factor is None
+
+
+def has_two_factor(user: User) -> bool:
+    return user.two_factor is not None
+
+
+def recovery_codes_left(session: Session, user: User) -> int:
+    return session.scalar(select(func.count()).select_from(RecoveryCode).where(
+        RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))) or 0
+
+
+def _check_setup_code(secret: str, code: str) -> int:
+    step = two_factor.matching_step(secret, two_factor.normalize_code(code), after=0)
+    if step is None:
+        raise InvalidInput(_("That code does not match. Check the time on your phone and enter "
+                             "the code your app shows now."), field="code")
+    return step
+
+
+def _store_recovery_codes(session: Session, user: User) -> list[str]:
+    session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    codes = two_factor.new_recovery_codes()
+    session.add_all(RecoveryCode(user_id=user.id, code_hash=two_factor.recovery_hash(code))
+                    for code in codes)
+    return codes
+
+
+def enable_two_factor(session: Session, user: User, *, secret: str, code: str) -> list[str]:
+    """Turn the second factor on with `secret`, once `code` shows the app has it.
+
+    Returns the ten recovery codes, the only time they exist outside their hashes. Every other
+    session of the account ends (the caller signs its own browser in again).
+    """
+    if user.two_factor is not None:
+        raise Conflict(_("Two-factor sign-in is already on."))
+    step = _check_setup_code(secret, code)
+    user.two_factor = TwoFactor(secret=two_factor.seal_secret(secret), last_step=step)
+    session.flush()
+    codes = _store_recovery_codes(session, user)
+    end_all_sessions(session, user, reason="signed_out")
+    return codes
+
+
+def _reserve_attempt(session: Session, user: User, now: datetime) -> int | None:
+    """Count one attempt before it is checked (so parallel guesses cannot slip past the limit);
+    the count so far, or None while the step is locked."""
+    counted = session.execute(
+        update(TwoFactor)
+        .where(TwoFactor.user_id == user.id,
+               or_(TwoFactor.locked_until.is_(None), TwoFactor.locked_until <= now))
+        .values(failed_attempts=TwoFactor.failed_attempts + 1)
+        .execution_options(synchronize_session=False))
+    if counted.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    return session.scalar(select(TwoFactor.failed_attempts).where(TwoFactor.user_id == user.id))
+
+
+def _lock_second_step(session: Session, user: User, now: datetime) -> None:
+    session.execute(update(TwoFactor).where(TwoFactor.user_id == user.id).values(
+        locked_until=now + TWO_FACTOR_LOCK, failed_attempts=0)
+        .execution_options(synchronize_session=False))
+
+
+def _accept_step(session: Session, user: User, step: int) -> bool:
+    """Record `step` as the last accepted one, unless it (or a later one) was accepted already."""
+    moved = session.execute(
+        update(TwoFactor).where(TwoFactor.user_id == user.id, TwoFactor.last_step < step)
+        .values(last_step=step, failed_attempts=0)
+        .execution_options(synchronize_session=False))
+    return moved.rowcount == 1  # type: ignore[attr-defined]
+
+
+def _use_recovery_code(session: Session, user: User, code: str, now: datetime) -> bool:
+    used = session.execute(
+        update(RecoveryCode)
+        .where(RecoveryCode.user_id == user.id,
+               RecoveryCode.code_hash.in_(list(two_factor.recovery_hashes(code))),
+               RecoveryCode.used_at.is_(None))
+        .values(used_at=now).execution_options(synchronize_session=False))
+    if used.rowcount < 1:  # type: ignore[attr-defined]
+        return False
+    session.execute(update(TwoFactor).where(TwoFactor.user_id == user.id)
+                    .values(failed_attempts=0).execution_options(synchronize_session=False))
+    return True
+
+
+def _locked_error(session: Session, user: User) -> RateLimited:
+    return RateLimited(_("Too many wrong codes. The second step is locked for %(minutes)s "
+                         "minutes; then try again, or use a recovery code.",
+                         minutes=int(TWO_FACTOR_LOCK.total_seconds() // 60)))
+
+
+def pass_second_step(session: Session, user: User, code: str, *,
+                     now: datetime | None = None) -> SecondStep:
+    """Check a code from the authenticator app, or a recovery code, for the second step.
+
+    A code counts once: only a time-step later than the last accepted one passes (the drift of
+    one step either way is allowed), and a recovery code is used up. Misses are counted in the
+    database; after TWO_FACTOR_MAX_MISSES in a row the step is locked for TWO_FACTOR_LOCK, right
+    codes included. The caller commits whatever the outcome, so the count survives a refusal.
+    """
+    now = now or utcnow()
+    factor = user.two_factor
+    if factor is None:
+        raise Conflict(_("Two-factor sign-in is not on for this account."))
+    attempts = _reserve_attempt(session, user, now)
+    if attempts is None or attempts > TWO_FACTOR_MAX_MISSES:
+        if attempts is not None:
+            _lock_second_step(session, user, now)
+        return SecondStep(False, _locked_error(session, user))
+    normalized = two_factor.normalize_code(code)
+    if two_factor.is_totp_code(normalized):
+        try:
+            secret = two_factor.open_secret(factor.secret)
+        except two_factor.SecretUnreadable:
+            raise Conflict(_("This account's second factor cannot be read (the site's secret key "
+                             "changed). Use a recovery code, or ask an administrator to reset "
+                             "it.")) from None
+        step = two_factor.matching_step(secret, normalized, after=-1, now=now.timestamp())
+        if step is not None and _accept_step(session, user, step):
+            return SecondStep(True)
+    elif two_factor.looks_like_recovery_code(normalized) and _use_recovery_code(
+            session, user, normalized, now):
+        return SecondStep(True, used_recovery_code=True)
+    if attempts >= TWO_FACTOR_MAX_MISSES:
+        _lock_second_step(session, user, now)
+        return SecondStep(False, _locked_error(session, user))
+    return SecondStep(False, InvalidInput(
+        _("That code is not right, or was used already. Enter the code your app shows now, or "
+          "one of your recovery codes."), field="code"))
+
+
+def _remove_two_factor(session: Session, user: User) -> None:
+    session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    if user.two_factor is not None:
+        session.delete(user.two_factor)
+        user.two_factor = None
+    session.flush()
+
+
+def disable_two_factor(session: Session, user: User, *, password: str, code: str,
+                       required_roles: Collection[str] = ()) -> None:
+    """Turn the second factor off: it takes the password and a current (or recovery) code.
+    Every other session of the account ends."""
+    if user.two_factor is None:
+        raise Conflict(_("Two-factor sign-in is not on."))
+    if str(user.role) in required_roles:
+        raise Forbidden(_("Your role requires two-factor sign-in, so it stays on. An "
+                          "administrator can reset it if you lost your phone."))
+    if not password_matches(user, password):
+        raise InvalidInput(_("Your password is not right."), field="password")
+    outcome = pass_second_step(session, user, code)
+    if not outcome.passed:
+        assert outcome.error is not None  # noqa: S101 - a refusal always carries its reason
+        raise outcome.error
+    _remove_two_factor(session, user)
+    end_all_sessions(session, user, reason="signed_out")
+
+
+def renew_recovery_codes(session: Session, user: User, *, password: str, code: str) -> list[str]:
+    """Ten new recovery codes in place of the old ones, for the password and a current code."""
+    if user.two_factor is None:
+        raise Conflict(_("Two-factor sign-in is not on."))
+    if not password_matches(user, password):
+        raise InvalidInput(_("Your password is not right."), field="password")
+    outcome = pass_second_step(session, user, code)
+    if not outcome.passed:
+        assert outcome.error is not None  # noqa: S101 - a refusal always carries its reason
+        raise outcome.error
+    return _store_recovery_codes(session, user)
+
+
+def reset_two_factor(session: Session, actor: User | None, subject: User) -> None:
+    """An administrator removes someone's second factor (a lost phone); `actor` None means the
+    command line on the server. Written to the audit log; every session of the account ends."""
+    if actor is not None:
+        require(actor, "admin.reset_two_factor", subject)
+    if subject.two_factor is None:
+        raise Conflict(_("That account has no second factor to reset."))
+    _remove_two_factor(session, subject)
+    end_all_sessions(session, subject, reason="signed_out")
+    _audit(session, actor, subject, "two_factor_reset")
+    session.flush()

@@ -3,33 +3,42 @@
 from __future__ import annotations
 
 import json
+import time
+from typing import Any
 
 from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 
-from participation.accounts import services
+from participation.accounts import services, two_factor
 from participation.accounts.forms import (
     ChangePasswordForm,
     DeleteAccountForm,
     DisplayNameForm,
     RegisterForm,
+    SecondStepForm,
     SignInForm,
+    TwoFactorPasswordForm,
+    TwoFactorSetupForm,
 )
 from participation.accounts.models import User
-from participation.errors import InvalidInput
+from participation.errors import DomainError, InvalidInput, RateLimited
 from participation.extensions import db, limiter
-from participation.forms import ConfirmForm, handle_form
+from participation.forms import ConfirmForm, handle_form, show_domain_error
 from participation.i18n import N_
 from participation.web import configured_limit, safe_next_url, signed_in_account
 
@@ -79,13 +88,27 @@ def sign_in() -> ResponseReturnValue:
         return user
 
     def signed_in(user: User) -> Response:
-        login_user(user, remember=bool(form.remember.data))
+        remember = bool(form.remember.data)
+        if services.has_two_factor(user) or services.needs_two_factor_setup(
+                user, required_two_factor_roles()):
+            # Half signed in: anonymous to every page and socket until the second step.
+            _start_second_step(user, remember=remember, next_url=next_url)
+            if services.has_two_factor(user):
+                return redirect(url_for("accounts.second_step"))
+            return redirect(url_for("accounts.required_setup"))
+        login_user(user, remember=remember)
         return redirect(next_url)
+
+    def welcome(user: User) -> str:
+        if current_user.is_authenticated:
+            return _('Welcome back, %(display_name)s.', display_name=user.display_name)
+        if services.has_two_factor(user):
+            return _("Now the second step: enter the code from your authenticator app.")
+        return _("Your role requires two-factor sign-in: set it up now to continue.")
 
     return handle_form(
         form, authenticate,
-        flash_message=lambda user: _('Welcome back, %(display_name)s.',
-                                     display_name=user.display_name),
+        flash_message=welcome,
         success=signed_in,
         render=lambda: render_template("accounts/login.html", form=form, next_url=next_url),
     )
@@ -101,6 +124,7 @@ def sign_out() -> Response:
         services.end_all_sessions(db.session, signed_in_account())
         db.session.commit()
     logout_user()
+    _forget_second_step()
     flash(_("You are signed out on every device."), "success")
     return redirect(url_for("home.index"))
 
@@ -108,19 +132,21 @@ def sign_out() -> Response:
 @bp.route("/account")
 @login_required
 def account() -> str:
-    return render_template(
-        "accounts/account.html",
-        name_form=DisplayNameForm(display_name=current_user.display_name),
-        password_form=ChangePasswordForm(),
-        delete_form=DeleteAccountForm(),
-    )
+    return _account_page_with()
 
 
 def _account_page_with(**forms: object) -> str:
-    defaults = {
+    user = signed_in_account()
+    defaults: dict[str, Any] = {
         "name_form": DisplayNameForm(formdata=None, display_name=current_user.display_name),
         "password_form": ChangePasswordForm(formdata=None),
         "delete_form": DeleteAccountForm(formdata=None),
+        "two_factor_off_form": TwoFactorPasswordForm(formdata=None, prefix="off"),
+        "recovery_form": TwoFactorPasswordForm(formdata=None, prefix="renew"),
+        "two_factor": user.two_factor,
+        "two_factor_required": str(user.role) in required_two_factor_roles(),
+        "recovery_codes_left": services.recovery_codes_left(db.session, user)
+        if user.two_factor else 0,
     }
     defaults.update(forms)
     return render_template("accounts/account.html", **defaults)
@@ -193,4 +219,253 @@ def download_data() -> Response:
         body, mimetype="application/json",
         headers={"Content-Disposition": "attachment; filename=participation-my-data.json",
                  "Cache-Control": "no-store"},
+    )
+
+
+# Two-factor sign-in ---------------------------------------------------------------------------
+# After the right password, the browser is only "half signed in": its session holds the account,
+# the token it had then, "keep me signed in", the page to go on to and a deadline, but Flask-Login
+# knows nothing of it, so every page and socket sees a visitor. `login_user` comes after the code.
+
+PENDING_KEY = "two_factor_pending"
+SETUP_SECRET_KEY = "two_factor_setup_secret"  # noqa: S105 - a session key's name
+
+
+def required_two_factor_roles() -> frozenset[str]:
+    return two_factor.required_roles(current_app.config.get("TWO_FACTOR_REQUIRED_ROLES"))
+
+
+def _start_second_step(user: User, *, remember: bool, next_url: str) -> None:
+    session.pop(SETUP_SECRET_KEY, None)
+    session[PENDING_KEY] = {
+        "user": user.id, "token": user.session_token, "remember": remember, "next": next_url,
+        "until": time.time() + int(current_app.config["TWO_FACTOR_PENDING_SECONDS"]),
+    }
+
+
+def _forget_second_step() -> None:
+    session.pop(PENDING_KEY, None)
+    session.pop(SETUP_SECRET_KEY, None)
+
+
+def _pending() -> tuple[dict[str, Any], User] | None:
+    """The half-signed-in account of this browser, while its deadline and token hold."""
+    pending = session.get(PENDING_KEY)
+    if not isinstance(pending, dict) or float(pending.get("until", 0)) < time.time():
+        return None
+    user = services.signed_in_user(db.session, int(pending["user"]), str(pending["token"]))
+    return (pending, user) if user is not None else None
+
+
+def _pending_account_key() -> str:
+    """Flask-Limiter's key for the second step: the account being signed in to."""
+    pending = session.get(PENDING_KEY)
+    if isinstance(pending, dict) and pending.get("user"):
+        return f"two-factor:{pending['user']}"
+    return get_remote_address()
+
+
+def _sign_in_again() -> Response:
+    _forget_second_step()
+    flash(_("Your sign-in took too long or was interrupted. Please sign in again."), "info")
+    return redirect(url_for("accounts.sign_in"))
+
+
+def _finish_sign_in(user: User, pending: dict[str, Any]) -> None:
+    _forget_second_step()
+    login_user(user, remember=bool(pending.get("remember")))
+
+
+def _refuse_counted(outcome: services.SecondStep) -> None:
+    """A refused code: commit the counted miss first (the form's rollback must not forget it)."""
+    db.session.commit()
+    assert outcome.error is not None  # noqa: S101 - a refusal always carries its reason
+    raise outcome.error
+
+
+def _show_refusal(form: Any, render: Any) -> Any:
+    def answer(error: DomainError) -> ResponseReturnValue:
+        show_domain_error(form, error)
+        return render(), error.status
+    return answer
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@limiter.limit(configured_limit("LIMIT_TWO_FACTOR"), methods=["POST"])
+@limiter.limit(configured_limit("LIMIT_TWO_FACTOR"), methods=["POST"],
+               key_func=_pending_account_key)
+def second_step() -> ResponseReturnValue:
+    found = _pending()
+    if found is None:
+        return _sign_in_again()
+    pending, user = found
+    if not services.has_two_factor(user):
+        return redirect(url_for("accounts.required_setup"))
+    form = SecondStepForm()
+
+    def check() -> services.SecondStep:
+        outcome = services.pass_second_step(db.session, user, form.code.data or "")
+        if not outcome.passed:
+            _refuse_counted(outcome)
+        return outcome
+
+    def signed_in(outcome: services.SecondStep) -> Response:
+        _finish_sign_in(user, pending)
+        return redirect(pending["next"])
+
+    def welcome(outcome: services.SecondStep) -> str:
+        if outcome.used_recovery_code:
+            return _("Welcome back, %(display_name)s. You used a recovery code: %(left)s left. "
+                     "Make new ones from your account page when they run low.",
+                     display_name=user.display_name,
+                     left=services.recovery_codes_left(db.session, user))
+        return _('Welcome back, %(display_name)s.', display_name=user.display_name)
+
+    def render() -> str:
+        return render_template("accounts/second_step.html", form=form)
+
+    return handle_form(form, check, success=signed_in, flash_message=welcome, render=render,
+                       on_error=_show_refusal(form, render))
+
+
+def _setup_secret() -> str:
+    """The secret being set up in this browser, kept (encrypted) in its session until confirmed."""
+    sealed = session.get(SETUP_SECRET_KEY)
+    if isinstance(sealed, str):
+        try:
+            return two_factor.open_secret(sealed)
+        except two_factor.SecretUnreadable:
+            pass
+    secret = two_factor.new_secret()
+    session[SETUP_SECRET_KEY] = two_factor.seal_secret(secret)
+    return secret
+
+
+def _setup_page(form: TwoFactorSetupForm, user: User, action: str, *, required: bool) -> str:
+    secret = _setup_secret()
+    uri = two_factor.provisioning_uri(secret, user.email)
+    return render_template(
+        "accounts/two_factor_setup.html", form=form, action=action, required=required,
+        qr_code=two_factor.qr_svg(uri, _("QR code to scan with your authenticator app")),
+        secret=two_factor.grouped_secret(secret))
+
+
+def _recovery_codes_page(codes: list[str], continue_url: str) -> Response:
+    response = make_response(render_template("accounts/recovery_codes.html", codes=codes,
+                                             continue_url=continue_url))
+    # Shown once: no copy kept by the browser's cache or the back button.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _enable(form: TwoFactorSetupForm, user: User) -> list[str]:
+    sealed = session.get(SETUP_SECRET_KEY)
+    if not isinstance(sealed, str):
+        raise InvalidInput(_("The set-up had expired. Scan the new QR code and try again."),
+                           field="code")
+    try:
+        secret = two_factor.open_secret(sealed)
+    except two_factor.SecretUnreadable:
+        raise InvalidInput(_("The set-up had expired. Scan the new QR code and try again."),
+                           field="code") from None
+    return services.enable_two_factor(db.session, user, secret=secret,
+                                      code=form.code.data or "")
+
+
+@bp.route("/login/two-factor", methods=["GET", "POST"])
+@limiter.limit(configured_limit("LIMIT_TWO_FACTOR"), methods=["POST"])
+@limiter.limit(configured_limit("LIMIT_TWO_FACTOR"), methods=["POST"],
+               key_func=_pending_account_key)
+def required_setup() -> ResponseReturnValue:
+    """The set-up step of an account whose role requires a second factor and has none yet: it
+    can do nothing else, being signed in only once this is done."""
+    found = _pending()
+    if found is None:
+        return _sign_in_again()
+    pending, user = found
+    if services.has_two_factor(user):
+        return redirect(url_for("accounts.second_step"))
+    form = TwoFactorSetupForm()
+
+    def signed_in(codes: list[str]) -> Response:
+        _finish_sign_in(user, pending)
+        return _recovery_codes_page(codes, pending["next"])
+
+    return handle_form(
+        form, lambda: _enable(form, user), success=signed_in,
+        flash_message=_("Two-factor sign-in is on. You are signed in."),
+        render=lambda: _setup_page(form, user, url_for("accounts.required_setup"),
+                                   required=True))
+
+
+@bp.route("/account/two-factor", methods=["GET", "POST"])
+@login_required
+@limiter.limit(configured_limit("LIMIT_TWO_FACTOR"), methods=["POST"])
+def setup_two_factor() -> ResponseReturnValue:
+    user = signed_in_account()
+    if services.has_two_factor(user):
+        return redirect(url_for("accounts.account"))
+    form = TwoFactorSetupForm()
+
+    def signed_in_again(codes: list[str]) -> Response:
+        session.pop(SETUP_SECRET_KEY, None)
+        # The token changed: this browser stays signed in, every other one is signed out.
+        login_user(user)
+        return _recovery_codes_page(codes, url_for("accounts.account"))
+
+    return handle_form(
+        form, lambda: _enable(form, user), success=signed_in_again,
+        flash_message=_("Two-factor sign-in is on. Every other device has been signed out."),
+        render=lambda: _setup_page(form, user, url_for("accounts.setup_two_factor"),
+                                   required=False))
+
+
+def _counting_misses(action: Any) -> Any:
+    """Run a service that may count a wrong code; a refusal commits that count first."""
+    def run() -> Any:
+        try:
+            return action()
+        except (InvalidInput, RateLimited) as error:
+            if error.field in ("code", None):
+                db.session.commit()
+            raise
+    return run
+
+
+@bp.route("/account/two-factor/off", methods=["POST"])
+@login_required
+@limiter.limit(configured_limit("LIMIT_TWO_FACTOR"), methods=["POST"])
+def disable_two_factor() -> ResponseReturnValue:
+    form = TwoFactorPasswordForm(prefix="off")
+    user = signed_in_account()
+
+    def signed_in_again(_result: None) -> Response:
+        login_user(user)
+        return redirect(url_for("accounts.account"))
+
+    return handle_form(
+        form,
+        _counting_misses(lambda: services.disable_two_factor(
+            db.session, user, password=form.password.data or "", code=form.code.data or "",
+            required_roles=required_two_factor_roles())),
+        success=signed_in_again,
+        flash_message=_("Two-factor sign-in is off. Every other device has been signed out."),
+        render=lambda: _account_page_with(two_factor_off_form=form),
+        raise_for=(403,),
+    )
+
+
+@bp.route("/account/two-factor/recovery-codes", methods=["POST"])
+@login_required
+@limiter.limit(configured_limit("LIMIT_TWO_FACTOR"), methods=["POST"])
+def renew_recovery_codes() -> ResponseReturnValue:
+    form = TwoFactorPasswordForm(prefix="renew")
+    return handle_form(
+        form,
+        _counting_misses(lambda: services.renew_recovery_codes(
+            db.session, signed_in_account(), password=form.password.data or "",
+            code=form.code.data or "")),
+        success=lambda codes: _recovery_codes_page(codes, url_for("accounts.account")),
+        flash_message=_("New recovery codes are made; the old ones no longer work."),
+        render=lambda: _account_page_with(recovery_form=form),
     )

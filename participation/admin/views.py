@@ -99,6 +99,24 @@ def restore(user_id: int) -> Response:
     return _back_to(subject)
 
 
+@bp.route("/users/<int:user_id>/two-factor/reset", methods=["POST"])
+@login_required
+def reset_two_factor(user_id: int) -> ResponseReturnValue:
+    subject = _subject(user_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    return handle_form(
+        None,
+        lambda: services.reset_two_factor(db.session, signed_in_account(), subject),
+        flash_message=_("%(display_name)s's second factor is reset; they are signed out "
+                        "everywhere and set it up again at their next sign-in.",
+                        display_name=subject.display_name),
+        success=lambda _result: _back_to(subject),
+        render=lambda: _back_to(subject),
+        raise_for=(403, 409),
+    )
+
+
 @bp.route("/audit")
 @login_required
 def audit() -> str:

@@ -83,6 +83,7 @@ RULES: dict[str, Rule] = {
     "account.view": signed_in,
     "admin.users": roles(Role.ADMIN),
     "admin.change_role": roles(Role.ADMIN),
+    "admin.reset_two_factor": roles(Role.ADMIN),
     "admin.suspend": lambda user, target: has_role(user, Role.ADMIN)
     and (target is None or target.id != user.id),
     # Forums, their moderation and notifications

@@ -8,6 +8,8 @@ import re
 import pytest
 import requests
 
+from tests.two_factor import demo_two_factor_key, finish_browser_sign_in, remember
+
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 
@@ -17,6 +19,7 @@ def test_official_publishes_and_a_visitor_on_a_phone_verifies_the_download(brows
     seeded = server.command("demo")
     assert seeded.returncode == 0, seeded.stderr
     password = re.search(r"password for all: (\S+)\)", seeded.stdout).group(1)
+    remember("official@demo.participation.test", demo_two_factor_key(seeded.stdout))
     server.start()
     demo_record = requests.get(f"{server.url}/decisions/1", timeout=30)
     assert demo_record.status_code == 200 and "Amended by" in demo_record.text
@@ -29,6 +32,7 @@ def test_official_publishes_and_a_visitor_on_a_phone_verifies_the_download(brows
     page.fill("#email", "official@demo.participation.test")
     page.fill("#password", password)
     page.get_by_role("button", name="Sign in").click()
+    finish_browser_sign_in(page, "official@demo.participation.test")
     page.wait_for_url(re.compile(r".*/$"))
     page.goto(f"{server.url}/decisions/new")
     page.fill("#title", "Main Street loading bays stay")

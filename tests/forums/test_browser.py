@@ -11,6 +11,7 @@ from participation.accounts import services as account_services
 from participation.extensions import db
 from participation.security.permissions import Role
 from tests.conftest import PASSWORD, base_config
+from tests.two_factor import finish_browser_sign_in, forget
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -21,6 +22,7 @@ def _create_people(server, people: dict[str, str]) -> None:
     of the test's time. The command line has its own tests (tests/test_cli.py)."""
     app = create_app(base_config(SQLALCHEMY_DATABASE_URI=server.env["DATABASE_URL"],
                                  INSTANCE_PATH=str(server.cwd)))
+    forget(*(f"{name}@example.test" for name in people))
     with app.app_context():
         for name, role in people.items():
             user = account_services.register_user(
@@ -39,6 +41,7 @@ def _signed_in(browser, server, email):
     page.fill("#email", email)
     page.fill("#password", PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    finish_browser_sign_in(page, email)
     page.wait_for_url(re.compile(r".*/$"))
     return context, page
 

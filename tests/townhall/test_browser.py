@@ -7,7 +7,8 @@ import pytest
 import requests
 
 from tests.conftest import CSRF_RE, PASSWORD
-from tests.watchers import create_accounts
+from tests.two_factor import finish_browser_sign_in
+from tests.watchers import create_accounts, signed_in_session
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -19,10 +20,7 @@ def _token(http: requests.Session, url: str) -> str:
 
 def live_townhall(server) -> int:
     create_accounts(server.env["DATABASE_URL"], official="official@example.test")
-    http = requests.Session()
-    http.post(server.url + "/login", timeout=10, data={
-        "email": "official@example.test", "password": PASSWORD,
-        "csrf_token": _token(http, server.url + "/login")})
+    http = signed_in_session(server.url, "official@example.test")
     response = http.post(server.url + "/townhalls/new", timeout=10, allow_redirects=False, data={
         "csrf_token": _token(http, server.url + "/townhalls/new"), "title": "Browser hall",
         "starts_at": "2026-01-01T10:00", "ends_at": "2030-01-01T10:00",
@@ -47,6 +45,7 @@ def signed_in_page(browser, server, email: str, errors: list[str]):
     page.fill("#email", email)
     page.fill("#password", PASSWORD)
     page.click("main button[type=submit]")  # the header holds the language form
+    finish_browser_sign_in(page, email)
     page.wait_for_url(server.url + "/")
     return context, page
 

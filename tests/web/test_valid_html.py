@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pyotp
 import pytest
 from flask import Flask
 from sqlalchemy import select
@@ -25,7 +26,8 @@ from participation.notifications.kinds import Cadence
 from participation.polls import services as polls
 from participation.polls.models import Poll
 from participation.townhall.models import Status, TownHall
-from tests.conftest import sign_in
+from tests.conftest import csrf_token, sign_in
+from tests.two_factor import SECRET_ON_PAGE
 
 DEMO_PASSWORD = "demo password for the checker"
 # Pages named with these prefixes are error pages, answered with this status.
@@ -122,6 +124,23 @@ def nu_errors(files: list[Path]) -> list[str]:
             for m in report["messages"] if m["type"] in ("error", "non-document-error")]
 
 
+def two_factor_pages(app: Flask, resident: Any, accounts: Any, folder: Path) -> list[Path]:
+    """The code step of a half-signed-in admin, a resident's set-up page with its QR code, and
+    the recovery codes shown once the set-up is confirmed."""
+    half = app.test_client()
+    half.post("/login", data={"email": accounts.users["admin"].email, "password": DEMO_PASSWORD,
+                              "csrf_token": csrf_token(half, "/login")})
+    files = save_pages(half, "half-signed-in", {"two_factor_code": "/login/code"}, folder)
+    files += save_pages(resident, "resident", {"two_factor_setup": "/account/two-factor"}, folder)
+    key = SECRET_ON_PAGE.search(files[-1].read_text()).group(1).replace(" ", "")
+    codes = resident.post("/account/two-factor", data={
+        "code": pyotp.TOTP(key).now(), "csrf_token": csrf_token(resident, "/account/two-factor")})
+    assert codes.status_code == 200 and "recovery-codes" in codes.get_data(as_text=True)
+    page = folder / "resident-recovery_codes.html"
+    page.write_bytes(codes.get_data())
+    return [*files, page]
+
+
 # The markup does not depend on the database: once, on SQLite.
 @pytest.mark.parametrize("backend", ["sqlite"])
 def test_every_page_type_of_the_demo_is_valid_html(app: Flask, session: Any,
@@ -163,6 +182,8 @@ def test_every_page_type_of_the_demo_is_valid_html(app: Flask, session: Any,
         == {"single", "multiple", "ranked"}
     for role in ("visitor", "resident", "official"):
         files += save_pages(clients[role], f"{role}-closed", closed, tmp_path)
+
+    files += two_factor_pages(app, clients["resident"], accounts, tmp_path)
 
     # A page with the error the checker once found everywhere, to show that it still looks.
     control = tmp_path / "control.html"
