@@ -100,10 +100,19 @@ def configure_extensions(app: Flask) -> None:
         ping_interval=20,
         ping_timeout=20,
     )
+    configure_jobs(app)
     configure_security_headers(app)
     configure_error_handlers(app)
     configure_template_globals(app)
     configure_languages(app)
+
+
+def configure_jobs(app: Flask) -> None:
+    """The task queue, and the modules that declare its tasks (a consumer knows only those)."""
+    from participation import jobs
+    from participation.mail import tasks as mail_tasks  # noqa: F401 - registers the mail tasks
+
+    jobs.init_app(app)
 
 
 def _queue_options(app: Flask) -> dict[str, Any]:

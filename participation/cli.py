@@ -72,6 +72,12 @@ def serve(host: str, port: int) -> None:
     # (the garbage of a broadcast dies young instead of being promoted) and a full pass only
     # after 50 middle ones keep those stalls rare, for a few MB more memory.
     gc.set_threshold(*GC_THRESHOLDS)
+    if app.config.get("QUEUE_IN_PROCESS"):
+        from participation import jobs
+
+        # Green threads under eventlet: the web process is also the queue's consumer.
+        jobs.start_consumer(app)
+        click.echo("The task queue's consumer runs in this process (QUEUE_IN_PROCESS).")
     click.echo(f"Participation is serving on http://{host}:{port}")
     socketio.run(app, host=host, port=port, log_output=False, use_reloader=False,
                  **_server_options(app))
@@ -92,6 +98,44 @@ def _raise_open_file_limit() -> None:
     if hard == resource.RLIM_INFINITY or soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY
                                                     else 65536, hard))
+
+
+@cli.command()
+@click.option("--workers", default=None, type=click.IntRange(1, 64),
+              help="Tasks run at once (default: QUEUE_WORKERS).")
+def worker(workers: int | None) -> None:
+    """Run the task queue's consumer: sends mail and runs scheduled jobs (past one machine)."""
+    from participation import jobs
+
+    app = _app()
+    if app.config.get("QUEUE_IN_PROCESS") and str(app.config["QUEUE_URL"]).startswith("sqlite"):
+        click.echo("Note: QUEUE_IN_PROCESS is on, so `participation serve` consumes too.",
+                   err=True)
+    click.echo(f"Participation's queue consumer is running ({app.config['QUEUE_NAME']}).")
+    jobs.run_consumer(app, workers)
+
+
+@cli.command("send-test-mail")
+@click.argument("address")
+def send_test_mail(address: str) -> None:
+    """Queue a test message to ADDRESS, to check the mail settings (MAIL_URL, MAIL_FROM)."""
+    import uuid
+
+    from flask_babel import lazy_gettext as _l
+
+    from participation.extensions import db as database
+    from participation.mail.services import absolute_url, queue_mail
+
+    app = _app()
+    with app.app_context():
+        try:
+            queue_mail(database.session, to=address, template="test",
+                       key=f"test:{uuid.uuid4().hex}", subject=_l("Test message"),
+                       locale=None, name=address, site_url=absolute_url("home.index"))
+        except ValueError as exc:
+            _fail(str(exc) + ".")
+        database.session.commit()
+    click.echo("Test message queued.")
 
 
 @cli.group()

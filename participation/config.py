@@ -82,6 +82,15 @@ def from_environment(instance_path: str) -> dict[str, Any]:
             "CONFIRMED_EMAIL_REQUIRED_FOR", DEFAULTS["CONFIRMED_EMAIL_REQUIRED_FOR"]),
         "LIMIT_PASSWORD_RESET": os.environ.get("LIMIT_PASSWORD_RESET")
         or DEFAULTS["LIMIT_PASSWORD_RESET"],
+        "MAIL_URL": os.environ.get("MAIL_URL") or None,
+        "MAIL_FROM": os.environ.get("MAIL_FROM") or DEFAULTS["MAIL_FROM"],
+        "MAIL_RETRY_DELAY": _int("MAIL_RETRY_DELAY", DEFAULTS["MAIL_RETRY_DELAY"]),
+        "MAIL_RETRY_MAX_DELAY": _int("MAIL_RETRY_MAX_DELAY", DEFAULTS["MAIL_RETRY_MAX_DELAY"]),
+        "MAIL_RETRY_FOR": _int("MAIL_RETRY_FOR", DEFAULTS["MAIL_RETRY_FOR"]),
+        "QUEUE_URL": os.environ.get("QUEUE_URL")
+        or "sqlite:///" + str(Path(instance_path) / "queue.db"),
+        "QUEUE_NAME": os.environ.get("QUEUE_NAME") or DEFAULTS["QUEUE_NAME"],
+        "QUEUE_WORKERS": _int("QUEUE_WORKERS", DEFAULTS["QUEUE_WORKERS"]),
     }
     unknown = {part.strip() for part in settings["CONFIRMED_EMAIL_REQUIRED_FOR"].split(",")
                } - {"", *CONFIRMABLE_ACTIVITIES}
@@ -89,6 +98,10 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         raise InsecureConfiguration(
             "CONFIRMED_EMAIL_REQUIRED_FOR names what needs a confirmed address, from "
             f"{', '.join(CONFIRMABLE_ACTIVITIES)}; unknown: {', '.join(sorted(unknown))}")
+    in_process = os.environ.get("QUEUE_IN_PROCESS")
+    if in_process is not None and in_process.strip():
+        settings["QUEUE_IN_PROCESS"] = _flag("QUEUE_IN_PROCESS", False)
+    check_mail_and_queue(settings)
     if settings["LOG_FORMAT"] not in {"text", "json"}:
         raise InsecureConfiguration(
             f"LOG_FORMAT must be text or json, got {settings['LOG_FORMAT']!r}")
@@ -162,7 +175,46 @@ DEFAULTS: dict[str, Any] = {
     "FORUM_FLAG_THRESHOLD": 3,
     # What an account may do only once its address is confirmed: a comma list (`vote`), or empty.
     "CONFIRMED_EMAIL_REQUIRED_FOR": "vote",
+    # Outgoing mail: no MAIL_URL writes each message under instance/mail/ (see participation/mail).
+    "MAIL_URL": None,
+    "MAIL_FROM": "Participation <participation@localhost>",
+    # Seconds before the first retry of a message the SMTP server refused or could not take; each
+    # later retry waits twice as long, up to MAIL_RETRY_MAX_DELAY, for MAIL_RETRY_FOR in all.
+    "MAIL_RETRY_DELAY": 30,
+    "MAIL_RETRY_MAX_DELAY": 30 * 60,
+    "MAIL_RETRY_FOR": 24 * 60 * 60,
+    # Seconds one consumer holds a message it is sending before another may try it.
+    "MAIL_SEND_LEASE": 120,
+    "MAIL_SMTP_TIMEOUT": 30,
+    # The task queue (participation/jobs.py). QUEUE_URL None: a SQLite file in the instance folder.
+    # QUEUE_IN_PROCESS None: on with the SQLite queue, off with Redis.
+    "QUEUE_URL": None,
+    "QUEUE_NAME": "participation",
+    "QUEUE_IN_PROCESS": None,
+    "QUEUE_WORKERS": 2,
+    # None: Huey's immediate mode (tasks run at once, in the caller) when TESTING.
+    "QUEUE_IMMEDIATE": None,
 }
+
+
+def check_mail_and_queue(settings: dict[str, Any]) -> None:
+    """Refuse mail and queue URLs the application cannot use, saying which."""
+    from email.utils import parseaddr
+    from urllib.parse import urlsplit
+
+    mail_url = settings.get("MAIL_URL")
+    if mail_url and urlsplit(mail_url).scheme not in {"smtp", "smtp+starttls", "smtps"}:
+        raise InsecureConfiguration(
+            "MAIL_URL must start with smtp://, smtp+starttls:// or smtps://")
+    sender = str(settings.get("MAIL_FROM") or "")
+    if "\r" in sender or "\n" in sender or "@" not in parseaddr(sender)[1]:
+        raise InsecureConfiguration("MAIL_FROM must be an address, as in Name <name@example.org>")
+    queue_url = settings.get("QUEUE_URL")
+    if queue_url and not str(queue_url).startswith(("sqlite:///", "redis://", "rediss://")):
+        raise InsecureConfiguration("QUEUE_URL must start with sqlite:///, redis:// or rediss://")
+    for name in ("MAIL_RETRY_DELAY", "MAIL_RETRY_MAX_DELAY", "MAIL_RETRY_FOR", "QUEUE_WORKERS"):
+        if name in settings and int(settings[name]) < 1:
+            raise InsecureConfiguration(f"{name} must be at least 1")
 
 
 def check_production(settings: dict[str, Any]) -> None:

@@ -28,3 +28,6 @@ from participation.polls.models import Ballot, Poll, PollOption  # noqa: E402
 
 __all__ += ["Ballot", "Poll", "PollOption"]
 from participation.decisions.models import Closure, Commitment, DecisionLink, DecisionRecord  # noqa: E402,F401,I001
+from participation.mail.models import OutgoingMail  # noqa: E402
+
+__all__ += ["OutgoingMail"]

@@ -31,6 +31,9 @@ from participation.accounts.models import User
 from participation.extensions import db, socketio
 from participation.realtime.rooms import NAMESPACE
 from participation.security.permissions import Role
+from tests.mail_server import SmtpServer, html_part, links_in, text_part
+
+__all__ = ["html_part", "links_in", "text_part"]
 
 ROOT = Path(__file__).resolve().parent.parent
 # pytest-xdist runs the suite in several processes: each gets its own PostgreSQL database and
@@ -194,6 +197,22 @@ def make_app(backend: str, request: pytest.FixtureRequest,
 @pytest.fixture
 def app(make_app: Callable[..., Flask]) -> Iterator[Flask]:
     app = make_app()
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on a free port; `.url` is its MAIL_URL."""
+    server = SmtpServer(free_port()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail_app(make_app: Callable[..., Flask], smtp_server: SmtpServer) -> Iterator[Flask]:
+    """An app (inside an app context, like `app`) whose mail goes to `smtp_server`."""
+    app = make_app(MAIL_URL=smtp_server.url)
     with app.app_context():
         yield app
 

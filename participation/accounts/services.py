@@ -499,6 +499,7 @@ def delete_account(session: Session, user: User, *, password: str) -> None:
     user.email_confirmed_at = None
     # Links mailed to it name its addresses; unsent mail to it is dropped.
     session.execute(delete(AccountToken).where(AccountToken.user_id == user.id))
+    session.flush()
     cancel_mail_for(session, user.id)
     end_all_sessions(session, user, reason="deleted")
 
@@ -589,6 +590,7 @@ def suspend_user(session: Session, actor: User, subject: User, *, reason: str) -
     subject.suspended_at = utcnow()
     subject.suspension_reason = reason
     # A suspended account is sent nothing more (its links stop working while it is suspended).
+    session.flush()
     cancel_mail_for(session, subject.id)
     end_all_sessions(session, subject, reason="suspended")
     _audit(session, actor, subject, "suspended", reason=reason)
