@@ -5,7 +5,7 @@ Accounts that exist before this revision have no confirmed address: their owners
 the account page ("send the link again") before they vote.
 
 Revision ID: 0009_email_confirmation
-Revises: 0006_event_subjects
+Revises: 0007_outgoing_mail
 Create Date: 2026-12-02 21:00:00.000000
 
 """
@@ -14,7 +14,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0009_email_confirmation'
-down_revision = '0006_event_subjects'
+down_revision = '0007_outgoing_mail'
 branch_labels = None
 depends_on = None
 
