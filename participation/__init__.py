@@ -187,9 +187,10 @@ NAV_LINKS = (
 
 
 def configure_template_globals(app: Flask) -> None:
-    from participation.security.permissions import can
+    from participation.security.permissions import can, held_back_by_email
 
     app.jinja_env.globals["can"] = can
+    app.jinja_env.globals["held_back_by_email"] = held_back_by_email
     app.jinja_env.globals["site_name"] = app.config.get("SITE_NAME", "Participation")
 
     @app.context_processor

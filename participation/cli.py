@@ -194,7 +194,7 @@ def create_user(email: str, role: str, display_name: str | None, password_stdin:
             user = services.register_user(
                 database.session, email=email,
                 display_name=display_name or email.split("@")[0],
-                password=password, role=Role(role),
+                password=password, role=Role(role), confirmed=True,
             )
         except DomainError as error:
             _fail(error.message)

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 ENVIRONMENTS = ("development", "production", "testing")
+# What CONFIRMED_EMAIL_REQUIRED_FOR may name (security/permissions.py holds the rules).
+CONFIRMABLE_ACTIVITIES = ("vote", "ask", "upvote", "post", "flag")
 
 
 class InsecureConfiguration(RuntimeError):
@@ -80,6 +82,10 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
         "METRICS_ENABLED": _flag("METRICS_ENABLED", False),
         "FORUM_FLAG_THRESHOLD": _int("FORUM_FLAG_THRESHOLD", 3),
+        "CONFIRMED_EMAIL_REQUIRED_FOR": os.environ.get(
+            "CONFIRMED_EMAIL_REQUIRED_FOR", DEFAULTS["CONFIRMED_EMAIL_REQUIRED_FOR"]),
+        "LIMIT_PASSWORD_RESET": os.environ.get("LIMIT_PASSWORD_RESET")
+        or DEFAULTS["LIMIT_PASSWORD_RESET"],
         "MAIL_URL": os.environ.get("MAIL_URL") or None,
         "MAIL_FROM": os.environ.get("MAIL_FROM") or DEFAULTS["MAIL_FROM"],
         "MAIL_RETRY_DELAY": _int("MAIL_RETRY_DELAY", DEFAULTS["MAIL_RETRY_DELAY"]),
@@ -94,6 +100,12 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "TWO_FACTOR_REQUIRED_ROLES": os.environ.get("TWO_FACTOR_REQUIRED_ROLES",
                                                     DEFAULTS["TWO_FACTOR_REQUIRED_ROLES"]),
     }
+    unknown = {part.strip() for part in settings["CONFIRMED_EMAIL_REQUIRED_FOR"].split(",")
+               } - {"", *CONFIRMABLE_ACTIVITIES}
+    if unknown:
+        raise InsecureConfiguration(
+            "CONFIRMED_EMAIL_REQUIRED_FOR names what needs a confirmed address, from "
+            f"{', '.join(CONFIRMABLE_ACTIVITIES)}; unknown: {', '.join(sorted(unknown))}")
     in_process = os.environ.get("QUEUE_IN_PROCESS")
     if in_process is not None and in_process.strip():
         settings["QUEUE_IN_PROCESS"] = _flag("QUEUE_IN_PROCESS", False)
@@ -160,6 +172,9 @@ DEFAULTS: dict[str, Any] = {
     "LIMIT_ASK": "5 per minute;30 per hour",
     "LIMIT_UPVOTE": "60 per minute",
     "LIMIT_VOTE": "30 per minute",
+    # "Forgot the password" requests, per client address and per address asked for; each
+    # account also gets at most 3 reset mails an hour, counted in the database.
+    "LIMIT_PASSWORD_RESET": "5 per minute;20 per hour",
     "SOCKET_MAX_PAYLOAD": 64 * 1024,
     "SOCKETIO_CHANNEL": "flask-socketio",
     "METRICS_TOKEN": None,
@@ -167,6 +182,8 @@ DEFAULTS: dict[str, Any] = {
     "LOG_FORMAT": "text",
     # Flags from different residents that hide a forum post until a moderator reviews it.
     "FORUM_FLAG_THRESHOLD": 3,
+    # What an account may do only once its address is confirmed: a comma list (`vote`), or empty.
+    "CONFIRMED_EMAIL_REQUIRED_FOR": "vote",
     # Outgoing mail: no MAIL_URL writes each message under instance/mail/ (see participation/mail).
     "MAIL_URL": None,
     "MAIL_FROM": "Participation <participation@localhost>",

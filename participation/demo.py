@@ -74,7 +74,7 @@ def seed_demo(session: Session, password: str | None = None, *,
     accounts = DemoAccounts(password=password or secrets.token_urlsafe(9))
     for key, email, name, role in DEMO_PEOPLE:
         user = register_user(session, email=email, display_name=name,
-                             password=accounts.password, role=role)
+                             password=accounts.password, role=role, confirmed=True)
         assert user is not None  # noqa: S101 - the database was checked empty above
         accounts.users[key] = user
         if str(role) in two_factor_roles:

@@ -55,6 +55,17 @@ class Forbidden(DomainError):
     default_message = N_("You are not allowed to do that.")
 
 
+class EmailNotConfirmed(Forbidden):
+    """The account may do this once its address is confirmed (CONFIRMED_EMAIL_REQUIRED_FOR).
+
+    The code stays `forbidden`, one of the ack codes DESIGN.md lists; pages tell it apart by
+    its class, to offer the confirmation link again.
+    """
+
+    default_message = N_("Confirm your email address first: follow the link we mailed you, or "
+                         "send it again from your account page.")
+
+
 class NotFound(DomainError):
     code = "not_found"
     status = 404

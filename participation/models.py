@@ -1,6 +1,6 @@
 """Every domain's models, imported so that Base.metadata knows all tables (Alembic, tests)."""
 
-from participation.accounts.models import AuditEntry, User
+from participation.accounts.models import AccountToken, AuditEntry, User
 from participation.forums.models import (
             Flag,
             ForumModerationEntry,
@@ -13,7 +13,7 @@ from participation.forums.models import (
 )
 from participation.notifications.models import Notification
 
-__all__ = ["AuditEntry", "User"]
+__all__ = ["AccountToken", "AuditEntry", "User"]
 __all__ += ["Flag", "ForumModerationEntry", "Notification", "Post", "PostRevision", "Thread",
             "ThreadFollow", "Topic", "TopicFollow"]
 from participation.realtime.models import Event, EventCounter  # noqa: E402

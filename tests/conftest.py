@@ -258,7 +258,9 @@ def make_user(app: Flask) -> Callable[..., User]:
     counter = iter(range(1, 10_000))
 
     def factory(role: Role | str = Role.RESIDENT, *, email: str | None = None,
-                name: str | None = None, password: str = PASSWORD) -> User:
+                name: str | None = None, password: str = PASSWORD,
+                confirmed: bool = True) -> User:
+        """A new account; its address is confirmed unless `confirmed=False`."""
         n = next(counter)
         role = Role(role)
         user = account_services.register_user(
@@ -267,6 +269,7 @@ def make_user(app: Flask) -> Callable[..., User]:
             display_name=name or f"{role.value.capitalize()} {n}",
             password=password,
             role=role,
+            confirmed=confirmed,
         )
         assert user is not None, "factory email already taken"
         if role.value in required_roles(current_app.config.get("TWO_FACTOR_REQUIRED_ROLES")):

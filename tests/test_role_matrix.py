@@ -37,6 +37,16 @@ MATRIX = [
     ("POST", "/account/name", SIGNED_IN, {"display_name": "Renamed"}),
     ("POST", "/account/password", SIGNED_IN, {"current_password": "x", "new_password": "y"}),
     ("POST", "/account/delete", SIGNED_IN, {"password": "wrong password"}),
+    ("POST", "/account/email", SIGNED_IN, {"change-email": "new@example.test",
+                                           "change-password": "wrong password"}),
+    ("POST", "/account/confirm/resend", SIGNED_IN, {}),
+    # A forged link: a clear page for everyone, not a refusal by role.
+    ("GET", "/account/confirm/<token>", EVERYONE, None),
+    ("POST", "/account/confirm/<token>", EVERYONE, {}),
+    ("GET", "/password/forgot", EVERYONE, None),
+    ("POST", "/password/forgot", EVERYONE, {"email": "nobody@example.test"}),
+    ("GET", "/password/reset/<token>", EVERYONE, None),
+    ("POST", "/password/reset/<token>", EVERYONE, {"new_password": "a new password, long"}),
     ("POST", "/logout", EVERYONE, {}),
     # The second step answers whoever comes (with no password given first: back to sign-in).
     ("GET", "/login/code", EVERYONE, None),

@@ -1,7 +1,7 @@
 """Two-factor sign-in: each account's authenticator (TOTP) secret and its recovery codes.
 
 Revision ID: 0008_two_factor
-Revises: 0011_reminders
+Revises: 0007_outgoing_mail
 Create Date: 2026-12-02 21:10:00.000000
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0008_two_factor'
-down_revision = '0011_reminders'
+down_revision = '0007_outgoing_mail'
 branch_labels = None
 depends_on = None
 

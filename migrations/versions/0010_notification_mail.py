@@ -2,7 +2,7 @@
 and each person's choice per kind.
 
 Revision ID: 0010_notification_mail
-Revises: 0007_outgoing_mail
+Revises: 0009_email_confirmation
 Create Date: 2026-12-02 20:45:00.000000
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0010_notification_mail'
-down_revision = '0007_outgoing_mail'
+down_revision = '0009_email_confirmation'
 branch_labels = None
 depends_on = None
 

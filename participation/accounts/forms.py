@@ -82,3 +82,22 @@ class TwoFactorPasswordForm(FlaskForm):
                              validators=[DataRequired(), Length(max=PASSWORD_MAX)])
     code = StringField(_l("Code from your authenticator app, or a recovery code"),
                        validators=[DataRequired(), Length(max=CODE_MAX)])
+
+
+class ChangeEmailForm(FlaskForm):
+    email = EmailField(_l("New email address"),
+                       validators=[DataRequired(), Length(max=EMAIL_MAX)])
+    password = PasswordField(
+        _l("Your password, to confirm"), validators=[DataRequired(), Length(max=PASSWORD_MAX)]
+    )
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=EMAIL_MAX)])
+
+
+class ResetPasswordForm(FlaskForm):
+    new_password = PasswordField(
+        _l('New password (at least %(PASSWORD_MIN)s characters)', PASSWORD_MIN=PASSWORD_MIN),
+        validators=[DataRequired(), Length(min=PASSWORD_MIN, max=PASSWORD_MAX)],
+    )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from participation.db import Base, utcnow
@@ -41,6 +42,9 @@ class User(Base):
     suspended_at: Mapped[datetime | None]
     suspension_reason: Mapped[str | None] = mapped_column(String(500))
     deleted_at: Mapped[datetime | None]
+    # When the account's current address was shown to reach its owner (a followed confirmation
+    # link); None until then. What needs it is the setting CONFIRMED_EMAIL_REQUIRED_FOR.
+    email_confirmed_at: Mapped[datetime | None]
 
     # Loaded when asked for: only accounts whose role requires a second factor ask on every load.
     two_factor: Mapped[TwoFactor | None] = relationship(
@@ -56,6 +60,10 @@ class User(Base):
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_token}"
+
+    @property
+    def email_confirmed(self) -> bool:
+        return self.email_confirmed_at is not None
 
     @property
     def public_name(self) -> str:
@@ -113,3 +121,36 @@ class AuditEntry(Base):
 
     actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
     subject: Mapped[User | None] = relationship(foreign_keys=[subject_id])
+
+
+class TokenPurpose(StrEnum):
+    CONFIRM_EMAIL = "confirm_email"
+    CHANGE_EMAIL = "change_email"
+    RESET_PASSWORD = "reset_password"  # noqa: S105 - a purpose, not a password
+
+
+class AccountToken(Base):
+    """A link mailed to an account: confirm its address, confirm a new one, or reset the password.
+
+    The link itself is this row's id signed with itsdangerous; the row makes it single use
+    (`used_at`), lets it expire, and counts the mails sent to one account in the database, so the
+    limit holds across workers. `email` is where the link was sent: for a change of address, the
+    new address, which becomes the account's only when the link is followed.
+    """
+
+    __tablename__ = "account_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    purpose: Mapped[TokenPurpose] = mapped_column(
+        Enum(TokenPurpose, native_enum=False, length=20,
+             values_callable=lambda e: [p.value for p in e], validate_strings=True))
+    email: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+
+    __table_args__ = (Index("ix_account_tokens_user_id_purpose_created_at",
+                            "user_id", "purpose", "created_at"),)

@@ -5,6 +5,8 @@ Plain functions `verb_noun(session, actor, ...)`: they flush, never commit, and 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,7 +15,10 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -21,14 +26,18 @@ from sqlalchemy.orm import Session
 from participation.accounts import two_factor
 from participation.accounts.models import (
     FORMER_PARTICIPANT,
+    AccountToken,
     AuditEntry,
     RecoveryCode,
+    TokenPurpose,
     TwoFactor,
     User,
     new_session_token,
 )
-from participation.db import utcnow
+from participation.db import row_id, utcnow
 from participation.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
+from participation.i18n import DEFAULT_LOCALE, N_, supported
+from participation.mail.services import absolute_url, cancel_mail_for, queue_mail
 from participation.realtime.revocation import end_live_sessions
 from participation.security.permissions import Role, require
 from participation.security.sanitize import clean_text
@@ -172,17 +181,20 @@ def register_user(
     display_name: str,
     password: str,
     role: Role = Role.RESIDENT,
+    confirmed: bool = False,
 ) -> User | None:
     """Create an account. Returns None, without saying so to the caller's audience, when the email
     is taken: the page shown is the same either way so registration cannot reveal who has an
-    account."""
+    account. `confirmed` is for accounts made on the server itself (command line, demo), whose
+    address nobody needs to prove."""
     email = normalize_email(email)
     display_name = check_display_name(display_name)
     check_password_rules(password)
     password_hash = hash_password(password)
     if find_user_by_email(session, email) is not None:
         return None
-    user = User(email=email, display_name=display_name, password_hash=password_hash, role=role)
+    user = User(email=email, display_name=display_name, password_hash=password_hash, role=role,
+                email_confirmed_at=utcnow() if confirmed else None)
     session.add(user)
     try:
         with session.begin_nested():
@@ -217,6 +229,273 @@ def end_all_sessions(session: Session, user: User, *, reason: str = "signed_out"
     session.flush()
 
 
+def sign_up(session: Session, *, email: str, display_name: str, password: str,
+            locale: str | None = None) -> User | None:
+    """Registration from the site: the account, and a link mailed to confirm its address, in
+    `locale` (the language the page was read in, kept as the account's).
+
+    None (and no mail) when the address is taken, as `register_user` says."""
+    user = register_user(session, email=email, display_name=display_name, password=password)
+    if user is not None:
+        user.locale = supported(locale)
+        _send_link(session, user, TokenPurpose.CONFIRM_EMAIL, user.email)
+    return user
+
+
+# Links mailed to an account: how long each lasts, and how many of a kind one account is sent
+# an hour (counted in the database, so the limit holds across workers).
+LINK_LIFETIME = {
+    TokenPurpose.CONFIRM_EMAIL: timedelta(hours=48),
+    TokenPurpose.CHANGE_EMAIL: timedelta(hours=48),
+    TokenPurpose.RESET_PASSWORD: timedelta(hours=1),
+}
+LINK_MAILS_PER_HOUR = 3
+_LINK_SALT = {
+    TokenPurpose.CONFIRM_EMAIL: "participation.accounts.email",
+    TokenPurpose.CHANGE_EMAIL: "participation.accounts.email",
+    TokenPurpose.RESET_PASSWORD: "participation.accounts.password",
+}
+_LINK_MAIL = {
+    TokenPurpose.CONFIRM_EMAIL: ("confirm_email", N_("Confirm your email address")),
+    TokenPurpose.CHANGE_EMAIL: ("confirm_email", N_("Confirm your new email address")),
+    TokenPurpose.RESET_PASSWORD: ("reset_password", N_("Set a new password")),
+}
+
+
+class LinkRefused(InvalidInput):
+    """A mailed link that cannot be used: forged, expired, used, or another account's. Nothing
+    was changed."""
+
+
+LINK_NOT_VALID = N_("This link is not valid. Check that you copied all of it from the mail.")
+LINK_EXPIRED = N_("This link has expired. Ask for a new one.")
+LINK_USED = N_("This link was already used; each link works once. Ask for a new one if you "
+               "need it.")
+LINK_OTHER_ACCOUNT = N_("This link was sent to another account than the one signed in here. "
+                        "Sign out, then follow the link again.")
+LINK_STALE = N_("This link no longer works: the account changed since it was sent. Ask for a "
+                "new one.")
+
+
+def _serializer(purpose: TokenPurpose) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_LINK_SALT[purpose])
+
+
+def _fingerprint(user: User) -> str:
+    """What a reset link is bound to: the password hash, the session token and the address.
+    A new password, a sign-out everywhere or a new address leaves every earlier link dead."""
+    material = "\0".join((user.password_hash or "", user.session_token, user.email))
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, material.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _lock_account(session: Session, user: User) -> None:
+    """Serialize the link mails of one account (PostgreSQL; SQLite has one writer anyway)."""
+    session.execute(select(User.id).where(User.id == user.id).with_for_update())
+
+
+def _links_sent_lately(session: Session, user: User, purposes: tuple[TokenPurpose, ...]) -> int:
+    since = utcnow() - timedelta(hours=1)
+    return session.scalar(select(func.count()).select_from(AccountToken).where(
+        AccountToken.user_id == user.id, AccountToken.purpose.in_(purposes),
+        AccountToken.created_at > since)) or 0
+
+
+def _send_link(session: Session, user: User, purpose: TokenPurpose, to: str) -> AccountToken:
+    """Store a link's row and queue its mail (sent after the commit; once per link)."""
+    now = utcnow()
+    row = AccountToken(user_id=user.id, purpose=purpose, email=to, created_at=now,
+                       expires_at=now + LINK_LIFETIME[purpose])
+    session.add(row)
+    session.flush()
+    payload = [row.id, user.id, _fingerprint(user) if purpose is TokenPurpose.RESET_PASSWORD
+               else ""]
+    token = _serializer(purpose).dumps(payload)
+    endpoint = ("accounts.reset_password" if purpose is TokenPurpose.RESET_PASSWORD
+                else "accounts.confirm_email")
+    template, subject = _LINK_MAIL[purpose]
+    queue_mail(session, to=to, template=template, key=f"account-link:{row.id}",
+               subject=_l(subject), locale=user.locale or DEFAULT_LOCALE, recipient_id=user.id,
+               link=absolute_url(endpoint, token=token), name=user.display_name,
+               purpose=purpose.value,
+               hours=int(LINK_LIFETIME[purpose].total_seconds() // 3600))
+    return row
+
+
+def _open_link(session: Session, actor: User | None, token: str,
+               purposes: tuple[TokenPurpose, ...]) -> AccountToken:
+    """The row a mailed link stands for, if it may still be used by whoever holds it."""
+    salt_purpose = purposes[0]
+    try:
+        payload = _serializer(salt_purpose).loads(
+            token or "", max_age=int(max(LINK_LIFETIME[p] for p in purposes).total_seconds()))
+    except SignatureExpired:
+        raise LinkRefused(_l(LINK_EXPIRED)) from None
+    except BadSignature:
+        raise LinkRefused(_l(LINK_NOT_VALID)) from None
+    if not (isinstance(payload, list) and len(payload) == 3
+            and row_id(payload[0]) is not None and row_id(payload[1]) is not None
+            and isinstance(payload[2], str)):
+        raise LinkRefused(_l(LINK_NOT_VALID))
+    row = session.get(AccountToken, row_id(payload[0]))
+    if row is None or row.user_id != payload[1] or row.purpose not in purposes:
+        raise LinkRefused(_l(LINK_NOT_VALID))
+    if actor is not None and actor.id != row.user_id:
+        raise LinkRefused(_l(LINK_OTHER_ACCOUNT))
+    if row.used_at is not None:
+        raise LinkRefused(_l(LINK_USED))
+    if row.expires_at <= utcnow():
+        raise LinkRefused(_l(LINK_EXPIRED))
+    user = row.user
+    if not user.is_active:
+        raise LinkRefused(_l(LINK_NOT_VALID))
+    if row.purpose is TokenPurpose.RESET_PASSWORD and not hmac.compare_digest(
+            payload[2], _fingerprint(user)):
+        raise LinkRefused(_l(LINK_STALE))
+    if row.purpose is not TokenPurpose.CHANGE_EMAIL and row.email != user.email:
+        raise LinkRefused(_l(LINK_STALE))
+    return row
+
+
+def _use_link(session: Session, row: AccountToken) -> None:
+    """Mark the link used, once: of two requests racing with one link, one wins."""
+    claimed = session.execute(
+        update(AccountToken).where(AccountToken.id == row.id, AccountToken.used_at.is_(None))
+        .values(used_at=utcnow()).execution_options(synchronize_session=False))
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise LinkRefused(_l(LINK_USED))
+    session.expire(row, ["used_at"])
+
+
+def resend_email_confirmation(session: Session, user: User) -> None:
+    """"Send the link again", from the account page: a new link, limited per hour."""
+    require(user, "account.view")
+    if user.email_confirmed_at is not None:
+        raise Conflict(_("Your email address is already confirmed."))
+    _lock_account(session, user)
+    if _links_sent_lately(session, user, (TokenPurpose.CONFIRM_EMAIL,)) >= LINK_MAILS_PER_HOUR:
+        raise RateLimited(_("We have sent you several links in the last hour. Look for them in "
+                            "your mail (and its spam folder), or try again later."))
+    _send_link(session, user, TokenPurpose.CONFIRM_EMAIL, user.email)
+
+
+def email_link(session: Session, actor: User | None, token: str) -> AccountToken:
+    """The confirmation (or change-of-address) link, checked and not used: for the page that
+    asks to confirm it."""
+    return _open_link(session, actor, token,
+                      (TokenPurpose.CONFIRM_EMAIL, TokenPurpose.CHANGE_EMAIL))
+
+
+def confirm_email(session: Session, actor: User | None, token: str) -> AccountToken:
+    """Follow a confirmation link: the account's address is confirmed, or, for a change of
+    address, the new address becomes the account's and the old one is told."""
+    row = email_link(session, actor, token)
+    user = row.user
+    _use_link(session, row)
+    now = utcnow()
+    if row.purpose is TokenPurpose.CONFIRM_EMAIL:
+        user.email_confirmed_at = user.email_confirmed_at or now
+        session.flush()
+        return row
+    old_address = user.email
+    taken = find_user_by_email(session, row.email)
+    if taken is not None and taken.id != user.id:
+        raise Conflict(_("That address now belongs to another account; your address is "
+                         "unchanged."))
+    user.email = row.email
+    user.email_confirmed_at = now
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict(_("That address now belongs to another account; your address is "
+                         "unchanged.")) from None
+    # The links still open were for the old address (or another new one): none may be used now.
+    session.execute(
+        update(AccountToken).where(AccountToken.user_id == user.id,
+                                   AccountToken.used_at.is_(None))
+        .values(used_at=now).execution_options(synchronize_session=False))
+    queue_mail(session, to=old_address, template="email_changed",
+               key=f"account-link:{row.id}:old-address",
+               subject=_l("The email address of your account was changed"),
+               locale=user.locale or DEFAULT_LOCALE, recipient_id=user.id,
+               name=user.display_name, new_address=masked_address(user.email))
+    return row
+
+
+def masked_address(email: str) -> str:
+    """An address shown to someone who may no longer own it: `n…@example.org`."""
+    local, _sep, domain = email.partition("@")
+    return f"{local[:1]}…@{domain}"
+
+
+def request_email_change(session: Session, user: User, *, new_email: str, password: str) -> None:
+    """Mail a confirmation link to a new address; it becomes the account's once followed.
+
+    The answer is the same when another account has the address (no mail is sent then), so
+    the form cannot tell who has an account."""
+    require(user, "account.view")
+    if not password_matches(user, password):
+        raise InvalidInput(_("Your password is not right."), field="password")
+    new_email = normalize_email(new_email)
+    if new_email == user.email:
+        raise InvalidInput(_("That is already your address."), field="email")
+    _lock_account(session, user)
+    if _links_sent_lately(session, user, (TokenPurpose.CHANGE_EMAIL,)) >= LINK_MAILS_PER_HOUR:
+        raise RateLimited(_("You have asked for several changes of address in the last hour; "
+                            "try again later."))
+    if find_user_by_email(session, new_email) is not None:
+        return
+    # Only the latest asked-for address may become the account's.
+    session.execute(
+        update(AccountToken).where(AccountToken.user_id == user.id,
+                                   AccountToken.purpose == TokenPurpose.CHANGE_EMAIL,
+                                   AccountToken.used_at.is_(None))
+        .values(used_at=utcnow()).execution_options(synchronize_session=False))
+    _send_link(session, user, TokenPurpose.CHANGE_EMAIL, new_email)
+
+
+def pending_email(session: Session, user: User) -> str | None:
+    """The new address this account asked for and has not confirmed yet (its own page only)."""
+    return session.scalar(
+        select(AccountToken.email).where(
+            AccountToken.user_id == user.id, AccountToken.purpose == TokenPurpose.CHANGE_EMAIL,
+            AccountToken.used_at.is_(None), AccountToken.expires_at > utcnow())
+        .order_by(AccountToken.id.desc()).limit(1))
+
+
+def request_password_reset(session: Session, *, email: str) -> None:
+    """"Forgot the password": a reset link to the account with this address, if there is one
+    that may sign in; nothing at all otherwise. The caller answers the same either way."""
+    email = normalize_email(email)
+    user = find_user_by_email(session, email)
+    if user is None or not user.is_active or not user.password_hash:
+        return
+    _lock_account(session, user)
+    if _links_sent_lately(session, user, (TokenPurpose.RESET_PASSWORD,)) >= LINK_MAILS_PER_HOUR:
+        return
+    _send_link(session, user, TokenPurpose.RESET_PASSWORD, user.email)
+
+
+def password_link(session: Session, actor: User | None, token: str) -> AccountToken:
+    """The reset link, checked and not used: for the page that asks for the new password."""
+    return _open_link(session, actor, token, (TokenPurpose.RESET_PASSWORD,))
+
+
+def reset_password(session: Session, actor: User | None, token: str, *, new: str) -> User:
+    """Set a new password from a reset link. Every session of the account ends, and the link
+    (and every other reset link) dies with the old password."""
+    row = password_link(session, actor, token)
+    check_password_rules(new)
+    user = row.user
+    _use_link(session, row)
+    user.password_hash = hash_password(new)
+    # The link reached the account's current address: that proves the address too.
+    user.email_confirmed_at = user.email_confirmed_at or utcnow()
+    end_all_sessions(session, user, reason="password_changed")
+    return user
+
+
 def change_password(session: Session, user: User, *, current: str, new: str) -> None:
     if not password_matches(user, current):
         raise InvalidInput(_("Your current password is not right."), field="current_password")
@@ -240,6 +519,11 @@ def delete_account(session: Session, user: User, *, password: str) -> None:
     user.deleted_at = utcnow()
     user.locale = None
     _remove_two_factor(session, user)
+    user.email_confirmed_at = None
+    # Links mailed to it name its addresses; unsent mail to it is dropped.
+    session.execute(delete(AccountToken).where(AccountToken.user_id == user.id))
+    session.flush()
+    cancel_mail_for(session, user.id)
     end_all_sessions(session, user, reason="deleted")
 
 
@@ -252,6 +536,8 @@ def export_personal_data(session: Session, user: User) -> dict[str, Any]:
             "display_name": user.display_name,
             "role": str(user.role),
             "locale": user.locale,
+            "email_confirmed_at": (user.email_confirmed_at.isoformat()
+                                   if user.email_confirmed_at else None),
             "created_at": user.created_at.isoformat(),
             "last_sign_in_at": user.last_sign_in_at.isoformat() if user.last_sign_in_at else None,
             # Whether it is on, and since when: never the secret or the recovery codes.
@@ -331,6 +617,9 @@ def suspend_user(session: Session, actor: User, subject: User, *, reason: str) -
         raise Conflict(_("That account is already suspended."))
     subject.suspended_at = utcnow()
     subject.suspension_reason = reason
+    # A suspended account is sent nothing more (its links stop working while it is suspended).
+    session.flush()
+    cancel_mail_for(session, subject.id)
     end_all_sessions(session, subject, reason="suspended")
     _audit(session, actor, subject, "suspended", reason=reason)
     session.flush()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from typing import Any
@@ -20,33 +21,43 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 
 from participation.accounts import services, two_factor
 from participation.accounts.forms import (
+    ChangeEmailForm,
     ChangePasswordForm,
     DeleteAccountForm,
     DisplayNameForm,
+    ForgotPasswordForm,
     RegisterForm,
+    ResetPasswordForm,
     SecondStepForm,
     SignInForm,
     TwoFactorPasswordForm,
     TwoFactorSetupForm,
 )
-from participation.accounts.models import User
-from participation.errors import DomainError, InvalidInput, RateLimited
+from participation.accounts.models import AccountToken, TokenPurpose, User
+from participation.errors import Conflict, DomainError, InvalidInput, RateLimited
 from participation.extensions import db, limiter
 from participation.forms import ConfirmForm, handle_form, show_domain_error
 from participation.i18n import N_
-from participation.web import configured_limit, safe_next_url, signed_in_account
+from participation.web import (
+    configured_limit,
+    request_actor,
+    safe_next_url,
+    signed_in_account,
+)
 
 bp = Blueprint("accounts", __name__)
 
 REGISTERED_MESSAGE = (
-    N_("Thank you. If this email address was new to us, your account is ready: sign in below. "
-       "If you already had an account, sign in with your existing password.")
+    N_("Thank you. If this email address was new to us, your account is ready: sign in below, "
+       "and follow the link we have mailed you to confirm the address. If you already had an "
+       "account, sign in with your existing password.")
 )
 SIGN_IN_FAILED = "That email and password do not match an active account."
 
@@ -59,11 +70,12 @@ def register() -> ResponseReturnValue:
     form = RegisterForm()
     return handle_form(
         form,
-        lambda: services.register_user(
+        lambda: services.sign_up(
             db.session,
             email=form.email.data or "",
             display_name=form.display_name.data or "",
             password=form.password.data or "",
+            locale=str(get_locale() or ""),
         ),
         flash_message=_(REGISTERED_MESSAGE),
         success=lambda _result: redirect(url_for("accounts.sign_in")),
@@ -140,6 +152,7 @@ def _account_page_with(**forms: object) -> str:
     defaults: dict[str, Any] = {
         "name_form": DisplayNameForm(formdata=None, display_name=current_user.display_name),
         "password_form": ChangePasswordForm(formdata=None),
+        "email_form": ChangeEmailForm(formdata=None, prefix="change"),
         "delete_form": DeleteAccountForm(formdata=None),
         "two_factor_off_form": TwoFactorPasswordForm(formdata=None, prefix="off"),
         "recovery_form": TwoFactorPasswordForm(formdata=None, prefix="renew"),
@@ -147,9 +160,12 @@ def _account_page_with(**forms: object) -> str:
         "two_factor_required": str(user.role) in required_two_factor_roles(),
         "recovery_codes_left": services.recovery_codes_left(db.session, user)
         if user.two_factor else 0,
+        "confirm_form": ConfirmForm(formdata=None),
     }
     defaults.update(forms)
-    return render_template("accounts/account.html", **defaults)
+    return render_template(
+        "accounts/account.html",
+        pending_email=services.pending_email(db.session, signed_in_account()), **defaults)
 
 
 @bp.route("/account/name", methods=["POST"])
@@ -186,6 +202,138 @@ def change_password() -> ResponseReturnValue:
         flash_message=_("Your password is changed. Every other device has been signed out."),
         success=signed_in_again,
         render=lambda: _account_page_with(password_form=form),
+    )
+
+
+@bp.route("/account/email", methods=["POST"])
+@login_required
+def change_email() -> ResponseReturnValue:
+    form = ChangeEmailForm(prefix="change")
+    return handle_form(
+        form,
+        lambda: services.request_email_change(
+            db.session, signed_in_account(), new_email=form.email.data or "",
+            password=form.password.data or ""),
+        flash_message=lambda _result: _(
+            "We have mailed a link to %(email)s. Your address changes once you follow it; until "
+            "then we keep using %(current)s.", email=(form.email.data or "").strip(),
+            current=current_user.email),
+        success=lambda _result: redirect(url_for("accounts.account")),
+        render=lambda: _account_page_with(email_form=form),
+    )
+
+
+@bp.route("/account/confirm/resend", methods=["POST"])
+@login_required
+def resend_confirmation() -> ResponseReturnValue:
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    back = redirect(safe_next_url(request.form.get("next"), url_for("accounts.account")))
+    return handle_form(
+        None, lambda: services.resend_email_confirmation(db.session, signed_in_account()),
+        flash_message=lambda _result: _(
+            "We have mailed a new link to %(email)s. It works for 48 hours.",
+            email=current_user.email),
+        success=lambda _result: back, render=lambda: back,
+    )
+
+
+def _link_refused(error: DomainError, purpose: str) -> tuple[str, int]:
+    """The page for a link that cannot be used; nothing was changed."""
+    return render_template("accounts/link_refused.html", message=error.message,
+                           purpose=purpose), error.status
+
+
+@bp.route("/account/confirm/<token>", methods=["GET"])
+def confirm_email(token: str) -> ResponseReturnValue:
+    """The page a confirmation link opens: a button confirms (a mail scanner following the
+    link does not)."""
+    try:
+        link = services.email_link(db.session, request_actor(), token)
+    except InvalidInput as error:
+        return _link_refused(error, "email")
+    return render_template("accounts/confirm_email.html", link=link, form=ConfirmForm(),
+                           token=token)
+
+
+@bp.route("/account/confirm/<token>", methods=["POST"])
+def confirmed_email(token: str) -> ResponseReturnValue:
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+
+    def confirmed(link: AccountToken) -> Response:
+        if link.purpose is TokenPurpose.CHANGE_EMAIL:
+            flash(_("Your email address is now %(email)s.", email=link.email), "success")
+        else:
+            flash(_("Thank you: your email address is confirmed."), "success")
+        return redirect(url_for("accounts.account" if current_user.is_authenticated
+                                else "accounts.sign_in"))
+
+    def refused(error: DomainError) -> ResponseReturnValue:
+        if isinstance(error, InvalidInput | Conflict):
+            return _link_refused(error, "email")
+        raise error
+
+    return handle_form(None, lambda: services.confirm_email(db.session, request_actor(), token),
+                       success=confirmed, on_error=refused)
+
+
+def _asked_address() -> str:
+    """The rate-limit key of "forgot the password" per address asked for (hashed: no address
+    in the limiter's storage)."""
+    typed = (request.form.get("email") or "").strip().lower().encode()
+    return "reset-address:" + hashlib.sha256(typed).hexdigest()[:24]
+
+
+RESET_REQUESTED = N_("If an account uses that address, we have mailed it a link to set a new "
+                     "password. The link works for an hour.")
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit(configured_limit("LIMIT_PASSWORD_RESET"), methods=["POST"])
+@limiter.limit(configured_limit("LIMIT_PASSWORD_RESET"), methods=["POST"],
+               key_func=_asked_address)
+def forgot_password() -> ResponseReturnValue:
+    """The same answer whether or not the address has an account."""
+    form = ForgotPasswordForm()
+    return handle_form(
+        form,
+        lambda: services.request_password_reset(db.session, email=form.email.data or ""),
+        flash_message=lambda _result: _(RESET_REQUESTED),
+        success=lambda _result: redirect(url_for("accounts.sign_in")),
+        render=lambda: render_template("accounts/forgot_password.html", form=form),
+    )
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@limiter.limit(configured_limit("LIMIT_PASSWORD_RESET"), methods=["POST"])
+def reset_password(token: str) -> ResponseReturnValue:
+    """Choose a new password from a mailed link. It ends every session of the account and
+    does not sign this browser in: the sign-in page (and any second step it asks for) does."""
+    try:
+        services.password_link(db.session, request_actor(), token)
+    except InvalidInput as error:
+        return _link_refused(error, "password")
+    form = ResetPasswordForm()
+
+    def signed_out(_user: User) -> Response:
+        logout_user()
+        return redirect(url_for("accounts.sign_in"))
+
+    def refused(error: DomainError) -> ResponseReturnValue | None:
+        if isinstance(error, services.LinkRefused):
+            return _link_refused(error, "password")
+        return None
+
+    return handle_form(
+        form,
+        lambda: services.reset_password(db.session, request_actor(), token,
+                                        new=form.new_password.data or ""),
+        # A function: written after the sign-out, in the language a visitor gets.
+        flash_message=lambda _user: _("Your new password is set and every device was signed "
+                                      "out. Sign in with the new password."),
+        success=signed_out, on_error=refused,
+        render=lambda: render_template("accounts/reset_password.html", form=form, token=token),
     )
 
 

@@ -331,9 +331,8 @@ def _list_headers(url: str) -> dict[str, str]:
 
 def mail_reaches(user: User) -> bool:
     """Notification mail goes only to an active account whose owner confirmed its address, so
-    that nobody can have a stranger's inbox filled by registering it. (An account model without
-    account-mail's `email_confirmed` counts as confirmed.)"""
-    return user.is_active and bool(getattr(user, "email_confirmed", True))
+    that nobody can have a stranger's inbox filled by registering it."""
+    return user.is_active and user.email_confirmed
 
 
 def _queue(session: Session, user: User, **mail: Any) -> bool:

@@ -184,7 +184,8 @@ def vote(poll_id: int) -> ResponseReturnValue:
 
     return handle_form(
         None, cast, flash_message=receipt_message, success=counted,
-        raise_for=(401, 403, 404),
+        # A 403 (an unconfirmed address) shows the poll page again, which offers the link.
+        raise_for=(401, 404),
         on_error=lambda error: _render_poll(poll, status=error.status, error=error.message,
                                             typed=typed),
     )

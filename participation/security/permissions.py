@@ -11,7 +11,12 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
-from participation.errors import Forbidden, Unauthorized
+from flask import current_app, has_app_context
+from flask_babel import lazy_gettext
+
+from participation.config import CONFIRMABLE_ACTIVITIES, DEFAULTS
+from participation.errors import EmailNotConfirmed, Forbidden, Unauthorized
+from participation.i18n import N_
 
 
 class Role(StrEnum):
@@ -78,6 +83,55 @@ def thread_visible(user: Any, thread: Any) -> bool:
     return not thread.hidden or has_role(user, Role.MODERATOR)
 
 
+def confirmed_email_required(activity: str) -> bool:
+    """Whether the setting CONFIRMED_EMAIL_REQUIRED_FOR names `activity` (`vote`, `ask`, ...)."""
+    setting = (current_app.config.get("CONFIRMED_EMAIL_REQUIRED_FOR")
+               if has_app_context() else None)
+    if setting is None:
+        setting = DEFAULTS["CONFIRMED_EMAIL_REQUIRED_FOR"]
+    return activity in {part.strip() for part in str(setting).split(",")}
+
+
+def held_back_by_email(user: Any, activity: str) -> bool:
+    """Whether this active account may not do `activity` only because its address is not
+    confirmed yet: what a page checks to say so and offer the link again."""
+    return (_active(user) and confirmed_email_required(activity)
+            and getattr(user, "email_confirmed_at", None) is None)
+
+
+class NeedsConfirmedEmail:
+    """A rule that also asks for a confirmed address when the setting names `activity`."""
+
+    def __init__(self, activity: str, rule: Rule) -> None:
+        if activity not in CONFIRMABLE_ACTIVITIES:
+            raise ValueError(f"unknown activity {activity!r}")
+        self.activity = activity
+        self.rule = rule
+
+    def __call__(self, user: Any, target: Any) -> bool:
+        return self.rule(user, target) and not held_back_by_email(user, self.activity)
+
+    def refusal(self, user: Any, target: Any) -> EmailNotConfirmed | None:
+        """The error to raise when the address is all that stands in the way."""
+        if self.rule(user, target) and held_back_by_email(user, self.activity):
+            return EmailNotConfirmed(lazy_gettext(EMAIL_NEEDED[self.activity]))
+        return None
+
+
+EMAIL_NEEDED = {
+    "vote": N_("Confirm your email address before you vote: follow the link we mailed you, or "
+               "send it again from your account page."),
+    "ask": N_("Confirm your email address before you ask: follow the link we mailed you, or "
+              "send it again from your account page."),
+    "upvote": N_("Confirm your email address before you upvote: follow the link we mailed you, "
+                 "or send it again from your account page."),
+    "post": N_("Confirm your email address before you post: follow the link we mailed you, or "
+               "send it again from your account page."),
+    "flag": N_("Confirm your email address before you flag a post: follow the link we mailed "
+               "you, or send it again from your account page."),
+}
+
+
 RULES: dict[str, Rule] = {
     # Accounts and administration
     "account.view": signed_in,
@@ -89,12 +143,13 @@ RULES: dict[str, Rule] = {
     # Forums, their moderation and notifications
     "forum.topic.create": roles(Role.OFFICIAL),
     "forum.topic.edit": roles(Role.OFFICIAL),
-    "forum.post": signed_in,
+    "forum.post": NeedsConfirmedEmail("post", signed_in),
     "forum.post.edit": is_author,
     "forum.post.delete": is_author,
     "forum.post.history": lambda user, target: is_author(user, target)
     or has_role(user, Role.MODERATOR),
-    "forum.flag": lambda user, target: signed_in(user, target) and not is_author(user, target),
+    "forum.flag": NeedsConfirmedEmail(
+        "flag", lambda user, target: signed_in(user, target) and not is_author(user, target)),
     "forum.follow": signed_in,
     "forum.moderate": roles(Role.MODERATOR),
     # Whether a page may name the thread (its title) to this user
@@ -108,15 +163,16 @@ RULES: dict[str, Rule] = {
     "townhall.set_status": roles(Role.OFFICIAL, Role.MODERATOR),
     "townhall.moderate": roles(Role.MODERATOR),
     "townhall.enter_question": roles(Role.MODERATOR),
-    "townhall.ask": signed_in,
-    "townhall.upvote": signed_in,
+    "townhall.ask": NeedsConfirmedEmail("ask", signed_in),
+    "townhall.upvote": NeedsConfirmedEmail("upvote", signed_in),
     # "Remind me" an hour before a town hall the person may see starts
     "townhall.remind": lambda user, townhall: signed_in(user, townhall)
     and townhall_visible(user, townhall),
     # Polls
     "poll.view": poll_visible,
     "poll.create": roles(Role.OFFICIAL),
-    "poll.vote": signed_in,
+    # Every ballot, by form or socket, passes polls.services._check_request, which asks this.
+    "poll.vote": NeedsConfirmedEmail("vote", signed_in),
     "poll.control": lambda user, poll: has_role(user, Role.OFFICIAL)
     or (has_role(user, Role.MODERATOR) and bool(getattr(poll, "in_live_townhall", False))),
     "poll.release_results": roles(Role.OFFICIAL),
@@ -135,9 +191,13 @@ def can(user: Any, action: str, target: Any = None) -> bool:
 
 
 def require(user: Any, action: str, target: Any = None) -> None:
-    """Raise Unauthorized for visitors and Forbidden for others when `can` says no."""
+    """Raise Unauthorized for visitors and Forbidden for others when `can` says no
+    (EmailNotConfirmed, a Forbidden, when only an unconfirmed address stands in the way)."""
     if can(user, action, target):
         return
+    rule = RULES[action]
+    if isinstance(rule, NeedsConfirmedEmail) and (refusal := rule.refusal(user, target)):
+        raise refusal
     if role_of(user) is None:
         raise Unauthorized()
     raise Forbidden()

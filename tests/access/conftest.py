@@ -36,9 +36,9 @@ def has_domain(name: str) -> bool:
 
 # Every page type: (name, how to find its path on the demo site).
 PAGE_TYPES = [
-    "home", "register", "login", "account", "admin_users", "admin_user", "admin_audit",
-    "topics", "topic", "thread", "flag_queue", "notifications", "notification_preferences",
-    "search",
+    "home", "register", "login", "forgot_password", "account", "admin_users", "admin_user",
+    "admin_audit", "topics", "topic", "thread", "flag_queue", "notifications",
+    "notification_preferences", "search",
     "townhalls", "townhall_live", "townhall_console", "townhall_projector", "townhall_transcript",
     "townhall_edit", "townhall_upcoming",
 ]
@@ -76,6 +76,7 @@ class DemoSite:
     def _find(self, name: str) -> str:
         fixed = {
             "home": "/", "register": "/register", "login": "/login", "account": "/account",
+            "forgot_password": "/password/forgot",
             "admin_users": "/admin/users", "admin_audit": "/admin/audit", "topics": "/topics",
             "flag_queue": "/moderation/flags", "notifications": "/notifications",
             "notification_preferences": "/account/notifications",

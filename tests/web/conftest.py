@@ -8,6 +8,7 @@ a page or a JSON answer for someone the permission rules do not let see it.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -18,11 +19,13 @@ from flask import Flask
 from sqlalchemy import select
 from werkzeug.routing import Rule
 
+from participation.accounts import services as accounts
 from participation.accounts.models import User
 from participation.db import utcnow
 from participation.decisions import services as decisions
 from participation.extensions import db
 from participation.forums import services as forums
+from participation.mail.models import OutgoingMail
 from participation.moderation import services as moderation
 from participation.notifications.models import Notification
 from participation.notifications.services import unsubscribe_token
@@ -31,11 +34,13 @@ from participation.realtime.outbox import take_events
 from participation.security.permissions import Role
 from participation.townhall import services as townhalls
 from participation.townhall.models import Status, TownHall
+from tests.conftest import PASSWORD
 
 PRIVATE_HALL = "Zq7 private hall"
 PRIVATE_POLL = "Zq7 private poll"
 PRIVATE_QUESTION = "Zq7 private question"
 HIDDEN_THREAD = "Zq7 hidden thread"
+LINK_TOKEN = re.compile(r"/(?:password/reset|account/confirm)/([^\s/]+)")
 SECRETS = (PRIVATE_HALL, PRIVATE_POLL, PRIVATE_QUESTION, HIDDEN_THREAD)
 # What a signed-in resident or official may not see of them: private town halls are for every
 # account, hidden threads for moderators only.
@@ -115,6 +120,14 @@ def site(app: Flask, make_user: Callable[..., User]) -> Site:
                ("townhall", ended_hall.id)],
         commitments=[(utcnow().date() + timedelta(days=30), "Paint the lines")]))
     session.commit()
+    # A reset and a change-of-address link, as their mails carry them, for the link pages.
+    accounts.request_password_reset(session, email=follower.email)
+    accounts.request_email_change(session, author, new_email="moved@example.test",
+                                  password=PASSWORD)
+    session.commit()
+    tokens = [LINK_TOKEN.search(body).group(1) for body in session.scalars(
+        select(OutgoingMail.text_body).order_by(OutgoingMail.id))]
+    assert len(tokens) == 2
     notices = list(session.scalars(select(Notification.id)))
     assert notices, "the site should have left notifications"
     threads = [linked_thread.id, hidden_thread.id]
@@ -127,9 +140,10 @@ def site(app: Flask, make_user: Callable[..., User]) -> Site:
              "seq": [record.seq],
              "user_id": [author.id],
              "notification_id": notices,
-             # Unsubscribe links: one kind of one account, one account's daily digest.
+             # Unsubscribe links (one kind of one account, one account's daily digest) and the
+             # mailed account links, real and forged.
              "token": [unsubscribe_token(follower.id, "reply"),
-                       unsubscribe_token(author.id, "digest:daily")]},
+                       unsubscribe_token(author.id, "digest:daily"), *tokens, "forged-link"]},
         people={"official": official, "moderator": moderator, "admin": admin,
                 "author": author, "follower": follower},
         objects={"private_hall": private_hall, "private_topic": private_topic,

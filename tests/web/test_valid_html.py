@@ -6,6 +6,7 @@ start of Java costs seconds."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,12 +18,15 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from participation.accounts import services as account_services
+from participation.accounts.services import register_user
 from participation.db import utcnow
 from participation.decisions.models import DecisionRecord
 from participation.demo import seed_demo
 from participation.forums.models import Post, Thread, Topic
 from participation.notifications import services as notifications
 from participation.notifications.kinds import Cadence
+from participation.mail.models import OutgoingMail
 from participation.polls import services as polls
 from participation.polls.models import Poll
 from participation.townhall.models import Status, TownHall
@@ -89,6 +93,20 @@ def staff_paths(session: Any, role: str, accounts: Any) -> dict[str, str]:
                                          .order_by(Post.id)),
            "resident": accounts.users["resident"].id}
     return {name: path.format(**ids) for name, path in STAFF_PAGES[role].items()}
+
+
+def link_paths(session: Any, accounts: Any) -> dict[str, str]:
+    """The pages of mailed links: forgot the password, a reset and a confirmation link (as
+    their mails carry them), and a forged one."""
+    resident = accounts.users["resident"]
+    account_services.request_password_reset(session, email=resident.email)
+    account_services.request_email_change(session, resident, new_email="moved@example.test",
+                                          password=DEMO_PASSWORD)
+    session.commit()
+    reset, confirm = (re.search(r"https?://[^/\s]+(/\S+)", body).group(1) for body in
+                      session.scalars(select(OutgoingMail.text_body).order_by(OutgoingMail.id)))
+    return {"forgot_password": "/password/forgot", "reset_password": reset,
+            "confirm_email": confirm, "refused_link": "/password/reset/forged"}
 
 
 def poll_paths(session: Any) -> dict[str, str]:
@@ -164,7 +182,19 @@ def test_every_page_type_of_the_demo_is_valid_html(app: Flask, session: Any,
                        paths | {"login": "/login", "register": "/register",
                                 "unsubscribe": unsubscribe["unsubscribe"],
                                 "unsubscribe_digest": unsubscribe["unsubscribe_digest"],
-                                "refused_link_unsubscribe": "/unsubscribe/forged"}, tmp_path)
+                                "refused_link_unsubscribe": "/unsubscribe/forged"}
+                       | link_paths(session, accounts), tmp_path)
+    # An account whose address is not confirmed yet: its account page and an open poll's.
+    clients["unconfirmed"] = app.test_client()
+    register_user(session, email="unconfirmed@example.test", display_name="Una",
+                  password=DEMO_PASSWORD)
+    session.commit()
+    assert sign_in(clients["unconfirmed"], "unconfirmed@example.test",
+                   DEMO_PASSWORD).status_code == 302
+    files += save_pages(clients["unconfirmed"], "unconfirmed",
+                        {"account": "/account"} | {name: path for name, path in paths.items()
+                                                   if name.startswith("poll_")
+                                                   and "_open_" in name}, tmp_path)
     files += save_pages(clients["resident"], "resident",
                         paths | {"account": "/account", "notifications": "/notifications",
                                  "notification_preferences": "/account/notifications",
