@@ -145,7 +145,8 @@ def database_approved(url: str, townhall_id: int) -> set[int]:
 
 
 def create_accounts(url: str, **emails_by_role: str) -> None:
-    """Accounts in a live site's database (faster than one command-line process each). Staff
+    """Accounts in a live site's database (faster than one command-line process each), with
+    confirmed addresses as `participation create-user` makes them. Staff
     accounts set their second factor up at their first sign-in, as real ones do."""
     from tests.two_factor import forget
 
@@ -158,7 +159,8 @@ def create_accounts(url: str, **emails_by_role: str) -> None:
     with app.app_context():
         for role, email in emails_by_role.items():
             user = services.register_user(db.session, email=email, display_name=role.title(),
-                                          password=PASSWORD, role=Role(role))
+                                          password=PASSWORD, role=Role(role),
+                                          confirmed=True)
             assert user is not None, email
         db.session.commit()
         db.session.remove()

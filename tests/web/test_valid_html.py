@@ -24,9 +24,9 @@ from participation.db import utcnow
 from participation.decisions.models import DecisionRecord
 from participation.demo import seed_demo
 from participation.forums.models import Post, Thread, Topic
+from participation.mail.models import OutgoingMail
 from participation.notifications import services as notifications
 from participation.notifications.kinds import Cadence
-from participation.mail.models import OutgoingMail
 from participation.polls import services as polls
 from participation.polls.models import Poll
 from participation.townhall.models import Status, TownHall
