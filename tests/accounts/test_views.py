@@ -173,6 +173,19 @@ def test_sign_out_ends_every_other_session(app, make_user):
     assert phone.get("/account").status_code == 302
 
 
+def test_the_account_page_signs_out_everywhere_from_its_own_button(app, make_user):
+    user = make_user()
+    laptop, phone = app.test_client(), app.test_client()
+    sign_in(laptop, user.email)
+    sign_in(phone, user.email)
+    page = laptop.get("/account").get_data(as_text=True)
+    form = page[page.index('id="everywhere-title"'):]
+    assert 'action="/logout"' in form[:form.index("</form>")]
+    laptop.post("/logout", data={"csrf_token": csrf_token(laptop, "/account")})
+    assert laptop.get("/account").status_code == 302
+    assert phone.get("/account").status_code == 302
+
+
 def test_session_cookie_flags(client, make_user):
     user = make_user()
     sign_in(client, user.email)
