@@ -167,11 +167,35 @@ def migrated_postgresql(tmp_path_factory: pytest.TempPathFactory) -> str:
     return PG_URL
 
 
+_SEQUENCES: list[str] = []
+
+
 def _truncate_all() -> None:
+    """Empty every table and restart every id sequence, as a fresh database would be.
+
+    TRUNCATE of thirty tables costs about 70 ms in PostgreSQL even when they are empty; deleting
+    the few rows a test wrote costs a few. The decision tables refuse DELETE by trigger (they are
+    append-only), so the deletes run with triggers off (`session_replication_role`, which needs
+    the superuser the suite's database is reached as); without that right, TRUNCATE it is.
+    """
     from sqlalchemy import text
+    from sqlalchemy.exc import ProgrammingError
 
     tables = [t.name for t in db.metadata.sorted_tables]
-    if tables:
+    if not tables:
+        return
+    with db.engine.begin() as conn:
+        if not _SEQUENCES:
+            _SEQUENCES.extend(conn.execute(text(
+                "SELECT sequence_name FROM information_schema.sequences "
+                "WHERE sequence_schema = current_schema()")).scalars())
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
+            conn.execute(text("; ".join(
+                [f'DELETE FROM "{t}"' for t in reversed(tables)]  # noqa: S608 - model names
+                + [f'ALTER SEQUENCE "{name}" RESTART' for name in _SEQUENCES])))
+    except ProgrammingError:
         with db.engine.begin() as conn:
             conn.execute(text(
                 "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
