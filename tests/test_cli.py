@@ -45,6 +45,9 @@ def test_create_user_and_set_role(live_server):
     assert "Created official ops@example.test" in result.stdout
     assert rows(server, "SELECT email, role, display_name FROM users") == [
         ("ops@example.test", "official", "Ops Person")]
+    # Made on the server itself: the address needs no confirming, and no mail is sent.
+    assert rows(server, "SELECT email_confirmed_at IS NOT NULL FROM users") == [(1,)]
+    assert rows(server, "SELECT count(*) FROM outgoing_mail") == [(0,)]
     result = run(server, "set-role", "ops@example.test", "admin")
     assert result.returncode == 0 and "now admin" in result.stdout
     assert rows(server, "SELECT action, actor_id FROM audit_log") == [("role_changed", None)]
