@@ -49,6 +49,10 @@ def end_live_sessions(session: Session, user_id: int, reason: str) -> None:
 
 @sa_event.listens_for(Session, "after_commit")
 def _send_after_commit(session: Session) -> None:
+    # SQLAlchemy also announces a savepoint's release as a commit: the real one is still to come
+    # (and may yet roll back), so the notice waits for it.
+    if session.in_nested_transaction():
+        return
     pending: dict[int, str] = session.info.pop(_PENDING, {})
     for user_id, reason in pending.items():
         announce_session_ended(user_id, reason)

@@ -302,6 +302,19 @@ def test_a_change_that_rolls_back_closes_no_socket(townhall, joined, make_user):
     assert received(sio, "session_ended") == []
 
 
+def test_a_savepoint_released_before_a_rollback_closes_no_socket(townhall, joined, make_user):
+    """SQLAlchemy announces a savepoint's release as a commit; the notice waits for the real one
+    (here: a mail queued in a savepoint, then the whole change rolled back)."""
+    sio = joined(townhall, Role.MODERATOR, moderator=True)
+    set_role(db.session, make_user(Role.ADMIN), sio.user, "resident")
+    with db.session.begin_nested():
+        db.session.flush()
+    assert sio.is_connected(NS) and received(sio, "session_ended") == []
+    db.session.rollback()
+    assert sio.is_connected(NS)
+    assert received(sio, "session_ended") == []
+
+
 def test_a_rejection_after_approval_leaves_no_trace_in_replays(townhall, make_question,
                                                                joined):
     """The question names a neighbour; once rejected for it, no replay hands it out again."""
