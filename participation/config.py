@@ -110,11 +110,32 @@ def from_environment(instance_path: str) -> dict[str, Any]:
     if in_process is not None and in_process.strip():
         settings["QUEUE_IN_PROCESS"] = _flag("QUEUE_IN_PROCESS", False)
     check_mail_and_queue(settings)
+    for name in ROOM_LIMITS:
+        settings[name] = _limit_setting(name)
     check_two_factor_roles(settings["TWO_FACTOR_REQUIRED_ROLES"])
     if settings["LOG_FORMAT"] not in {"text", "json"}:
         raise InsecureConfiguration(
             f"LOG_FORMAT must be text or json, got {settings['LOG_FORMAT']!r}")
     return settings
+
+
+# The limits a meeting on one address meets first: settable from the environment.
+ROOM_LIMITS = ("LIMIT_SIGN_IN", "LIMIT_SIGN_IN_FAILED", "LIMIT_SIGN_IN_FAILED_ACCOUNT",
+               "LIMIT_REGISTER", "LIMIT_VOTE")
+
+
+def _limit_setting(name: str) -> str:
+    """A `limits` string from the environment (or the default), refused at start if unreadable."""
+    from limits import parse_many
+
+    value = (os.environ.get(name) or "").strip() or DEFAULTS[name]
+    try:
+        parse_many(value)
+    except ValueError:
+        raise InsecureConfiguration(
+            f"{name} must be a rate limit such as '60 per minute;600 per hour', got {value!r}"
+        ) from None
+    return value
 
 
 def normalize_database_url(url: str) -> str:
@@ -165,8 +186,13 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_STRATEGY": "moving-window",
     # Per-actor limits; each is a `limits` string so operators can tune them.
-    "LIMIT_SIGN_IN": "10 per minute;50 per hour",
-    "LIMIT_REGISTER": "5 per minute;30 per hour",
+    # A room on one address (a venue's Wi-Fi, a library's NAT): what one address may do is
+    # generous, so a meeting of 300 signs in within minutes; guessing is stopped by counting
+    # failed sign-ins, per address and, above all, per account.
+    "LIMIT_SIGN_IN": "600 per minute;6000 per hour",
+    "LIMIT_SIGN_IN_FAILED": "60 per minute;600 per hour",
+    "LIMIT_SIGN_IN_FAILED_ACCOUNT": "5 per minute;20 per hour",
+    "LIMIT_REGISTER": "60 per minute;600 per hour",
     "LIMIT_POST": "10 per minute;100 per hour",
     "LIMIT_FLAG": "20 per minute",
     "LIMIT_ASK": "5 per minute;30 per hour",

@@ -204,6 +204,17 @@ def signed_in_account() -> Any:
     return current_user._get_current_object()  # type: ignore[attr-defined]
 
 
+def actor_key() -> str:
+    """Rate-limit budget per account when signed in, per address otherwise: residents sharing a
+    venue's Wi-Fi each have their own."""
+    from flask_limiter.util import get_remote_address
+    from flask_login import current_user
+
+    if current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    return get_remote_address()
+
+
 def configured_limit(setting: str) -> Callable[[], str]:
     """The rate limit in config `setting`, read when a request comes, for `limiter.limit`: each
     app (and each test's) settings apply, not those of the first app built."""

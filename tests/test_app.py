@@ -230,3 +230,13 @@ def test_a_second_sqlite_writer_waits_for_the_first_and_then_succeeds(app, backe
     worker.join(timeout=15)
     assert done.is_set()
     assert db.session.query(AuditEntry).filter_by(action="waited").count() == 1
+
+
+def test_the_room_limits_come_from_the_environment_and_a_bad_one_is_refused(monkeypatch,
+                                                                            tmp_path):
+    monkeypatch.setenv("LIMIT_SIGN_IN_FAILED_ACCOUNT", "3 per minute")
+    assert from_environment(str(tmp_path))["LIMIT_SIGN_IN_FAILED_ACCOUNT"] == "3 per minute"
+    assert from_environment(str(tmp_path))["LIMIT_SIGN_IN"] == "600 per minute;6000 per hour"
+    monkeypatch.setenv("LIMIT_VOTE", "lots")
+    with pytest.raises(InsecureConfiguration, match="LIMIT_VOTE must be a rate limit"):
+        from_environment(str(tmp_path))

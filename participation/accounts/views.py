@@ -83,8 +83,22 @@ def register() -> ResponseReturnValue:
     )
 
 
+def _failed(response: Response) -> bool:
+    """A sign-in that did not go through (a success, or a right password awaiting its second
+    step, redirects)."""
+    return response.status_code != 302
+
+
+def _account_asked_for() -> str:
+    """Flask-Limiter's key for failed sign-ins: the account whose password was tried."""
+    return "sign-in:" + (request.form.get("email") or "").strip().lower()[:254]
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(configured_limit("LIMIT_SIGN_IN"), methods=["POST"])
+@limiter.limit(configured_limit("LIMIT_SIGN_IN_FAILED"), methods=["POST"], deduct_when=_failed)
+@limiter.limit(configured_limit("LIMIT_SIGN_IN_FAILED_ACCOUNT"), methods=["POST"],
+               deduct_when=_failed, key_func=_account_asked_for)
 def sign_in() -> ResponseReturnValue:
     next_url = safe_next_url(request.values.get("next"), url_for("home.index"))
     if current_user.is_authenticated:

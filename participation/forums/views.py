@@ -16,7 +16,6 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
@@ -28,7 +27,7 @@ from participation.forums import services
 from participation.forums.forms import EditPostForm, FlagForm, ReplyForm, ThreadForm, TopicForm
 from participation.forums.models import Post, Thread, Topic
 from participation.security.permissions import require
-from participation.web import configured_limit, page_argument
+from participation.web import actor_key, configured_limit, page_argument
 
 bp = Blueprint("forums", __name__)
 
@@ -36,13 +35,6 @@ TOPICS_PER_PAGE = 20
 THREADS_PER_PAGE = 50
 POSTS_PER_PAGE = 100
 SEARCH_PER_PAGE = 20
-
-
-def actor_key() -> str:
-    """Rate-limit budget per account when signed in, per address otherwise."""
-    if current_user.is_authenticated:
-        return f"user:{current_user.id}"
-    return get_remote_address()
 
 
 # Topics

@@ -34,7 +34,7 @@ from participation.polls.events import schedule_tally, tally_wanted
 from participation.polls.forms import PollForm, ReceiptForm
 from participation.polls.models import Poll, PollKind
 from participation.security.permissions import require
-from participation.web import configured_limit, page_arguments, request_actor
+from participation.web import actor_key, configured_limit, page_arguments, request_actor
 
 bp = Blueprint("polls", __name__)
 
@@ -158,7 +158,7 @@ class _Cast(NamedTuple):
 
 
 @bp.route("/polls/<int:poll_id>", methods=["POST"])
-@limiter.limit(configured_limit("LIMIT_VOTE"), methods=["POST"])
+@limiter.limit(configured_limit("LIMIT_VOTE"), methods=["POST"], key_func=actor_key)
 def vote(poll_id: int) -> ResponseReturnValue:
     """The plain-form vote: works without JavaScript."""
     poll = services.get_poll(db.session, request_actor(), poll_id)
