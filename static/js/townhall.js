@@ -431,7 +431,8 @@
       event.preventDefault();
       votePoll(form);
     } else if (form.classList.contains("poll-control-form")) {
-      if (!socket.connected) { return; }
+      // On the live page (officials) the plain post reloads the panel with the page.
+      if (!socket.connected || view !== "moderate") { return; }
       event.preventDefault();
       controlPoll(form);
     }
