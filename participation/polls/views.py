@@ -33,8 +33,8 @@ from participation.polls.counting import TIE_BREAK_RULE
 from participation.polls.events import schedule_tally, tally_wanted
 from participation.polls.forms import PollForm, ReceiptForm
 from participation.polls.models import Poll, PollKind
-from participation.security.permissions import require
 from participation.realtime.outbox import commit_and_emit
+from participation.security.permissions import require
 from participation.web import (
     actor_key,
     configured_limit,
