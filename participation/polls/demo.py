@@ -1,5 +1,6 @@
-"""Demo polls: one open poll of each kind (the single-choice one live in the live town hall) and
-a closed ranked-choice poll whose count takes several rounds."""
+"""Demo polls: one open poll of each kind (the single-choice one live in the live town hall, shown
+on its live page and projector) and a closed ranked-choice poll whose count takes several
+rounds."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from participation.db import utcnow
 from participation.demo import DemoAccounts
 from participation.forums.models import Topic
 from participation.polls import services
+from participation.realtime.outbox import take_events
 from participation.townhall.models import Status, TownHall
 
 
@@ -68,3 +70,5 @@ def seed_polls(session: Session, accounts: DemoAccounts) -> None:
         services.cast_ballot(session, voter, mascot.id, ranking)
     services.close_poll(session, official, mascot)
     session.flush()
+    # The live town hall's poll is in its event log (`poll`); nobody is connected while seeding.
+    take_events(session)

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask, current_app
 from flask_babel import gettext as _
 
-from participation.errors import ServiceUnavailable, Unauthorized
+from participation.errors import InvalidInput, ServiceUnavailable, Unauthorized
 from participation.extensions import db, socketio
 from participation.polls import services
 from participation.polls.ballot_batches import PendingVote, grouping_enabled, writer_for
@@ -70,6 +70,27 @@ def vote(payload: dict[str, Any]) -> dict[str, Any]:
         schedule_tally(app, outcome.poll_id)
     return {"poll_id": outcome.poll_id, "receipt": services.format_receipt(outcome.receipt),
             "replaced": outcome.replaced, "repeated": outcome.repeated}
+
+
+@on("poll_control")
+@acknowledged
+def poll_control(payload: dict[str, Any]) -> dict[str, Any]:
+    """A moderator or official runs a town hall's poll: `{poll_id, action, townhall_id?}` with
+    action `open`, `close` or `release` (officials only). The room hears of it as a `poll`
+    event; the ack carries the poll's public data."""
+    require_fields(payload, poll_id=int, action=str)
+    townhall_id = payload.get("townhall_id")
+    if townhall_id is not None and (isinstance(townhall_id, bool)
+                                    or not isinstance(townhall_id, int)):
+        raise InvalidInput(_("'townhall_id' must be a whole number."))
+    poll = services.control_townhall_poll(db.session, current_actor(), payload["poll_id"],
+                                          payload["action"], townhall_id=townhall_id)
+    answer = {"poll": services.public_poll_data(db.session, poll)}
+    push = tally_wanted(poll)
+    commit_and_emit(db.session)
+    if push:
+        schedule_tally(current_app._get_current_object(), poll.id)  # type: ignore[attr-defined]
+    return answer
 
 
 def tally_wanted(poll: Poll) -> bool:

@@ -30,6 +30,7 @@ from participation.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
+    Unauthorized,
 )
 from participation.forums.models import Topic, TopicStatus
 from participation.forums.services import topic_followers
@@ -43,6 +44,7 @@ from participation.security.permissions import can, require
 from participation.security.sanitize import clean_text, render_markdown
 from participation.townhall.models import Status as TownHallStatus
 from participation.townhall.models import TownHall
+from participation.townhall.services import register_townhall_part
 
 QUESTION_MAX = 300
 DESCRIPTION_MAX = 5000
@@ -100,12 +102,12 @@ def _dialect(session: Session) -> str:
 
 def poll_places(session: Session, actor: User | None) -> list[tuple[str, str]]:
     """Town halls and forum topics a poll can be held in, as (value, label) form choices."""
-    places = [(f"townhall:{townhall.id}", f"Town hall: {townhall.title}")
+    places = [(f"townhall:{townhall.id}", _("Town hall: %(title)s", title=townhall.title))
               for townhall in session.scalars(
                   select(TownHall).where(TownHall.status != TownHallStatus.ENDED)
                   .order_by(TownHall.starts_at))
               if can(actor, "townhall.view", townhall)]
-    places += [(f"topic:{topic.id}", f"Forum topic: {topic.title}")
+    places += [(f"topic:{topic.id}", _("Forum topic: %(title)s", title=topic.title))
                for topic in session.scalars(select(Topic).where(Topic.status == TopicStatus.OPEN)
                                             .order_by(Topic.title))]
     return places
@@ -220,6 +222,7 @@ def create_poll(
     session.flush()
     if poll.is_open(now):
         announce_opened_polls(session, now=now, poll_ids=[poll.id], opened_by=actor)
+        record_poll_event(session, poll, now)
     return poll
 
 
@@ -274,6 +277,7 @@ def open_poll(session: Session, actor: User, poll: Poll) -> None:
     poll.opens_at = now
     session.flush()
     announce_opened_polls(session, now=now, poll_ids=[poll.id], opened_by=actor)
+    record_poll_event(session, poll, now)
 
 
 def announce_opened_polls(session: Session, *, now: datetime,
@@ -340,6 +344,7 @@ def close_poll(session: Session, actor: User, poll: Poll) -> None:
                        else _("This poll is already closed."))
     poll.closes_at = now
     session.flush()
+    record_poll_event(session, poll, now)
 
 
 def release_results(session: Session, actor: User, poll: Poll) -> None:
@@ -354,6 +359,7 @@ def release_results(session: Session, actor: User, poll: Poll) -> None:
         raise Conflict(_("The results are already released."))
     poll.results_released_at = now
     session.flush()
+    record_poll_event(session, poll, now)
 
 
 register_visibility("poll", lambda session, user, ident: bool(
@@ -605,13 +611,19 @@ def results_visible(poll: Poll, now: datetime | None = None) -> bool:
     return poll.results_released_at is not None
 
 
+# When the results will be shown, while they are not (broadcasts carry the English text, which
+# the pages' script translates).
+RESULTS_NOTICES = {
+    ResultsMode.AFTER_CLOSE: N_("Results are shown once the poll closes."),
+    ResultsMode.HIDDEN: N_("Results are shown once an official releases them after the poll "
+                           "closes."),
+}
+
+
 def results_notice(poll: Poll, now: datetime | None = None) -> str:
     """When the results will be shown, in words, while they are not."""
-    if poll.results_mode is ResultsMode.AFTER_CLOSE:
-        return _("Results are shown once the poll closes.")
-    if poll.results_mode is ResultsMode.HIDDEN:
-        return _("Results are shown once an official releases them after the poll closes.")
-    return ""
+    notice = RESULTS_NOTICES.get(poll.results_mode)
+    return _(notice) if notice else ""
 
 
 def _ballot_rows(session: Session, poll: Poll) -> list[tuple[str, list[int]]]:
@@ -816,3 +828,161 @@ def recently_closed(session: Session, limit: int) -> list[Poll]:
     """The polls closed most recently, latest first (visibility is the caller's to ask)."""
     return list(session.scalars(select(Poll).where(Poll.closes_at <= utcnow())
                                 .order_by(Poll.closes_at.desc()).limit(limit)))
+
+
+# Polls inside a town hall: the room's view of them, and running them from the console
+
+
+POLL_ACTIONS = ("open", "close", "release")
+
+
+def public_poll_data(session: Session, poll: Poll, now: datetime | None = None) -> dict[str, Any]:
+    """A town hall poll as everyone in the room may see it now: the same for every reader (no
+    ballot, no receipt), so one copy serves the whole room. The results are in only when the
+    results mode shows them at this moment; `results_notice` (English, translated by the page)
+    says when they will be, while they are not."""
+    now = now or utcnow()
+    visible = results_visible(poll, now)
+    return {
+        "id": poll.id,
+        "question": poll.question,
+        "kind": poll.kind.value,
+        "options": [{"id": option.id, "label": option.label} for option in poll.options],
+        "max_choices": poll.max_choices,
+        "results_mode": poll.results_mode.value,
+        "status": poll.status(now),
+        "results": count_poll(session, poll) if visible else None,
+        "results_notice": None if visible else RESULTS_NOTICES.get(poll.results_mode),
+    }
+
+
+def record_poll_event(session: Session, poll: Poll, now: datetime | None = None) -> None:
+    """Tell a town hall's room that one of its polls opened, closed or had its results
+    released (`poll`), through the event log so that `since` replays it. Nothing for a poll
+    held in a forum topic."""
+    if poll.townhall_id is None:
+        return
+    record_event(session, poll.townhall_id, "poll",
+                 {"poll": public_poll_data(session, poll, now)}, subject=f"poll:{poll.id}")
+
+
+def townhall_polls(session: Session, townhall: TownHall) -> list[Poll]:
+    """Every poll of the town hall, in the order they were prepared."""
+    return list(session.scalars(select(Poll).where(Poll.townhall_id == townhall.id)
+                                .options(selectinload(Poll.options))
+                                .order_by(Poll.created_at, Poll.id)))
+
+
+def in_meeting(poll: Poll, townhall: TownHall, now: datetime) -> bool:
+    """Whether the room is shown this poll: open now, or closed since the town hall first went
+    live (its final result stays on the page). Prepared polls not yet open are not shown."""
+    if poll.is_open(now):
+        return True
+    return (poll.is_closed(now) and townhall.started_at is not None
+            and poll.closes_at is not None and poll.closes_at >= townhall.started_at)
+
+
+def meeting_polls_data(session: Session, townhall: TownHall) -> list[dict[str, Any]]:
+    """The public data of the polls the room is shown: the shared part of the join snapshot."""
+    now = utcnow()
+    return [public_poll_data(session, poll, now) for poll in townhall_polls(session, townhall)
+            if in_meeting(poll, townhall, now)]
+
+
+def own_receipts(session: Session, actor: User | None, poll_ids: Iterable[int]) -> dict[int, str]:
+    """The actor's receipt codes in these polls, by poll id (the per-reader part)."""
+    wanted = sorted(set(poll_ids))
+    if actor is None or not getattr(actor, "is_authenticated", False) or not wanted:
+        return {}
+    return {poll_id: format_receipt(receipt) for poll_id, receipt in session.execute(
+        select(Ballot.poll_id, Ballot.receipt)
+        .where(Ballot.voter_id == actor.id, Ballot.poll_id.in_(wanted)))}
+
+
+def snapshot_polls(session: Session, actor: User | None,
+                   townhall: TownHall) -> list[dict[str, Any]]:
+    """The join snapshot's `polls`: each shown poll's public data and the reader's own
+    `receipt` (None when they have not voted). The public part is built without the reader, so
+    it could be kept and shared by every joiner; the receipts are added to copies."""
+    shared = meeting_polls_data(session, townhall)
+    receipts = own_receipts(session, actor, [poll["id"] for poll in shared])
+    return [{**poll, "receipt": receipts.get(poll["id"])} for poll in shared]
+
+
+@dataclass
+class PollCard:
+    """A town hall poll as its pages draw it, for one reader."""
+
+    poll: Poll
+    status: str
+    in_meeting: bool
+    results: counting.Results | None
+    notice: str
+    labels: dict[int, str]
+    receipt: str | None
+    # The reader's ballot as the vote form shows it: rank or "checked", by option id.
+    typed: dict[str, str]
+    ballot_count: int
+
+
+def poll_cards(session: Session, actor: User | None, townhall: TownHall) -> list[PollCard]:
+    """Every poll of the town hall as the live page, the console and the projector draw it."""
+    now = utcnow()
+    polls = townhall_polls(session, townhall)
+    ballots = ({ballot.poll_id: ballot for ballot in session.scalars(
+        select(Ballot).where(Ballot.voter_id == actor.id,
+                             Ballot.poll_id.in_([poll.id for poll in polls])))}
+               if polls and actor is not None and getattr(actor, "is_authenticated", False)
+               else {})
+    counts = dict(session.execute(
+        select(Ballot.poll_id, func.count()).where(Ballot.poll_id.in_([p.id for p in polls]))
+        .group_by(Ballot.poll_id)).all()) if polls else {}
+    cards = []
+    for poll in polls:
+        ballot = ballots.get(poll.id)
+        typed: dict[str, str] = {}
+        if ballot is not None:
+            typed = ({str(choice): str(rank) for rank, choice in enumerate(ballot.choices, 1)}
+                     if poll.kind is PollKind.RANKED
+                     else {str(choice): "checked" for choice in ballot.choices})
+        visible = results_visible(poll, now)
+        cards.append(PollCard(
+            poll=poll, status=poll.status(now), in_meeting=in_meeting(poll, townhall, now),
+            results=count_poll(session, poll) if visible else None,
+            notice="" if visible else results_notice(poll, now),
+            labels={option.id: option.label for option in poll.options},
+            receipt=format_receipt(ballot.receipt) if ballot else None, typed=typed,
+            ballot_count=counts.get(poll.id, 0)))
+    return cards
+
+
+def control_townhall_poll(session: Session, actor: User | None, poll_id: Any, action: Any, *,
+                          townhall_id: Any = None) -> Poll:
+    """Open, close or release the results of a town hall's poll from its console (the socket's
+    `poll_control` and the console's plain forms). Officials may do all three; moderators open
+    and close while the town hall is live. `townhall_id`, when given, must be the poll's."""
+    if actor is None:
+        raise Unauthorized(_("Please sign in to run a poll."))
+    poll = get_poll(session, actor, poll_id)
+    if poll.townhall_id is None or poll.townhall is None:
+        raise InvalidInput(_("This poll is not held in a town hall."), field="poll_id")
+    if townhall_id is not None and townhall_id != poll.townhall_id:
+        raise InvalidInput(_("This poll is held in another town hall."), field="poll_id")
+    if action not in POLL_ACTIONS:
+        raise InvalidInput(_("Unknown action: use open, close or release."), field="action")
+    if poll.townhall.status is TownHallStatus.ENDED:
+        raise Closed(_("This town hall has ended; its polls can no longer be run from it."))
+    {"open": open_poll, "close": close_poll, "release": release_results}[action](
+        session, actor, poll)
+    return poll
+
+
+def _snapshot_part(session: Session, actor: User | None, townhall: TownHall) -> Any:
+    return snapshot_polls(session, actor, townhall)
+
+
+def _page_part(session: Session, actor: User | None, townhall: TownHall) -> Any:
+    return poll_cards(session, actor, townhall)
+
+
+register_townhall_part("polls", snapshot=_snapshot_part, page=_page_part)

@@ -33,8 +33,15 @@ from participation.polls.counting import TIE_BREAK_RULE
 from participation.polls.events import schedule_tally, tally_wanted
 from participation.polls.forms import PollForm, ReceiptForm
 from participation.polls.models import Poll, PollKind
+from participation.realtime.outbox import commit_and_emit
 from participation.security.permissions import require
-from participation.web import actor_key, configured_limit, page_arguments, request_actor
+from participation.web import (
+    actor_key,
+    configured_limit,
+    page_arguments,
+    request_actor,
+    safe_next_url,
+)
 
 bp = Blueprint("polls", __name__)
 
@@ -85,7 +92,7 @@ def new() -> ResponseReturnValue:
         )
 
     return handle_form(
-        form, create,
+        form, create, commit=commit_and_emit,
         flash_message=_("The poll is created."),
         success=lambda poll: redirect(url_for("polls.show", poll_id=poll.id)),
         render=lambda: render_template("polls/new.html", form=form),
@@ -175,6 +182,10 @@ def vote(poll_id: int) -> ResponseReturnValue:
     def counted(ballot: _Cast) -> Response:
         if ballot.push:
             _announce_tally(poll_id)
+        # The town hall's live page votes with this form too, and is where the voter goes back.
+        back = safe_next_url(request.form.get("next"), "")
+        if back:
+            return redirect(f"{back}#poll-{poll.id}")
         return redirect(url_for("polls.show", poll_id=poll.id) + "#your-ballot")
 
     def receipt_message(ballot: _Cast) -> str:
@@ -195,16 +206,20 @@ def _announce_tally(poll_id: int) -> None:
     schedule_tally(current_app._get_current_object(), poll_id)  # type: ignore[attr-defined]
 
 
+CONTROL_MESSAGES = {
+    "open": N_("The poll is open for voting."),
+    "close": N_("The poll is closed."),
+    "release": N_("The results are public."),
+}
+
+
 def _control(poll_id: int, action: str) -> ResponseReturnValue:
     poll = services.get_poll(db.session, request_actor(), poll_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    operations = {
-        "open": (services.open_poll, N_("The poll is open for voting.")),
-        "close": (services.close_poll, N_("The poll is closed.")),
-        "release": (services.release_results, N_("The results are public.")),
-    }
-    operation, message = operations[action]
+    operation = {"open": services.open_poll, "close": services.close_poll,
+                 "release": services.release_results}[action]
+    message = CONTROL_MESSAGES[action]
 
     def carry_out() -> bool:
         operation(db.session, request_actor(), poll)
@@ -216,7 +231,7 @@ def _control(poll_id: int, action: str) -> ResponseReturnValue:
         return redirect(url_for("polls.show", poll_id=poll_id))
 
     return handle_form(
-        None, carry_out, flash_message=_(message), success=done,
+        None, carry_out, commit=commit_and_emit, flash_message=_(message), success=done,
         render=lambda: redirect(url_for("polls.show", poll_id=poll_id)),
         raise_for=(401, 403),
     )
@@ -235,6 +250,34 @@ def close_now(poll_id: int) -> ResponseReturnValue:
 @bp.route("/polls/<int:poll_id>/release", methods=["POST"])
 def release(poll_id: int) -> ResponseReturnValue:
     return _control(poll_id, "release")
+
+
+@bp.route("/polls/<int:poll_id>/control", methods=["POST"])
+def control(poll_id: int) -> ResponseReturnValue:
+    """The town hall console's plain forms: `action` open, close or release, by the same rules
+    as the socket's `poll_control`; back to the console (or a safe `next`) either way."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    action = request.form.get("action", "")
+    poll = services.get_poll(db.session, request_actor(), poll_id)
+    back = safe_next_url(request.form.get("next"), url_for(
+        "townhall.console", townhall_id=poll.townhall_id) if poll.townhall_id
+        else url_for("polls.show", poll_id=poll.id))
+
+    def carry_out() -> bool:
+        services.control_townhall_poll(db.session, request_actor(), poll.id, action)
+        return tally_wanted(poll)
+
+    def done(push: bool) -> Response:
+        if push:
+            _announce_tally(poll_id)
+        return redirect(back)
+
+    return handle_form(
+        None, carry_out, commit=commit_and_emit,
+        flash_message=_(CONTROL_MESSAGES[action]) if action in CONTROL_MESSAGES else None,
+        success=done, render=lambda: redirect(back), raise_for=(401, 403),
+    )
 
 
 @bp.route("/polls/receipt")

@@ -757,6 +757,25 @@ def _record_question(session: Session, question: Question, *, was_public: bool =
 # The joint view of a town hall for a joining client, and the public ledger
 
 
+# What other domains hold in a town hall (its polls) joins its snapshot and pages through these
+# registries, so that this package never imports them: name -> part(session, actor, townhall).
+TownHallPart = Callable[[Session, User | None, TownHall], Any]
+_snapshot_parts: dict[str, TownHallPart] = {}
+_page_parts: dict[str, TownHallPart] = {}
+
+
+def register_townhall_part(name: str, *, snapshot: TownHallPart, page: TownHallPart) -> None:
+    """Add `name` to every join snapshot (JSON data, as the room's events carry it) and to the
+    context of the live page, the console and the projector (`parts[name]`, for templates)."""
+    _snapshot_parts[name] = snapshot
+    _page_parts[name] = page
+
+
+def page_parts(session: Session, actor: User | None, townhall: TownHall) -> dict[str, Any]:
+    """The registered parts of a town hall's pages, for the templates."""
+    return {name: part(session, actor, townhall) for name, part in _page_parts.items()}
+
+
 def snapshot(session: Session, actor: User | None, townhall: TownHall, *,
              moderator: bool = False) -> dict[str, Any]:
     """Everything a page needs to show the town hall as the database has it now."""
@@ -770,6 +789,8 @@ def snapshot(session: Session, actor: User | None, townhall: TownHall, *,
     if moderator:
         data["queue"] = [question_data(q, view="moderator")
                          for q in moderation_queue(session, actor, townhall)]  # type: ignore[arg-type]
+    for name, part in _snapshot_parts.items():
+        data[name] = part(session, actor, townhall)
     return data
 
 

@@ -135,6 +135,8 @@ def _live_context(townhall: TownHall, **extra: object) -> dict[str, object]:
         "channel_labels": CHANNEL_LABELS,
         "reasons": REJECT_REASONS,
         "status_actions": STATUS_ACTIONS[townhall.status],
+        # What other domains hold in the town hall (its polls), drawn by their partials.
+        "parts": services.page_parts(db.session, actor, townhall),
         **extra,
     }
 

@@ -92,7 +92,8 @@
     if (data.townhall_id === townhallId) { showPresence(data.count); }
   });
 
-  ["question", "queue", "townhall"].forEach(function (name) {
+  // `poll` and `tally`: the town hall's polls (the "Polls inside the town hall" section below).
+  ["question", "queue", "townhall", "poll", "tally"].forEach(function (name) {
     socket.on(name, function (data) {
       if (!data || data.townhall_id !== townhallId) { return; }
       if (!joined) { early.push([name, data]); return; }
@@ -106,6 +107,8 @@
     if (view === "live") {
       if (name === "question") { applyQuestion(data.question, data.seq, replayed); }
       if (name === "townhall") { applyTownhall(data); }
+      if (name === "poll") { applyPoll(data.poll, null, replayed); }
+      if (name === "tally") { applyTally(data); }
     } else {
       refreshPart();
       if (view === "moderate" && name === "queue" && data.question.status === "pending" && !replayed) {
@@ -129,6 +132,7 @@
       snapshot.mine.forEach(function (q) { mine.appendChild(ownItem(q)); });
     }
     applyTownhall(snapshot.townhall);
+    if (snapshot.polls) { applyPollSnapshot(snapshot.polls); }
     tidy();
   }
 
@@ -422,6 +426,15 @@
     } else if (form.id === "enter-form") {
       event.preventDefault();
       enterQuestion(form);
+    } else if (form.classList.contains("poll-vote-form")) {
+      if (!socket.connected) { return; }   // the plain form post still works
+      event.preventDefault();
+      votePoll(form);
+    } else if (form.classList.contains("poll-control-form")) {
+      // On the live page (officials) the plain post reloads the panel with the page.
+      if (!socket.connected || view !== "moderate") { return; }
+      event.preventDefault();
+      controlPoll(form);
     }
   });
 
@@ -496,6 +509,261 @@
       if (!ack.ok) { consoleMessage(ack.message, true); return; }
       consoleMessage(gettext("The question is entered and public."), false);
       form.reset();
+    });
+  }
+  // Polls inside the town hall ------------------------------------------------------------
+  // The live page draws the open polls with their ballot and the final results of the ones
+  // closed during the meeting, from the snapshot and the room's `poll` and `tally` events; the
+  // markup is the server's (templates/townhall/_polls.html). Votes go over the socket (`vote`),
+  // and the console's buttons over `poll_control`; without a connection the forms post.
+
+  var pollSection = document.getElementById("townhall-polls");
+  var POLL_NOTICES = {
+    after_close: gettext("Results are shown once the poll closes."),
+    hidden: gettext("Results are shown once an official releases them after the poll closes.")
+  };
+  var CONTROL_DONE = {
+    open: gettext("The poll is open for voting."), close: gettext("The poll is closed."),
+    release: gettext("The results are public.")
+  };
+
+  function pollLabels(card) {
+    var labels = {};
+    try {
+      JSON.parse(card.dataset.options || "[]").forEach(function (pair) { labels[pair[0]] = pair[1]; });
+    } catch (error) { labels = {}; }
+    return labels;
+  }
+
+  function pollBar(label, value, percent) {
+    var svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("class", "bar-track poll-bar");
+    svg.setAttribute("viewBox", "0 0 100 10");
+    svg.setAttribute("preserveAspectRatio", "none");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    var rect = document.createElementNS("http://www.w3.org/2000/svg", "rect");
+    rect.setAttribute("class", "bar-fill");
+    rect.setAttribute("height", "10");
+    rect.setAttribute("width", String(percent));
+    svg.appendChild(rect);
+    var item = el("li", "bar");
+    item.append(el("span", "bar-label", label), svg,
+      el("span", "bar-figure", value + " " + (value === 1 ? gettext("vote") : gettext("votes")) + " (" + percent + "%)"));
+    return item;
+  }
+
+  function pollResults(box, poll, labels) {
+    var closed = poll.status === "closed";
+    var parts = [el("h4", null, closed ? gettext("Final result") : gettext("Results so far"))];
+    var results = poll.results;
+    if (!results) {
+      parts.push(el("p", "poll-notice", POLL_NOTICES[poll.results_mode] || gettext(poll.results_notice || "")));
+    } else {
+      var turnout = el("p", "turnout");
+      turnout.append(el("strong", "ballot-count", String(results.ballots)),
+        " " + (results.ballots === 1 ? gettext("ballot cast.") : gettext("ballots cast.")));
+      parts.push(turnout);
+      if (results.kind === "ranked" && results.winner !== null && results.winner !== undefined) {
+        var winner = el("p", "winner", (closed ? gettext("Winner:") : gettext("Leading:")) + " ");
+        winner.appendChild(el("strong", null, labels[results.winner] || ""));
+        parts.push(winner);
+      }
+      var bars = el("ul", "bars");
+      results.options.forEach(function (item) {
+        bars.appendChild(pollBar(labels[item.id] || "", results.kind === "ranked" ? item.first_preferences : item.votes, item.percent));
+      });
+      parts.push(bars);
+    }
+    box.replaceChildren.apply(box, parts);
+  }
+
+  function pollKindText(poll) {
+    if (poll.kind === "single") { return gettext("Choose one option"); }
+    if (poll.kind === "multiple") {
+      return poll.max_choices ? gettext("Choose up to %s options").replace("%s", poll.max_choices) : gettext("Choose any options you approve of");
+    }
+    return gettext("Rank the options: 1 for your first choice") + (poll.max_choices ? " " + gettext("(up to %s)").replace("%s", poll.max_choices) : "");
+  }
+
+  function pollForm(poll, receipt) {
+    var form = el("form", "vote-form poll-vote-form");
+    form.method = "post";
+    form.noValidate = true;
+    form.action = pollSection.dataset.voteUrl.replace(/\/0$/, "/" + poll.id);
+    form.dataset.pollId = poll.id;
+    [["csrf_token", root.dataset.csrf], ["next", pollSection.dataset.next]].forEach(function (pair) {
+      var input = el("input");
+      input.type = "hidden"; input.name = pair[0]; input.value = pair[1];
+      form.appendChild(input);
+    });
+    var fieldset = el("fieldset");
+    fieldset.appendChild(el("legend", null, pollKindText(poll)));
+    poll.options.forEach(function (option) {
+      if (poll.kind === "ranked") {
+        var row = el("div", "rank-row");
+        var label = el("label", null, option.label);
+        label.htmlFor = "rank-" + option.id;
+        var select = el("select");
+        select.id = "rank-" + option.id; select.name = "rank-" + option.id;
+        select.dataset.optionId = option.id;
+        var none = el("option", null, gettext("Not ranked"));
+        none.value = "";
+        select.appendChild(none);
+        for (var n = 1; n <= (poll.max_choices || poll.options.length); n += 1) {
+          var choice = el("option", null, String(n));
+          choice.value = String(n);
+          select.appendChild(choice);
+        }
+        row.append(label, select);
+        fieldset.appendChild(row);
+      } else {
+        var check = el("label", "check");
+        var input = el("input");
+        input.type = poll.kind === "single" ? "radio" : "checkbox";
+        input.name = "choice"; input.value = String(option.id);
+        check.append(input, " " + option.label);
+        fieldset.appendChild(check);
+      }
+    });
+    var button = el("button", "button", receipt ? gettext("Change my vote") : gettext("Cast my vote"));
+    button.type = "submit";
+    var statusText = el("p", "vote-status");
+    statusText.setAttribute("role", "status");
+    form.append(fieldset, button, statusText);
+    return form;
+  }
+
+  function pollCard(poll, receipt) {
+    var card = el("article", "card townhall-poll");
+    card.id = "poll-" + poll.id;
+    card.dataset.pollId = poll.id;
+    card.dataset.status = poll.status;
+    card.dataset.kind = poll.kind;
+    card.dataset.options = JSON.stringify(poll.options.map(function (o) { return [o.id, o.label]; }));
+    if (receipt) { card.dataset.receipt = receipt; }
+    card.setAttribute("aria-labelledby", "poll-" + poll.id + "-question");
+    var heading = el("h3", null, poll.question);
+    heading.id = "poll-" + poll.id + "-question";
+    var meta = el("p", "poll-meta");
+    var page = el("a", null, gettext("The poll's page"));
+    page.href = pollSection.dataset.pollUrl.replace(/\/0$/, "/" + poll.id);
+    meta.append(poll.status === "open" ? badge(gettext("Open"), "ok") : badge(gettext("Closed")), " ", page);
+    var receiptLine = el("p", "poll-receipt", gettext("Your ballot is in the count. Your receipt code:") + " ");
+    receiptLine.appendChild(el("strong", "receipt", receipt || ""));
+    receiptLine.hidden = !receipt;
+    card.append(heading, meta, receiptLine);
+    if (poll.status === "open") {
+      if (signedIn) {
+        card.appendChild(pollForm(poll, receipt));
+      } else {
+        var signIn = el("p");
+        var link = el("a", null, gettext("Sign in"));
+        link.href = pollSection.dataset.signInUrl;
+        signIn.append(link, " " + gettext("to vote."));
+        card.appendChild(signIn);
+      }
+    } else {
+      card.appendChild(el("p", null, gettext("Voting has closed.")));
+    }
+    var box = el("div", "poll-results");
+    box.id = "poll-" + poll.id + "-results";
+    pollResults(box, poll, pollLabels(card));
+    card.appendChild(box);
+    return card;
+  }
+
+  function applyPoll(poll, receipt, replayed) {
+    if (!pollSection || !poll) { return; }
+    var list = document.getElementById("poll-cards");
+    var existing = document.getElementById("poll-" + poll.id);
+    receipt = receipt || (existing && existing.dataset.receipt) || null;
+    if (poll.status !== "open" && poll.status !== "closed") { if (existing) { existing.remove(); } return; }
+    if (existing && existing.dataset.status === poll.status) {
+      // Same state (a release, or a replay): only the results change; a half-filled ballot stays.
+      pollResults(existing.querySelector(".poll-results"), poll, pollLabels(existing));
+      return;
+    }
+    var fresh = pollCard(poll, receipt);
+    if (existing) {
+      existing.replaceWith(fresh);
+    } else if (poll.status === "open") {
+      list.prepend(fresh);
+    } else {
+      list.appendChild(fresh);
+    }
+    pollSection.hidden = false;
+    if (!replayed) {
+      announce((poll.status === "open" ? gettext("A poll is open:") : gettext("The poll has closed:")) + " " + poll.question);
+    }
+  }
+
+  function applyTally(data) {
+    var card = document.getElementById("poll-" + data.poll_id);
+    if (!card || !data.results) { return; }
+    pollResults(card.querySelector(".poll-results"), {
+      status: data.status === "closed" ? "closed" : card.dataset.status, results: data.results
+    }, pollLabels(card));
+  }
+
+  function applyPollSnapshot(polls) {
+    if (!pollSection) { return; }
+    var wanted = {};
+    polls.forEach(function (poll) { wanted[poll.id] = true; });
+    document.querySelectorAll("#poll-cards .townhall-poll").forEach(function (card) {
+      if (!wanted[Number(card.dataset.pollId)]) { card.remove(); }
+    });
+    polls.forEach(function (poll) { applyPoll(poll, poll.receipt, true); });
+    pollSection.hidden = polls.length === 0;
+  }
+
+  function readBallot(form) {
+    var selects = form.querySelectorAll("select[data-option-id]");
+    if (selects.length) {
+      var ranked = [];
+      var taken = {};
+      for (var i = 0; i < selects.length; i += 1) {
+        var rank = selects[i].value;
+        if (!rank) { continue; }
+        if (taken[rank]) { return { error: gettext("Give each rank to one option only.") }; }
+        taken[rank] = true;
+        ranked.push({ rank: Number(rank), id: Number(selects[i].dataset.optionId) });
+      }
+      ranked.sort(function (a, b) { return a.rank - b.rank; });
+      return { choices: ranked.map(function (item) { return item.id; }) };
+    }
+    return { choices: Array.prototype.map.call(form.querySelectorAll("input[name=choice]:checked"),
+      function (input) { return Number(input.value); }) };
+  }
+
+  function votePoll(form) {
+    var card = form.closest(".townhall-poll");
+    var line = form.querySelector(".vote-status");
+    var button = form.querySelector("button[type=submit]");
+    var read = readBallot(form);
+    function say(text, failed) { line.textContent = text; line.classList.toggle("error", Boolean(failed)); }
+    if (read.error) { say(read.error, true); return; }
+    button.disabled = true;
+    say(gettext("Sending your vote…"));
+    send("vote", { poll_id: Number(form.dataset.pollId), choices: read.choices, client_id: newClientId() }, function (ack) {
+      button.disabled = false;
+      if (!ack.ok) { say(ack.message || gettext("Your vote was not counted."), true); return; }
+      say((ack.replaced ? gettext("Your ballot is changed.") : gettext("Your vote is counted.")) + " " +
+        gettext("Your receipt code is %s; keep it to check your ballot is in the count.").replace("%s", ack.receipt));
+      card.dataset.receipt = ack.receipt;
+      var receiptLine = card.querySelector(".poll-receipt");
+      receiptLine.querySelector(".receipt").textContent = ack.receipt;
+      receiptLine.hidden = false;
+      button.textContent = gettext("Change my vote");
+    });
+  }
+
+  function controlPoll(form) {
+    var action = form.dataset.action;
+    send("poll_control", { poll_id: Number(form.dataset.pollId), action: action, townhall_id: townhallId }, function (ack) {
+      if (!ack.ok) { consoleMessage(ack.message, true); return; }
+      consoleMessage(CONTROL_DONE[action] || gettext("done"), false);
+      refreshPart();
     });
   }
 }());

@@ -27,3 +27,22 @@ def test_demo_polls(session):
     results = services.poll_results(session, None, closed[0])
     assert len(results["rounds"]) >= 3 and results["winner"] is not None
     assert services.recount_export(services.export_poll(session, None, closed[0])).matches
+
+
+def test_the_demo_live_town_hall_shows_its_open_poll(app, client):
+    from participation.extensions import db
+    from participation.townhall.models import TownHall
+
+    seed_demo(db.session)
+    db.session.commit()
+    live = db.session.scalar(select(TownHall).where(TownHall.status == Status.LIVE))
+    poll = db.session.scalar(select(Poll).where(Poll.townhall_id == live.id))
+    assert poll.status(utcnow()) == "open"
+    page = client.get(f"/townhalls/{live.id}").get_data(as_text=True)
+    assert f'id="poll-{poll.id}"' in page and poll.question in page
+    assert page.index(f'id="poll-{poll.id}"') < page.index('id="questions-heading"')
+    projector = client.get(f"/townhalls/{live.id}/projector").get_data(as_text=True)
+    assert f'id="projector-poll-{poll.id}"' in projector and poll.question in projector
+    assert "ballots cast" in projector
+    (shown,) = services.snapshot_polls(db.session, None, live)
+    assert shown["id"] == poll.id and shown["results"]["ballots"] > 0
