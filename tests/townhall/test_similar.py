@@ -245,3 +245,51 @@ def test_the_hint_is_computed_for_moderators_only(townhall, make_question, make_
     resident = make_user(Role.RESIDENT)
     with pytest.raises(Forbidden):
         services.possible_duplicates(db.session, resident, townhall, [pending])
+
+
+def test_a_list_seen_inside_an_uncommitted_change_is_not_kept(townhall, make_question,
+                                                              make_user, moderator):
+    waiting = make_question(townhall, ASKED)
+    resident = make_user(Role.RESIDENT)
+    services.approve_question(db.session, moderator, waiting)
+    assert [c.id for c in services.similar_questions(db.session, resident, townhall,
+                                                     ASKED)] == [waiting.id]
+    db.session.rollback()
+    take_events(db.session)
+    # The approval's sequence number is free again; the next change takes it.
+    other = make_question(townhall, "Why is the library closed on Mondays?", status="approved")
+    assert services.similar_questions(db.session, resident, townhall, ASKED) == []
+    assert [c.id for c in services.similar_questions(
+        db.session, resident, townhall, "Why is the library closed on Mondays?")] == [other.id]
+
+
+def test_after_a_long_gap_the_list_is_read_again_in_full(townhall, make_question, make_user,
+                                                         moderator, upvote):
+    resident = make_user(Role.RESIDENT)
+    first = make_question(townhall, ASKED, status="approved")
+    assert len(services.similar_questions(db.session, resident, townhall, ASKED)) == 1
+    upvote(first, 3)
+    late = make_question(townhall, "Is the number 12 bus going to run on Sundays?",
+                         status="approved")
+    from participation.realtime import services as realtime
+
+    assert realtime.subjects_since(db.session, townhall.id, 0,
+                                   services.sequence_number(db.session, townhall), limit=2) \
+        is None
+    found = services.similar_questions(db.session, resident, townhall, ASKED)
+    assert [(c.id, c.upvotes) for c in found] == [(first.id, 3), (late.id, 0)]
+
+
+def test_the_demo_console_marks_a_waiting_question_as_possibly_the_same(session):
+    from participation.accounts.models import User
+    from participation.demo import seed_demo
+    from participation.townhall.models import Status, TownHall
+
+    seed_demo(session, password="demo password 123")
+    live = session.scalar(select(TownHall).where(TownHall.status == Status.LIVE))
+    moderator = session.scalars(select(User).where(User.role == Role.MODERATOR)).first()
+    queue = services.moderation_queue(session, moderator, live)
+    hints = services.possible_duplicates(session, moderator, live, queue)
+    assert [(q.text, hints[q.id].text) for q in queue if q.id in hints] == [
+        ("When will the route 12 night bus service be restored?",
+         "Will the night bus service on route 12 be restored, and when?")]
