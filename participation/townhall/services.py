@@ -837,7 +837,9 @@ def similar_questions(session: Session, actor: User, townhall: TownHall,
 
 def check_not_already_asked(session: Session, actor: User, townhall: TownHall,
                             text: Any) -> None:
-    """Raise LooksAlreadyAsked, with the questions, when `text` looks like public ones."""
+    """Raise LooksAlreadyAsked, with the questions, when `text` looks like public ones (and
+    the town hall still takes questions: an ended one says so first)."""
+    _check_open(townhall)
     found = similar_questions(session, actor, townhall, text)
     if found:
         questions = [session.get(Question, candidate.id) for candidate in found]

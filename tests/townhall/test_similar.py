@@ -293,3 +293,34 @@ def test_the_demo_console_marks_a_waiting_question_as_possibly_the_same(session)
     assert [(q.text, hints[q.id].text) for q in queue if q.id in hints] == [
         ("When will the route 12 night bus service be restored?",
          "Will the night bus service on route 12 be restored, and when?")]
+
+
+def test_the_suggestions_and_the_hint_are_valid_html(client_as, townhall, make_question,
+                                                      tmp_path):
+    from tests.web.test_valid_html import nu_errors
+
+    make_question(townhall, ASKED, status="approved")
+    make_question(townhall, "Is the number 12 bus going to run on Sundays?")
+    http = client_as(Role.RESIDENT)
+    token = csrf_token(http, f"/townhalls/{townhall.id}")
+    offered = _ask(http, townhall, token, ASKED, client_id="c-1")
+    assert 'id="ask-anyway-form"' in offered.get_data(as_text=True)
+    console = client_as(Role.MODERATOR).get(f"/townhalls/{townhall.id}/moderate")
+    assert "Possibly the same as" in console.get_data(as_text=True)
+    files = []
+    for name, response in (("offered", offered), ("console", console)):
+        file = tmp_path / f"{name}.html"
+        file.write_bytes(response.get_data())
+        files.append(file)
+    assert nu_errors(files) == []
+
+
+def test_limit_similar_comes_from_the_environment(monkeypatch, tmp_path):
+    from participation.config import InsecureConfiguration, from_environment
+
+    assert from_environment(str(tmp_path))["LIMIT_SIMILAR"] == "60 per minute;600 per hour"
+    monkeypatch.setenv("LIMIT_SIMILAR", "10 per minute")
+    assert from_environment(str(tmp_path))["LIMIT_SIMILAR"] == "10 per minute"
+    monkeypatch.setenv("LIMIT_SIMILAR", "often")
+    with pytest.raises(InsecureConfiguration, match="LIMIT_SIMILAR must be a rate limit"):
+        from_environment(str(tmp_path))
