@@ -121,7 +121,7 @@ def from_environment(instance_path: str) -> dict[str, Any]:
 
 # The limits a meeting on one address meets first: settable from the environment.
 ROOM_LIMITS = ("LIMIT_SIGN_IN", "LIMIT_SIGN_IN_FAILED", "LIMIT_SIGN_IN_FAILED_ACCOUNT",
-               "LIMIT_REGISTER", "LIMIT_VOTE")
+               "LIMIT_REGISTER", "LIMIT_VOTE", "LIMIT_SIMILAR")
 
 
 def _limit_setting(name: str) -> str:
@@ -198,6 +198,9 @@ DEFAULTS: dict[str, Any] = {
     "LIMIT_ASK": "5 per minute;30 per hour",
     "LIMIT_UPVOTE": "60 per minute",
     "LIMIT_VOTE": "30 per minute",
+    # "Already asked?" look-ups by one account while it writes a question (the page asks at
+    # most once per pause in typing).
+    "LIMIT_SIMILAR": "60 per minute;600 per hour",
     # "Forgot the password" requests, per client address and per address asked for; each
     # account also gets at most 3 reset mails an hour, counted in the database.
     "LIMIT_PASSWORD_RESET": "5 per minute;20 per hour",

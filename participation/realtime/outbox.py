@@ -34,6 +34,11 @@ def hold_for_emit(session: Session, entry: Any) -> None:
     session.info.setdefault(_OUTBOX, []).append(entry)
 
 
+def holds_events(session: Session) -> bool:
+    """Whether this session recorded events it has not yet committed and sent."""
+    return bool(session.info.get(_OUTBOX))
+
+
 def take_events(session: Session) -> list[Any]:
     """The events recorded in this session since the last call, in sequence order."""
     return session.info.pop(_OUTBOX, [])

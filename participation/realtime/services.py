@@ -119,3 +119,16 @@ def events_since(session: Session, townhall_id: int, since: int,
                Event.audience.in_(list(audiences)))
         .order_by(Event.seq)
     ))
+
+
+def subjects_since(session: Session, townhall_id: int, since: int, until: int,
+                   limit: int = REPLAY_LIMIT) -> set[str] | None:
+    """What the events after `since`, up to `until`, were about (their `subject`s): for a
+    cache of the town hall's state to catch up by reloading only those. None when more than
+    `limit` events came in between, and reloading everything is simpler."""
+    if until - since > limit:
+        return None
+    return {subject for subject in session.scalars(
+        select(Event.subject).where(Event.townhall_id == townhall_id, Event.seq > since,
+                                    Event.seq <= until, Event.subject.is_not(None)))
+            if subject}

@@ -38,6 +38,8 @@ def seed_townhalls(session: Session, accounts: DemoAccounts) -> None:
     q_written = ask(session, rosa, live, text="Can you publish the spreadsheet behind the "
                     "transit figures?")
     ask(session, lee, live, text="Are libraries keeping their Sunday opening hours?")
+    # Waiting, and much like the transit question: the console says "possibly the same as".
+    ask(session, sam, live, text="When will the route 12 night bus service be restored?")
     for question in (q_transit, q_parks, q_housing, q_answered_live, q_written):
         services.approve_question(session, moderator, question)
     services.set_upvote(session, sam, q_transit, True)

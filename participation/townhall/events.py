@@ -204,3 +204,17 @@ def enter_question(payload: dict[str, Any]) -> dict[str, Any]:
     answer = {"question": services.question_data(question, view="moderator")}
     commit_and_emit(db.session)
     return answer
+
+
+@on("similar")
+@acknowledged
+def similar(payload: dict[str, Any]) -> dict[str, Any]:
+    """A resident writing a question asks which public questions look the same ("Already
+    asked?"); only the asker hears the answer, best first. Nothing changes, so nothing is sent
+    to anyone else. Limited per account (LIMIT_SIMILAR); visitors, who may not ask, may not
+    look either."""
+    actor = _signed_in("townhall.ask")
+    townhall = _townhall(payload, actor)
+    hit_limit("LIMIT_SIMILAR", f"user:{actor.id}")
+    found = services.similar_questions(db.session, actor, townhall, payload.get("text"))
+    return {"questions": [candidate.data() for candidate in found]}

@@ -60,6 +60,8 @@ class AskForm(FlaskForm):
     text = TextAreaField(_l("Your question"), validators=[DataRequired()])
     anonymous = BooleanField(_l("Ask anonymously (moderators still see who asked)"))
     client_id = HiddenField()
+    # Sent by "Ask anyway", after the form showed similar questions already asked.
+    ask_anyway = HiddenField()
 
 
 class UpvoteForm(FlaskForm):

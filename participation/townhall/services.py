@@ -26,16 +26,18 @@ from participation.errors import Closed, Conflict, Forbidden, InvalidInput, NotF
 from participation.mail.services import Attachment, absolute_url
 from participation.notices import notify_each
 from participation.notifications.services import register_visibility
-from participation.realtime.outbox import MODERATORS, PUBLIC, user_audience
+from participation.realtime.outbox import MODERATORS, PUBLIC, holds_events, user_audience
 from participation.realtime.services import (
     current_seq,
     record_event,
     start_sequence,
+    subjects_since,
     withdraw_public_events,
 )
 from participation.security.headers import EMBED_HOSTS
 from participation.security.permissions import can, require
 from participation.security.sanitize import clean_text, render_markdown
+from participation.townhall import similar
 from participation.townhall.ics import townhall_calendar
 from participation.townhall.models import (
     CHANNEL_LABELS,
@@ -752,6 +754,114 @@ def _record_question(session: Session, question: Question, *, was_public: bool =
         record_event(session, tid, "question",
                      {"question": question_data(question, view="author")},
                      user_audience(question.author_id), subject=subject)
+
+
+# "Already asked?"
+
+
+class LooksAlreadyAsked(Conflict):
+    """A question about to be asked looks like public ones: the asker sees them first (the
+    form without scripts; the live page shows them while the question is written)."""
+
+    def __init__(self, questions: list[Question]) -> None:
+        super().__init__(_("This looks already asked. Upvote one of these, or ask anyway."))
+        self.questions = questions
+
+
+def _similar_candidates(session: Session, townhall: TownHall) -> list[similar.Candidate]:
+    """The town hall's public questions, reduced for comparing, as of its sequence number.
+
+    The cached list catches up from the event log: only questions named by events since it was
+    made are read again (a few rows while a meeting goes on), or all after a long gap.
+    """
+    # Read before the questions: the list is then at least as new as the number it is kept at.
+    seq = current_seq(session, townhall.id)
+    cache = similar.candidate_cache(session.get_bind())
+    entry = cache.get(townhall.id)
+    if entry is not None and entry[0] == seq:
+        return entry[2]
+    changed = None
+    if entry is not None and entry[0] < seq:
+        subjects = subjects_since(session, townhall.id, entry[0], seq)
+        if subjects is not None:
+            changed = sorted({int(ident) for kind, _, ident in
+                              (subject.partition(":") for subject in subjects)
+                              if kind == "question" and ident.isdigit()})
+    if changed is None:
+        candidates: dict[int, similar.Candidate] = {}
+        rows = _candidate_rows(session, townhall, None)
+    else:
+        candidates = dict(entry[1])  # type: ignore[index]
+        rows = _candidate_rows(session, townhall, changed) if changed else []
+        for qid in changed:
+            candidates.pop(qid, None)
+    for qid, text, upvotes, status, author_id in rows:
+        if status not in (QuestionStatus.APPROVED, QuestionStatus.ANSWERED):
+            continue
+        known = entry[1].get(qid) if entry is not None else None
+        normalized = known.normalized if known is not None and known.text == text else None
+        candidates[qid] = similar.Candidate(
+            id=qid, text=text, upvotes=upvotes, status=status.value, author_id=author_id,
+            normalized=normalized if normalized is not None else similar.normalize(text),
+            sorted_words=known.sorted_words if normalized is not None else "")
+    # A transaction that recorded events may still roll back, and its numbers then be handed
+    # to other changes: what it sees is not kept.
+    if holds_events(session):
+        return list(candidates.values())
+    return cache.put(townhall.id, seq, candidates)
+
+
+def _candidate_rows(session: Session, townhall: TownHall,
+                    ids: list[int] | None) -> list[Any]:
+    stmt = select(Question.id, Question.text, Question.upvote_count, Question.status,
+                  Question.author_id).where(Question.townhall_id == townhall.id)
+    if ids is None:
+        stmt = stmt.where(Question.status.in_([QuestionStatus.APPROVED,
+                                               QuestionStatus.ANSWERED]))
+    else:
+        stmt = stmt.where(Question.id.in_(ids))
+    return list(session.execute(stmt).all())
+
+
+def similar_questions(session: Session, actor: User, townhall: TownHall,
+                      text: Any) -> list[similar.Candidate]:
+    """Up to three public questions (approved or answered) of this town hall that look like
+    `text`, best first: what a resident writing a question is shown. Only someone who may ask
+    here may look; never a pending, rejected or merged question, nor another town hall's."""
+    require(actor, "townhall.ask", townhall)
+    require(actor, "townhall.view", townhall)
+    text = _check_question_text(townhall, text)
+    return [candidate for candidate, _score in similar.best_matches(
+        similar.normalize(text), _similar_candidates(session, townhall))]
+
+
+def check_not_already_asked(session: Session, actor: User, townhall: TownHall,
+                            text: Any) -> None:
+    """Raise LooksAlreadyAsked, with the questions, when `text` looks like public ones (and
+    the town hall still takes questions: an ended one says so first)."""
+    _check_open(townhall)
+    found = similar_questions(session, actor, townhall, text)
+    if found:
+        questions = [session.get(Question, candidate.id) for candidate in found]
+        raise LooksAlreadyAsked([q for q in questions if q is not None])
+
+
+def possible_duplicates(session: Session, actor: User, townhall: TownHall,
+                        queue: Iterable[Question]) -> dict[int, Question]:
+    """For each pending question in `queue`, the public question it most looks like, if any:
+    "possibly the same as #N" in the moderators' queue, with merging into it one click away."""
+    require(actor, "townhall.moderate", townhall)
+    candidates = _similar_candidates(session, townhall)
+    found: dict[int, int] = {}
+    for question in queue:
+        best = similar.best_matches(similar.normalize(question.text), candidates, limit=1)
+        if best:
+            found[question.id] = best[0][0].id
+    if not found:
+        return {}
+    public = {q.id: q for q in session.scalars(
+        select(Question).where(Question.id.in_(sorted(set(found.values())))))}
+    return {qid: public[other] for qid, other in found.items() if other in public}
 
 
 # The joint view of a town hall for a joining client, and the public ledger

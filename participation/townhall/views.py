@@ -11,9 +11,9 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from participation.errors import InvalidInput
+from participation.errors import DomainError, InvalidInput
 from participation.extensions import db
-from participation.forms import ConfirmForm, handle_form, show_on_field
+from participation.forms import ConfirmForm, handle_form, show_domain_error, show_on_field
 from participation.realtime.outbox import commit_and_emit
 from participation.security.permissions import can, require
 from participation.security.ratelimit import hit_limit
@@ -173,27 +173,44 @@ def remind(townhall_id: int) -> ResponseReturnValue:
 @bp.route("/<int:townhall_id>/questions", methods=["POST"])
 @login_required
 def ask(townhall_id: int) -> ResponseReturnValue:
+    """Ask a question. A first submit whose text looks like public questions shows them
+    instead ("Already asked?"), each with its upvote button, and "Ask anyway" sends it."""
     townhall = _load(townhall_id)
     form = AskForm()
 
     def ask_question() -> None:
         require(current_user, "townhall.ask", townhall)
-        if services.find_retried_question(db.session, current_user, townhall,
-                                          form.client_id.data or None) is None:
+        retried = services.find_retried_question(db.session, current_user, townhall,
+                                                 form.client_id.data or None)
+        if retried is None and form.ask_anyway.data != "1":
+            hit_limit("LIMIT_SIMILAR", f"user:{current_user.id}")
+            services.check_not_already_asked(db.session, current_user, townhall,
+                                             form.text.data or "")
+        if retried is None:
             hit_limit("LIMIT_ASK", f"user:{current_user.id}")
         services.ask_question(db.session, current_user, townhall,
                               text=form.text.data or "",
                               anonymous=bool(form.anonymous.data),
                               client_id=form.client_id.data or None)
 
+    def render(**extra: object) -> str:
+        return render_template(
+            "townhall/live.html",
+            **_live_context(townhall, ask_form=form,
+                            reminded=services.has_reminder(db.session, current_user, townhall),
+                            **extra))
+
+    def offer_similar(error: DomainError) -> ResponseReturnValue | None:
+        if isinstance(error, services.LooksAlreadyAsked):
+            return render(similar=error.questions)
+        show_domain_error(form, error)
+        return None
+
     return handle_form(
         form, ask_question, commit=commit_and_emit,
         flash_message=_("Thank you. Your question is awaiting moderation."),
         success=lambda _result: redirect(url_for("townhall.show", townhall_id=townhall.id)),
-        render=lambda: render_template(
-            "townhall/live.html",
-            **_live_context(townhall, ask_form=form,
-                            reminded=services.has_reminder(db.session, current_user, townhall))),
+        render=render, on_error=offer_similar,
     )
 
 
@@ -215,8 +232,10 @@ def upvote(townhall_id: int, question_id: int) -> Response:
 
 def _console_context(townhall: TownHall, **extra: object) -> dict[str, object]:
     context = _live_context(townhall)
+    queue = services.moderation_queue(db.session, current_user, townhall)
     context.update(
-        queue=services.moderation_queue(db.session, current_user, townhall),
+        queue=queue,
+        duplicates=services.possible_duplicates(db.session, current_user, townhall, queue),
         ledger=services.ledger(db.session, townhall),
         moderate_form=ModerateForm(formdata=None),
         enter_form=extra.pop("enter_form", None) or EnterQuestionForm(formdata=None),

@@ -400,6 +400,92 @@
     });
   }
 
+  // "Already asked?" ---------------------------------------------------------------------
+  // While a resident writes a question, the public questions that look like it (socket
+  // `similar`, once typing pauses), each with its upvote button: the upvote-form handler below
+  // sends it, and showSimilarUpvote keeps the suggestion's button in step. Asking is never
+  // blocked here; the form without scripts shows the same list after a first submit.
+
+  var SIMILAR_DELAY = 300;   // ms of quiet typing before asking
+  var SIMILAR_MIN = 10;      // characters before anything is worth comparing
+  var similarTimer = null;
+  var similarAsked = 0;      // number of the latest look-up: older answers are dropped
+
+  function watchSimilar(form) {
+    var text = form.querySelector("textarea[name=text]");
+    if (!text || !document.getElementById("similar")) { return; }
+    var maxLength = Number(form.dataset.maxLength) || 0;
+    text.addEventListener("input", function () {
+      window.clearTimeout(similarTimer);
+      similarTimer = window.setTimeout(function () { lookUpSimilar(text.value, maxLength); }, SIMILAR_DELAY);
+    });
+    form.addEventListener("submit", function () {
+      window.clearTimeout(similarTimer);
+      similarAsked += 1;
+      showSimilar([]);
+    });
+  }
+
+  function lookUpSimilar(value, maxLength) {
+    similarAsked += 1;
+    var asked = similarAsked;
+    var text = value.trim();
+    if (text.length < SIMILAR_MIN || (maxLength && text.length > maxLength)) { showSimilar([]); return; }
+    send("similar", { townhall_id: townhallId, text: text }, function (ack) {
+      if (asked !== similarAsked) { return; }
+      showSimilar(ack.ok ? ack.questions : []);
+    });
+  }
+
+  function showSimilar(questions) {
+    var section = document.getElementById("similar");
+    var list = document.getElementById("similar-list");
+    if (!section || !list) { return; }
+    var anyway = document.getElementById("ask-anyway-form");
+    if (anyway) { anyway.remove(); }
+    var before = Array.prototype.map.call(list.children, function (item) { return item.dataset.id; }).join(",");
+    var focused = list.contains(document.activeElement);
+    list.textContent = "";
+    questions.forEach(function (q) { list.appendChild(similarItem(q)); });
+    section.hidden = questions.length === 0;
+    var after = questions.map(function (q) { return String(q.id); }).join(",");
+    if (questions.length && after !== before && !focused) {
+      announce(gettext("Already asked?") + " " + questions.length + " " + gettext("similar questions are shown below the form."));
+    }
+  }
+
+  function similarItem(q) {
+    var item = el("li", "question question--similar");
+    item.id = "similar-q" + q.id;
+    item.dataset.id = q.id;
+    item.appendChild(el("p", "question-text", q.text));
+    var meta = el("p", "question-meta");
+    if (q.status === "answered") { meta.appendChild(badge(gettext("Answered"), "ok")); meta.append(" "); }
+    var votes = el("span", "question-votes");
+    votes.appendChild(el("span", "count", String(q.upvotes)));
+    votes.append(" " + (q.upvotes === 1 ? gettext("upvote") : gettext("upvotes")));
+    meta.appendChild(votes);
+    item.appendChild(meta);
+    if (q.status === "approved" && status !== gettext("Ended") && !isOwn(q)) {
+      item.appendChild(upvoteForm(q));
+    }
+    return item;
+  }
+
+  function showSimilarUpvote(id, ack) {
+    var item = document.getElementById("similar-q" + id);
+    if (!item) { return; }
+    var button = item.querySelector(".upvote");
+    if (button) {
+      button.setAttribute("aria-pressed", ack.value ? "true" : "false");
+      button.firstChild.textContent = ack.value ? gettext("Upvoted") : gettext("Upvote");
+      item.querySelector("input[name=value]").value = ack.value ? "false" : "true";
+    }
+    item.querySelector(".count").textContent = String(ack.upvotes);
+  }
+
+  if (askForm) { watchSimilar(askForm); }
+
   root.addEventListener("submit", function (event) {
     var form = event.target;
     if (form.classList.contains("upvote-form")) {
@@ -418,6 +504,7 @@
           item.querySelector(".count").textContent = String(ack.upvotes);
           tidy();
         }
+        showSimilarUpvote(id, ack);
         announce(ack.value ? gettext("Upvoted.") : gettext("Upvote taken back."));
       });
     } else if (form.classList.contains("mod-form")) {
