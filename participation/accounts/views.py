@@ -65,8 +65,12 @@ SIGN_IN_FAILED = "That email and password do not match an active account."
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit(configured_limit("LIMIT_REGISTER"), methods=["POST"])
 def register() -> ResponseReturnValue:
+    """A new account: the address, a name and a password, nothing more. The answer is the same
+    for an address already known (no account enumeration), so registering does not sign in:
+    the sign-in page comes next, keeping `next` (a join link's town hall, say)."""
+    next_url = safe_next_url(request.values.get("next"), "")
     if current_user.is_authenticated:
-        return redirect(url_for("home.index"))
+        return redirect(next_url or url_for("home.index"))
     form = RegisterForm()
     return handle_form(
         form,
@@ -78,8 +82,8 @@ def register() -> ResponseReturnValue:
             locale=str(get_locale() or ""),
         ),
         flash_message=_(REGISTERED_MESSAGE),
-        success=lambda _result: redirect(url_for("accounts.sign_in")),
-        render=lambda: render_template("accounts/register.html", form=form),
+        success=lambda _result: redirect(url_for("accounts.sign_in", next=next_url or None)),
+        render=lambda: render_template("accounts/register.html", form=form, next_url=next_url),
     )
 
 
