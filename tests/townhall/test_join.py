@@ -63,14 +63,40 @@ def test_what_a_person_types_is_read_as_a_code(typed, expected):
     assert services.normalize_join_code(typed) == expected
 
 
-def test_migration_gave_codes_to_town_halls_that_existed(app):
-    """Town halls made before 0012 got codes in the migration itself (a data step run on this
-    database's dialect): the schema tests build from the migrations keeps the index unique."""
-    from sqlalchemy import inspect
+def test_the_migration_gives_codes_to_town_halls_that_existed(backend, tmp_path):
+    """0012 fills a code for every town hall already there, in its own data step, and the
+    unique index holds them; downgrading removes the column again."""
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import inspect, text
 
-    indexes = {i["name"]: i for i in inspect(db.engine).get_indexes("townhalls")}
+    from participation import create_app
+    from tests.conftest import base_config
+
+    if backend != "sqlite":
+        pytest.skip("the suite's PostgreSQL database is shared; run on a scratch one")
+    app = create_app(base_config(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'old.db'}",
+                                 INSTANCE_PATH=str(tmp_path)))
+    with app.app_context():
+        upgrade(revision="0011_reminders")
+        with db.engine.begin() as conn:
+            for n in range(40):
+                conn.execute(text(
+                    "INSERT INTO townhalls (title, description, description_html, starts_at, "
+                    "ends_at, allow_anonymous, question_max_length, is_public, status, "
+                    "created_at) VALUES (:title, '', '', '2026-01-01 10:00:00', "
+                    "'2026-01-01 11:00:00', 1, 300, 1, 'ended', '2026-01-01 09:00:00')"),
+                    {"title": f"Old hall {n}"})
+        upgrade()
+        with db.engine.connect() as conn:
+            codes = list(conn.execute(text("SELECT join_code FROM townhalls")).scalars())
+        indexes = {i["name"]: i for i in inspect(db.engine).get_indexes("townhalls")}
+        downgrade(revision="0011_reminders")
+        columns = {c["name"] for c in inspect(db.engine).get_columns("townhalls")}
+        db.engine.dispose()
+    assert len(codes) == len(set(codes)) == 40
+    assert all(services.normalize_join_code(code) == code for code in codes)
     assert indexes["ix_townhalls_join_code"]["unique"]
-    assert indexes["ix_townhalls_join_code"]["column_names"] == ["join_code"]
+    assert "join_code" not in columns
 
 
 def location(response) -> str:
