@@ -252,3 +252,16 @@ def test_the_join_pages_come_in_spanish(client, make_townhall):
     assert "Esta asamblea es para residentes con cuenta" in unescape(page)
     assert "¿Tiene un código?" in unescape(client.get("/townhalls", headers=headers)
                                             .get_data(as_text=True))
+
+
+def test_the_demos_town_halls_have_codes_that_lead_to_them(session, client):
+    from participation.demo import seed_demo
+    from participation.townhall.models import TownHall
+
+    seed_demo(session, password="demo password 123")
+    session.commit()
+    halls = session.query(TownHall).all()
+    assert len(halls) >= 3 and len({t.join_code for t in halls}) == len(halls)
+    for townhall in halls:
+        assert services.normalize_join_code(townhall.join_code) == townhall.join_code
+        assert location(client.get(f"/j/{townhall.join_code}")) == f"/townhalls/{townhall.id}"
