@@ -265,3 +265,54 @@ def test_the_demos_town_halls_have_codes_that_lead_to_them(session, client):
     for townhall in halls:
         assert services.normalize_join_code(townhall.join_code) == townhall.join_code
         assert location(client.get(f"/j/{townhall.join_code}")) == f"/townhalls/{townhall.id}"
+
+
+def test_the_confirmation_link_of_a_registration_from_the_short_link_leads_back(
+        client, make_townhall):
+    """Voting needs a confirmed address by default: confirming on the phone, from the mail,
+    ends on the town hall the resident registered to join."""
+    from urllib.parse import urlsplit
+
+    from sqlalchemy import select
+
+    from participation.mail.models import OutgoingMail
+
+    private = make_townhall(is_public=False)
+    live = f"/townhalls/{private.id}"
+    email = "door@example.test"
+    client.post("/register", data={"csrf_token": csrf_token(client, "/register"), "email": email,
+                                   "display_name": "At the door", "password": PASSWORD,
+                                   "next": live})
+    db.session.rollback()
+    mail = db.session.scalars(select(OutgoingMail).where(OutgoingMail.to_address == email)).one()
+    link = urlsplit(re.search(r"https?://\S+", mail.text_body).group(0))
+    assert link.query == f"next=/townhalls/{private.id}"
+    # Pressed before signing in: the sign-in page, and then the town hall.
+    page = client.get(f"{link.path}?{link.query}").get_data(as_text=True)
+    assert f'name="next" value="{live}"' in page
+    pressed = client.post(link.path, data={"csrf_token": csrf_token(client, link.path),
+                                           "next": live})
+    assert location(pressed) == f"/login?next={live}"
+    assert location(sign_in(client, email, next_url=live)) == live
+    assert db.session.query(User).filter_by(email=email).one().email_confirmed_at is not None
+
+
+@pytest.mark.parametrize(("asked", "expected"), [
+    ("/townhalls", "/townhalls"), ("https://evil.example/", "/account"),
+    ("//evil.example/", "/account")])
+def test_a_signed_in_resident_confirming_goes_on_to_next_and_never_off_the_site(
+        client, make_user, asked, expected):
+    from sqlalchemy import select
+
+    from participation.accounts import services as accounts
+    from participation.mail.models import OutgoingMail
+
+    user = make_user(confirmed=False)
+    sign_in(client, user.email)
+    accounts.resend_email_confirmation(db.session, db.session.get(User, user.id))
+    db.session.commit()
+    body = db.session.scalars(select(OutgoingMail.text_body)
+                              .where(OutgoingMail.to_address == user.email)).one()
+    path = re.search(r"https?://[^/\s]+(/account/confirm/[^\s?]+)", body).group(1)
+    pressed = client.post(path, data={"csrf_token": csrf_token(client, path), "next": asked})
+    assert location(pressed) == expected
