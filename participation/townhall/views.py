@@ -328,9 +328,11 @@ def transcript(townhall_id: int) -> str:
 
 @bp.app_template_global("join_link")
 def join_link(townhall: TownHall) -> dict[str, object]:
-    """What `townhall/_join_link.html` shows: the short link, its code and its QR code."""
+    """What `townhall/_join_link.html` shows: the short link (and where a line may break in
+    it: before its `/j/<code>`), its code and its QR code."""
     link = services.join_link(townhall)
-    return {"url": link, "code": townhall.join_code,
+    site, _slash_j, _code = link.rpartition("/j/")
+    return {"url": link, "site": site, "path": link.removeprefix(site), "code": townhall.join_code,
             "qr": join_qr_svg(link, _("QR code of the join link %(link)s", link=link))}
 
 

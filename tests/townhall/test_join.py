@@ -218,6 +218,13 @@ def test_projector_and_console_show_the_short_link_code_and_qr_code(client, clie
         assert "<script" not in section
 
 
+def test_an_ended_town_halls_projector_no_longer_invites_people_in(client, make_townhall):
+    ended = make_townhall(Status.ENDED)
+    html = client.get(f"/townhalls/{ended.id}/projector").get_data(as_text=True)
+    assert "This town hall has ended" in html
+    assert 'class="join-link"' not in html and ended.join_code not in html
+
+
 def test_the_short_link_uses_public_url_when_set(app, client, townhall, monkeypatch):
     monkeypatch.setitem(app.config, "PUBLIC_URL", "https://town.example.org")
     html = client.get(f"/townhalls/{townhall.id}/projector").get_data(as_text=True)
