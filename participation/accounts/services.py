@@ -230,15 +230,17 @@ def end_all_sessions(session: Session, user: User, *, reason: str = "signed_out"
 
 
 def sign_up(session: Session, *, email: str, display_name: str, password: str,
-            locale: str | None = None) -> User | None:
+            locale: str | None = None, next_path: str | None = None) -> User | None:
     """Registration from the site: the account, and a link mailed to confirm its address, in
-    `locale` (the language the page was read in, kept as the account's).
+    `locale` (the language the page was read in, kept as the account's). `next_path` (a path
+    on this site, checked by the caller) is where the confirmed account goes on: the town hall
+    it registered to join, say.
 
     None (and no mail) when the address is taken, as `register_user` says."""
     user = register_user(session, email=email, display_name=display_name, password=password)
     if user is not None:
         user.locale = supported(locale)
-        _send_link(session, user, TokenPurpose.CONFIRM_EMAIL, user.email)
+        _send_link(session, user, TokenPurpose.CONFIRM_EMAIL, user.email, next_path=next_path)
     return user
 
 
@@ -301,7 +303,8 @@ def _links_sent_lately(session: Session, user: User, purposes: tuple[TokenPurpos
         AccountToken.created_at > since)) or 0
 
 
-def _send_link(session: Session, user: User, purpose: TokenPurpose, to: str) -> AccountToken:
+def _send_link(session: Session, user: User, purpose: TokenPurpose, to: str, *,
+               next_path: str | None = None) -> AccountToken:
     """Store a link's row and queue its mail (sent after the commit; once per link)."""
     now = utcnow()
     row = AccountToken(user_id=user.id, purpose=purpose, email=to, created_at=now,
@@ -316,7 +319,8 @@ def _send_link(session: Session, user: User, purpose: TokenPurpose, to: str) -> 
     template, subject = _LINK_MAIL[purpose]
     queue_mail(session, to=to, template=template, key=f"account-link:{row.id}",
                subject=_l(subject), locale=user.locale or DEFAULT_LOCALE, recipient_id=user.id,
-               link=absolute_url(endpoint, token=token), name=user.display_name,
+               link=absolute_url(endpoint, token=token, next=next_path or None),
+               name=user.display_name,
                purpose=purpose.value,
                hours=int(LINK_LIFETIME[purpose].total_seconds() // 3600))
     return row

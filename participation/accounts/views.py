@@ -65,8 +65,12 @@ SIGN_IN_FAILED = "That email and password do not match an active account."
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit(configured_limit("LIMIT_REGISTER"), methods=["POST"])
 def register() -> ResponseReturnValue:
+    """A new account: the address, a name and a password, nothing more. The answer is the same
+    for an address already known (no account enumeration), so registering does not sign in:
+    the sign-in page comes next, keeping `next` (a join link's town hall, say)."""
+    next_url = safe_next_url(request.values.get("next"), "")
     if current_user.is_authenticated:
-        return redirect(url_for("home.index"))
+        return redirect(next_url or url_for("home.index"))
     form = RegisterForm()
     return handle_form(
         form,
@@ -76,10 +80,11 @@ def register() -> ResponseReturnValue:
             display_name=form.display_name.data or "",
             password=form.password.data or "",
             locale=str(get_locale() or ""),
+            next_path=next_url or None,
         ),
         flash_message=_(REGISTERED_MESSAGE),
-        success=lambda _result: redirect(url_for("accounts.sign_in")),
-        render=lambda: render_template("accounts/register.html", form=form),
+        success=lambda _result: redirect(url_for("accounts.sign_in", next=next_url or None)),
+        render=lambda: render_template("accounts/register.html", form=form, next_url=next_url),
     )
 
 
@@ -267,21 +272,24 @@ def confirm_email(token: str) -> ResponseReturnValue:
     except InvalidInput as error:
         return _link_refused(error, "email")
     return render_template("accounts/confirm_email.html", link=link, form=ConfirmForm(),
-                           token=token)
+                           token=token, next_url=safe_next_url(request.args.get("next"), ""))
 
 
 @bp.route("/account/confirm/<token>", methods=["POST"])
 def confirmed_email(token: str) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit():
         abort(400)
+    # Where registration was headed (a town hall's join link, say), carried in the mailed link.
+    next_url = safe_next_url(request.form.get("next"), "")
 
     def confirmed(link: AccountToken) -> Response:
         if link.purpose is TokenPurpose.CHANGE_EMAIL:
             flash(_("Your email address is now %(email)s.", email=link.email), "success")
         else:
             flash(_("Thank you: your email address is confirmed."), "success")
-        return redirect(url_for("accounts.account" if current_user.is_authenticated
-                                else "accounts.sign_in"))
+        if current_user.is_authenticated:
+            return redirect(next_url or url_for("accounts.account"))
+        return redirect(url_for("accounts.sign_in", next=next_url or None))
 
     def refused(error: DomainError) -> ResponseReturnValue:
         if isinstance(error, InvalidInput | Conflict):

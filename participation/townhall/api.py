@@ -14,7 +14,8 @@ from participation.web import page_arguments, request_actor
 
 OPENAPI_SCHEMAS["TownHallSummary"] = {
     "type": "object",
-    "required": ["id", "title", "status", "starts_at", "ends_at", "url"],
+    "required": ["id", "title", "status", "starts_at", "ends_at", "url", "join_code",
+                 "join_url"],
     "properties": {
         "id": {"type": "integer"},
         "title": {"type": "string"},
@@ -22,6 +23,10 @@ OPENAPI_SCHEMAS["TownHallSummary"] = {
         "starts_at": {"type": "string", "format": "date-time"},
         "ends_at": {"type": "string", "format": "date-time"},
         "url": {"type": "string"},
+        "join_code": {"type": "string", "pattern": "^[A-HJKMNP-Z2-9]{6}$",
+                      "description": "The short code shown in the room"},
+        "join_url": {"type": "string",
+                     "description": "The short join link (`/j/<code>`), as the projector shows it"},
     },
 }
 OPENAPI_SCHEMAS["TownHallQuestion"] = {
@@ -63,6 +68,8 @@ def _summary(townhall: TownHall) -> dict[str, Any]:
         "starts_at": townhall.starts_at.isoformat(),
         "ends_at": townhall.ends_at.isoformat(),
         "url": url_for("townhall.show", townhall_id=townhall.id, _external=True),
+        "join_code": townhall.join_code,
+        "join_url": services.join_link(townhall),
     }
 
 

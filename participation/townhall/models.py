@@ -58,6 +58,10 @@ REJECT_REASONS = {
     "other": N_("Other"),
 }
 
+# Join codes: no 0/O, 1/I/L, so what the room reads off the screen is what it types.
+JOIN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+JOIN_CODE_LENGTH = 6
+
 # The question statuses everyone may see.
 PUBLIC_STATUSES = (QuestionStatus.APPROVED, QuestionStatus.ANSWERED, QuestionStatus.MERGED)
 
@@ -76,6 +80,9 @@ class TownHall(Base):
     question_max_length: Mapped[int] = mapped_column(default=300)
     # Private town halls are for signed-in accounts only; visitors may watch public ones.
     is_public: Mapped[bool] = mapped_column(default=True)
+    # The short code of its join link (`/j/<code>`), shown on the room's screen; see
+    # `services.new_join_code`.
+    join_code: Mapped[str] = mapped_column(String(JOIN_CODE_LENGTH), unique=True, index=True)
     status: Mapped[Status] = mapped_column(_enum(Status), default=Status.SCHEDULED)
     # The question being answered now; no foreign key, so questions and town halls do not depend
     # on each other when created or deleted.

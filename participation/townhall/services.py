@@ -7,6 +7,8 @@ in the same transaction; the caller commits and then emits (`commit_and_emit`).
 
 from __future__ import annotations
 
+import re
+import secrets
 import statistics
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -41,6 +43,8 @@ from participation.townhall import similar
 from participation.townhall.ics import townhall_calendar
 from participation.townhall.models import (
     CHANNEL_LABELS,
+    JOIN_CODE_ALPHABET,
+    JOIN_CODE_LENGTH,
     PUBLIC_STATUSES,
     REJECT_REASONS,
     Channel,
@@ -139,11 +143,63 @@ def create_townhall(session: Session, actor: User, *, title: str, description: s
         livestream_url=livestream_url, allow_anonymous=allow_anonymous,
         question_max_length=question_max_length)
     townhall = TownHall(**fields, is_public=is_public, status=Status.SCHEDULED,
-                        created_by_id=actor.id)
+                        created_by_id=actor.id, join_code=new_join_code(session))
     session.add(townhall)
     session.flush()
     start_sequence(session, townhall.id)
     return townhall
+
+
+# Join codes
+
+# Tries before giving up: with 31^6 (about 887 million) codes, a second try is already rare.
+JOIN_CODE_TRIES = 20
+# What a person may type between or around the characters of a code.
+_JOIN_CODE_SEPARATORS = re.compile(r"[\s\-_.\u2010-\u2015]+")
+
+
+def random_join_code() -> str:
+    """A code of JOIN_CODE_LENGTH characters from the alphabet without look-alikes."""
+    return "".join(secrets.choice(JOIN_CODE_ALPHABET) for _ in range(JOIN_CODE_LENGTH))
+
+
+def new_join_code(session: Session) -> str:
+    """A join code no town hall has yet (the unique index has the last word)."""
+    for _attempt in range(JOIN_CODE_TRIES):
+        code = random_join_code()
+        if session.scalar(select(TownHall.id).where(TownHall.join_code == code)) is None:
+            return code
+    raise RuntimeError("no free join code found")
+
+
+def normalize_join_code(typed: str) -> str | None:
+    """The code as stored, from what a person typed (any case, spaces or dashes between the
+    characters), or None when it cannot be a join code."""
+    if not isinstance(typed, str) or len(typed) > 4 * JOIN_CODE_LENGTH:
+        return None
+    code = _JOIN_CODE_SEPARATORS.sub("", typed).upper()
+    if len(code) != JOIN_CODE_LENGTH or any(c not in JOIN_CODE_ALPHABET for c in code):
+        return None
+    return code
+
+
+def townhall_by_join_code(session: Session, typed: str) -> TownHall:
+    """The town hall whose join code this is; NotFound for an unknown or malformed code.
+
+    It names nothing about the town hall: the caller decides whether the person may watch it.
+    """
+    code = normalize_join_code(typed)
+    townhall = (session.scalar(select(TownHall).where(TownHall.join_code == code))
+                if code else None)
+    if townhall is None:
+        raise NotFound(_("No town hall has that code. Check the code on the room's screen "
+                         "and try again."))
+    return townhall
+
+
+def join_link(townhall: TownHall) -> str:
+    """The short link to show in the room, absolute (from PUBLIC_URL when it is set)."""
+    return absolute_url("join.join_townhall", code=townhall.join_code)
 
 
 def check_editable(actor: User, townhall: TownHall) -> None:

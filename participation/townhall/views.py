@@ -29,9 +29,12 @@ from participation.townhall.forms import (
     UpvoteForm,
 )
 from participation.townhall.models import CHANNEL_LABELS, REJECT_REASONS, TownHall
+from participation.townhall.qr import join_qr_svg
 from participation.web import request_actor, safe_next_url
 
 bp = Blueprint("townhall", __name__, url_prefix="/townhalls")
+# The short join links, at the site's root: `/j/<code>`.
+join_bp = Blueprint("join", __name__)
 
 
 def _load(townhall_id: int) -> TownHall:
@@ -342,3 +345,36 @@ def transcript(townhall_id: int) -> str:
                            questions=services.transcript(db.session, townhall),
                            ledger=services.ledger(db.session, townhall),
                            reasons=REJECT_REASONS, channel_labels=CHANNEL_LABELS)
+
+
+@bp.app_template_global("join_link")
+def join_link(townhall: TownHall) -> dict[str, object]:
+    """What `townhall/_join_link.html` shows: the short link (and where a line may break in
+    it: before its `/j/<code>`), its code and its QR code."""
+    link = services.join_link(townhall)
+    site, _slash_j, _code = link.rpartition("/j/")
+    return {"url": link, "site": site, "path": link.removeprefix(site), "code": townhall.join_code,
+            "qr": join_qr_svg(link, _("QR code of the join link %(link)s", link=link))}
+
+
+@join_bp.route("/j")
+def join_form() -> Response:
+    """"Have a code?": the typed code goes to its short link (a plain GET form); an unknown
+    one gets the 404 page at once."""
+    townhall = services.townhall_by_join_code(db.session, request.args.get("code", ""))
+    return redirect(url_for("join.join_townhall", code=townhall.join_code))
+
+
+@join_bp.route("/j/<code>")
+def join_townhall(code: str) -> Response:
+    """The short link shown in the room: to the live page, through sign-in or registration
+    (and back) for a town hall that is only for accounts. Any case, spaces and dashes."""
+    townhall = services.townhall_by_join_code(db.session, code)
+    live = url_for("townhall.show", townhall_id=townhall.id)
+    actor = request_actor()
+    if actor is None and not can(None, "townhall.view", townhall):
+        flash(_("This town hall is for residents with an account. Sign in, or create an "
+                "account, and you will be taken to it."), "info")
+        return redirect(url_for("accounts.sign_in", next=live))
+    require(actor, "townhall.view", townhall)
+    return redirect(live)

@@ -137,6 +137,8 @@ def site(app: Flask, make_user: Callable[..., User]) -> Site:
              "thread_id": threads,
              "post_id": [reply.id, hidden_thread.opening_post.id, hidden_reply.id],
              "poll_id": [private_poll.id, topic_poll.id],
+             # Join codes: a public and a private town hall's, and one nobody has.
+             "code": [public_hall.join_code, private_hall.join_code.lower(), "ZZZZZZ"],
              "seq": [record.seq],
              "user_id": [author.id],
              "notification_id": notices,
