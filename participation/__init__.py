@@ -221,6 +221,7 @@ def configure_blueprints(app: Flask) -> None:
     for blueprint in (home.bp, accounts.bp, admin.bp, api.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(townhall.bp)
+    app.register_blueprint(townhall.calendar_bp)
     app.register_blueprint(polls.bp)
 
     from participation.forums import views as forums

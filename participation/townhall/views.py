@@ -11,6 +11,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from participation.db import utcnow
 from participation.errors import InvalidInput
 from participation.extensions import db
 from participation.forms import ConfirmForm, handle_form, show_on_field
@@ -23,6 +24,7 @@ from participation.townhall.forms import (
     AskForm,
     EditTownHallForm,
     EnterQuestionForm,
+    HeadCountForm,
     ModerateForm,
     StatusForm,
     TownHallForm,
@@ -32,6 +34,8 @@ from participation.townhall.models import CHANNEL_LABELS, REJECT_REASONS, TownHa
 from participation.web import request_actor, safe_next_url
 
 bp = Blueprint("townhall", __name__, url_prefix="/townhalls")
+# The calendar files: `/townhalls.ics` lies outside the prefix above.
+calendar_bp = Blueprint("townhall_calendar", __name__)
 
 
 def _load(townhall_id: int) -> TownHall:
@@ -78,7 +82,7 @@ def create() -> ResponseReturnValue:
 @login_required
 def edit(townhall_id: int) -> ResponseReturnValue:
     """Officials correct the title, description, times, livestream and question settings
-    until the town hall ends. The live page shows the new values on its next load."""
+    until the town hall ends. Open pages show the new values at once (a `townhall` event)."""
     townhall = _load(townhall_id)
     services.check_editable(current_user, townhall)
     form = EditTownHallForm(obj=townhall) if request.method == "GET" else EditTownHallForm()
@@ -93,6 +97,7 @@ def edit(townhall_id: int) -> ResponseReturnValue:
             allow_anonymous=bool(form.allow_anonymous.data),
             question_max_length=form.question_max_length.data or 0,
         ),
+        commit=commit_and_emit,
         flash_message=lambda changed: (_("The town hall is updated.") if changed
                                        else _("Nothing was changed.")),
         success=lambda _result: redirect(url_for("townhall.show", townhall_id=townhall.id)),
@@ -218,6 +223,8 @@ def _console_context(townhall: TownHall, **extra: object) -> dict[str, object]:
         ledger=services.ledger(db.session, townhall),
         moderate_form=ModerateForm(formdata=None),
         enter_form=extra.pop("enter_form", None) or EnterQuestionForm(formdata=None),
+        head_count_form=extra.pop("head_count_form", None) or HeadCountForm(
+            formdata=None, count=townhall.in_room_count),
         status_form=StatusForm(formdata=None),
         **extra,
     )
@@ -287,6 +294,25 @@ def enter(townhall_id: int) -> ResponseReturnValue:
     )
 
 
+@bp.route("/<int:townhall_id>/head-count", methods=["POST"])
+@login_required
+def head_count(townhall_id: int) -> ResponseReturnValue:
+    """A moderator enters how many people are in the room (the console's plain form)."""
+    townhall = _load(townhall_id)
+    require(current_user, "townhall.moderate", townhall)
+    form = HeadCountForm()
+    return handle_form(
+        form,
+        lambda: services.set_head_count(db.session, current_user, townhall, form.count.data),
+        commit=commit_and_emit,
+        flash_message=lambda counted: _("Head count entered: %(count)s in the room.",
+                                        count=counted.in_room_count),
+        success=lambda _result: redirect(url_for("townhall.console", townhall_id=townhall.id)),
+        render=lambda: render_template("townhall/moderate.html",
+                                       **_console_context(townhall, head_count_form=form)),
+    )
+
+
 @bp.route("/<int:townhall_id>/status", methods=["POST"])
 @login_required
 def change_status(townhall_id: int) -> Response:
@@ -321,3 +347,25 @@ def transcript(townhall_id: int) -> str:
                            questions=services.transcript(db.session, townhall),
                            ledger=services.ledger(db.session, townhall),
                            reasons=REJECT_REASONS, channel_labels=CHANNEL_LABELS)
+
+
+def _calendar_response(content: bytes, filename: str | None = None) -> Response:
+    response = Response(content, mimetype="text/calendar")
+    response.charset = "utf-8"
+    if filename:
+        response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@calendar_bp.route("/townhalls/<int:townhall_id>.ics")
+def calendar(townhall_id: int) -> Response:
+    """One town hall for a calendar, for whoever may see it (private ones need an account)."""
+    townhall = _load(townhall_id)
+    content = services.townhall_ics(db.session, request_actor(), townhall, now=utcnow())
+    return _calendar_response(content, f"townhall-{townhall.id}.ics")
+
+
+@calendar_bp.route("/townhalls.ics")
+def calendar_feed() -> Response:
+    """Upcoming public town halls, for a calendar to subscribe to."""
+    return _calendar_response(services.public_calendar(db.session, now=utcnow()))
