@@ -127,8 +127,8 @@ def freeze_townhall(session: Session, townhall_id: int) -> Evidence:
         questions_asked=ledger["asked"],
         questions_answered=ledger["answered_live"] + ledger["answered_in_writing"],
         answer_seconds=tuple(townhalls.answer_waits(session, townhall)),
-        online_watchers_peak=ledger["online_watchers_peak"],
-        in_room_attendance=ledger["in_room_attendance"],
+        online_watchers_peak=townhall.peak_online or 0,
+        in_room_attendance=townhall.in_room_peak,
     )
 
 

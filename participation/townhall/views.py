@@ -350,8 +350,7 @@ def transcript(townhall_id: int) -> str:
 
 
 def _calendar_response(content: bytes, filename: str | None = None) -> Response:
-    response = Response(content, mimetype="text/calendar")
-    response.charset = "utf-8"
+    response = Response(content, content_type="text/calendar; charset=utf-8")
     if filename:
         response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
