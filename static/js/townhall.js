@@ -482,7 +482,7 @@
     headCountForm.addEventListener("submit", function (event) {
       event.preventDefault();
       var raw = headCountForm.querySelector("input[name=count]").value.trim();
-      send("head_count", { townhall_id: townhallId, count: /^[0-9]+$/.test(raw) ? Number(raw) : raw }, function (ack) {
+      send("head_count", { townhall_id: townhallId, count: /^-?[0-9]+$/.test(raw) ? Number(raw) : raw }, function (ack) {
         if (!ack.ok) { consoleMessage(ack.message, true); return; }
         consoleMessage(gettext("Head count entered:") + " " + ack.in_room, false);
       });
