@@ -469,12 +469,31 @@
       description.innerHTML = state.description_html;
       description.hidden = state.description_html === "";
     }
+    if (view === "live" && "livestream_url" in state) { applyLivestream(state.livestream_url || "", state.title); }
     if (state.edited && state.edited.length) { announce(gettext("The town hall's details were updated.")); }
     var inRoom = document.getElementById("in-room");
     if (inRoom && typeof state.in_room === "number") {
       document.getElementById("in-room-count").textContent = state.in_room.toLocaleString(document.documentElement.lang || undefined);
       inRoom.hidden = false;
     }
+  }
+
+  // The server accepts only players from the allow-listed video hosts (and CSP says the same).
+  function applyLivestream(url, title) {
+    var stream = document.getElementById("livestream");
+    var frame = stream && stream.querySelector("iframe");
+    if (frame && frame.getAttribute("src") === url) { return; }
+    if (!url) { if (stream) { stream.remove(); } return; }
+    if (frame) { frame.src = url; return; }
+    stream = el("div", "livestream");
+    stream.id = "livestream";
+    frame = el("iframe");
+    frame.src = url;
+    frame.title = gettext("Livestream of %(title)s").replace("%(title)s", title || "");
+    frame.allow = "fullscreen; picture-in-picture";
+    frame.referrerPolicy = "strict-origin-when-cross-origin";
+    stream.appendChild(frame);
+    document.getElementById("townhall-description").after(stream);
   }
 
   var headCountForm = document.getElementById("head-count-form");

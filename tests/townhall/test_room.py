@@ -178,9 +178,21 @@ def test_residents_and_visitors_cannot_post_head_counts(client_as, client, townh
     token = csrf_token(resident, f"/townhalls/{townhall.id}")
     assert resident.post(f"/townhalls/{townhall.id}/head-count",
                          data={"csrf_token": token, "count": "5"}).status_code == 403
-    assert client.post(f"/townhalls/{townhall.id}/head-count",
-                       data={"count": "5"}).status_code in (302, 400)
+    refused = client.post(f"/townhalls/{townhall.id}/head-count",
+                          data={"csrf_token": csrf_token(client, "/login"), "count": "5"})
+    assert refused.status_code == 302 and "/login" in refused.location
     assert fresh(townhall).in_room_count is None
+
+
+def test_the_demo_has_head_counts_and_an_online_peak(session):
+    from participation.demo import seed_demo
+
+    seed_demo(session, password="demo password 123")
+    live = session.scalar(select(TownHall).where(TownHall.status == Status.LIVE))
+    assert (live.in_room_count, live.in_room_peak) == (46, 46)
+    ended = session.scalar(select(TownHall).where(TownHall.status == Status.ENDED))
+    ledger = services.ledger(session, ended)
+    assert (ledger["in_room_attendance"], ledger["online_watchers_peak"]) == (31, 64)
 
 
 # The peak of online watchers

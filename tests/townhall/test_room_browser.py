@@ -51,6 +51,7 @@ def test_edits_and_the_head_count_reach_open_pages_without_reload(live_server, b
             "csrf_token": _token(official, base + "/edit"), "title": "Browser hall, room 2",
             "description": "Moved to **room 2**.", "starts_at": "2026-01-01T10:30",
             "ends_at": "2030-01-01T10:00", "question_max_length": "300",
+            "livestream_url": "https://player.vimeo.com/video/76979871",
             "allow_anonymous": "y"})
         assert response.status_code == 302
 
@@ -61,6 +62,8 @@ def test_edits_and_the_head_count_reach_open_pages_without_reload(live_server, b
         expect(live.locator("[data-when] [data-starts]")).to_contain_text("10:30")
         expect(live).to_have_title("Browser hall, room 2 · Participation")
         expect(live.locator("#announcer")).to_contain_text("details were updated")
+        expect(live.locator("#livestream iframe")).to_have_attribute(
+            "src", "https://player.vimeo.com/video/76979871")
         expect(projector.locator("h1")).to_have_text("Browser hall, room 2")
         expect(console.locator("h1")).to_have_text("Moderate: Browser hall, room 2")
 
