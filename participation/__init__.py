@@ -222,6 +222,7 @@ def configure_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     app.register_blueprint(townhall.bp)
     app.register_blueprint(townhall.join_bp)
+    app.register_blueprint(townhall.calendar_bp)
     app.register_blueprint(polls.bp)
 
     from participation.forums import views as forums

@@ -41,6 +41,10 @@ class Evidence:
     questions_answered: int = 0
     answer_seconds: tuple[float, ...] = ()
     ballots: int = 0
+    # A town hall's attendance: the most watching online at once, the highest head count in the
+    # room (None when nobody counted).
+    online_watchers_peak: int | None = None
+    in_room_attendance: int | None = None
 
 
 Provider = Callable[[Session, int], Evidence]
@@ -123,6 +127,8 @@ def freeze_townhall(session: Session, townhall_id: int) -> Evidence:
         questions_asked=ledger["asked"],
         questions_answered=ledger["answered_live"] + ledger["answered_in_writing"],
         answer_seconds=tuple(townhalls.answer_waits(session, townhall)),
+        online_watchers_peak=townhall.peak_online or 0,
+        in_room_attendance=townhall.in_room_peak,
     )
 
 

@@ -346,12 +346,20 @@ def participation_figures(evidence: list[Evidence]) -> dict[str, Any]:
     for found in evidence:
         participants |= found.participants
         seconds.extend(found.answer_seconds)
+    online = [found.online_watchers_peak for found in evidence
+              if found.online_watchers_peak is not None]
+    in_room = [found.in_room_attendance for found in evidence
+               if found.in_room_attendance is not None]
     return {
         "distinct_participants": len(participants),
         "questions_asked": sum(found.questions_asked for found in evidence),
         "questions_answered": sum(found.questions_answered for found in evidence),
         "median_seconds_to_answer": round(statistics.median(seconds)) if seconds else None,
         "poll_turnout": sum(found.ballots for found in evidence),
+        # Summed over the linked town halls; None when no town hall is linked (or, in the
+        # room, none was counted). Records published before these figures lack both keys.
+        "online_watchers_peak": sum(online) if online else None,
+        "in_room_attendance": sum(in_room) if in_room else None,
     }
 
 

@@ -49,6 +49,9 @@ LEDGER_LABELS = {
     "rejected": N_("Not accepted"),
     "open": N_("Still open"),
     "median_seconds_to_answer": N_("Median time from question to answer"),
+    # Frozen since the head count was added; earlier snapshots do not hold them.
+    "online_watchers_peak": N_("Watching online (most at once)"),
+    "in_room_attendance": N_("In the room (highest head count)"),
 }
 QUESTION_OUTCOME_LABELS = {
     "pending": N_("Awaiting moderation"),

@@ -56,6 +56,9 @@ def seed_townhalls(session: Session, accounts: DemoAccounts) -> None:
     services.enter_question(session, moderator, live, channel="phone", name="Margaret",
                             text="Will the senior centre on Elm Street keep its funding?")
     services.highlight_question(session, moderator, q_housing)
+    # Counted at the door, and again once the late arrivals sat down.
+    services.set_head_count(session, moderator, live, 38)
+    services.set_head_count(session, moderator, live, 46)
 
     services.create_townhall(
         session, official, title="Riverside park redesign",
@@ -79,6 +82,9 @@ def seed_townhalls(session: Session, accounts: DemoAccounts) -> None:
     services.answer_question(session, moderator, first)
     services.answer_question(session, moderator, second, answer=(
         "The lanes are on the priority snow-clearing route, cleared with the main road."))
+    services.set_head_count(session, moderator, ended, 27)
+    services.set_head_count(session, moderator, ended, 31)
+    services.record_online_peak(session, ended.id, 64)
     services.set_status(session, official, ended, Status.ENDED)
     # Nobody is connected while seeding; the events stay in the log for later joins.
     take_events(session)

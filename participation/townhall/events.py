@@ -8,15 +8,16 @@ emit and the moment the broadcast can go out.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
-from flask import request
+from flask import current_app, request
 from flask_babel import gettext as _
 from flask_socketio import join_room, leave_room
 
 from participation.db import MAX_ROW_ID
 from participation.errors import DomainError, InvalidInput, Unauthorized
-from participation.extensions import db
+from participation.extensions import db, socketio
 from participation.realtime import presence
 from participation.realtime.acks import acknowledged, require_fields
 from participation.realtime.connection import (
@@ -32,7 +33,7 @@ from participation.realtime.services import current_seq, events_since
 from participation.security.permissions import can, require
 from participation.security.ratelimit import hit_limit
 from participation.townhall import services
-from participation.townhall.models import TownHall
+from participation.townhall.models import Status, TownHall
 
 
 def _id(payload: dict[str, Any], name: str) -> int:
@@ -104,6 +105,8 @@ def join(payload: dict[str, Any]) -> dict[str, Any]:
         leave_room(moderators_room(townhall.id))
     join_room(townhall_room(townhall.id))
     count = presence.joined(request.sid, townhall.id)  # type: ignore[attr-defined]
+    if townhall.status is not Status.ENDED and count > townhall.peak_online:
+        _note_online_peak(townhall.id, count)
     # The sequence is read before the state: an event committed in between is then both in the
     # state and sent again, which clients ignore, instead of missing from both.
     seq = current_seq(db.session, townhall.id)
@@ -121,6 +124,44 @@ def join(payload: dict[str, Any]) -> dict[str, Any]:
             return answer
     answer["snapshot"] = services.snapshot(db.session, actor, townhall, moderator=as_moderator)
     return answer
+
+
+# New peaks of online watchers waiting to be written, per town hall: a join storm (everyone
+# opening the page at the start) is a new peak on every join, so they are written at most once
+# per PRESENCE_INTERVAL, as presence counts are announced.
+_peaks_lock = threading.Lock()
+_pending_peaks: dict[int, int] = {}
+
+
+def _note_online_peak(townhall_id: int, watching: int) -> None:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    interval = float(app.config.get("PRESENCE_INTERVAL", 2.0))
+    if interval <= 0:
+        services.record_online_peak(db.session, townhall_id, watching)
+        db.session.commit()
+        return
+    with _peaks_lock:
+        waiting = _pending_peaks.get(townhall_id)
+        _pending_peaks[townhall_id] = max(waiting or 0, watching)
+        if waiting is not None:
+            return
+    socketio.start_background_task(_write_online_peak, app, townhall_id, interval)
+
+
+def _write_online_peak(app: Any, townhall_id: int, interval: float) -> None:
+    socketio.sleep(interval)
+    with _peaks_lock:
+        watching = _pending_peaks.pop(townhall_id, 0)
+    with app.app_context():
+        try:
+            services.record_online_peak(db.session, townhall_id, watching)
+            db.session.commit()
+        except Exception:  # noqa: BLE001 - a missed peak is not worth a crashed task
+            db.session.rollback()
+            current_app.logger.exception("could not record the online peak of town hall %s",
+                                         townhall_id)
+        finally:
+            db.session.remove()
 
 
 def _leave_townhall(townhall_id: int) -> None:
@@ -218,3 +259,18 @@ def similar(payload: dict[str, Any]) -> dict[str, Any]:
     hit_limit("LIMIT_SIMILAR", f"user:{actor.id}")
     found = services.similar_questions(db.session, actor, townhall, payload.get("text"))
     return {"questions": [candidate.data() for candidate in found]}
+
+
+@on("head_count")
+@acknowledged
+def head_count(payload: dict[str, Any]) -> dict[str, Any]:
+    """A moderator enters how many people are in the room; the room hears it as a `townhall`
+    event with `in_room` and `in_room_peak`."""
+    actor = current_actor()
+    require(actor, "townhall.moderate")
+    townhall = _townhall(payload, actor)
+    services.set_head_count(db.session, actor, townhall, payload.get("count"))
+    answer = {"townhall_id": townhall.id, "in_room": townhall.in_room_count,
+              "in_room_peak": townhall.in_room_peak}
+    commit_and_emit(db.session)
+    return answer

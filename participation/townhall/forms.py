@@ -86,6 +86,11 @@ class EnterQuestionForm(FlaskForm):
                        validators=[Optional(), Length(max=80)])
 
 
+class HeadCountForm(FlaskForm):
+    # The range is checked by the service, which says the same to the socket.
+    count = IntegerField(_l("People in the room now"), validators=[InputRequired()])
+
+
 class StatusForm(FlaskForm):
     status = HiddenField(validators=[DataRequired()])
 

@@ -91,8 +91,21 @@ class TownHall(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
+    # The head count a moderator last entered for the room, when, and the highest entered.
+    in_room_count: Mapped[int | None]
+    in_room_peak: Mapped[int | None]
+    in_room_counted_at: Mapped[datetime | None]
+    # The most people watching online at once (written only when a join sets a new peak).
+    peak_online: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Bumped by every edit and status change: the calendar's SEQUENCE.
+    revision: Mapped[int] = mapped_column(default=0, server_default="0")
 
     created_by: Mapped[User | None] = relationship()
+
+    @property
+    def called_off(self) -> bool:
+        """Ended without ever starting ("Cancel (end now)" on a scheduled town hall)."""
+        return self.status is Status.ENDED and self.started_at is None
 
     def __repr__(self) -> str:
         return f"<TownHall {self.id} {self.status}>"

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask_babel import format_datetime
+from flask_babel import format_datetime, format_number
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -25,6 +25,7 @@ from participation.accounts.models import User
 from participation.accounts.services import personal_data
 from participation.db import row_id, utcnow
 from participation.errors import Closed, Conflict, Forbidden, InvalidInput, NotFound
+from participation.i18n import iso_datetime
 from participation.mail.services import Attachment, absolute_url
 from participation.notices import notify_each
 from participation.notifications.services import register_visibility
@@ -40,7 +41,7 @@ from participation.security.headers import EMBED_HOSTS
 from participation.security.permissions import can, require
 from participation.security.sanitize import clean_text, render_markdown
 from participation.townhall import similar
-from participation.townhall.ics import townhall_calendar
+from participation.townhall.ics import calendar_of, townhall_calendar
 from participation.townhall.models import (
     CHANNEL_LABELS,
     JOIN_CODE_ALPHABET,
@@ -68,6 +69,8 @@ CLIENT_ID_MAX = 64
 QUESTION_LENGTH_RANGE = (20, 2000)
 MODERATION_ACTIONS = ("approve", "reject", "merge", "answer", "highlight")
 ORDERS = ("top", "recent")
+# The largest in-room head count taken: more is a typing slip, not a room.
+HEAD_COUNT_MAX = 100_000
 # What officials may change after scheduling; each change is logged by field name.
 EDITABLE_FIELDS = ("title", "description", "starts_at", "ends_at", "livestream_url",
                    "allow_anonymous", "question_max_length")
@@ -231,6 +234,10 @@ def update_townhall(session: Session, actor: User, townhall: TownHall, *, title:
                                     action="edit", reason=name))
     if "description" in changed:
         townhall.description_html = fields["description_html"]
+    if changed:
+        # Open pages show the correction at once, and calendars take the newer copy.
+        townhall.revision = (townhall.revision or 0) + 1
+        _record_townhall(session, townhall, edited=changed)
     session.flush()
     return changed
 
@@ -300,17 +307,116 @@ def set_status(session: Session, actor: User, townhall: TownHall, status: str) -
         townhall.highlighted_question_id = None
     session.add(ModerationEntry(townhall_id=townhall.id, moderator_id=actor.id,
                                 action=f"status_{new.value}"))
+    townhall.revision = (townhall.revision or 0) + 1
     _record_townhall(session, townhall)
     return townhall
 
 
-def _record_townhall(session: Session, townhall: TownHall) -> None:
+def _record_townhall(session: Session, townhall: TownHall, *,
+                     edited: list[str] | None = None) -> None:
     session.flush()
-    record_event(session, townhall.id, "townhall", townhall_state(townhall))
+    state = townhall_state(townhall)
+    if edited:
+        # The description's HTML can be long: it travels only with the edit that changed it.
+        state["edited"] = edited
+        if "description" in edited:
+            state["description_html"] = townhall.description_html
+    record_event(session, townhall.id, "townhall", state)
 
 
 def townhall_state(townhall: TownHall) -> dict[str, Any]:
-    return {"status": townhall.status.value, "highlighted_id": townhall.highlighted_question_id}
+    """What every `townhall` event carries: all public, for the whole room."""
+    return {
+        "status": townhall.status.value,
+        "highlighted_id": townhall.highlighted_question_id,
+        "title": townhall.title,
+        "starts_at": iso_datetime(townhall.starts_at),
+        "ends_at": iso_datetime(townhall.ends_at),
+        "livestream_url": townhall.livestream_url,
+        "allow_anonymous": townhall.allow_anonymous,
+        "question_max_length": townhall.question_max_length,
+        "in_room": townhall.in_room_count,
+        "in_room_peak": townhall.in_room_peak,
+    }
+
+
+# Who is in the room
+
+
+def check_head_count(count: Any) -> int:
+    """A head count is a whole number from 0 to HEAD_COUNT_MAX."""
+    if isinstance(count, bool) or not isinstance(count, int):
+        raise InvalidInput(_("The head count must be a whole number."), field="count")
+    if not 0 <= count <= HEAD_COUNT_MAX:
+        raise InvalidInput(_("The head count must be between 0 and %(limit)s.",
+                             limit=format_number(HEAD_COUNT_MAX)), field="count")
+    return count
+
+
+def set_head_count(session: Session, actor: User, townhall: TownHall, count: Any, *,
+                   now: datetime | None = None) -> TownHall:
+    """A moderator enters how many people are in the room now (as often as they like); the
+    highest count entered is kept as the in-room attendance. The room sees it at once."""
+    require(actor, "townhall.moderate", townhall)
+    count = check_head_count(count)
+    if townhall.status is Status.ENDED:
+        raise Closed(_("This town hall has ended; its head count can no longer change."))
+    townhall.in_room_count = count
+    townhall.in_room_peak = max(townhall.in_room_peak or 0, count)
+    townhall.in_room_counted_at = now or utcnow()
+    session.add(ModerationEntry(townhall_id=townhall.id, moderator_id=actor.id,
+                                action="head_count", reason=str(count)))
+    _record_townhall(session, townhall)
+    return townhall
+
+
+def record_online_peak(session: Session, townhall_id: int, watching: int) -> bool:
+    """Keep `watching` as the town hall's peak of online watchers if it is a new peak; one
+    conditional UPDATE, so workers racing each other keep the highest. Returns whether it was."""
+    result = session.execute(
+        update(TownHall)
+        .where(TownHall.id == townhall_id, TownHall.peak_online < watching,
+               TownHall.status != Status.ENDED)
+        .values(peak_online=watching)
+        .execution_options(synchronize_session=False))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# The calendar
+
+
+def join_url(townhall: TownHall) -> str:
+    """The link that gets someone into the town hall, in calendars and reminder mails: its short
+    link, which leads to the live page (through sign-in where the town hall needs it)."""
+    return join_link(townhall)
+
+
+def calendar_townhalls(session: Session, *, now: datetime) -> list[TownHall]:
+    """What the public calendar feed lists: public town halls still to come or under way,
+    and those called off that would not have ended yet (so calendars drop them)."""
+    candidates = session.scalars(
+        select(TownHall).where(TownHall.is_public.is_(True), TownHall.ends_at > now)
+        .order_by(TownHall.starts_at, TownHall.id))
+    return [t for t in candidates
+            if t.status in (Status.SCHEDULED, Status.LIVE) or t.called_off]
+
+
+def _calendar_entry(townhall: TownHall) -> tuple[TownHall, str, str]:
+    url = join_url(townhall)
+    return townhall, url, _("Join the town hall: %(url)s", url=url)
+
+
+def townhall_ics(session: Session, actor: User | None, townhall: TownHall, *,
+                 now: datetime) -> bytes:
+    """One town hall as an .ics file, for whoever may see it."""
+    require(actor, "townhall.view", townhall)
+    return calendar_of([_calendar_entry(townhall)], now=now)
+
+
+def public_calendar(session: Session, *, now: datetime) -> bytes:
+    """The feed of upcoming public town halls (`/townhalls.ics`)."""
+    return calendar_of([_calendar_entry(t) for t in calendar_townhalls(session, now=now)],
+                       now=now, name=_("Town halls"))
 
 
 # Questions: reading
@@ -1019,6 +1125,10 @@ def ledger(session: Session, townhall: TownHall) -> dict[str, Any]:
         "rejected": sum(rejected.values()),
         "rejected_by_reason": rejected,
         "median_seconds_to_answer": round(median) if median is not None else None,
+        # Who was there: the most watching online at once, and the highest head count a
+        # moderator entered for the room (None when nobody counted).
+        "online_watchers_peak": townhall.peak_online or 0,
+        "in_room_attendance": townhall.in_room_peak,
     }
 
 
@@ -1103,7 +1213,7 @@ def send_townhall_reminders(session: Session, *, now: datetime) -> int:
 
 def _send_reminder(session: Session, townhall: TownHall, user_ids: list[int], *,
                    now: datetime) -> list[int]:
-    url = absolute_url("townhall.show", townhall_id=townhall.id)
+    url = join_url(townhall)
 
     def message() -> str:
         return _("“%(title)s” starts at %(time)s UTC. Join here: %(url)s",

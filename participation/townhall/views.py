@@ -11,6 +11,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from participation.db import utcnow
 from participation.errors import DomainError, InvalidInput
 from participation.extensions import db
 from participation.forms import ConfirmForm, handle_form, show_domain_error, show_on_field
@@ -23,6 +24,7 @@ from participation.townhall.forms import (
     AskForm,
     EditTownHallForm,
     EnterQuestionForm,
+    HeadCountForm,
     ModerateForm,
     StatusForm,
     TownHallForm,
@@ -35,6 +37,8 @@ from participation.web import request_actor, safe_next_url
 bp = Blueprint("townhall", __name__, url_prefix="/townhalls")
 # The short join links, at the site's root: `/j/<code>`.
 join_bp = Blueprint("join", __name__)
+# The calendar files: `/townhalls.ics` lies outside the prefix above.
+calendar_bp = Blueprint("townhall_calendar", __name__)
 
 
 def _load(townhall_id: int) -> TownHall:
@@ -81,7 +85,7 @@ def create() -> ResponseReturnValue:
 @login_required
 def edit(townhall_id: int) -> ResponseReturnValue:
     """Officials correct the title, description, times, livestream and question settings
-    until the town hall ends. The live page shows the new values on its next load."""
+    until the town hall ends. Open pages show the new values at once (a `townhall` event)."""
     townhall = _load(townhall_id)
     services.check_editable(current_user, townhall)
     form = EditTownHallForm(obj=townhall) if request.method == "GET" else EditTownHallForm()
@@ -96,6 +100,7 @@ def edit(townhall_id: int) -> ResponseReturnValue:
             allow_anonymous=bool(form.allow_anonymous.data),
             question_max_length=form.question_max_length.data or 0,
         ),
+        commit=commit_and_emit,
         flash_message=lambda changed: (_("The town hall is updated.") if changed
                                        else _("Nothing was changed.")),
         success=lambda _result: redirect(url_for("townhall.show", townhall_id=townhall.id)),
@@ -242,6 +247,8 @@ def _console_context(townhall: TownHall, **extra: object) -> dict[str, object]:
         ledger=services.ledger(db.session, townhall),
         moderate_form=ModerateForm(formdata=None),
         enter_form=extra.pop("enter_form", None) or EnterQuestionForm(formdata=None),
+        head_count_form=extra.pop("head_count_form", None) or HeadCountForm(
+            formdata=None, count=townhall.in_room_count),
         status_form=StatusForm(formdata=None),
         **extra,
     )
@@ -308,6 +315,25 @@ def enter(townhall_id: int) -> ResponseReturnValue:
         success=lambda _result: redirect(url_for("townhall.console", townhall_id=townhall.id)),
         render=lambda: render_template("townhall/moderate.html",
                                        **_console_context(townhall, enter_form=form)),
+    )
+
+
+@bp.route("/<int:townhall_id>/head-count", methods=["POST"])
+@login_required
+def head_count(townhall_id: int) -> ResponseReturnValue:
+    """A moderator enters how many people are in the room (the console's plain form)."""
+    townhall = _load(townhall_id)
+    require(current_user, "townhall.moderate", townhall)
+    form = HeadCountForm()
+    return handle_form(
+        form,
+        lambda: services.set_head_count(db.session, current_user, townhall, form.count.data),
+        commit=commit_and_emit,
+        flash_message=lambda counted: _("Head count entered: %(count)s in the room.",
+                                        count=counted.in_room_count),
+        success=lambda _result: redirect(url_for("townhall.console", townhall_id=townhall.id)),
+        render=lambda: render_template("townhall/moderate.html",
+                                       **_console_context(townhall, head_count_form=form)),
     )
 
 
@@ -378,3 +404,24 @@ def join_townhall(code: str) -> Response:
         return redirect(url_for("accounts.sign_in", next=live))
     require(actor, "townhall.view", townhall)
     return redirect(live)
+
+
+def _calendar_response(content: bytes, filename: str | None = None) -> Response:
+    response = Response(content, content_type="text/calendar; charset=utf-8")
+    if filename:
+        response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@calendar_bp.route("/townhalls/<int:townhall_id>.ics")
+def calendar(townhall_id: int) -> Response:
+    """One town hall for a calendar, for whoever may see it (private ones need an account)."""
+    townhall = _load(townhall_id)
+    content = services.townhall_ics(db.session, request_actor(), townhall, now=utcnow())
+    return _calendar_response(content, f"townhall-{townhall.id}.ics")
+
+
+@calendar_bp.route("/townhalls.ics")
+def calendar_feed() -> Response:
+    """Upcoming public town halls, for a calendar to subscribe to."""
+    return _calendar_response(services.public_calendar(db.session, now=utcnow()))

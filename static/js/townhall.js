@@ -104,6 +104,7 @@
   function handle(name, data, replayed) {
     if (data.seq <= floor) { return; }
     lastSeq = Math.max(lastSeq, data.seq);
+    if (name === "townhall") { applyEdits(data); }
     if (view === "live") {
       if (name === "question") { applyQuestion(data.question, data.seq, replayed); }
       if (name === "townhall") { applyTownhall(data); }
@@ -120,6 +121,7 @@
   function applySnapshot(snapshot, seq) {
     floor = seq;
     seen = {};
+    applyEdits(snapshot.townhall);
     if (view !== "live") { refreshPart(); return; }
     upvoted = {};
     snapshot.upvoted.forEach(function (id) { upvoted[id] = true; });
@@ -524,6 +526,87 @@
       controlPoll(form);
     }
   });
+
+  // Edits and the head count --------------------------------------------------------------
+  // Every `townhall` event carries the title, the times and the in-room head count; an edit
+  // also names what changed (`edited`) and brings a changed description's HTML.
+
+  var shownTitle = null;
+
+  function formatMoment(iso, withDate) {
+    var options = withDate ? { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" }
+      : { timeStyle: "short", timeZone: "UTC" };
+    try { return new Intl.DateTimeFormat(document.documentElement.lang || undefined, options).format(new Date(iso)); }
+    catch (error) { return iso; }
+  }
+
+  function applyEdits(state) {
+    if (!state) { return; }
+    var heading = document.querySelector("[data-townhall-title]");
+    if (heading && state.title) {
+      // The console's heading wraps the title in a translated phrase: only the title changes.
+      shownTitle = shownTitle || heading.dataset.title || heading.textContent;
+      if (state.title !== shownTitle) {
+        heading.textContent = heading.textContent.replace(shownTitle, state.title);
+        document.title = document.title.replace(shownTitle, state.title);
+        shownTitle = state.title;
+        heading.dataset.title = state.title;
+      }
+    }
+    var starts = document.querySelector("[data-when] [data-starts]");
+    var ends = document.querySelector("[data-when] [data-ends]");
+    if (starts && state.starts_at && starts.getAttribute("datetime") !== state.starts_at) {
+      starts.setAttribute("datetime", state.starts_at);
+      starts.textContent = formatMoment(state.starts_at, true);
+    }
+    if (ends && state.ends_at && ends.getAttribute("datetime") !== state.ends_at) {
+      ends.setAttribute("datetime", state.ends_at);
+      ends.textContent = gettext("%(ends_at)s UTC").replace("%(ends_at)s", formatMoment(state.ends_at, false));
+    }
+    var description = document.getElementById("townhall-description");
+    if (description && typeof state.description_html === "string") {
+      // description_html was produced by the server's sanitizer when the description was stored.
+      description.innerHTML = state.description_html;
+      description.hidden = state.description_html === "";
+    }
+    if (view === "live" && "livestream_url" in state) { applyLivestream(state.livestream_url || "", state.title); }
+    if (state.edited && state.edited.length) { announce(gettext("The town hall's details were updated.")); }
+    var inRoom = document.getElementById("in-room");
+    if (inRoom && typeof state.in_room === "number") {
+      document.getElementById("in-room-count").textContent = state.in_room.toLocaleString(document.documentElement.lang || undefined);
+      inRoom.hidden = false;
+    }
+  }
+
+  // The server accepts only players from the allow-listed video hosts (and CSP says the same).
+  function applyLivestream(url, title) {
+    var stream = document.getElementById("livestream");
+    var frame = stream && stream.querySelector("iframe");
+    if (frame && frame.getAttribute("src") === url) { return; }
+    if (!url) { if (stream) { stream.remove(); } return; }
+    if (frame) { frame.src = url; return; }
+    stream = el("div", "livestream");
+    stream.id = "livestream";
+    frame = el("iframe");
+    frame.src = url;
+    frame.title = gettext("Livestream of %(title)s").replace("%(title)s", title || "");
+    frame.allow = "fullscreen; picture-in-picture";
+    frame.referrerPolicy = "strict-origin-when-cross-origin";
+    stream.appendChild(frame);
+    document.getElementById("townhall-description").after(stream);
+  }
+
+  var headCountForm = document.getElementById("head-count-form");
+  if (headCountForm) {
+    headCountForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var raw = headCountForm.querySelector("input[name=count]").value.trim();
+      send("head_count", { townhall_id: townhallId, count: /^-?[0-9]+$/.test(raw) ? Number(raw) : raw }, function (ack) {
+        if (!ack.ok) { consoleMessage(ack.message, true); return; }
+        consoleMessage(gettext("Head count entered:") + " " + ack.in_room, false);
+      });
+    });
+  }
 
   // The moderator console and the projector -----------------------------------------------
 

@@ -131,19 +131,25 @@ def test_links_are_frozen_into_the_record_with_participation_figures(publish, fa
                       participants=frozenset({1, 2, 3}), ballots=3, townhall_id=8)
     fake_evidence.add("townhall", 8, title="Library town hall", snapshot={"questions": []},
                       participants=frozenset({2, 3, 4, 5}), questions_asked=5,
-                      questions_answered=3, answer_seconds=(600, 60, 120))
+                      questions_answered=3, answer_seconds=(600, 60, 120),
+                      online_watchers_peak=40, in_room_attendance=25)
+    fake_evidence.add("townhall", 9, title="Second town hall", snapshot={"questions": []},
+                      online_watchers_peak=12)
     fake_evidence.add("thread", 2, title="Library hours", snapshot={"post_count": 7},
                       participants=frozenset({5, 6}), topic_id=3)
-    record = publish(links=[("thread", 2), ("poll", 4), ("townhall", 8), ("poll", 4)])
+    record = publish(links=[("thread", 2), ("poll", 4), ("townhall", 8), ("poll", 4),
+                            ("townhall", 9)])
     content = record.content
     assert [(link["kind"], link["id"]) for link in content["links"]] == [
-        ("poll", 4), ("thread", 2), ("townhall", 8)]
+        ("poll", 4), ("thread", 2), ("townhall", 8), ("townhall", 9)]
     assert content["links"][0]["snapshot"] == {"turnout": 3}
+    # Attendance adds up over the linked town halls; the second one's room was not counted.
     assert content["figures"] == {"distinct_participants": 6, "questions_asked": 5,
                                   "questions_answered": 3, "median_seconds_to_answer": 120,
-                                  "poll_turnout": 3}
+                                  "poll_turnout": 3, "online_watchers_peak": 52,
+                                  "in_room_attendance": 25}
     assert [(link.kind, link.target_id) for link in record.links] == [
-        ("poll", 4), ("thread", 2), ("townhall", 8)]
+        ("poll", 4), ("thread", 2), ("townhall", 8), ("townhall", 9)]
 
 
 def test_list_filters_by_topic_town_hall_outcome_and_date(publish, fake_evidence):

@@ -17,6 +17,7 @@ from participation.errors import (
     TextTooComplex,
     Unauthorized,
 )
+from participation.i18n import iso_datetime
 from participation.realtime.models import Event
 from participation.realtime.outbox import MODERATORS, PUBLIC, take_events, user_audience
 from participation.security.permissions import Role
@@ -93,9 +94,23 @@ def test_officials_edit_a_town_hall_and_each_change_is_logged(session, make_town
                               .order_by(ModerationEntry.id)).all()
     assert [(e.moderator_id, e.reason) for e in entries] == [(official.id, name)
                                                               for name in changed]
+    [event] = take_events(session)  # the room hears of the correction
+    assert (event.kind, event.audience) == ("townhall", PUBLIC)
+    assert event.payload["edited"] == changed
+    assert event.payload["title"] == "New title"
+    assert event.payload["description_html"] == townhall.description_html
+    assert event.payload["livestream_url"] == "https://player.vimeo.com/video/7"
+    assert event.payload["starts_at"] == iso_datetime(townhall.starts_at)
+    revision = townhall.revision
+    assert revision == 1
     assert services.update_townhall(session, official, townhall,
                                     **edit_values(townhall)) == []
-    assert take_events(session) == []  # DESIGN.md has no event for these fields
+    assert take_events(session) == []  # nothing changed, nothing to tell
+    assert townhall.revision == revision
+    services.update_townhall(session, official, townhall, **edit_values(townhall, title="T2"))
+    [event] = take_events(session)
+    assert event.payload["edited"] == ["title"] and "description_html" not in event.payload
+    assert townhall.revision == revision + 1
 
 
 def test_only_officials_and_admins_edit(session, townhall, make_user, resident, moderator):
