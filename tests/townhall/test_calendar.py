@@ -53,7 +53,7 @@ def test_a_town_halls_ics_carries_what_a_calendar_needs(client, make_townhall):
     assert calendar["VERSION"] == "2.0" and calendar["PRODID"]
     assert calendar["METHOD"] == "PUBLISH" and calendar["X-WR-TIMEZONE"] == "UTC"
     event = only_event(calendar)
-    join = f"{PUBLIC_URL}/townhalls/{townhall.id}"
+    join = f"{PUBLIC_URL}/j/{townhall.join_code}"
     assert event["UID"] == f"townhall-{townhall.id}@participa.example.org"
     assert event["SUMMARY"] == "Riverside park"
     assert event.decoded("DTSTART") == start
@@ -73,7 +73,7 @@ def test_a_town_halls_ics_carries_what_a_calendar_needs(client, make_townhall):
 def test_without_a_livestream_the_location_is_the_join_link(client, make_townhall):
     townhall = make_townhall(Status.LIVE)
     event = only_event(parse(client.get(f"/townhalls/{townhall.id}.ics")))
-    assert event["LOCATION"] == event["URL"] == f"{PUBLIC_URL}/townhalls/{townhall.id}"
+    assert event["LOCATION"] == event["URL"] == f"{PUBLIC_URL}/j/{townhall.join_code}"
 
 
 def test_an_edit_raises_the_sequence_and_keeps_the_uid(client, session, make_townhall,

@@ -213,7 +213,7 @@ def test_the_reminder_goes_out_an_hour_before_once_to_those_who_asked(
     assert recipients(told, "townhall_starting") == [first.id, second.id]
     assert bystander.id not in {t.user_id for t in told}
     notice = told[0]
-    assert f"{PUBLIC_URL}/townhalls/{upcoming.id}" in notice.message
+    assert f"{PUBLIC_URL}/j/{upcoming.join_code}" in notice.message
     assert notice.link == f"/townhalls/{upcoming.id}"
     assert notice.subject_ref == f"townhall:{upcoming.id}"
     [attachment] = notice.attachments
@@ -237,11 +237,11 @@ def test_the_calendar_file_parses_and_has_the_town_halls_times_in_utc(
     assert event.decoded("DTSTART").tzinfo.utcoffset(None) == timedelta(0)
     assert b"DTSTART:" in content and b"Z\r\n" in content  # UTC form, no TZID needed
     assert str(event["SUMMARY"]) == "Parks town hall"
-    assert str(event["URL"]) == f"{PUBLIC_URL}/townhalls/{upcoming.id}"
+    assert str(event["URL"]) == f"{PUBLIC_URL}/j/{upcoming.join_code}"
     assert str(event["UID"]) == f"townhall-{upcoming.id}@participate.example.test"
     assert event.decoded("DTSTAMP").tzinfo is not None
     assert "Bring your questions about the parks." in str(event["DESCRIPTION"])
-    assert f"{PUBLIC_URL}/townhalls/{upcoming.id}" in str(event["DESCRIPTION"])
+    assert f"{PUBLIC_URL}/j/{upcoming.join_code}" in str(event["DESCRIPTION"])
     assert all(len(line) <= 75 for line in content.split(b"\r\n"))
 
 
@@ -389,7 +389,7 @@ def test_the_reminder_is_mailed_at_once_with_the_join_link_and_the_calendar_file
     session.commit()
     [message] = smtp_server.wait_for(1)
     assert resident.email in message["To"]
-    assert f"{PUBLIC_URL}/townhalls/{upcoming.id}" in links_in(message)
+    assert f"{PUBLIC_URL}/j/{upcoming.join_code}" in links_in(message)
     [ics] = [part for part in message.iter_attachments()
              if part.get_content_type() == "text/calendar"]
     assert ics.get_filename() == f"townhall-{upcoming.id}.ics"
