@@ -269,7 +269,8 @@ def head_count(payload: dict[str, Any]) -> dict[str, Any]:
     actor = current_actor()
     require(actor, "townhall.moderate")
     townhall = _townhall(payload, actor)
-    services.set_head_count(db.session, actor, townhall, payload.get("count"))
+    services.set_head_count(db.session, actor, townhall, payload.get("count"),
+                             correction=payload.get("correction", False))
     answer = {"townhall_id": townhall.id, "in_room": townhall.in_room_count,
               "in_room_peak": townhall.in_room_peak}
     commit_and_emit(db.session)

@@ -89,6 +89,7 @@ class EnterQuestionForm(FlaskForm):
 class HeadCountForm(FlaskForm):
     # The range is checked by the service, which says the same to the socket.
     count = IntegerField(_l("People in the room now"), validators=[InputRequired()])
+    correction = BooleanField(_l("This corrects the last count (it was mistyped)"))
 
 
 class StatusForm(FlaskForm):

@@ -354,20 +354,49 @@ def check_head_count(count: Any) -> int:
 
 
 def set_head_count(session: Session, actor: User, townhall: TownHall, count: Any, *,
-                   now: datetime | None = None) -> TownHall:
+                   correction: Any = False, now: datetime | None = None) -> TownHall:
     """A moderator enters how many people are in the room now (as often as they like); the
-    highest count entered is kept as the in-room attendance. The room sees it at once."""
+    highest count entered is kept as the in-room attendance. With `correction`, the count
+    replaces the last one entered (a mistyped 460 for 46 does not stand as the peak): the peak
+    is then worked out again from the counts in the log. The room sees it at once."""
     require(actor, "townhall.moderate", townhall)
     count = check_head_count(count)
+    if not isinstance(correction, bool):
+        raise InvalidInput(_("'correction' must be true or false."), field="correction")
     if townhall.status is Status.ENDED:
         raise Closed(_("This town hall has ended; its head count can no longer change."))
-    townhall.in_room_count = count
-    townhall.in_room_peak = max(townhall.in_room_peak or 0, count)
-    townhall.in_room_counted_at = now or utcnow()
+    if correction and townhall.in_room_count is None:
+        raise Conflict(_("No head count has been entered yet, so there is none to correct."))
+    action = "head_count_correction" if correction else "head_count"
     session.add(ModerationEntry(townhall_id=townhall.id, moderator_id=actor.id,
-                                action="head_count", reason=str(count)))
+                                action=action, reason=str(count)))
+    townhall.in_room_count = count
+    if correction:
+        session.flush()
+        townhall.in_room_peak = max(head_counts(session, townhall))
+    else:
+        townhall.in_room_peak = max(townhall.in_room_peak or 0, count)
+    townhall.in_room_counted_at = now or utcnow()
     _record_townhall(session, townhall)
     return townhall
+
+
+def head_counts(session: Session, townhall: TownHall) -> list[int]:
+    """The head counts that stand, in the order entered: each correction replaces the count
+    before it (the log keeps both)."""
+    rows = session.execute(
+        select(ModerationEntry.action, ModerationEntry.reason)
+        .where(ModerationEntry.townhall_id == townhall.id,
+               ModerationEntry.action.in_(("head_count", "head_count_correction")))
+        .order_by(ModerationEntry.id)).all()
+    counts: list[int] = []
+    for action, reason in rows:
+        value = int(reason or 0)
+        if action == "head_count_correction" and counts:
+            counts[-1] = value
+        else:
+            counts.append(value)
+    return counts
 
 
 def record_online_peak(session: Session, townhall_id: int, watching: int) -> bool:

@@ -327,7 +327,8 @@ def head_count(townhall_id: int) -> ResponseReturnValue:
     form = HeadCountForm()
     return handle_form(
         form,
-        lambda: services.set_head_count(db.session, current_user, townhall, form.count.data),
+        lambda: services.set_head_count(db.session, current_user, townhall, form.count.data,
+                                        correction=bool(form.correction.data)),
         commit=commit_and_emit,
         flash_message=lambda counted: _("Head count entered: %(count)s in the room.",
                                         count=counted.in_room_count),

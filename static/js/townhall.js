@@ -601,8 +601,11 @@
     headCountForm.addEventListener("submit", function (event) {
       event.preventDefault();
       var raw = headCountForm.querySelector("input[name=count]").value.trim();
-      send("head_count", { townhall_id: townhallId, count: /^-?[0-9]+$/.test(raw) ? Number(raw) : raw }, function (ack) {
+      var correction = headCountForm.querySelector("input[name=correction]");
+      send("head_count", { townhall_id: townhallId, count: /^-?[0-9]+$/.test(raw) ? Number(raw) : raw,
+                           correction: Boolean(correction && correction.checked) }, function (ack) {
         if (!ack.ok) { consoleMessage(ack.message, true); return; }
+        if (correction) { correction.checked = false; }
         consoleMessage(gettext("Head count entered:") + " " + ack.in_room, false);
       });
     });

@@ -91,6 +91,55 @@ def test_an_ended_town_hall_keeps_its_head_count(session, make_townhall, moderat
 # The head count over the socket
 
 
+def test_a_correction_replaces_a_mistyped_count_and_the_peak_follows(session, townhall,
+                                                                      moderator):
+    services.set_head_count(session, moderator, townhall, 40)
+    services.set_head_count(session, moderator, townhall, 460)  # meant 46
+    assert townhall.in_room_peak == 460
+    services.set_head_count(session, moderator, townhall, 46, correction=True)
+    assert (townhall.in_room_count, townhall.in_room_peak) == (46, 46)
+    services.set_head_count(session, moderator, townhall, 44)
+    services.set_head_count(session, moderator, townhall, 43, correction=True)
+    assert (townhall.in_room_count, townhall.in_room_peak) == (43, 46)
+    assert services.head_counts(session, townhall) == [40, 46, 43]
+    # The log keeps what was typed and what corrected it, with who did it.
+    logged = session.scalars(select(ModerationEntry.action).where(
+        ModerationEntry.townhall_id == townhall.id,
+        ModerationEntry.action.like("head_count%")).order_by(ModerationEntry.id)).all()
+    assert logged == ["head_count", "head_count", "head_count_correction", "head_count",
+                      "head_count_correction"]
+    assert services.ledger(session, townhall)["in_room_attendance"] == 46
+
+
+def test_a_correction_needs_a_count_to_correct(session, townhall, moderator):
+    from participation.errors import Conflict
+
+    with pytest.raises(Conflict):
+        services.set_head_count(session, moderator, townhall, 12, correction=True)
+    with pytest.raises(InvalidInput):
+        services.set_head_count(session, moderator, townhall, 12, correction="yes")
+    assert townhall.in_room_count is None
+
+
+def test_a_correction_over_the_socket_and_the_form(townhall, joined, client_as):
+    moderator = joined(townhall, Role.MODERATOR, moderator=True)
+    emit(moderator, "head_count", {"townhall_id": townhall.id, "count": 900})
+    ack = emit(moderator, "head_count", {"townhall_id": townhall.id, "count": 90,
+                                         "correction": True})
+    assert (ack["in_room"], ack["in_room_peak"]) == (90, 90)
+    bad = emit(moderator, "head_count", {"townhall_id": townhall.id, "count": 9,
+                                         "correction": "true"})
+    assert bad["error"] == "invalid" and fresh(townhall).in_room_count == 90
+    http = client_as(Role.MODERATOR)
+    path = f"/townhalls/{townhall.id}/moderate"
+    assert 'name="correction"' in http.get(path).get_data(as_text=True)
+    response = http.post(f"/townhalls/{townhall.id}/head-count",
+                         data={"csrf_token": csrf_token(http, path), "count": "9",
+                               "correction": "y"})
+    assert response.status_code == 302
+    assert (fresh(townhall).in_room_count, fresh(townhall).in_room_peak) == (9, 9)
+
+
 def test_the_head_count_event_is_acked_and_the_room_hears_it(townhall, joined):
     moderator = joined(townhall, Role.MODERATOR, moderator=True)
     visitor = joined(townhall, None)
