@@ -367,7 +367,7 @@ def set_head_count(session: Session, actor: User, townhall: TownHall, count: Any
         raise Closed(_("This town hall has ended; its head count can no longer change."))
     if correction and townhall.in_room_count is None:
         raise Conflict(_("No head count has been entered yet, so there is none to correct."))
-    action = "head_count_correction" if correction else "head_count"
+    action = "head_count_fixed" if correction else "head_count"
     session.add(ModerationEntry(townhall_id=townhall.id, moderator_id=actor.id,
                                 action=action, reason=str(count)))
     townhall.in_room_count = count
@@ -387,12 +387,12 @@ def head_counts(session: Session, townhall: TownHall) -> list[int]:
     rows = session.execute(
         select(ModerationEntry.action, ModerationEntry.reason)
         .where(ModerationEntry.townhall_id == townhall.id,
-               ModerationEntry.action.in_(("head_count", "head_count_correction")))
+               ModerationEntry.action.in_(("head_count", "head_count_fixed")))
         .order_by(ModerationEntry.id)).all()
     counts: list[int] = []
     for action, reason in rows:
         value = int(reason or 0)
-        if action == "head_count_correction" and counts:
+        if action == "head_count_fixed" and counts:
             counts[-1] = value
         else:
             counts.append(value)

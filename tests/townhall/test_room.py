@@ -106,8 +106,8 @@ def test_a_correction_replaces_a_mistyped_count_and_the_peak_follows(session, to
     logged = session.scalars(select(ModerationEntry.action).where(
         ModerationEntry.townhall_id == townhall.id,
         ModerationEntry.action.like("head_count%")).order_by(ModerationEntry.id)).all()
-    assert logged == ["head_count", "head_count", "head_count_correction", "head_count",
-                      "head_count_correction"]
+    assert logged == ["head_count", "head_count", "head_count_fixed", "head_count",
+                      "head_count_fixed"]
     assert services.ledger(session, townhall)["in_room_attendance"] == 46
 
 
