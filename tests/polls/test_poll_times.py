@@ -226,3 +226,52 @@ def test_two_workers_tell_the_room_once(app, live_townhall, official):
         thread.join(timeout=30)
     assert sorted(counts) == [0, 1]
     assert len(poll_events(live_townhall.id)) == 1
+
+
+def test_the_migration_counts_polls_already_past_as_told(backend, tmp_path):
+    """0014 stamps the town hall polls that opened or closed before it ran, so the first sweep
+    does not replay old news to the rooms; polls still ahead and forum polls are left alone."""
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import inspect, text
+
+    from participation import create_app
+    from tests.conftest import base_config
+
+    if backend != "sqlite":
+        pytest.skip("the suite's PostgreSQL database is shared; run on a scratch one")
+    app = create_app(base_config(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'old.db'}",
+                                 INSTANCE_PATH=str(tmp_path)))
+    past, ahead = "2026-01-01 10:00:00", "2999-01-01 10:00:00"
+    with app.app_context():
+        upgrade(revision="0013_room_counts")
+        with db.engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO townhalls (id, title, description, description_html, starts_at, "
+                "ends_at, allow_anonymous, question_max_length, is_public, status, created_at) "
+                "VALUES (1, 'Old hall', '', '', :past, :past, 1, 300, 1, 'ended', :past)"),
+                {"past": past})
+            conn.execute(text(
+                "INSERT INTO forum_topics (id, title, description, description_html, status, "
+                "created_at, updated_at) VALUES (1, 'Parks', '', '', 'open', :past, :past)"),
+                {"past": past})
+            for poll_id, townhall_id, topic_id, opens, closes in (
+                    (1, 1, None, past, past), (2, 1, None, past, ahead),
+                    (3, 1, None, ahead, ahead), (4, None, 1, ahead, ahead)):
+                conn.execute(text(
+                    "INSERT INTO polls (id, townhall_id, topic_id, question, description, "
+                    "description_html, kind, results_mode, opens_at, closes_at, draw_seed, "
+                    "created_at) VALUES (:id, :townhall_id, :topic_id, 'Q?', '', '', 'single', "
+                    "'live', :opens, :closes, 'seed', :past)"),
+                    {"id": poll_id, "townhall_id": townhall_id, "topic_id": topic_id,
+                     "opens": opens, "closes": closes, "past": past})
+        upgrade()
+        with db.engine.connect() as conn:
+            stamps = {row[0]: (row[1], row[2]) for row in conn.execute(text(
+                "SELECT id, announced_at, close_announced_at FROM polls"))}
+        downgrade(revision="0013_room_counts")
+        columns = {c["name"] for c in inspect(db.engine).get_columns("polls")}
+        db.engine.dispose()
+    assert stamps[1] == (past, past)
+    assert stamps[2] == (past, None)
+    assert stamps[3] == (None, None) and stamps[4] == (None, None)
+    assert "close_announced_at" not in columns
