@@ -275,3 +275,66 @@ def test_the_migration_counts_polls_already_past_as_told(backend, tmp_path):
     assert stamps[2] == (past, None)
     assert stamps[3] == (None, None) and stamps[4] == (None, None)
     assert "close_announced_at" not in columns
+
+
+@pytest.mark.server
+def test_a_real_server_tells_an_open_page_within_seconds_of_the_closing_time(
+        backend, live_server, tmp_path):
+    """The whole way: `participation serve` with its in-process consumer runs the one-off job
+    at the closing time, and a page that only listens hears `poll` closed, with no reload."""
+    from participation import create_app
+    from participation.accounts import services as accounts
+    from participation.realtime.rooms import NAMESPACE
+    from participation.security.permissions import Role
+    from participation.townhall import services as townhalls
+    from participation.townhall.models import Status
+    from tests.conftest import PASSWORD, base_config
+    from tests.watchers import Watcher, wait_for
+
+    if backend != "sqlite":
+        pytest.skip("a live server of its own, on SQLite")
+    server = live_server().start()
+    # Another process preparing the poll, as a web worker would: the job goes to the server's
+    # queue file once the transaction commits.
+    app = create_app(base_config(SQLALCHEMY_DATABASE_URI=server.env["DATABASE_URL"],
+                                 INSTANCE_PATH=str(tmp_path), QUEUE_IMMEDIATE=False,
+                                 QUEUE_URL=server.env["QUEUE_URL"]))
+    with app.app_context():
+        official = accounts.register_user(db.session, email="chair@example.test",
+                                          display_name="Chair", password=PASSWORD,
+                                          role=Role.OFFICIAL, confirmed=True)
+        now = utcnow()
+        townhall = townhalls.create_townhall(db.session, official, title="Evening town hall",
+                                             starts_at=now, ends_at=now + timedelta(hours=1))
+        townhalls.set_status(db.session, official, townhall, Status.LIVE)
+        db.session.commit()
+        townhall_id = townhall.id
+        db.session.remove()
+    heard: list[dict] = []
+    watcher = Watcher(server.url, townhall_id)
+    watcher.client.on("poll", heard.append, namespace=NAMESPACE)
+    try:
+        wait_for(lambda: watcher.joins == 1, what="the page to join")
+        with app.app_context():
+            closes = utcnow() + timedelta(seconds=2)
+            poll = services.create_poll(
+                db.session, db.session.merge(official), question="Close at the bell?",
+                options=["Yes", "No"], kind="single", results_mode="after_close",
+                opens_at=utcnow() - timedelta(minutes=1), closes_at=closes,
+                townhall_id=townhall_id)
+            db.session.commit()
+            poll_id = poll.id
+            db.session.remove()
+            db.engine.dispose()
+        wait_for(lambda: [p for p in heard if p["poll"]["status"] == "closed"], timeout=15,
+                 what="the poll's closing")
+        arrived = utcnow()
+    finally:
+        watcher.client.disconnect()
+    # (Its opening, recorded at the creation, stays in the log: this process has no message
+    # queue to the server's sockets.)
+    (closed,) = heard
+    assert closed["poll"]["id"] == poll_id and closed["poll"]["status"] == "closed"
+    assert closed["poll"]["results"]["ballots"] == 0
+    # Seconds, not the minute of the sweep (the consumer's scheduler looks every second).
+    assert (arrived - closes).total_seconds() < 10
