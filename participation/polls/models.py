@@ -56,8 +56,11 @@ class Poll(Base):
     opens_at: Mapped[datetime | None]
     closes_at: Mapped[datetime | None]
     results_released_at: Mapped[datetime | None]
-    # When the followers of its topic were told it opened: they are told once.
+    # When its opening was announced, once: to the followers of its topic, or (`poll`) to its
+    # town hall's room.
     announced_at: Mapped[datetime | None]
+    # When its town hall's room was told it closed (`poll`), once; None for a forum topic's poll.
+    close_announced_at: Mapped[datetime | None]
     # Published before voting starts; orders the draw that breaks the last kind of tie.
     draw_seed: Mapped[str] = mapped_column(String(32))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -16,10 +16,11 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, func, or_, select, tuple_, update
+from sqlalchemy import bindparam, func, literal, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from participation import jobs
 from participation.accounts.models import User
 from participation.accounts.services import personal_data
 from participation.db import MAX_ROW_ID, row_id, utcnow
@@ -222,7 +223,9 @@ def create_poll(
     session.flush()
     if poll.is_open(now):
         announce_opened_polls(session, now=now, poll_ids=[poll.id], opened_by=actor)
+        _mark_announced(poll, now)
         record_poll_event(session, poll, now)
+    schedule_poll_times(session, poll, now)
     return poll
 
 
@@ -275,6 +278,7 @@ def open_poll(session: Session, actor: User, poll: Poll) -> None:
     if poll.is_open(now):
         raise Conflict(_("This poll is already open."))
     poll.opens_at = now
+    _mark_announced(poll, now)
     session.flush()
     announce_opened_polls(session, now=now, poll_ids=[poll.id], opened_by=actor)
     record_poll_event(session, poll, now)
@@ -285,7 +289,8 @@ def announce_opened_polls(session: Session, *, now: datetime,
                           opened_by: User | None = None) -> int:
     """Tell the followers of a forum topic that a poll opened in it ("poll_opened"), once per
     poll; returns how many were told. Polls opened by hand are announced at once (not to whoever
-    opened it); scheduled ones by the periodic job, which calls this without `poll_ids`.
+    opened it); scheduled ones by the periodic job, which calls this without `poll_ids`. A town
+    hall's polls are told of in its room instead (`announce_poll_times`).
 
     The polls are claimed by one UPDATE that stamps `announced_at`: a second worker at the same
     moment waits for its row locks and then finds them stamped. A poll that opened and closed
@@ -325,6 +330,78 @@ def announce_opened_polls(session: Session, *, now: datetime,
     return told
 
 
+def _mark_announced(poll: Poll, now: datetime) -> None:
+    """A town hall poll's room is told of its opening or closing now, by the person who made
+    it (or created the poll open): stamp it, so the clock's job does not tell it again."""
+    if poll.townhall_id is None:
+        return
+    if poll.announced_at is None and poll.opens_at is not None and poll.opens_at <= now:
+        poll.announced_at = now
+    if poll.close_announced_at is None and poll.is_closed(now):
+        poll.close_announced_at = now
+
+
+def schedule_poll_times(session: Session, poll: Poll, now: datetime) -> None:
+    """Have a town hall poll's room told at the very moment it opens or closes by its scheduled
+    time: a one-off job (`tasks.announce_poll_time`) at each such time still ahead, enqueued
+    once this transaction commits. The job every minute is the safety net for a queue that lost
+    them; a job for a poll opened or closed by hand in between finds it told and does nothing.
+
+    Scheduled whatever the town hall's status: one prepared in the afternoon for an evening
+    meeting has its times fall inside the meeting.
+    """
+    if poll.townhall_id is None:
+        return
+    from participation.polls.tasks import announce_poll_time
+
+    for when in sorted({t for t in (poll.opens_at, poll.closes_at) if t is not None and t > now}):
+        jobs.after_commit(session, announce_poll_time.schedule, (poll.id,), eta=when)
+
+
+def announce_poll_times(session: Session, *, now: datetime,
+                        poll_ids: Iterable[int] | None = None) -> int:
+    """Tell town halls' rooms of the polls that opened or closed by their scheduled time and
+    were not yet told (`poll`, as when a person opens or closes one), once each; returns how
+    many polls were told of. Run by a one-off job at each scheduled time (with `poll_ids`) and
+    by the job every minute (without). Polls held in a forum topic are left alone.
+
+    The polls are claimed as in `announce_opened_polls`, by conditional UPDATEs that stamp
+    `close_announced_at` or `announced_at`: a second worker at the same moment waits for the row
+    locks and then finds them stamped. Closings are claimed first and stamp the opening too, so
+    a poll that opened and closed between two runs is told of once, as closed. The event is
+    built as of `now`: its results are in only when the results mode shows them then.
+    """
+    scope = [Poll.townhall_id.is_not(None)]
+    if poll_ids is not None:
+        wanted = sorted(set(poll_ids))
+        if not wanted:
+            return 0
+        scope.append(Poll.id.in_(wanted))
+    stamp = literal(now, Poll.__table__.c.announced_at.type)
+    closed = list(session.scalars(
+        update(Poll)
+        .where(*scope, Poll.close_announced_at.is_(None), Poll.closes_at.is_not(None),
+               Poll.closes_at <= now)
+        .values(close_announced_at=now, announced_at=func.coalesce(Poll.announced_at, stamp))
+        .returning(Poll.id)
+        .execution_options(synchronize_session=False)))
+    opened = list(session.scalars(
+        update(Poll)
+        .where(*scope, Poll.announced_at.is_(None), Poll.opens_at.is_not(None),
+               Poll.opens_at <= now, or_(Poll.closes_at.is_(None), Poll.closes_at > now))
+        .values(announced_at=now)
+        .returning(Poll.id)
+        .execution_options(synchronize_session=False)))
+    claimed = sorted(set(closed) | set(opened))
+    if not claimed:
+        return 0
+    for poll in session.scalars(select(Poll).where(Poll.id.in_(claimed))
+                                .options(selectinload(Poll.options)).order_by(Poll.id)
+                                .execution_options(populate_existing=True)):
+        record_poll_event(session, poll, now)
+    return len(claimed)
+
+
 def visible_poll_ids(session: Session, user: User | None, ids: Iterable[int]) -> set[int]:
     """Which of these polls `user` may see ("poll:<id>")."""
     wanted = sorted({i for i in ids if isinstance(i, int)})
@@ -343,6 +420,7 @@ def close_poll(session: Session, actor: User, poll: Poll) -> None:
         raise Conflict(_("Only an open poll can be closed.") if not poll.is_closed(now)
                        else _("This poll is already closed."))
     poll.closes_at = now
+    _mark_announced(poll, now)
     session.flush()
     record_poll_event(session, poll, now)
 
