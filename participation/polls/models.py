@@ -33,7 +33,7 @@ class BallotSecrecy(enum.StrEnum):
     the contents, so no receipt can be tied to a content."""
 
     VERIFIABLE = "verifiable"
-    SECRET = "secret"
+    SECRET = "secret"  # noqa: S105 - a setting's name, not a password
 
 
 def _enum(kind: type[enum.StrEnum], name: str) -> Enum:
