@@ -824,6 +824,9 @@ class RecountReport:
     matches: bool
     results: counting.Results
     problems: list[str]
+    # How the export publishes its ballots: "verifiable" (also every first-format export) or
+    # "secret".
+    ballot_secrecy: str = BallotSecrecy.VERIFIABLE.value
 
 
 class BadExport(ValueError):
@@ -887,7 +890,8 @@ def recount_export(data: Any) -> RecountReport:
     if secret and choice_lists != secret_contents(kind, choice_lists):
         problems.append("the secret ballots' contents are not sorted by content, so their "
                         "order could tell who cast them")
-    return RecountReport(matches=not problems, results=results, problems=problems)
+    return RecountReport(matches=not problems, results=results, problems=problems,
+                         ballot_secrecy=secrecy)
 
 
 @personal_data("poll_ballots")

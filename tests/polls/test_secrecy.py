@@ -134,6 +134,7 @@ def test_a_secret_poll_lets_no_receipt_tell_how_its_ballot_was_cast(
     result = CliRunner().invoke(cli, ["recount", str(path)])
     assert result.exit_code == 0, result.output
     assert "MATCH" in result.output and "Ballots recounted: 4" in result.output
+    assert "Ballot secrecy: secret" in result.output
 
     # Only the signed-in voter sees their choices: their own, on the poll page.
     for voter, ranking in zip(clients, plan, strict=True):
@@ -201,6 +202,7 @@ def test_old_format_exports_still_recount(tmp_path, session, make_poll, voters):
     result = CliRunner().invoke(cli, ["recount", str(path)])
     assert result.exit_code == 0, result.output
     assert "MATCH" in result.output and "Ballots recounted: 3" in result.output
+    assert "Ballot secrecy: verifiable" in result.output
 
 
 def test_a_secret_export_recount_finds_tampering(session, make_poll, voters):
