@@ -335,6 +335,9 @@ def recount(file: str) -> None:
         return
     poll = data["poll"]
     click.echo(f"Poll {poll.get('id')}: {poll.get('question')}")
+    click.echo("Ballot secrecy: " + ("secret (the contents are listed apart from the receipt "
+                                     "fingerprints)" if report.ballot_secrecy == "secret"
+                                     else "verifiable (each ballot with its receipt fingerprint)"))
     click.echo(f"Ballots recounted: {report.results['ballots']}")
     if report.results["kind"] == "ranked":
         click.echo(f"Rounds: {len(report.results['rounds'])}; winner option id: "

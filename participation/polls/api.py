@@ -23,6 +23,9 @@ OPENAPI_SCHEMAS["Poll"] = {
         "max_choices": {"type": "integer", "nullable": True},
         "status": {"type": "string", "enum": ["upcoming", "open", "closed"]},
         "results_mode": {"type": "string", "enum": ["live", "after_close", "hidden"]},
+        "ballot_secrecy": {"type": "string", "enum": ["verifiable", "secret"],
+                           "description": "verifiable: the export ties each receipt fingerprint "
+                                          "to its ballot; secret: it lists them apart"},
         "townhall_id": {"type": "integer", "nullable": True},
         "topic_id": {"type": "integer", "nullable": True},
         "opens_at": {"type": "string", "format": "date-time", "nullable": True},
@@ -40,14 +43,24 @@ OPENAPI_SCHEMAS["Poll"] = {
 }
 OPENAPI_SCHEMAS["PollBallots"] = {
     "type": "object",
-    "required": ["format", "poll", "ballots", "receipts_digest", "results"],
+    "description": "Format participation-poll-ballots/2. A verifiable poll lists `ballots` (each "
+                   "content with its receipt fingerprint); a secret one lists `fingerprints` "
+                   "and, apart and sorted by content, `contents`.",
+    "required": ["format", "poll", "receipts_digest", "results"],
     "properties": {
         "format": {"type": "string"},
         "poll": {"type": "object"},
         "ballots": {"type": "array", "items": {"type": "object", "properties": {
             "fingerprint": {"type": "string",
                             "description": "SHA-256 of the ballot's receipt code"},
-            "choices": {"type": "array", "items": {"type": "integer"}}}}},
+            "choices": {"type": "array", "items": {"type": "integer"}}}},
+                    "description": "Verifiable polls only."},
+        "fingerprints": {"type": "array", "items": {"type": "string"},
+                         "description": "Secret polls only: the receipts' fingerprints, sorted."},
+        "contents": {"type": "array",
+                     "items": {"type": "array", "items": {"type": "integer"}},
+                     "description": "Secret polls only: the ballots' choices, sorted by "
+                                    "content, in no relation to `fingerprints`."},
         "receipts_digest": {"type": "string"},
         "results": {"type": "object"},
     },

@@ -47,11 +47,12 @@ def seed_polls(session: Session, accounts: DemoAccounts) -> None:
 
     services.create_poll(
         session, official, question="Rank the options for winter street parking.",
-        description="Ranked choice, counted by instant runoff. The results are released by "
-                    "the transport office after the close.",
+        description="Ranked choice, counted by instant runoff, with secret ballots: a "
+                    "receipt shows that a ballot is counted, not how. The results are "
+                    "released by the transport office after the close.",
         options=["Alternate-side parking", "Snow routes only", "Permit zones",
                  "No change"],
-        kind="ranked", results_mode="hidden", opens_at=now,
+        kind="ranked", results_mode="hidden", ballot_secrecy="secret", opens_at=now,
         closes_at=now + timedelta(days=21), topic_id=topic.id)
 
     mascot = services.create_poll(

@@ -23,6 +23,8 @@ from participation.polls.services import (
     OPTIONS_MAX,
     QUESTION_MAX,
     RESULTS_MODE_LABELS,
+    SECRECY_LABELS,
+    default_secrecy,
 )
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
@@ -47,6 +49,12 @@ class PollForm(FlaskForm):
         _l("When results are shown"),
         choices=[SelectChoice(m.value, _l(label)) for m, label in RESULTS_MODE_LABELS.items()],
         default=ResultsMode.AFTER_CLOSE.value, validators=[DataRequired()],
+    )
+    # An unknown value reaches create_poll, which names the field in a clear error.
+    ballot_secrecy = RadioField(
+        _l("What a receipt reveals"),
+        choices=[SelectChoice(s.value, _l(label)) for s, label in SECRECY_LABELS.items()],
+        default=default_secrecy({}).value, validate_choice=False,
     )
     open_now = BooleanField(_l("Open it for voting now"))
     opens_at = DateTimeLocalField(_l("Opens at (UTC, optional)"), format=DATETIME_FORMATS,

@@ -27,6 +27,15 @@ class ResultsMode(enum.StrEnum):
     HIDDEN = "hidden"
 
 
+class BallotSecrecy(enum.StrEnum):
+    """What a receipt can reveal. Verifiable: the export ties each receipt's fingerprint to its
+    ballot's content. Secret: the export lists the fingerprints and, apart and sorted by content,
+    the contents, so no receipt can be tied to a content."""
+
+    VERIFIABLE = "verifiable"
+    SECRET = "secret"  # noqa: S105 - a setting's name, not a password
+
+
 def _enum(kind: type[enum.StrEnum], name: str) -> Enum:
     return Enum(kind, name=name, native_enum=False, length=20,
                 values_callable=lambda e: [m.value for m in e], validate_strings=True)
@@ -52,6 +61,9 @@ class Poll(Base):
     # Multiple choice: how many options a ballot may approve; ranked: how many it may rank.
     max_choices: Mapped[int | None]
     results_mode: Mapped[ResultsMode] = mapped_column(_enum(ResultsMode, "results_mode"))
+    ballot_secrecy: Mapped[BallotSecrecy] = mapped_column(
+        _enum(BallotSecrecy, "ballot_secrecy"), default=BallotSecrecy.VERIFIABLE,
+        server_default=BallotSecrecy.VERIFIABLE.value)
     # None: not scheduled, opened by hand. closes_at None: open until closed by hand.
     opens_at: Mapped[datetime | None]
     closes_at: Mapped[datetime | None]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -39,7 +39,14 @@ from participation.i18n import N_
 from participation.notices import notify_each
 from participation.notifications.services import register_visibility
 from participation.polls import counting
-from participation.polls.models import Ballot, Poll, PollKind, PollOption, ResultsMode
+from participation.polls.models import (
+    Ballot,
+    BallotSecrecy,
+    Poll,
+    PollKind,
+    PollOption,
+    ResultsMode,
+)
 from participation.realtime.services import record_event
 from participation.security.permissions import can, require
 from participation.security.sanitize import clean_text, render_markdown
@@ -53,7 +60,11 @@ OPTION_MAX = 200
 OPTIONS_MIN = 2
 OPTIONS_MAX = 20
 CLIENT_ID_MAX = 64
-EXPORT_FORMAT = "participation-poll-ballots/1"
+# Version 2 says how the poll publishes its ballots (`ballot_secrecy`); a secret poll's export
+# lists the fingerprints and the contents apart. Version 1 (every ballot with its fingerprint) is
+# still read by the recount.
+EXPORT_FORMAT = "participation-poll-ballots/2"
+EXPORT_FORMAT_V1 = "participation-poll-ballots/1"
 # Receipt codes: 20 characters from an alphabet without look-alikes (100 bits), shown in groups.
 RECEIPT_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 RECEIPT_LENGTH = 20
@@ -63,6 +74,31 @@ RESULTS_MODE_LABELS = {
     ResultsMode.AFTER_CLOSE: N_("After close: results are shown once the poll closes"),
     ResultsMode.HIDDEN: N_("Hidden: results are shown once an official releases them after the "
                            "close"),
+}
+SECRECY_LABELS = {
+    BallotSecrecy.VERIFIABLE: N_(
+        "Verifiable: the published ballots list each receipt's fingerprint with that ballot's "
+        "choices. Every voter can check how their ballot was counted, and so can anyone they "
+        "show their receipt to."),
+    BallotSecrecy.SECRET: N_(
+        "Secret: the published ballots list the receipts' fingerprints and, separately and "
+        "sorted by content, the ballots' choices. Every voter can check their ballot is "
+        "counted and anyone can recount, but no receipt shows how its ballot was cast."),
+}
+SECRECY_NAMES = {
+    BallotSecrecy.VERIFIABLE: N_("Verifiable ballots"),
+    BallotSecrecy.SECRET: N_("Secret ballots"),
+}
+# What a receipt proves and what it reveals, under each setting: the poll page, the receipt page
+# and the town hall's live page say it in these words.
+RECEIPT_MEANINGS = {
+    BallotSecrecy.VERIFIABLE: N_(
+        "A receipt proves its ballot is in the count and, through the published ballots, shows "
+        "how it was cast: anyone who holds the code can see that vote. Keep it to yourself."),
+    BallotSecrecy.SECRET: N_(
+        "A receipt proves its ballot is in the count and reveals nothing of how it was cast, "
+        "here or in the published ballots. Only the voter, signed in, sees their choices on "
+        "the poll's page."),
 }
 KIND_LABELS = {
     PollKind.SINGLE: N_("Single choice"),
@@ -78,6 +114,16 @@ class CastResult:
     replaced: bool
     # True when it was a retry of a cast already applied (same client_id): nothing changed.
     repeated: bool
+
+
+def default_secrecy(poll_settings: Mapping[str, Any]) -> BallotSecrecy:
+    """How a new poll publishes its ballots when its creator does not say: the one place that
+    decides it. A poll restricted to the electoral roll (`electoral_roll_only`, once the roll
+    exists) is a binding consultation, where a receipt must not prove a vote: secret. Any
+    other poll: verifiable, as polls always were."""
+    if poll_settings.get("electoral_roll_only"):
+        return BallotSecrecy.SECRET
+    return BallotSecrecy.VERIFIABLE
 
 
 def new_receipt() -> str:
@@ -165,8 +211,10 @@ def create_poll(
     closes_at: datetime | None = None,
     townhall_id: int | None = None,
     topic_id: int | None = None,
+    ballot_secrecy: str | None = None,
 ) -> Poll:
-    """Create a poll in a town hall or a forum topic (officials)."""
+    """Create a poll in a town hall or a forum topic (officials). `ballot_secrecy` None takes
+    `default_secrecy` of the poll's settings."""
     require(actor, "poll.create")
     question = clean_text(question or "").strip()
     if not question:
@@ -190,6 +238,15 @@ def create_poll(
         mode = ResultsMode(results_mode)
     except ValueError:
         raise InvalidInput(_("Choose when results are shown."), field="results_mode") from None
+    if ballot_secrecy is None:
+        secrecy = default_secrecy({"kind": poll_kind, "results_mode": mode,
+                                   "townhall_id": townhall_id, "topic_id": topic_id})
+    else:
+        try:
+            secrecy = BallotSecrecy(ballot_secrecy)
+        except ValueError:
+            raise InvalidInput(_("Choose how the ballots are published: verifiable or secret."),
+                               field="ballot_secrecy") from None
     labels = _clean_options(options)
     if poll_kind is PollKind.SINGLE:
         max_choices = None
@@ -214,7 +271,7 @@ def create_poll(
         townhall_id=townhall_id, topic_id=topic_id, question=question,
         description=description,
         description_html=render_markdown(description, field="description"),
-        kind=poll_kind, max_choices=max_choices, results_mode=mode,
+        kind=poll_kind, max_choices=max_choices, results_mode=mode, ballot_secrecy=secrecy,
         opens_at=opens_at, closes_at=closes_at, draw_seed=secrets.token_hex(8),
         created_by_id=actor.id,
     )
@@ -736,6 +793,7 @@ def poll_summary(poll: Poll) -> dict[str, Any]:
         "kind": poll.kind.value,
         "max_choices": poll.max_choices,
         "results_mode": poll.results_mode.value,
+        "ballot_secrecy": poll.ballot_secrecy.value,
         "townhall_id": poll.townhall_id,
         "topic_id": poll.topic_id,
         "opens_at": poll.opens_at.isoformat() if poll.opens_at else None,
@@ -754,7 +812,10 @@ def published_digest(session: Session, poll: Poll) -> str:
 def export_poll(session: Session, actor: User | None, poll: Poll) -> dict[str, Any]:
     """The anonymised ballots of a closed poll with its published result and receipts digest.
 
-    No voter ids and no voting order: ballots are listed by their receipt fingerprint.
+    No voter ids and no voting order. Verifiable: `ballots`, each content with its receipt's
+    fingerprint, sorted by fingerprint. Secret: `fingerprints` (sorted) and, apart, `contents`
+    sorted by content (an approval ballot's choices sorted too, so the order a voter ticked them
+    in cannot mark a ballot): nothing ties a fingerprint to a content.
     """
     now = utcnow()
     if not poll.is_closed(now):
@@ -763,44 +824,62 @@ def export_poll(session: Session, actor: User | None, poll: Poll) -> dict[str, A
         raise Forbidden(results_notice(poll) or "The results are not public yet.")
     rows = sorted((counting.receipt_fingerprint(receipt), choices)
                   for receipt, choices in _ballot_rows(session, poll))
+    fingerprints = [fingerprint for fingerprint, _ in rows]
     option_ids = [option.id for option in poll.options]
-    results = counting.count_ballots(poll.kind.value, option_ids, [c for _, c in rows],
-                                     poll.draw_seed)
-    return {
-        "format": EXPORT_FORMAT,
-        "poll": poll_summary(poll),
-        "ballots": [{"fingerprint": fingerprint, "choices": choices}
-                    for fingerprint, choices in rows],
-        "receipts_digest": counting.receipts_digest([fingerprint for fingerprint, _ in rows]),
-        "results": results,
-    }
+    export: dict[str, Any] = {"format": EXPORT_FORMAT, "poll": poll_summary(poll)}
+    if poll.ballot_secrecy is BallotSecrecy.SECRET:
+        contents = secret_contents(poll.kind.value, [choices for _, choices in rows])
+        export["fingerprints"] = fingerprints
+        export["contents"] = contents
+    else:
+        contents = [choices for _, choices in rows]
+        export["ballots"] = [{"fingerprint": fingerprint, "choices": choices}
+                             for fingerprint, choices in rows]
+    export["receipts_digest"] = counting.receipts_digest(fingerprints)
+    export["results"] = counting.count_ballots(poll.kind.value, option_ids, contents,
+                                               poll.draw_seed)
+    return export
+
+
+def secret_contents(kind: str, ballots: Iterable[list[int]]) -> list[list[int]]:
+    """A secret poll's ballot contents in the order that says nothing: sorted by content. Only a
+    ranking's order means something; other ballots are written with their choices sorted."""
+    return sorted(list(choices) if kind == "ranked" else sorted(choices) for choices in ballots)
 
 
 def export_csv(export: dict[str, Any]) -> str:
     """The export's ballots as a spreadsheet: one row per ballot, one column per option.
 
-    A cell holds the option's rank on that ballot (ranked choice) or 1 when it was chosen.
+    A cell holds the option's rank on that ballot (ranked choice) or 1 when it was chosen. A
+    secret poll's rows are its contents in their published order, without fingerprints (those
+    are in the JSON export, apart).
     """
     options = export["poll"]["options"]
+    secret = "contents" in export
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["fingerprint"] + [f"{option['id']}: {option['label']}"
-                                       for option in options])
+    labels = [f"{option['id']}: {option['label']}" for option in options]
+    writer.writerow(labels if secret else ["fingerprint"] + labels)
     ranked = export["poll"]["kind"] == "ranked"
-    for ballot in export["ballots"]:
-        marks = {choice: (rank if ranked else 1)
-                 for rank, choice in enumerate(ballot["choices"], start=1)}
-        writer.writerow([ballot["fingerprint"]] + [marks.get(option["id"], "")
-                                                   for option in options])
+    ballots = ([(None, choices) for choices in export["contents"]] if secret
+               else [(ballot["fingerprint"], ballot["choices"]) for ballot in export["ballots"]])
+    for fingerprint, choices in ballots:
+        marks = {choice: (rank if ranked else 1) for rank, choice in enumerate(choices, start=1)}
+        cells = [marks.get(option["id"], "") for option in options]
+        writer.writerow(cells if secret else [fingerprint] + cells)
     return buffer.getvalue()
 
 
 @dataclass
 class ReceiptCheck:
+    """What anyone holding a receipt is told: that its ballot is in the count, since when, and
+    its fingerprint in the published ballots. Never the ballot's choices."""
+
     poll: Poll
-    ballot: Ballot
     fingerprint: str
     counted: bool
+    # When the ballot was cast, or last changed.
+    cast_at: datetime
 
 
 def check_receipt(session: Session, actor: User | None, code: str) -> ReceiptCheck:
@@ -814,8 +893,8 @@ def check_receipt(session: Session, actor: User | None, code: str) -> ReceiptChe
     ballot = session.scalar(select(Ballot).where(Ballot.receipt == receipt))
     if ballot is None or not can(actor, "poll.view", ballot.poll):
         raise NotFound(_("No ballot has that receipt code. Check it and try again."), field="code")
-    return ReceiptCheck(poll=ballot.poll, ballot=ballot,
-                        fingerprint=counting.receipt_fingerprint(receipt), counted=True)
+    return ReceiptCheck(poll=ballot.poll, fingerprint=counting.receipt_fingerprint(receipt),
+                        counted=True, cast_at=ballot.cast_at)
 
 
 @dataclass
@@ -823,6 +902,9 @@ class RecountReport:
     matches: bool
     results: counting.Results
     problems: list[str]
+    # How the export publishes its ballots: "verifiable" (also every first-format export) or
+    # "secret".
+    ballot_secrecy: str = BallotSecrecy.VERIFIABLE.value
 
 
 class BadExport(ValueError):
@@ -830,12 +912,27 @@ class BadExport(ValueError):
 
 
 def recount_export(data: Any) -> RecountReport:
-    """Recount an export's ballots with the site's own counting code and compare."""
-    if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
-        raise BadExport(f"not a poll ballot export (expected format {EXPORT_FORMAT!r})")
+    """Recount an export's ballots with the site's own counting code and compare.
+
+    Reads both kinds of the current format (verifiable `ballots`; secret `fingerprints` and
+    `contents`) and the first format, whose ballots were all listed with their fingerprints.
+    """
+    if not isinstance(data, dict) or data.get("format") not in (EXPORT_FORMAT, EXPORT_FORMAT_V1):
+        raise BadExport(f"not a poll ballot export (expected format {EXPORT_FORMAT!r} "
+                        f"or {EXPORT_FORMAT_V1!r})")
     poll = data.get("poll")
-    ballots = data.get("ballots")
-    if not isinstance(poll, dict) or not isinstance(ballots, list):
+    if not isinstance(poll, dict):
+        raise BadExport("the export has no 'poll' section")
+    secrecy = (poll.get("ballot_secrecy") if data["format"] == EXPORT_FORMAT
+               else BallotSecrecy.VERIFIABLE.value)
+    if secrecy not in {s.value for s in BallotSecrecy}:
+        raise BadExport(f"unknown ballot secrecy {secrecy!r}")
+    secret = secrecy == BallotSecrecy.SECRET.value
+    if secret:
+        fingerprint_list, contents = data.get("fingerprints"), data.get("contents")
+        if not isinstance(fingerprint_list, list) or not isinstance(contents, list):
+            raise BadExport("the export has no 'fingerprints' or no 'contents' section")
+    elif not isinstance(data.get("ballots"), list):
         raise BadExport("the export has no 'poll' or no 'ballots' section")
     kind = poll.get("kind")
     if kind not in counting.KINDS:
@@ -844,8 +941,12 @@ def recount_export(data: Any) -> RecountReport:
         option_ids = [option["id"] for option in poll["options"]]
         seed = str(poll["draw_seed"])
         max_choices = poll.get("max_choices")
-        fingerprints = [str(ballot["fingerprint"]) for ballot in ballots]
-        choice_lists = [list(ballot["choices"]) for ballot in ballots]
+        if secret:
+            fingerprints = [str(fingerprint) for fingerprint in fingerprint_list]
+            choice_lists = [list(choices) for choices in contents]
+        else:
+            fingerprints = [str(ballot["fingerprint"]) for ballot in data["ballots"]]
+            choice_lists = [list(ballot["choices"]) for ballot in data["ballots"]]
     except (KeyError, TypeError) as error:
         raise BadExport(f"a poll or ballot entry is incomplete ({error})") from None
     if any(isinstance(i, bool) or not isinstance(i, int) for i in option_ids):
@@ -862,7 +963,13 @@ def recount_export(data: Any) -> RecountReport:
         problems.append("the receipts digest does not match the ballots' fingerprints")
     if len(set(fingerprints)) != len(fingerprints):
         problems.append("a ballot fingerprint appears more than once")
-    return RecountReport(matches=not problems, results=results, problems=problems)
+    if secret and len(fingerprints) != len(choice_lists):
+        problems.append("there are not as many ballot contents as receipt fingerprints")
+    if secret and choice_lists != secret_contents(kind, choice_lists):
+        problems.append("the secret ballots' contents are not sorted by content, so their "
+                        "order could tell who cast them")
+    return RecountReport(matches=not problems, results=results, problems=problems,
+                         ballot_secrecy=secrecy)
 
 
 @personal_data("poll_ballots")
@@ -928,6 +1035,7 @@ def public_poll_data(session: Session, poll: Poll, now: datetime | None = None) 
         "options": [{"id": option.id, "label": option.label} for option in poll.options],
         "max_choices": poll.max_choices,
         "results_mode": poll.results_mode.value,
+        "ballot_secrecy": poll.ballot_secrecy.value,
         "status": poll.status(now),
         "results": count_poll(session, poll) if visible else None,
         "results_notice": None if visible else RESULTS_NOTICES.get(poll.results_mode),
@@ -1001,6 +1109,8 @@ class PollCard:
     # The reader's ballot as the vote form shows it: rank or "checked", by option id.
     typed: dict[str, str]
     ballot_count: int
+    # What a receipt proves and reveals in this poll (English; the template translates it).
+    secrecy_meaning: str
 
 
 def poll_cards(session: Session, actor: User | None, townhall: TownHall) -> list[PollCard]:
@@ -1030,7 +1140,8 @@ def poll_cards(session: Session, actor: User | None, townhall: TownHall) -> list
             notice="" if visible else results_notice(poll, now),
             labels={option.id: option.label for option in poll.options},
             receipt=format_receipt(ballot.receipt) if ballot else None, typed=typed,
-            ballot_count=counts.get(poll.id, 0)))
+            ballot_count=counts.get(poll.id, 0),
+            secrecy_meaning=RECEIPT_MEANINGS[poll.ballot_secrecy]))
     return cards
 
 

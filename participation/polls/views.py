@@ -86,6 +86,7 @@ def new() -> ResponseReturnValue:
             options=(form.options.data or "").splitlines(),
             max_choices=form.max_choices.data,
             results_mode=form.results_mode.data or "",
+            ballot_secrecy=form.ballot_secrecy.data or None,
             opens_at=utcnow() if form.open_now.data else _as_utc(form.opens_at.data),
             closes_at=_as_utc(form.closes_at.data),
             townhall_id=townhall_id, topic_id=topic_id,
@@ -143,6 +144,8 @@ def _render_poll(poll: Poll, *, status: int = 200, error: str | None = None,
         typed=typed or {}, error=error, form=ConfirmForm(), tie_break_rule=TIE_BREAK_RULE,
         receipt=services.format_receipt(ballot.receipt) if ballot else None,
         kind_label=services.KIND_LABELS[poll.kind],
+        secrecy_name=services.SECRECY_NAMES[poll.ballot_secrecy],
+        receipt_meaning=services.RECEIPT_MEANINGS[poll.ballot_secrecy],
         digest=(services.published_digest(db.session, poll)
                 if visible and poll.is_closed(now) else None),
         live=visible and poll.townhall_id is not None and poll.is_open(now),
@@ -286,9 +289,12 @@ def receipt() -> tuple[str, int]:
     check, status = look_up(
         form, lambda: services.check_receipt(db.session, request_actor(), form.code.data or ""),
         asked=request.args.get("code") is not None)
-    labels = ({option.id: option.label for option in check.poll.options} if check else {})
-    return render_template("polls/receipt.html", form=form, check=check, labels=labels,
-                           now=utcnow()), status
+    return render_template(
+        "polls/receipt.html", form=form, check=check, now=utcnow(),
+        secrecy_name=services.SECRECY_NAMES[check.poll.ballot_secrecy] if check else "",
+        receipt_meaning=services.RECEIPT_MEANINGS[check.poll.ballot_secrecy] if check else "",
+        published=(check is not None and check.poll.is_closed(utcnow())
+                   and services.results_visible(check.poll))), status
 
 
 @bp.route("/polls/<int:poll_id>/ballots.json")

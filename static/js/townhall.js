@@ -825,7 +825,12 @@
     var receiptLine = el("p", "poll-receipt", gettext("Your ballot is in the count. Your receipt code:") + " ");
     receiptLine.appendChild(el("strong", "receipt", receipt || ""));
     receiptLine.hidden = !receipt;
-    card.append(heading, meta, receiptLine);
+    // What a receipt proves and reveals in this poll: the same words as the page's.
+    var secrecy = el("p", "poll-secrecy muted", poll.ballot_secrecy === "secret"
+      ? gettext("A receipt proves its ballot is in the count and reveals nothing of how it was cast, here or in the published ballots. Only the voter, signed in, sees their choices on the poll's page.")
+      : gettext("A receipt proves its ballot is in the count and, through the published ballots, shows how it was cast: anyone who holds the code can see that vote. Keep it to yourself."));
+    secrecy.dataset.secrecy = poll.ballot_secrecy;
+    card.append(heading, meta, receiptLine, secrecy);
     if (poll.status === "open") {
       if (signedIn) {
         card.appendChild(pollForm(poll, receipt));

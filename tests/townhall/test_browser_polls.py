@@ -54,7 +54,8 @@ def signed_in(browser, server, email: str, errors: list[str], *, javascript: boo
     return context, page
 
 
-def prepare_poll(official, server, townhall_id: int, question: str) -> int:
+def prepare_poll(official, server, townhall_id: int, question: str,
+                 secrecy: str = "verifiable") -> int:
     """The official follows "Prepare a poll" from the town hall's page and fills the form."""
     official.goto(f"{server.url}/townhalls/{townhall_id}")
     official.get_by_role("link", name="Prepare a poll").click()
@@ -62,6 +63,7 @@ def prepare_poll(official, server, townhall_id: int, question: str) -> int:
     official.fill("#question", question)
     official.fill("#options", "Evenings\nSundays\nMornings")
     official.check("input[name=results_mode][value=live]")
+    official.check(f"input[name=ballot_secrecy][value={secrecy}]")
     official.click("main form.poll-form button[type=submit]")
     official.wait_for_url(re.compile(r".*/polls/\d+$"))
     return int(official.url.rsplit("/", 1)[1])
@@ -84,7 +86,8 @@ def test_a_poll_runs_inside_the_town_hall_live(server, townhall_id, browser):
         contexts.append((projector_context, None))
         projector = projector_context.new_page()
 
-        poll_id = prepare_poll(official, server, townhall_id, "Which library hours first?")
+        poll_id = prepare_poll(official, server, townhall_id, "Which library hours first?",
+                               secrecy="secret")
 
         resident.goto(f"{server.url}/townhalls/{townhall_id}")
         expect(resident.locator("#connection")).to_have_text("Up to date")
@@ -101,12 +104,21 @@ def test_a_poll_runs_inside_the_town_hall_live(server, townhall_id, browser):
 
         card = resident.locator(f"#poll-{poll_id}")
         expect(card).to_contain_text("Which library hours first?")
+        # The card the `poll` event built says what a receipt reveals in this secret poll.
+        expect(card.locator(".poll-secrecy[data-secrecy=secret]")).to_contain_text(
+            "reveals nothing of how it was cast")
         resident.locator(f"#poll-{poll_id} label", has_text="Sundays").click()
         card.get_by_role("button", name="Cast my vote").click()
         expect(card.locator(".vote-status")).to_contain_text("receipt code")
-        assert RECEIPT.search(card.locator(".poll-receipt .receipt").inner_text())
+        code = card.locator(".poll-receipt .receipt").inner_text()
+        assert RECEIPT.search(code)
         expect(card.locator(".ballot-count")).to_have_text("1")
         assert resident.evaluate("window.notReloaded") is True
+        check = projector_context.new_page()
+        check.goto(f"{server.url}/polls/receipt?code={code}")
+        expect(check.locator(".receipt-result")).to_contain_text("This ballot is in the count")
+        assert "Sundays" not in check.inner_text("main")
+        check.close()
 
         on_screen = projector.locator(f"#projector-poll-{poll_id}")
         expect(on_screen.locator(".ballot-count")).to_have_text("1")
@@ -150,6 +162,8 @@ def test_the_same_journey_without_javascript(server, townhall_id, browser):
 
         resident.goto(live_url)
         card = resident.locator(f"#poll-{poll_id}")
+        expect(card.locator(".poll-secrecy[data-secrecy=verifiable]")).to_contain_text(
+            "anyone who holds the code can see that vote")
         resident.locator(f"#poll-{poll_id} label", has_text="Evenings").click()
         card.get_by_role("button", name="Cast my vote").click()
         resident.wait_for_url(f"{live_url}#poll-{poll_id}")
