@@ -2,7 +2,7 @@
 (verifiable, what every existing poll keeps) or lists them apart (secret).
 
 Revision ID: 0015_ballot_secrecy
-Revises: 0013_room_counts
+Revises: 0014_poll_announcements
 Create Date: 2026-12-03 08:30:00.000000
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0015_ballot_secrecy'
-down_revision = '0013_room_counts'
+down_revision = '0014_poll_announcements'
 branch_labels = None
 depends_on = None
 
