@@ -1,0 +1,255 @@
+"""In Debian's chromium: the "Verify" buttons check the chain in the page with the browser's own
+SHA-256, and give the verdict `participation verify` gives, on the genuine export downloaded
+from the site and on every tampered export the command's tests use (tests/decisions/tampering.py),
+served to the page in place of the site's. One server for the module.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from playwright.sync_api import expect
+
+from participation.decisions.verify import UnreadableExport, load_export, verify_export
+from tests.conftest import LiveServer
+from tests.decisions import tampering
+
+pytestmark = [pytest.mark.browser, pytest.mark.server]
+
+EXPORT_PATH = "/api/v1/decisions/export"
+# Text that canonical JSON must write exactly as Python does: non-ASCII as itself, control
+# characters escaped, "/" unescaped, keys sorted by code point (U+FFFF before U+1F600, which
+# UTF-16 order would reverse).
+AWKWARD = "Tab\there, “quotes” \"too\", back\\slash, </script>, é, 😀, \u2028, \u007f, \u0001."
+
+
+def seed_chain(url: str) -> None:
+    """The five records of test_verify's `export` (evidence, an amendment, a commitment closed
+    later), published in the live site's database with a test-only poll provider."""
+    from participation import create_app
+    from participation.accounts import services as accounts
+    from participation.db import utcnow
+    from participation.decisions import services
+    from participation.decisions.providers import PROVIDERS
+    from participation.extensions import db
+    from participation.security.permissions import Role
+    from tests.conftest import PASSWORD, base_config
+    from tests.decisions.conftest import FakeItems, draft
+
+    fake = FakeItems()
+    fake.add("poll", 1, title="Evening hours?", snapshot={
+        "question": "Which evenings?", "turnout": 41, "tally": [{"label": "Tue", "votes": 30}],
+        "note": AWKWARD, "\uffff": 1, "😀": 2, "é": 3, "e": 4})
+    app = create_app(base_config(SQLALCHEMY_DATABASE_URI=url))
+    with app.app_context(), pytest.MonkeyPatch.context() as patch:
+        patch.setitem(PROVIDERS, "poll", fake.provider("poll"))
+        official = accounts.register_user(db.session, email="official@example.test",
+                                          display_name="Olivia Official", password=PASSWORD,
+                                          role=Role.OFFICIAL, confirmed=True)
+
+        def publish(**fields: Any) -> Any:
+            record = services.publish_decision(db.session, official, draft(**fields))
+            db.session.commit()
+            return record
+
+        first = publish(links=[("poll", 1)], summary=AWKWARD,
+                        commitments=[(utcnow().date(), "Reply on parking")])
+        publish(title="Second", outcome="rejected")
+        publish(title="Correction", amends=first.seq)
+        publish(title="Parking reply", closes=[first.commitments[0].id])
+        publish(title="Fifth", outcome="deferred")
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, migrated_sqlite: Path) -> Iterator[LiveServer]:
+    live = LiveServer(tmp_path_factory.mktemp("verify-in-browser"))
+    shutil.copy(migrated_sqlite, live.env["DATABASE_URL"].removeprefix("sqlite:///"))
+    seed_chain(live.env["DATABASE_URL"])
+    live.start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def genuine(site: LiveServer) -> bytes:
+    response = requests.get(site.url + EXPORT_PATH, timeout=30)
+    assert response.status_code == 200
+    return response.content
+
+
+@pytest.fixture(scope="module")
+def page(browser: Any, site: LiveServer) -> Iterator[Any]:
+    context = browser.new_context()
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    yield tab
+    context.close()
+    assert errors == []
+
+
+def command_verdict(content: bytes, expect_head: str | None, folder: Path) -> dict[str, str]:
+    """What `participation verify` decides, from the same functions the command calls."""
+    path = folder / "chain.json"
+    path.write_bytes(content)
+    try:
+        data = load_export(path)
+    except UnreadableExport as error:
+        return {"ok": "unreadable", "message": str(error)}
+    outcome = verify_export(data, expect_head)
+    verdict = {"ok": str(outcome.ok).lower(), "count": str(outcome.count), "head": outcome.head}
+    if not outcome.ok:
+        verdict["badSeq"] = str(outcome.bad_seq)
+        verdict["message"] = outcome.problem
+    return verdict
+
+
+def page_verdict(page: Any, site: LiveServer, content: bytes, *, path: str = "/decisions",
+                 button: str = "Verify the whole chain",
+                 expect_head: str | None = None) -> dict[str, str]:
+    """Serve `content` as the site's export, press the button and read the page's answer."""
+    page.unroute("**" + EXPORT_PATH)
+    page.route("**" + EXPORT_PATH, lambda route: route.fulfill(
+        status=200, content_type="application/json", body=content))
+    page.goto(site.url + path)
+    if expect_head:
+        page.fill("#verify-expected-head", expect_head)
+    page.get_by_role("button", name=button).click()
+    result = page.locator("#verify-result")
+    # Waiting on the locator, not on a script: the site's CSP forbids evaluating strings.
+    expect(result).to_have_attribute("data-state", re.compile(r"^(ok|fail|warn)$"))
+    verdict = {name: result.get_attribute(f"data-{attribute}")
+               for name, attribute in (("ok", "ok"), ("count", "count"), ("head", "head"),
+                                       ("badSeq", "bad-seq"))}
+    return {**{k: v for k, v in verdict.items() if v is not None},
+            "text": result.inner_text(), "state": result.get_attribute("data-state")}
+
+
+def assert_same(command: dict[str, str], shown: dict[str, str]) -> None:
+    for key in ("ok", "count", "head", "badSeq"):
+        assert shown.get(key) == command.get(key), (key, command, shown)
+    if command["ok"] == "true":
+        assert shown["text"].startswith(
+            f"Intact: {command['count']} records, head {command['head']}."), shown["text"]
+    elif command["ok"] == "false":
+        # The same reason, word for word, and the last good head to compare.
+        assert f"Record {command['badSeq']} fails: {command['message']}." in shown["text"]
+        assert command["head"] in shown["text"]
+
+
+def test_the_genuine_export_is_intact_in_the_browser_as_on_the_command_line(page, site, genuine,
+                                                                           tmp_path):
+    command = command_verdict(genuine, None, tmp_path)
+    assert command["ok"] == "true" and command["count"] == "5"
+    page.goto(site.url + "/decisions")  # the real download this time, not a routed one
+    page.unroute("**" + EXPORT_PATH)
+    page.get_by_role("button", name="Verify the whole chain").click()
+    result = page.locator("#verify-result")
+    expect(result).to_have_attribute("data-state", "ok")
+    assert result.inner_text().startswith(f"Intact: 5 records, head {command['head']}.")
+    assert "copy kept elsewhere" in result.inner_text()
+    assert result.get_attribute("data-head") == requests.get(
+        site.url + "/api/v1/decisions", timeout=30).json()["head"]
+    # The canonical JSON of every record is byte for byte Python's.
+    from participation.decisions.chain import canonical_json
+
+    for entry in json.loads(genuine)["records"]:
+        text = json.dumps(entry["record"], ensure_ascii=False)
+        assert page.evaluate("text => window.participationVerify.canonicalJSON(text)",
+                             text) == canonical_json(entry["record"])
+
+
+@pytest.mark.parametrize("name", list(tampering.TAMPERS))
+def test_every_tampered_export_gets_the_commands_verdict(page, site, genuine, tmp_path, name):
+    data, expect_head = tampering.TAMPERS[name](copy.deepcopy(json.loads(genuine)))
+    content = tampering.as_bytes(data)
+    command = command_verdict(content, expect_head, tmp_path)
+    shown = page_verdict(page, site, content, expect_head=expect_head)
+    assert_same(command, shown)
+    if name != "rewrite_tail_unpinned":
+        assert command["ok"] == "false" and shown["state"] == "fail"
+
+
+@pytest.mark.parametrize(("content", "message"), tampering.MALFORMED,
+                         ids=[message for _, message in tampering.MALFORMED])
+def test_files_that_are_no_export_are_unreadable_for_both(page, site, tmp_path, content, message):
+    command = command_verdict(content, None, tmp_path)
+    assert command["ok"] == "unreadable" and message in command["message"]
+    shown = page_verdict(page, site, content)
+    assert shown["ok"] == "unreadable"
+    assert "not a readable chain export" in shown["text"] and message in shown["text"]
+
+
+def test_verify_this_record_names_the_record_that_breaks_it(page, site, genuine, tmp_path):
+    export = json.loads(genuine)
+    intact = page_verdict(page, site, genuine, path="/decisions/3", button="Verify this record")
+    assert intact["state"] == "ok"
+    assert intact["text"].startswith(
+        f"Record 3 is intact: its hash {export['records'][2]['hash']} follows from the first "
+        "record. The whole chain is intact: 5 records, head ")
+
+    data, _ = tampering.alter_and_rehash(copy.deepcopy(export))  # record 2 altered
+    content = tampering.as_bytes(data)
+    command = command_verdict(content, None, tmp_path)
+    broken = page_verdict(page, site, content, path="/decisions/3", button="Verify this record")
+    assert broken["state"] == "fail" and broken["badSeq"] == command["badSeq"] == "2"
+    assert broken["text"].startswith(
+        f"Record 3 cannot be confirmed: record 2 fails: {command['message']}.")
+
+    data, _ = tampering.alter_title(copy.deepcopy(export))  # record 3 altered, 1 still good
+    later = page_verdict(page, site, tampering.as_bytes(data), path="/decisions/1",
+                         button="Verify this record")
+    assert later["state"] == "warn" and later["text"].startswith("Record 1 is intact")
+    assert "But a later record fails: record 3: " in later["text"]
+
+    # A rewritten tail is consistent in itself, but not with the hash this page shows.
+    data, _ = tampering.rewrite_tail(copy.deepcopy(export))
+    forged = page_verdict(page, site, tampering.as_bytes(data), path="/decisions/5",
+                          button="Verify this record")
+    assert forged["state"] == "fail"
+    assert forged["text"] == (f"The downloaded chain's record 5 has the hash "
+                              f"{data['records'][4]['hash']}, but this page shows "
+                              f"{export['records'][4]['hash']}.")
+
+
+def test_without_javascript_the_buttons_are_hidden_and_the_command_is_explained(browser, site):
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        tab = context.new_page()
+        for path, button in (("/decisions", "Verify the whole chain"),
+                             ("/decisions/2", "Verify this record")):
+            tab.goto(site.url + path)
+            assert tab.get_by_role("button", name=button).count() == 0
+            assert not tab.locator("#verify-tool").is_visible()
+            assert "participation verify" in tab.locator("main").inner_text()
+            assert "prints OK with the chain's head" in tab.locator("main").inner_text()
+    finally:
+        context.close()
+
+
+def test_on_plain_http_elsewhere_the_page_says_web_crypto_is_unavailable(browser, site):
+    """http://verify.example is not a secure context (127.0.0.1 is): no SHA-256 there."""
+    context = browser.new_context()
+    try:
+        tab = context.new_page()
+        tab.route("http://verify.example/**", lambda route: route.fulfill(
+            response=route.fetch(url=route.request.url.replace("http://verify.example",
+                                                               site.url))))
+        tab.goto("http://verify.example/decisions")
+        assert tab.evaluate("window.isSecureContext") is False
+        result = tab.locator("#verify-result")
+        expect(result).to_have_attribute("data-state", "warn")
+        assert "only on https or on this computer's own address (127.0.0.1)" in result.inner_text()
+        assert tab.get_by_role("button", name="Verify the whole chain").is_disabled()
+    finally:
+        context.close()
