@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,10 @@ EXPORT_PATH = "/api/v1/decisions/export"
 AWKWARD = "Tab\there, “quotes” \"too\", back\\slash, </script>, é, 😀, \u2028, \u007f, \u0001."
 
 
-def seed_chain(url: str) -> None:
+def seed_chain(url: str) -> int:
     """The five records of test_verify's `export` (evidence, an amendment, a commitment closed
-    later), published in the live site's database with a test-only poll provider."""
+    later), published in the live site's database with a test-only poll provider, and a sixth
+    resting on a real ended town hall that left a question unanswered; its id."""
     from participation import create_app
     from participation.accounts import services as accounts
     from participation.db import utcnow
@@ -41,6 +43,8 @@ def seed_chain(url: str) -> None:
     from participation.decisions.providers import PROVIDERS
     from participation.extensions import db
     from participation.security.permissions import Role
+    from participation.townhall import services as townhalls
+    from participation.townhall.models import Status
     from tests.conftest import PASSWORD, base_config
     from tests.decisions.conftest import FakeItems, draft
 
@@ -66,15 +70,35 @@ def seed_chain(url: str) -> None:
         publish(title="Correction", amends=first.seq)
         publish(title="Parking reply", closes=[first.commitments[0].id])
         publish(title="Fifth", outcome="deferred")
+
+        now = utcnow()
+        resident = accounts.register_user(db.session, email="resident@example.test",
+                                          display_name="Rosa", password=PASSWORD,
+                                          role=Role.RESIDENT, confirmed=True)
+        townhall = townhalls.create_townhall(db.session, official, title="Parking on Elm St",
+                                             starts_at=now - timedelta(hours=2),
+                                             ends_at=now - timedelta(hours=1))
+        townhalls.set_status(db.session, official, townhall, Status.LIVE)
+        question = townhalls.ask_question(db.session, resident, townhall,
+                                          text="Who decides about the parking permits?")
+        moderator = accounts.register_user(db.session, email="moderator@example.test",
+                                           display_name="Mo", password=PASSWORD,
+                                           role=Role.MODERATOR, confirmed=True)
+        townhalls.approve_question(db.session, moderator, question)
+        townhalls.set_status(db.session, official, townhall, Status.ENDED)
+        db.session.commit()
+        publish(title="Permits decided by the council", links=[("townhall", townhall.id)])
+        townhall_id = townhall.id
         db.session.remove()
         db.engine.dispose()
+    return townhall_id
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, migrated_sqlite: Path) -> Iterator[LiveServer]:
     live = LiveServer(tmp_path_factory.mktemp("verify-in-browser"))
     shutil.copy(migrated_sqlite, live.env["DATABASE_URL"].removeprefix("sqlite:///"))
-    seed_chain(live.env["DATABASE_URL"])
+    live.townhall_id = seed_chain(live.env["DATABASE_URL"])
     live.start()
     yield live
     live.stop()
@@ -150,13 +174,13 @@ def assert_same(command: dict[str, str], shown: dict[str, str]) -> None:
 def test_the_genuine_export_is_intact_in_the_browser_as_on_the_command_line(page, site, genuine,
                                                                            tmp_path):
     command = command_verdict(genuine, None, tmp_path)
-    assert command["ok"] == "true" and command["count"] == "5"
+    assert command["ok"] == "true" and command["count"] == "6"
     page.goto(site.url + "/decisions")  # the real download this time, not a routed one
     page.unroute("**" + EXPORT_PATH)
     page.get_by_role("button", name="Verify the whole chain").click()
     result = page.locator("#verify-result")
     expect(result).to_have_attribute("data-state", "ok")
-    assert result.inner_text().startswith(f"Intact: 5 records, head {command['head']}.")
+    assert result.inner_text().startswith(f"Intact: 6 records, head {command['head']}.")
     assert "copy kept elsewhere" in result.inner_text()
     assert result.get_attribute("data-head") == requests.get(
         site.url + "/api/v1/decisions", timeout=30).json()["head"]
@@ -196,7 +220,7 @@ def test_verify_this_record_names_the_record_that_breaks_it(page, site, genuine,
     assert intact["state"] == "ok"
     assert intact["text"].startswith(
         f"Record 3 is intact: its hash {export['records'][2]['hash']} follows from the first "
-        "record. The whole chain is intact: 5 records, head ")
+        "record. The whole chain is intact: 6 records, head ")
 
     data, _ = tampering.alter_and_rehash(copy.deepcopy(export))  # record 2 altered
     content = tampering.as_bytes(data)
@@ -253,3 +277,17 @@ def test_on_plain_http_elsewhere_the_page_says_web_crypto_is_unavailable(browser
         assert tab.get_by_role("button", name="Verify the whole chain").is_disabled()
     finally:
         context.close()
+
+
+def test_an_unanswered_question_in_the_transcript_leads_to_the_record_that_took_it_up(page, site):
+    page.unroute("**" + EXPORT_PATH)
+    page.goto(f"{site.url}/townhalls/{site.townhall_id}/transcript")
+    cited = page.get_by_role("region", name="Decision records that cite this town hall")
+    assert cited.get_by_role("link").all_inner_texts() == [
+        "Record 6: Permits decided by the council"]
+    question = page.locator("li.question", has_text="Who decides about the parking permits?")
+    assert "not answered" in question.inner_text()
+    question.get_by_role("link", name="decision record 6: Permits decided by the council").click()
+    page.wait_for_url(f"{site.url}/decisions/6")
+    assert page.locator("h1").inner_text() == "Permits decided by the council"
+    assert "Who decides about the parking permits?" in page.locator("main").inner_text()
