@@ -448,7 +448,7 @@
   tool.hidden = false;
   if (!window.isSecureContext || !window.crypto || !window.crypto.subtle) {
     button.disabled = true;
-    show("warn", gettext("This browser cannot check the chain here: its SHA-256 (Web Crypto) works only on https or on this computer's own address (127.0.0.1), not on plain http. Download the chain and use the command below."), {});
+    show("warn", gettext("This browser cannot check the chain here: its SHA-256 (Web Crypto) works only on https or on this computer's own address (127.0.0.1), not on plain http. Download the chain and use the command described above."), {});
     return;
   }
 
@@ -517,7 +517,7 @@
         show(outcome.ok ? "ok" : "fail", wholeChain(outcome), verdict);
       }
     }).catch(function () {
-      show("fail", gettext("The chain could not be downloaded; try again, or download it and use the command below."), {});
+      show("fail", gettext("The chain could not be downloaded; try again, or download it and use the command described above."), {});
     }).then(function () {
       button.disabled = false;
       output.focus();
