@@ -108,11 +108,40 @@ def alter_title(export: dict) -> Tampered:
     return export, None
 
 
+def _rechain_from(export: dict, index: int) -> None:
+    """Re-hash the entry at `index` and every later one, and the head: a careful forger."""
+    records = export["records"]
+    for position in range(index, len(records)):
+        if position:
+            records[position]["prev_hash"] = records[position - 1]["hash"]
+        resign(records[position])
+    export["head"] = records[-1]["hash"]
+
+
+def closes_a_number(export: dict) -> Tampered:
+    export["records"][1]["record"]["closes"] = 5
+    _rechain_from(export, 1)
+    return export, None
+
+
+def closes_a_list_named_commitment(export: dict) -> Tampered:
+    export["records"][1]["record"]["closes"] = [{"record": [1], "commitment": 1}]
+    _rechain_from(export, 1)
+    return export, None
+
+
+def commitments_a_number(export: dict) -> Tampered:
+    export["records"][1]["record"]["commitments"] = 7
+    _rechain_from(export, 1)
+    return export, None
+
+
 TAMPERS: dict[str, Callable[[dict], Tampered]] = {
     function.__name__: function
     for function in (change_one_byte, delete_middle, swap_two, swap_and_renumber,
                      alter_and_rehash, rewrite_tail, rewrite_tail_unpinned, drop_last,
-                     amend_later, nonsense_count, missing_hash, alter_title)
+                     amend_later, nonsense_count, missing_hash, alter_title,
+                     closes_a_number, closes_a_list_named_commitment, commitments_a_number)
 }
 
 # Files that are not readable exports at all, with what the command's error says.
@@ -126,4 +155,5 @@ MALFORMED: list[tuple[bytes, str]] = [
     (b"{\"records\": [{\"seq\": 1.5}]}", "not a whole number"),
     (b"{\"records\": [NaN]}", "not JSON"),
     (b"{\"records\": " + b"[" * 100_000 + b"]" * 100_000 + b"}", "too deeply"),
+    (b"{\"records\": [" + b"7" * 5000 + b"]}", "4300 digits"),
 ]

@@ -155,3 +155,12 @@ def test_the_real_command_verifies_offline_without_flask_or_a_database(tmp_path,
     module = subprocess.run([sys.executable, "-m", "participation.decisions.verify", str(path)],
                             capture_output=True, text=True, timeout=60, check=False)
     assert module.returncode == 1 and module.stdout.startswith("FAILED at record 3:")
+
+
+@pytest.mark.parametrize("name", ["closes_a_number", "closes_a_list_named_commitment",
+                                  "commitments_a_number"])
+def test_a_re_hashed_record_with_a_nonsense_list_is_named_not_a_crash(tmp_path, export, name):
+    tampered, _ = tampering.TAMPERS[name](export)
+    result = run_verify(tmp_path, tampered)
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("FAILED at record 2:")
