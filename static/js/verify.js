@@ -107,7 +107,9 @@
       }
     }
     function number() {
-      var match = /^(-?(?:0|[1-9][0-9]*))(\.[0-9]+)?([eE][-+]?[0-9]+)?/.exec(text.slice(at, at + 5000));
+      var NUMBER = /(-?(?:0|[1-9][0-9]*))(\.[0-9]+)?([eE][-+]?[0-9]+)?/y;
+      NUMBER.lastIndex = at;
+      var match = NUMBER.exec(text);
       if (!match) { fail("Expecting value"); }
       at += match[0].length;
       if (match[2] || match[3]) {

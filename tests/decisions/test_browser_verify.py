@@ -6,8 +6,10 @@ served to the page in place of the site's. One server for the module.
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
+import random
 import re
 import shutil
 from collections.abc import Iterator
@@ -291,3 +293,99 @@ def test_an_unanswered_question_in_the_transcript_leads_to_the_record_that_took_
     page.wait_for_url(f"{site.url}/decisions/6")
     assert page.locator("h1").inner_text() == "Permits decided by the council"
     assert "Who decides about the parking permits?" in page.locator("main").inner_text()
+
+
+def random_exports(count: int, seed: int = 7) -> list[bytes]:
+    """Small chains of awkward records (astral and lone-surrogate strings, 2**53, nesting),
+    each broken at random, and re-hashed onward half the time as a forger would."""
+    from participation.decisions.chain import GENESIS_HASH, canonical_json, record_hash
+
+    rng = random.Random(seed)
+    letters = ["a", "Z", "é", "😀", "\uffff", "\u2028", "\x01", "\x7f", "\\", '"', "/", "'",
+               " ", "\ud800"]
+
+    def text() -> str:
+        return "".join(rng.choice(letters) for _ in range(rng.randint(0, 5)))
+
+    def value(depth: int = 0) -> Any:
+        roll = rng.random()
+        if depth > 2 or roll < 0.3:
+            return rng.choice([None, True, False, rng.randint(-5, 5), 2**53, -(2**53 - 1), text()])
+        if roll < 0.6:
+            return [value(depth + 1) for _ in range(rng.randint(0, 3))]
+        return {text(): value(depth + 1) for _ in range(rng.randint(0, 3))}
+
+    def rehash(records: list, start: int) -> str:
+        prev = GENESIS_HASH if start == 0 else records[start - 1].get("hash")
+        for entry in records[start:]:
+            try:
+                entry["prev_hash"] = prev
+                entry["hash"] = prev = record_hash(prev, canonical_json(entry["record"]))
+            except (TypeError, ValueError):
+                break
+        return prev
+
+    made = []
+    for _ in range(count):
+        records = []
+        for seq in range(1, rng.randint(2, 5) + 1):
+            record = {"seq": seq, "title": "t", "x": 1, "commitments": [{"number": 1}],
+                      "closes": [{"record": seq - 1, "commitment": 1}] if seq > 2 else [],
+                      "amends": None}
+            records.append({"seq": seq, "record": record})
+        export = {"format": "participation-decision-chain", "count": len(records),
+                  "head": rehash(records, 0), "records": records}
+        at = rng.randrange(len(records))
+        entry, record = records[at], records[at]["record"]
+        change = rng.randrange(7)
+        if change == 0:
+            record["x"] = value()
+        elif change == 1:
+            record[rng.choice(["amends", "closes", "commitments", "seq"])] = value()
+        elif change == 2:
+            entry["seq"] = value()
+        elif change == 3:
+            export["count"] = value()
+        elif change == 4:
+            export["head"] = value()
+        elif change == 5:
+            del records[at]
+        else:
+            entry[rng.choice(["hash", "prev_hash"])] = value()
+        if rng.random() < 0.6 and at < len(records) and isinstance(records[at], dict):
+            head = rehash(records, at)
+            if rng.random() < 0.5:
+                export["head"] = head
+        made.append(json.dumps(export, ensure_ascii=rng.random() < 0.5)
+                    .encode("utf-8", "surrogatepass"))
+    return made
+
+
+def test_random_broken_exports_get_the_commands_verdict_word_for_word(page, site, tmp_path):
+    page.unroute("**" + EXPORT_PATH)
+    page.goto(site.url + "/decisions")
+    exports = random_exports(200)
+    shown = page.evaluate("""async blobs => {
+        const out = [];
+        for (const blob of blobs) {
+            const bytes = Uint8Array.from(atob(blob), c => c.charCodeAt(0));
+            const r = await window.participationVerify.verifyBytes(bytes, null);
+            out.push(r.unreadable !== undefined ? {unreadable: true}
+                     : {ok: r.ok, count: r.count, head: r.head, bad: r.badSeq, problem: r.problem});
+        }
+        return out;
+    }""", [base64.b64encode(blob).decode() for blob in exports])
+    kinds = set()
+    for blob, answer in zip(exports, shown, strict=True):
+        path = tmp_path / "chain.json"
+        path.write_bytes(blob)
+        try:
+            outcome = verify_export(load_export(path))
+        except UnreadableExport:
+            expected: dict[str, Any] = {"unreadable": True}
+        else:
+            expected = {"ok": outcome.ok, "count": outcome.count, "head": outcome.head,
+                        "bad": outcome.bad_seq, "problem": outcome.problem}
+        assert answer == expected, blob[:400]
+        kinds.add("unreadable" if "unreadable" in expected else expected["problem"][:12])
+    assert len(kinds) >= 8  # intact, unreadable and many kinds of failure among them
