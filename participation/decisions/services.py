@@ -384,6 +384,46 @@ def closures_by(session: Session, record: DecisionRecord) -> list[Closure]:
                                 .order_by(Closure.id)))
 
 
+@dataclass(frozen=True)
+class Citation:
+    """A record that rests on a town hall, as the town hall's transcript links it."""
+
+    seq: int
+    title: str
+    outcome: str
+    published_at: datetime
+    # True when the record links the town hall itself (not only a poll or thread held in it).
+    direct: bool
+    # The questions its frozen snapshot of the town hall lists.
+    question_ids: frozenset[int]
+
+
+def records_citing_townhall(session: Session, townhall_id: int) -> list[Citation]:
+    """The records that cite a town hall (or a poll or thread held in it), oldest first.
+
+    A record cites town halls, polls and threads, never single questions; what ties a record to
+    a question is that its frozen snapshot of the town hall lists that question, with the
+    outcome it had when the record was published."""
+    records = session.scalars(
+        select(DecisionRecord).where(DecisionRecord.id.in_(
+            select(DecisionLink.record_id).where(DecisionLink.townhall_id == townhall_id)))
+        .order_by(DecisionRecord.seq))
+    citations = []
+    for record in records:
+        direct = False
+        listed: set[int] = set()
+        for link in record.content.get("links") or []:
+            if link.get("kind") != "townhall" or link.get("id") != townhall_id:
+                continue
+            direct = True
+            for question in (link.get("snapshot") or {}).get("questions") or []:
+                listed.add(question.get("id"))
+        citations.append(Citation(seq=record.seq, title=record.title, outcome=record.outcome,
+                                  published_at=record.published_at, direct=direct,
+                                  question_ids=frozenset(listed)))
+    return citations
+
+
 def amended_seqs(session: Session, seqs: list[int]) -> dict[int, list[int]]:
     """For each of `seqs`, the seqs of the records that amend it."""
     found: dict[int, list[int]] = {}

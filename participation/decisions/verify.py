@@ -65,6 +65,8 @@ def load_export(path: str | Path) -> dict[str, Any]:
         raise UnreadableExport(f"{path}: {error}") from None
     except RecursionError:
         raise UnreadableExport(f"{path} nests JSON too deeply to be an export") from None
+    except ValueError as error:  # an integer of more than 4300 digits
+        raise UnreadableExport(f"{path}: {error}") from None
     if not isinstance(data, dict) or not isinstance(data.get("records"), list):
         raise UnreadableExport(f"{path} is not a decision-chain export (no \"records\" list)")
     if data.get("format", EXPORT_FORMAT) != EXPORT_FORMAT:
@@ -150,17 +152,28 @@ def _check_links(record: dict[str, Any], seq: int,
     if amends is not None and (not isinstance(amends, int) or isinstance(amends, bool)
                                or not 1 <= amends < seq):
         return seq, f"it amends record {amends!r}, which is not an earlier record"
-    for closed in record.get("closes") or []:
+    closes = record.get("closes") or []
+    if not isinstance(closes, list | str | dict):
+        return seq, "its closes cannot be read as a list"
+    for closed in closes:
         key = (closed.get("record"), closed.get("commitment")) if isinstance(closed, dict) else None
-        if key is None or key not in commitments:
+        if key is None or not _hashable(key) or key not in commitments:
             return seq, f"it closes commitment {closed!r}, which no earlier record made"
         if commitments[key]:
             return seq, f"it closes commitment {key[1]} of record {key[0]}, already closed"
         commitments[key] = True
-    for promise in record.get("commitments") or []:
+    promises = record.get("commitments") or []
+    if not isinstance(promises, list | str | dict):
+        return seq, "its commitments cannot be read as a list"
+    for promise in promises:
         if isinstance(promise, dict) and isinstance(promise.get("number"), int):
             commitments[(seq, promise["number"])] = False
     return None
+
+
+def _hashable(key: tuple[Any, Any]) -> bool:
+    """A commitment is named by two plain values; a list or object names none."""
+    return not any(isinstance(part, list | dict) for part in key)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -85,6 +85,12 @@ def evidence_url(kind: str, item_id: int) -> str | None:
     return url_for(endpoint, **{argument: item_id})
 
 
+@bp.app_template_global()
+def records_citing_townhall(townhall_id: int) -> list[services.Citation]:
+    """For the town hall's transcript (the town hall package does not know this one)."""
+    return services.records_citing_townhall(db.session, townhall_id)
+
+
 @bp.route("")
 def index() -> tuple[str, int]:
     form = FilterForm(request.args)

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from participation.cli import cli
 from participation.decisions import services
-from participation.decisions.chain import canonical_json, record_hash
 from participation.extensions import db
+from tests.decisions import tampering
 
 VERIFIER_MODULES = ("participation.decisions.verify", "participation.decisions.chain")
 
@@ -46,10 +46,6 @@ def run_verify(tmp_path: Path, data: dict | str | bytes, *args: str):
     return CliRunner().invoke(cli, ["verify", str(path), *args])
 
 
-def resign(entry: dict) -> None:
-    entry["hash"] = record_hash(entry["prev_hash"], canonical_json(entry["record"]))
-
-
 def test_an_intact_export_verifies_with_its_head_hash(tmp_path, export):
     result = run_verify(tmp_path, export)
     assert result.exit_code == 0, result.output
@@ -63,91 +59,56 @@ def test_an_empty_chain_verifies_to_the_genesis_hash(tmp_path, app):
 
 
 def test_changing_one_byte_of_a_snapshot_names_that_record(tmp_path, export):
-    raw = json.dumps(export, ensure_ascii=False).encode()
-    tampered = raw.replace(b'"turnout": 41', b'"turnout": 47', 1)
-    assert tampered != raw and len(tampered) == len(raw)
+    tampered, _ = tampering.change_one_byte(export)
     result = run_verify(tmp_path, tampered)
     assert result.exit_code == 1
     assert result.output.startswith("FAILED at record 1:") and "altered" in result.output
 
 
 def test_deleting_a_record_in_the_middle_names_the_gap(tmp_path, export):
-    del export["records"][2]
-    result = run_verify(tmp_path, export)
+    result = run_verify(tmp_path, tampering.delete_middle(export)[0])
     assert result.exit_code == 1
     assert result.output.startswith("FAILED at record 3:")
     assert "holds seq 4" in result.output
 
 
 def test_swapping_two_records_names_the_first_out_of_place(tmp_path, export):
-    records = export["records"]
-    records[1], records[2] = records[2], records[1]
-    result = run_verify(tmp_path, export)
+    result = run_verify(tmp_path, tampering.swap_two(export)[0])
     assert result.exit_code == 1
     assert result.output.startswith("FAILED at record 2:")
 
 
 def test_swapping_records_and_renumbering_them_still_fails(tmp_path, export):
-    records = export["records"]
-    records[1], records[2] = records[2], records[1]
-    for position, entry in enumerate(records, start=1):
-        entry["seq"] = entry["record"]["seq"] = position
-    assert run_verify(tmp_path, export).output.startswith("FAILED at record 2:")
+    tampered, _ = tampering.swap_and_renumber(export)
+    assert run_verify(tmp_path, tampered).output.startswith("FAILED at record 2:")
 
 
 def test_a_tampered_record_with_its_own_hash_recomputed_is_still_named(tmp_path, export):
-    entry = export["records"][1]
-    entry["record"]["decision"]["outcome"] = "adopted"
-    resign(entry)
-    result = run_verify(tmp_path, export)
+    result = run_verify(tmp_path, tampering.alter_and_rehash(export)[0])
     assert result.exit_code == 1
     assert result.output.startswith("FAILED at record 2:")
     assert "altered after it was published" in result.output
 
 
 def test_rewriting_the_whole_tail_is_caught_by_the_expected_head(tmp_path, export):
-    published_head = export["head"]
-    records = export["records"]
-    records[3]["record"]["title"] = "Nothing to see"
-    for index in range(3, len(records)):
-        records[index]["prev_hash"] = records[index - 1]["hash"]
-        resign(records[index])
-    export["head"] = records[-1]["hash"]
+    export, published_head = tampering.rewrite_tail(export)
     assert run_verify(tmp_path, export).exit_code == 0  # self-consistent forgery...
     result = run_verify(tmp_path, export, "--expect-head", published_head)
     assert result.exit_code == 1 and "expected head" in result.output  # ...but not the real one
 
 
 def test_dropping_the_last_record_is_caught_by_the_count_and_head(tmp_path, export):
-    export["records"].pop()
-    result = run_verify(tmp_path, export)
+    result = run_verify(tmp_path, tampering.drop_last(export)[0])
     assert result.exit_code == 1 and "missing at the end" in result.output
 
 
 def test_a_record_amending_a_later_one_is_refused(tmp_path, export):
-    entry = export["records"][1]
-    entry["record"]["amends"] = 4
-    resign(entry)
-    for index in range(2, 5):
-        export["records"][index]["prev_hash"] = export["records"][index - 1]["hash"]
-        resign(export["records"][index])
-    export["head"] = export["records"][-1]["hash"]
-    result = run_verify(tmp_path, export)
+    result = run_verify(tmp_path, tampering.amend_later(export)[0])
     assert result.exit_code == 1
     assert result.output.startswith("FAILED at record 2:") and "amends record 4" in result.output
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (b"", "not valid JSON"),
-    (b"{\"records\": [", "not valid JSON"),
-    (b"\xff\xfe{}", "not UTF-8"),
-    (b"[1, 2, 3]", "not a decision-chain export"),
-    (b"{\"records\": {}}", "not a decision-chain export"),
-    (b"{\"format\": \"other\", \"records\": []}", "has format"),
-    (b"{\"records\": [{\"seq\": 1.5}]}", "not a whole number"),
-    (b"{\"records\": [NaN]}", "not JSON"),
-    (b"{\"records\": " + b"[" * 100_000 + b"]" * 100_000 + b"}", "too deeply"),
-])
+@pytest.mark.parametrize(("content", "message"), tampering.MALFORMED)
 def test_malformed_files_get_a_clear_error(tmp_path, content, message):
     result = run_verify(tmp_path, content)
     assert result.exit_code == 2
@@ -163,14 +124,12 @@ def test_missing_and_unreadable_paths_get_a_clear_error(tmp_path):
 
 
 def test_a_nonsense_count_is_reported_not_a_crash(tmp_path, export):
-    export["count"] = "five"
-    result = run_verify(tmp_path, export)
+    result = run_verify(tmp_path, tampering.nonsense_count(export)[0])
     assert result.exit_code == 1 and "holds 'five' records but has 5" in result.output
 
 
 def test_entries_with_missing_fields_name_the_record(tmp_path, export):
-    del export["records"][0]["hash"]
-    result = run_verify(tmp_path, export)
+    result = run_verify(tmp_path, tampering.missing_hash(export)[0])
     assert result.exit_code == 1 and result.output.startswith("FAILED at record 1: the entry lacks")
 
 
@@ -191,9 +150,17 @@ def test_the_real_command_verifies_offline_without_flask_or_a_database(tmp_path,
     imported = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                               timeout=60, check=True)
     assert imported.stdout.strip() == "[]"
-    tampered = copy.deepcopy(export)
-    tampered["records"][2]["record"]["title"] = "x"
+    tampered, _ = tampering.alter_title(copy.deepcopy(export))
     path.write_text(json.dumps(tampered), encoding="utf-8")
     module = subprocess.run([sys.executable, "-m", "participation.decisions.verify", str(path)],
                             capture_output=True, text=True, timeout=60, check=False)
     assert module.returncode == 1 and module.stdout.startswith("FAILED at record 3:")
+
+
+@pytest.mark.parametrize("name", ["closes_a_number", "closes_a_list_named_commitment",
+                                  "commitments_a_number"])
+def test_a_re_hashed_record_with_a_nonsense_list_is_named_not_a_crash(tmp_path, export, name):
+    tampered, _ = tampering.TAMPERS[name](export)
+    result = run_verify(tmp_path, tampered)
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("FAILED at record 2:")
