@@ -26,7 +26,8 @@ def form_data(client, **fields):
             "outcome": "adopted", "decision_text": "", "department": "Transport",
             "summary": "Residents asked for a *car-free* street.", "amends": "", "closes": ""}
     # The form's three commitment rows, sent empty as a browser sends them.
-    data.update({f"commitments-{row}-{part}": "" for row in range(3) for part in ("due", "promise")})
+    data.update({f"commitments-{row}-{part}": "" for row in range(3)
+                 for part in ("due", "promise")})
     data.update(fields)
     return data
 
