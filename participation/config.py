@@ -191,6 +191,7 @@ def engine_options(database_url: str) -> dict[str, Any]:
 
 DEFAULTS: dict[str, Any] = {
     "ENV_NAME": "development",
+    "SITE_TIMEZONE": "UTC",
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     "SOCKETIO_ASYNC_MODE": "eventlet",
     "SESSION_COOKIE_HTTPONLY": True,

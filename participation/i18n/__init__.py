@@ -138,11 +138,9 @@ def configure_i18n(app: Flask) -> None:
     )
 
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
-    from participation.config import check_site_timezone
-
-    app.config["SITE_TIMEZONE"] = check_site_timezone(app.config.get("SITE_TIMEZONE") or "UTC")
-    # Babel writes every formatted moment in the site's zone; what is stored stays UTC.
-    app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["SITE_TIMEZONE"]
+    # Babel writes every formatted moment in the site's zone (SITE_TIMEZONE, checked with the
+    # other settings); what is stored stays UTC.
+    app.config["BABEL_DEFAULT_TIMEZONE"] = app.config.get("SITE_TIMEZONE") or "UTC"
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
     Babel(app, locale_selector=select_locale)
     from participation.extensions import login_manager
