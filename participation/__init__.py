@@ -40,6 +40,7 @@ def configure_settings(app: Flask, config: Mapping[str, Any] | None) -> None:
     from participation.config import (
         DEFAULTS,
         check_production,
+        check_site_timezone,
         from_environment,
         instance_secret_key,
     )
@@ -54,6 +55,7 @@ def configure_settings(app: Flask, config: Mapping[str, Any] | None) -> None:
         app.config["TESTING"] = True
         app.config.setdefault("SOCKETIO_ASYNC_MODE", "threading")
     check_production(app.config)
+    app.config["SITE_TIMEZONE"] = check_site_timezone(app.config.get("SITE_TIMEZONE") or "UTC")
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
     if app.config.get("TRUSTED_PROXIES"):

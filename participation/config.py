@@ -33,6 +33,22 @@ def _int(name: str, default: int) -> int:
         raise InsecureConfiguration(f"{name} must be a whole number, got {value!r}") from exc
 
 
+def check_site_timezone(name: object) -> str:
+    """SITE_TIMEZONE as given, when it names an IANA time zone ("Europe/Madrid"); refused
+    otherwise, so that no page shows a time in a zone nobody meant."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    text = name if isinstance(name, str) else ""
+    if text and text == text.strip() and not text.startswith(("/", ".")) and ".." not in text:
+        try:
+            ZoneInfo(text)
+            return text
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    raise InsecureConfiguration(
+        f"SITE_TIMEZONE must be an IANA time zone such as Europe/Madrid or UTC, got {name!r}")
+
+
 def instance_secret_key(instance_path: str) -> str:
     """Return the key kept in instance/secret_key, creating it once with owner-only access."""
     path = Path(instance_path) / "secret_key"
@@ -99,6 +115,7 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "QUEUE_WORKERS": _int("QUEUE_WORKERS", DEFAULTS["QUEUE_WORKERS"]),
         "TWO_FACTOR_REQUIRED_ROLES": os.environ.get("TWO_FACTOR_REQUIRED_ROLES",
                                                     DEFAULTS["TWO_FACTOR_REQUIRED_ROLES"]),
+        "SITE_TIMEZONE": check_site_timezone(os.environ.get("SITE_TIMEZONE") or "UTC"),
     }
     unknown = {part.strip() for part in settings["CONFIRMED_EMAIL_REQUIRED_FOR"].split(",")
                } - {"", *CONFIRMABLE_ACTIVITIES}
@@ -174,6 +191,7 @@ def engine_options(database_url: str) -> dict[str, Any]:
 
 DEFAULTS: dict[str, Any] = {
     "ENV_NAME": "development",
+    "SITE_TIMEZONE": "UTC",
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     "SOCKETIO_ASYNC_MODE": "eventlet",
     "SESSION_COOKIE_HTTPONLY": True,

@@ -8,12 +8,39 @@ from typing import Any, TypeVar
 
 from flask import flash
 from flask.typing import ResponseReturnValue
+from flask_babel import LazyString
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
+from wtforms import DateTimeLocalField
 
 from participation.errors import DomainError, NotFound
 from participation.extensions import db
+from participation.i18n import from_site_time, site_timezone_name, to_site_time
 
 T = TypeVar("T")
+
+
+def in_site_zone(label: str) -> LazyString:
+    """A time field's label naming the site's zone: `label` holds %(zone)s, as in
+    "Starts (%(zone)s)" (marked for translation where it is written, with N_)."""
+    return LazyString(lambda: _(label, zone=site_timezone_name()))
+
+
+class SiteDateTimeField(DateTimeLocalField):
+    """A date and time typed and shown in the site's time zone (SITE_TIMEZONE); its data is an
+    aware UTC moment, which is what the database stores."""
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return " ".join(self.raw_data)
+        if self.data is None:
+            return ""
+        return to_site_time(self.data).strftime(self.format[0])
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        super().process_formdata(valuelist)
+        if self.data is not None:
+            self.data = from_site_time(self.data)
 
 
 class ConfirmForm(FlaskForm):

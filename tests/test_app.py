@@ -117,7 +117,7 @@ def test_layout_is_accessible_landmarks_and_skip_link(client):
     assert '<a class="skip-link" href="#main">' in html
     assert '<main id="main"' in html
     assert "<header" in html and "<footer" in html and 'aria-label="Main"' in html
-    assert '<html lang="en">' in html
+    assert '<html lang="en" ' in html
 
 
 @pytest.mark.parametrize("status", [404, 405])

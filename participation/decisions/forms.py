@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (
+    DateField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
@@ -30,14 +42,27 @@ def choices(pairs: list[tuple[str, str]]) -> list[SelectChoice]:
 
 
 NUMBER_LIST = re.compile(r"^\s*(\d{1,9}\s*(?:[,\s]\s*\d{1,9}\s*)*)?$")
-COMMITMENT_LINE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s*[:\-\u2013]?\s*(.*)$")
+EVIDENCE_VALUE = re.compile(r"^([a-z]{1,20}):(\d{1,9})$")
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Empty commitment rows the form offers, and how many more "Add more rows" adds.
+COMMITMENT_ROWS = 3
+COMMITMENT_ROWS_MAX = 60
 
-# Publish-form field per linkable kind: (kind, field name, label, hint); translated where shown.
+# The kinds of evidence the picker offers, in its order: (kind, group label, hint); translated
+# where shown.
 LINK_FIELDS = (
-    ("poll", "poll_ids", N_("Polls"), N_("Numbers of closed polls, separated by commas.")),
-    ("townhall", "townhall_ids", N_("Town halls"), N_("Numbers of ended town halls.")),
-    ("thread", "thread_ids", N_("Forum threads"), N_("Numbers of public forum threads.")),
+    ("poll", N_("Closed polls"), N_("Polls whose voting has closed.")),
+    ("townhall", N_("Ended town halls"), N_("Town halls that have ended.")),
+    ("thread", N_("Forum threads"), N_("Public forum threads.")),
 )
+
+
+class CommitmentRow(Form):
+    """One follow-up commitment: the day it is due and what will be answered in writing."""
+
+    due = StringField(_l("Due on"), render_kw={"type": "date"}, validators=[Length(max=10)])
+    promise = StringField(_l("What will be answered in writing"),
+                          validators=[Length(max=2_000)])
 
 
 def outcome_choices(first: str) -> list[SelectChoice]:
@@ -55,30 +80,28 @@ class PublishForm(FlaskForm):
                              validators=[DataRequired(), Length(max=DEPARTMENT_MAX)])
     summary = TextAreaField(_l("Summary: what was decided and why (Markdown)"),
                             validators=[DataRequired(), Length(max=SUMMARY_MAX)])
-    poll_ids = StringField(_l("Polls"), validators=[Length(max=300)])
-    townhall_ids = StringField(_l("Town halls"), validators=[Length(max=300)])
-    thread_ids = StringField(_l("Forum threads"), validators=[Length(max=300)])
+    evidence = SelectMultipleField(_l("Evidence"), choices=[], validate_choice=False)
+    evidence_filter = StringField(_l("Find evidence by title"), validators=[Length(max=100)])
     amends = IntegerField(_l("Amends record number"), validators=[Optional(), NumberRange(min=1)])
-    commitments = TextAreaField(_l("Follow-up commitments: one per line, “YYYY-MM-DD: what will "
-                                   "be answered in writing”"), validators=[Length(max=25_000)])
+    commitments = FieldList(FormField(CommitmentRow), max_entries=COMMITMENT_ROWS_MAX)
     closes = StringField(_l("Closes commitments (numbers, as “Publish the response” fills them "
                             "in)"), validators=[Length(max=300)])
     preview_digest = HiddenField()
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Padded here rather than by `min_entries`, which would read the posted rows twice when
+        # their numbers have gaps.
+        while len(self.commitments.entries) < COMMITMENT_ROWS:
+            self.commitments.append_entry()
+
     def to_draft(self, kinds: list[str]) -> Draft:
         """The typed values as a draft; InvalidInput (with its field) when a list is garbled."""
-        links: list[tuple[str, int]] = []
-        for kind, name, label, _hint in LINK_FIELDS:
-            ids = numbers(getattr(self, name).data, name, label)
-            if ids and kind not in kinds:
-                raise InvalidInput(_("Records cannot link to %(items)s on this site yet.",
-                                     items=_(label).lower()), field=name)
-            links.extend((kind, item_id) for item_id in ids)
         return Draft(
             title=self.title.data or "", summary=self.summary.data or "",
             outcome=self.outcome.data or "", decision_text=self.decision_text.data or "",
-            department=self.department.data or "", links=links, amends=self.amends.data,
-            commitments=parse_commitments(self.commitments.data or ""),
+            department=self.department.data or "", links=self.links(kinds),
+            amends=self.amends.data, commitments=self.commitment_rows(),
             closes=numbers(self.closes.data, "closes", N_("Closed commitments")),
         )
 
@@ -88,10 +111,62 @@ class PublishForm(FlaskForm):
         self.outcome.data = draft.outcome
         self.decision_text.data = draft.decision_text
         self.department.data = draft.department
-        for kind, name, _label, _hint in LINK_FIELDS:
-            getattr(self, name).data = ", ".join(str(i) for k, i in draft.links if k == kind)
+        self.evidence.data = [f"{kind}:{item_id}" for kind, item_id in draft.links]
         self.amends.data = draft.amends
         self.closes.data = ", ".join(str(i) for i in draft.closes)
+
+
+    def links(self, kinds: list[str]) -> list[tuple[str, int]]:
+        """The ticked evidence as (kind, id); InvalidInput for a value no picker offers."""
+        links = []
+        for value in self.evidence.data or []:
+            match = EVIDENCE_VALUE.match(value)
+            if not match or match.group(1) not in kinds:
+                raise InvalidInput(_("%(value)s is not something a record can rest on.",
+                                     value=repr(value)[:40]), field="evidence")
+            links.append((match.group(1), int(match.group(2))))
+        return links
+
+    def commitment_rows(self) -> list[tuple[date, str]]:
+        """The filled rows as (due, promise); each half-filled or misdated row is marked on the
+        row and refused, naming its number."""
+        commitments, problems = [], []
+        for number, entry in enumerate(self.commitments.entries, start=1):
+            row = entry.form
+            due, promise = (row.due.data or "").strip(), (row.promise.data or "").strip()
+            if not due and not promise:
+                continue
+            problem = None
+            if not due:
+                problem = row.due, _("Commitment %(number)s: give the day it is due.",
+                                     number=number)
+            elif not ISO_DATE.match(due) or _real_date(due) is None:
+                problem = row.due, _("Commitment %(number)s: %(date)s is not a real date.",
+                                     number=number, date=due[:10])
+            elif not promise:
+                problem = row.promise, _("Commitment %(number)s: say what will be answered in "
+                                         "writing.", number=number)
+            if problem:
+                problem[0].errors = [problem[1]]
+                problems.append(problem[1])
+            else:
+                commitments.append((_real_date(due), promise))
+        if problems:
+            raise InvalidInput(" ".join(problems), field="commitments")
+        return commitments  # type: ignore[return-value]
+
+    def add_commitment_rows(self) -> None:
+        """Offer more empty rows (the form's "Add more rows", which works without scripts)."""
+        for _number in range(COMMITMENT_ROWS):
+            if len(self.commitments.entries) < COMMITMENT_ROWS_MAX:
+                self.commitments.append_entry()
+
+
+def _real_date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 def numbers(value: str | None, field: str, label: str) -> list[int]:
@@ -101,23 +176,6 @@ def numbers(value: str | None, field: str, label: str) -> list[int]:
         raise InvalidInput(_("%(field)s: use whole numbers separated by commas.",
                              field=_(label)), field=field)
     return [int(token) for token in re.split(r"[,\s]+", value.strip()) if token]
-
-
-def parse_commitments(text: str) -> list[tuple[date, str]]:
-    commitments = []
-    for number, line in enumerate((ln for ln in text.splitlines() if ln.strip()), start=1):
-        match = COMMITMENT_LINE.match(line)
-        if not match:
-            raise InvalidInput(_("Commitment %(number)s: start the line with its due date, "
-                                 "like 2027-01-31: …", number=number), field="commitments")
-        try:
-            due = date.fromisoformat(match.group(1))
-        except ValueError:
-            raise InvalidInput(_("Commitment %(number)s: %(date)s is not a real date.",
-                                 number=number, date=match.group(1)),
-                               field="commitments") from None
-        commitments.append((due, match.group(2)))
-    return commitments
 
 
 def _optional_id(value: object) -> int | None:

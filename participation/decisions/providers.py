@@ -65,25 +65,31 @@ def provider(kind: str) -> Callable[[Provider], Provider]:
     return register
 
 
-def evidence_choices(session: Session, limit: int = 15) -> dict[str, list[tuple[int, str]]]:
-    """Recent items of each kind a record could rest on, for the publish form's hints."""
+def evidence_choices(session: Session, limit: int = 15,
+                     search: str = "") -> dict[str, list[tuple[int, str]]]:
+    """Recent items of each kind a record could rest on, for the publish form's picker: the
+    latest `limit` of each kind, or, with `search`, those whose title holds it."""
     from participation.forums import services as forums
     from participation.polls import services as polls
     from participation.townhall import services as townhalls
 
-    # A few more candidates than are shown, since some may not be public.
-    candidates = limit * 4
+    # A few more candidates than are shown, since some may not be public; a search looks further.
+    needle = search.strip().casefold()
+    candidates = limit * (40 if needle else 4)
     polls_closed = polls.recently_closed(session, candidates)
     townhalls_ended = townhalls.recently_ended(session, candidates)
     threads = forums.recently_active_threads(session, candidates)
-    return {"poll": _public(polls_closed, "poll.view", "question", limit),
-            "townhall": _public(townhalls_ended, "townhall.view", "title", limit),
-            "thread": _public(threads, "forum.thread.view", "title", limit)}
+    return {"poll": _public(polls_closed, "poll.view", "question", limit, needle),
+            "townhall": _public(townhalls_ended, "townhall.view", "title", limit, needle),
+            "thread": _public(threads, "forum.thread.view", "title", limit, needle)}
 
 
-def _public(items: Iterable[Any], rule: str, label: str, limit: int) -> list[tuple[int, str]]:
-    """The first `limit` items a visitor may see, as (id, label): what a record may rest on."""
-    return [(item.id, getattr(item, label)) for item in items if can(None, rule, item)][:limit]
+def _public(items: Iterable[Any], rule: str, label: str, limit: int,
+            needle: str = "") -> list[tuple[int, str]]:
+    """The first `limit` items a visitor may see whose label holds `needle`, as (id, label):
+    what a record may rest on."""
+    return [(item.id, getattr(item, label)) for item in items
+            if needle in getattr(item, label).casefold() and can(None, rule, item)][:limit]
 
 
 def _moment(value: datetime | None) -> str | None:

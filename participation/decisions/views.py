@@ -170,6 +170,12 @@ def publish() -> tuple[str, int] | Response:
     kinds = list(PROVIDERS)
     if request.method == "GET":
         _prefill(form)
+        form.evidence_filter.data = request.args.get("q", "")[:100]
+        return _publish_page(form, kinds), 200
+    if request.form.get("action") in ("filter", "more"):
+        # Narrowing the evidence picker or adding commitment rows only shows the form again.
+        if request.form.get("action") == "more":
+            form.add_commitment_rows()
         return _publish_page(form, kinds), 200
 
     def page(prepared: Any = None, link_errors: list[str] | None = None) -> str:
@@ -228,15 +234,23 @@ def _publish_page(form: PublishForm, kinds: list[str], prepared: Any = None,
     preview_json = None
     if prepared is not None:
         preview_json = json.dumps(prepared.content, indent=2, sort_keys=True, ensure_ascii=False)
-    known = evidence_choices(db.session)
-    link_fields = [(getattr(form, name), _(hint), known.get(kind, []))
-                   for kind, name, _label, hint in LINK_FIELDS if kind in kinds]
+    known = evidence_choices(db.session, search=form.evidence_filter.data or "")
+    chosen = set(form.evidence.data or [])
+    groups = []
+    for kind, label, hint in LINK_FIELDS:
+        if kind not in kinds:
+            continue
+        offered = [(f"{kind}:{item_id}", item_id, title) for item_id, title in known.get(kind, [])]
+        # What was ticked stays on the form even when the filter hides it.
+        shown = {value for value, _id, _title in offered}
+        kept = [(value, int(value.split(":")[1]), None) for value in sorted(chosen - shown)
+                if value.startswith(f"{kind}:") and value.split(":")[1].isdigit()]
+        groups.append((kind, _(label), _(hint), kept + offered))
     amending = None
     if form.amends.data:
         amending = found_or_none(lambda: services.get_record(db.session, form.amends.data))
     return render_template("decisions/publish.html", form=form, prepared=prepared,
                            preview=prepared.content if prepared else None,
-                           preview_json=preview_json, link_fields=link_fields,
+                           preview_json=preview_json, evidence_groups=groups, chosen=chosen,
                            link_errors=link_errors or [], kind_labels=KIND_LABELS,
                            amending=amending)
-

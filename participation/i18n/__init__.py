@@ -10,6 +10,7 @@ import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -82,6 +83,49 @@ def iso_datetime(value: date | datetime | None) -> str:
     return value.isoformat()
 
 
+def parse_moment(value: str | None) -> datetime | None:
+    """A moment written as a record writes it ("2026-12-02T07:01:02Z") as an aware datetime, so
+    that a page can show it like any other; None for anything else."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+    except (AttributeError, ValueError):
+        return None
+    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def site_timezone() -> ZoneInfo:
+    """The zone the site shows and takes times in (the SITE_TIMEZONE setting, checked when the
+    app is built); what is stored is UTC."""
+    from flask import current_app
+
+    return ZoneInfo(current_app.config.get("SITE_TIMEZONE") or "UTC")
+
+
+def site_timezone_name() -> str:
+    return str(site_timezone().key)
+
+
+def to_site_time(moment: datetime) -> datetime:
+    """A stored moment as the site's wall-clock time, without a zone (for a datetime-local
+    input)."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(site_timezone()).replace(tzinfo=None)
+
+
+def from_site_time(wall: datetime) -> datetime:
+    """A wall-clock time typed in the site's zone as an aware UTC moment. A time a clock change
+    skips or repeats is read as the zone's earlier offset (zoneinfo's fold=0)."""
+    if wall.tzinfo is not None:
+        return wall.astimezone(UTC)
+    return wall.replace(tzinfo=site_timezone()).astimezone(UTC)
+
+
+def zone_abbreviation(moment: datetime) -> str:
+    """The site zone's short name at that moment: "CET", "CEST", "UTC"."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(site_timezone()).strftime("%Z") or site_timezone_name()
+
+
 def configure_i18n(app: Flask) -> None:
     from flask_babel import (
         Babel,
@@ -94,31 +138,36 @@ def configure_i18n(app: Flask) -> None:
     )
 
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
-    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "UTC")
+    # Babel writes every formatted moment in the site's zone (SITE_TIMEZONE, checked with the
+    # other settings); what is stored stays UTC.
+    app.config["BABEL_DEFAULT_TIMEZONE"] = app.config.get("SITE_TIMEZONE") or "UTC"
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
     Babel(app, locale_selector=select_locale)
     from participation.extensions import login_manager
 
     login_manager.localize_callback = gettext
 
+    # A moment is always shown with its zone ("Dec 2, 2026, 8:01 AM CET"); a day is a day.
     def _dt(value: datetime | None, fmt: str | None = None) -> str:
         if value is None:
             return ""
         if fmt is None:  # the date in words and the time without seconds
-            return f"{format_date(value, 'medium')}, {format_time(value, 'short')}"
-        return format_datetime(value, fmt)
+            return (f"{format_date(value, 'medium')}, {format_time(value, 'short')} "
+                    f"{zone_abbreviation(value)}")
+        return f"{format_datetime(value, fmt)} {zone_abbreviation(value)}"
 
     def _d(value: date | datetime | None, fmt: str = "medium") -> str:
         return "" if value is None else format_date(value, fmt)
 
     def _t(value: datetime | None, fmt: str = "short") -> str:
-        return "" if value is None else format_time(value, fmt)
+        return "" if value is None else f"{format_time(value, fmt)} {zone_abbreviation(value)}"
 
     def _n(value: float | int | None) -> str:
         return "" if value is None else format_number(value)
 
     app.jinja_env.filters.update(datetimeformat=_dt, dateformat=_d, timeformat=_t,
-                                 numberformat=_n, iso_datetime=iso_datetime)
+                                 numberformat=_n, iso_datetime=iso_datetime,
+                                 parse_moment=parse_moment)
 
     script_messages = messages_in_scripts(Path(app.static_folder or "") / "js")
 
@@ -130,6 +179,7 @@ def configure_i18n(app: Flask) -> None:
         return json.dumps({m: t for m, t in translated.items() if t != m}, ensure_ascii=False)
 
     app.jinja_env.globals["js_messages"] = js_messages
+    app.jinja_env.globals["site_timezone_name"] = site_timezone_name
 
     @app.context_processor
     def language() -> dict[str, Any]:

@@ -6,7 +6,6 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DateTimeLocalField,
     IntegerField,
     RadioField,
     SelectField,
@@ -16,6 +15,8 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from participation.forms import SiteDateTimeField, in_site_zone
+from participation.i18n import N_
 from participation.polls.models import PollKind, ResultsMode
 from participation.polls.services import (
     DESCRIPTION_MAX,
@@ -57,10 +58,10 @@ class PollForm(FlaskForm):
         default=default_secrecy({}).value, validate_choice=False,
     )
     open_now = BooleanField(_l("Open it for voting now"))
-    opens_at = DateTimeLocalField(_l("Opens at (UTC, optional)"), format=DATETIME_FORMATS,
-                                  validators=[Optional()])
-    closes_at = DateTimeLocalField(_l("Closes at (UTC, optional)"), format=DATETIME_FORMATS,
-                                   validators=[Optional()])
+    opens_at = SiteDateTimeField(in_site_zone(N_("Opens at (%(zone)s, optional)")),
+                                 format=DATETIME_FORMATS, validators=[Optional()])
+    closes_at = SiteDateTimeField(in_site_zone(N_("Closes at (%(zone)s, optional)")),
+                                  format=DATETIME_FORMATS, validators=[Optional()])
 
 
 class ReceiptForm(FlaskForm):

@@ -7,7 +7,6 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DateTimeLocalField,
     HiddenField,
     IntegerField,
     SelectField,
@@ -17,6 +16,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from participation.forms import SiteDateTimeField, in_site_zone
 from participation.i18n import N_
 
 try:  # WTForms 3.3 deprecates (value, label) tuples
@@ -40,8 +40,9 @@ class TownHallForm(FlaskForm):
                                 validators=[Optional(), Length(max=DESCRIPTION_MAX)])
     # InputRequired, not DataRequired: a time or number that does not parse keeps its own
     # message ("Not a valid integer value.") instead of "This field is required."
-    starts_at = DateTimeLocalField(_l("Starts (UTC)"), validators=[InputRequired()])
-    ends_at = DateTimeLocalField(_l("Ends (UTC)"), validators=[InputRequired()])
+    starts_at = SiteDateTimeField(in_site_zone(N_("Starts (%(zone)s)")),
+                                  validators=[InputRequired()])
+    ends_at = SiteDateTimeField(in_site_zone(N_("Ends (%(zone)s)")), validators=[InputRequired()])
     livestream_url = URLField(_l("Livestream embed link"), validators=[Optional(), Length(max=500)])
     question_max_length = IntegerField(
         _l("Longest question, in characters"), default=300,

@@ -25,7 +25,7 @@ from participation.accounts.models import User
 from participation.accounts.services import personal_data
 from participation.db import row_id, utcnow
 from participation.errors import Closed, Conflict, Forbidden, InvalidInput, NotFound
-from participation.i18n import iso_datetime
+from participation.i18n import iso_datetime, zone_abbreviation
 from participation.mail.services import Attachment, absolute_url
 from participation.notices import notify_each
 from participation.notifications.services import register_visibility
@@ -1245,9 +1245,10 @@ def _send_reminder(session: Session, townhall: TownHall, user_ids: list[int], *,
     url = join_url(townhall)
 
     def message() -> str:
-        return _("“%(title)s” starts at %(time)s UTC. Join here: %(url)s",
-                 title=townhall.title, time=format_datetime(townhall.starts_at, "short"),
-                 url=url)
+        starts = townhall.starts_at
+        when = f"{format_datetime(starts, 'short')} {zone_abbreviation(starts)}"
+        return _("“%(title)s” starts at %(time)s. Join here: %(url)s",
+                 title=townhall.title, time=when, url=url)
 
     def calendar() -> list[Attachment]:
         content = townhall_calendar(townhall, url, now=now,

@@ -533,9 +533,11 @@
 
   var shownTitle = null;
 
+  // Times are shown in the site's zone (SITE_TIMEZONE, on <html data-time-zone>), with its name.
   function formatMoment(iso, withDate) {
-    var options = withDate ? { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" }
-      : { timeStyle: "short", timeZone: "UTC" };
+    var zone = document.documentElement.dataset.timeZone || "UTC";
+    var options = { hour: "numeric", minute: "2-digit", timeZone: zone, timeZoneName: "short" };
+    if (withDate) { options.year = "numeric"; options.month = "short"; options.day = "numeric"; }
     try { return new Intl.DateTimeFormat(document.documentElement.lang || undefined, options).format(new Date(iso)); }
     catch (error) { return iso; }
   }
@@ -561,7 +563,7 @@
     }
     if (ends && state.ends_at && ends.getAttribute("datetime") !== state.ends_at) {
       ends.setAttribute("datetime", state.ends_at);
-      ends.textContent = gettext("%(ends_at)s UTC").replace("%(ends_at)s", formatMoment(state.ends_at, false));
+      ends.textContent = formatMoment(state.ends_at, false);
     }
     var description = document.getElementById("townhall-description");
     if (description && typeof state.description_html === "string") {

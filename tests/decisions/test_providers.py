@@ -282,16 +282,19 @@ def test_an_official_links_a_closed_poll_an_ended_town_hall_and_a_thread_and_a_v
     from click.testing import CliRunner
 
     from participation.cli import cli
-    from tests.decisions.test_views import preview_and_publish
+    from tests.decisions.test_views import evidence, preview_and_publish
 
     poll = make_poll()
     official = client_as(Role.OFFICIAL)
     form = official.get("/decisions/new").get_data(as_text=True)
-    for item_id, title in ((poll.id, poll.question), (ended_townhall.id, ended_townhall.title),
-                           (thread.id, thread.title)):
-        assert f"<li><strong>{item_id}</strong>: {title}</li>" in form
-    response = preview_and_publish(official, poll_ids=str(poll.id),
-                                   townhall_ids=str(ended_townhall.id), thread_ids=str(thread.id))
+    for kind, item_id, title in (("poll", poll.id, poll.question),
+                                 ("townhall", ended_townhall.id, ended_townhall.title),
+                                 ("thread", thread.id, thread.title)):
+        assert (f'<input type="checkbox" name="evidence" value="{kind}:{item_id}" '
+                f'id="evidence-{kind}-{item_id}"> {title}') in form
+    response = preview_and_publish(official, **evidence(poll=[poll.id],
+                                                             townhall=[ended_townhall.id],
+                                                             thread=[thread.id]))
     assert response.status_code == 302, response.get_data(as_text=True)
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     for link in (f'href="/polls/{poll.id}"', f'href="/townhalls/{ended_townhall.id}/transcript"',
@@ -305,3 +308,21 @@ def test_an_official_links_a_closed_poll_an_ended_town_hall_and_a_thread_and_a_v
     assert figures["poll_turnout"] == client.get(f"/api/v1/polls/{poll.id}").get_json()["ballots"]
     assert figures["distinct_participants"] == len(
         poll.voters | ended_townhall.participants | thread.participants)
+
+
+def test_evidence_is_ticked_from_a_list_filtered_without_scripts(client_as, make_poll,
+                                                                  ended_townhall, thread):
+    from tests.decisions.test_views import count, evidence, form_data
+
+    official = client_as(Role.OFFICIAL)
+    poll = make_poll()
+    found = official.get(f"/decisions/new?q={thread.title[:6].lower()}").get_data(as_text=True)
+    assert f'value="thread:{thread.id}"' in found and f'value="poll:{poll.id}"' not in found
+    # Filtering a draft keeps what was typed and ticked, even an item the filter hides.
+    refiltered = official.post("/decisions/new", data=form_data(
+        official, action="filter", evidence_filter="no such title at all",
+        **evidence(poll=[poll.id]))).get_data(as_text=True)
+    assert "Nothing matches." in refiltered
+    assert f'value="poll:{poll.id}" id="evidence-poll-{poll.id}" checked' in refiltered
+    assert "Residents asked for a *car-free* street." in refiltered
+    assert count() == 0

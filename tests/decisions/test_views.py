@@ -24,10 +24,17 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 def form_data(client, **fields):
     data = {"csrf_token": csrf_token(client, "/decisions/new"), "title": "Close Elm Street to cars",
             "outcome": "adopted", "decision_text": "", "department": "Transport",
-            "summary": "Residents asked for a *car-free* street.", "poll_ids": "",
-            "townhall_ids": "", "thread_ids": "", "amends": "", "commitments": "", "closes": ""}
+            "summary": "Residents asked for a *car-free* street.", "amends": "", "closes": ""}
+    # The form's three commitment rows, sent empty as a browser sends them.
+    data.update({f"commitments-{row}-{part}": "" for row in range(3)
+                 for part in ("due", "promise")})
     data.update(fields)
     return data
+
+
+def evidence(**ids):
+    """The picker's ticked boxes: evidence(poll=[1, 2], thread=[3])."""
+    return {"evidence": [f"{kind}:{item_id}" for kind, items in ids.items() for item_id in items]}
 
 
 def preview_and_publish(client, **fields):
@@ -182,10 +189,16 @@ def test_errors_keep_what_was_typed_and_publish_nothing(client_as, fake_evidence
     cases = [({"title": ""}, "This field is required"),
              ({"outcome": "other"}, "Say in words what was decided"),
              ({"amends": "42"}, "There is no decision record number 42"),
-             ({"thread_ids": "7"}, "Forum thread 7 does not exist or is not public"),
-             ({"poll_ids": "1, two"}, "use whole numbers"),
-             ({"commitments": "next week: reply"}, "start the line with its due date"),
-             ({"commitments": "2027-02-30: reply"}, "not a real date")]
+             (evidence(thread=[7]), "Forum thread 7 does not exist or is not public"),
+             ({"evidence": "poll:two"}, "is not something a record can rest on"),
+             ({"evidence": "ballot:3"}, "is not something a record can rest on"),
+             ({"commitments-0-due": "next week", "commitments-0-promise": "reply"},
+              "Commitment 1: next week is not a real date"),
+             ({"commitments-1-due": "2027-02-30", "commitments-1-promise": "reply"},
+              "Commitment 2: 2027-02-30 is not a real date"),
+             ({"commitments-0-due": "2099-01-10"},
+              "Commitment 1: say what will be answered in writing"),
+             ({"commitments-2-promise": "reply"}, "Commitment 3: give the day it is due")]
     for fields, message in cases:
         response = official.post("/decisions/new", data=form_data(
             official, action="preview", summary="Keep this *text*", **fields))
@@ -201,11 +214,11 @@ def test_a_changed_snapshot_between_preview_and_publish_is_shown_again(client_as
     official = client_as(Role.OFFICIAL)
     fake_evidence.add("thread", 4, snapshot={"post_count": 2})
     preview = official.post("/decisions/new", data=form_data(official, action="preview",
-                                                             thread_ids="4"))
+                                                             **evidence(thread=[4])))
     digest = re.search(r'value="([0-9a-f]{64})"', preview.get_data(as_text=True)).group(1)
     fake_evidence.add("thread", 4, snapshot={"post_count": 3})
     response = official.post("/decisions/new", data=form_data(
-        official, action="publish", preview_digest=digest, thread_ids="4"))
+        official, action="publish", preview_digest=digest, **evidence(thread=[4])))
     assert response.status_code == 409
     assert "changed since your preview" in response.get_data(as_text=True)
     assert count() == 0
@@ -262,8 +275,8 @@ def test_an_official_publishes_with_evidence_and_a_visitor_verifies_the_download
     fake_evidence.add("townhall", 2, title="Ended town hall", snapshot={"questions": []})
     fake_evidence.add("thread", 3, title="Thread", snapshot={"post_count": 5})
     official = client_as(Role.OFFICIAL)
-    assert preview_and_publish(official, poll_ids="1", townhall_ids="2",
-                               thread_ids="3").status_code == 302
+    assert preview_and_publish(official, **evidence(poll=[1], townhall=[2],
+                                                          thread=[3])).status_code == 302
     page = client.get("/decisions").get_data(as_text=True)
     export_link = re.search(r'href="([^"]+)" download="decision-chain.json"', page).group(1)
     export = client.get(export_link)
@@ -313,3 +326,36 @@ def test_who_may_open_each_decision_page(app, client_as, publish, role):
             assert sent_to_sign_in, (path, status)
         else:
             assert status == 403, (path, status)
+
+
+def test_the_preview_shows_the_summary_and_the_page_goes_to_it(client_as):
+    official = client_as(Role.OFFICIAL)
+    form = official.get("/decisions/new").get_data(as_text=True)
+    assert 'formaction="/decisions/new#preview"' in form
+    response = official.post("/decisions/new", data=form_data(
+        official, action="preview", summary="Deliveries keep **two loading bays**."))
+    html = response.get_data(as_text=True)
+    start = html.index('<section class="preview card"')
+    preview = html[start:html.index("</section>", start)]
+    assert "<strong>two loading bays</strong>" in preview
+    # The button's #preview names the heading, which can take the focus.
+    assert '<h2 id="preview" tabindex="-1">' in preview
+
+
+def test_commitments_are_rows_and_more_rows_come_without_scripts(client_as):
+    official = client_as(Role.OFFICIAL)
+    form = official.get("/decisions/new").get_data(as_text=True)
+    assert form.count('type="date"') == 3 and 'name="commitments-2-promise"' in form
+    more = official.post("/decisions/new", data=form_data(
+        official, action="more", **{"commitments-0-due": "2099-03-01",
+                                    "commitments-0-promise": "Answer on parking"}))
+    html = more.get_data(as_text=True)
+    assert 'name="commitments-5-due"' in html and 'value="Answer on parking"' in html
+    due = (utcnow().date() + timedelta(days=20)).isoformat()
+    response = preview_and_publish(official, **{
+        "commitments-0-due": due, "commitments-0-promise": "Answer on parking",
+        "commitments-2-due": due, "commitments-2-promise": "Publish the costs"})
+    assert response.status_code == 302
+    record = db.session.query(DecisionRecord).one()
+    assert [(c["due"], c["promise"]) for c in record.content["commitments"]] == [
+        (due, "Answer on parking"), (due, "Publish the costs")]
