@@ -366,7 +366,8 @@ def change_status(townhall_id: int) -> ResponseReturnValue:
         commit=commit_and_emit,
         flash_message=lambda changed: _('The town hall is now %(value)s.',
                                         value=changed.status.value),
-        success=lambda _result: redirect(back), render=lambda: redirect(back), raise_for=(400, 403, 409),
+        success=lambda _result: redirect(back), render=lambda: redirect(back),
+        raise_for=(400, 403, 409),
     )
 
 
