@@ -27,6 +27,7 @@ from tests.townhall.test_browser import signed_in_page
 from tests.watchers import (
     create_accounts,
     create_live_poll,
+    form_token,
     open_live_townhall,
     post_form,
     signed_in_session,
@@ -147,6 +148,13 @@ def test_console_ids_are_unique_in_every_state(server, http, moderator, tmp_path
     create_live_poll(server.env["DATABASE_URL"], townhall_id, OFFICIAL)
     check("with-polls")
     assert 'id="console-poll-' in saved[-1].read_text()
+    # The page that asks before the end is checked with them.
+    asked = mod2.post(f"{server.url}/townhalls/{townhall_id}/status", timeout=10, data={
+        "csrf_token": form_token(mod2, f"{server.url}/townhalls/{townhall_id}/moderate"),
+        "status": "ended"})
+    assert asked.status_code == 200 and "Yes, end the town hall" in asked.text
+    (tmp_path / "confirm-end.html").write_text(asked.text)
+    saved.append(tmp_path / "confirm-end.html")
     assert nu_errors(saved) == []
     assert errors == []
 
