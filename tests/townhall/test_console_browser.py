@@ -325,3 +325,37 @@ def test_without_scripts_ending_and_rejecting_still_ask_first(server, http, brow
         assert errors == []
     finally:
         context.close()
+
+
+def test_merge_targets_are_picked_and_searched_not_typed(server, http, moderator):
+    from playwright.sync_api import expect
+
+    page, errors = moderator
+    townhall_id = open_live_townhall(server.url, http[OFFICIAL], "Picker hall")
+    for text in ("Will the library open on Sundays soon?", "Can the market move to the square?",
+                 "Is the library going to open on Sundays soon?"):
+        ask(server, http[RESIDENT], townhall_id, text)
+    ids = {text: question_id(server, http[MODERATOR2], townhall_id, text) for text in (
+        "Will the library open on Sundays soon?", "Can the market move to the square?",
+        "Is the library going to open on Sundays soon?")}
+    library, market, duplicate = ids.values()
+    moderate(server, http[MODERATOR2], townhall_id, library, "approve")
+    moderate(server, http[MODERATOR2], townhall_id, market, "approve")
+    open_console(page, server, townhall_id)
+    page.locator(f"#queue-more-{duplicate} summary").click()
+    picker = page.locator(f"#into-{duplicate}")
+    values = picker.locator("option").evaluate_all("os => os.map(o => o.value)")
+    assert values == ["", str(library), str(market)]  # the look-alike first
+    find = page.locator(f"#into-find-{duplicate}")
+    expect(page.locator(f'label[for="into-find-{duplicate}"]')).to_contain_text(
+        "Find a question to merge into")
+    expect(find).to_be_visible()
+    find.fill("market")
+    expect(picker).to_have_value(str(market))
+    expect(picker.locator(f'option[value="{library}"]')).to_have_js_property("hidden", True)
+    find.fill("sundays")
+    expect(picker).to_have_value(str(library))
+    page.locator(f"#merge-{duplicate}").click()
+    expect(page.locator(f"#queue-q{duplicate}")).to_have_count(0)
+    expect(page.locator("#console-message")).to_contain_text(str(duplicate))
+    assert errors == []
