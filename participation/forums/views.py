@@ -207,6 +207,15 @@ def edit_post(post_id: int) -> Any:
     )
 
 
+@bp.route("/posts/<int:post_id>/delete", methods=["GET"])
+@login_required
+def confirm_delete_post(post_id: int) -> str:
+    """"Delete" leads here first: the post as it stands and a red button, no script needed."""
+    post = services.get_post(db.session, post_id)
+    require(current_user, "forum.post.delete", post)
+    return render_template("forums/delete_post.html", post=post, form=ConfirmForm())
+
+
 @bp.route("/posts/<int:post_id>/delete", methods=["POST"])
 @login_required
 def delete_post(post_id: int) -> Response:

@@ -77,6 +77,8 @@ class ModerateForm(FlaskForm):
     into_id = IntegerField(_l("Merge into question number"), validators=[Optional()])
     answer = TextAreaField(_l("Written answer (leave empty if answered live)"),
                            validators=[Optional(), Length(max=ANSWER_MAX)])
+    # Rejecting asks for this box to be ticked (a required checkbox: no script needed).
+    confirm = BooleanField(_l("Yes, reject this question"))
 
 
 class EnterQuestionForm(FlaskForm):
@@ -95,6 +97,8 @@ class HeadCountForm(FlaskForm):
 
 class StatusForm(FlaskForm):
     status = HiddenField(validators=[DataRequired()])
+    # Ending or cancelling is carried out only from its confirmation page, which sends "yes".
+    confirmed = HiddenField()
 
 
 STATUS_ACTIONS = {

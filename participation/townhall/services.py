@@ -275,13 +275,16 @@ def page_of_townhalls(session: Session, actor: User | None, *, page: int = 1,
 
 
 def list_townhalls(session: Session, actor: User | None) -> dict[str, list[TownHall]]:
-    """Town halls the actor may see: live now, upcoming (soonest first) and past (latest first)."""
+    """Town halls the actor may see: live now, upcoming (soonest first), past (held, latest
+    first) and cancelled (ended before they started: never held, so never listed as past)."""
     visible = visible_townhalls(session, actor)
+    ended = sorted((t for t in visible if t.status is Status.ENDED),
+                   key=lambda t: t.starts_at, reverse=True)
     return {
         "live": [t for t in visible if t.status is Status.LIVE],
         "upcoming": [t for t in visible if t.status is Status.SCHEDULED],
-        "past": sorted((t for t in visible if t.status is Status.ENDED),
-                       key=lambda t: t.starts_at, reverse=True),
+        "past": [t for t in ended if not t.called_off],
+        "cancelled": [t for t in ended if t.called_off],
     }
 
 
@@ -328,6 +331,7 @@ def townhall_state(townhall: TownHall) -> dict[str, Any]:
     """What every `townhall` event carries: all public, for the whole room."""
     return {
         "status": townhall.status.value,
+        "called_off": townhall.called_off,
         "highlighted_id": townhall.highlighted_question_id,
         "title": townhall.title,
         "starts_at": iso_datetime(townhall.starts_at),
@@ -1053,6 +1057,29 @@ def possible_duplicates(session: Session, actor: User, townhall: TownHall,
     public = {q.id: q for q in session.scalars(
         select(Question).where(Question.id.in_(sorted(set(found.values())))))}
     return {qid: public[other] for qid, other in found.items() if other in public}
+
+
+# How many look-alikes the merge picker puts first.
+MERGE_SIMILAR_FIRST = 5
+
+
+def merge_targets(session: Session, actor: User, townhall: TownHall,
+                  questions: Iterable[Question]) -> dict[int, list[tuple[str, list[Any]]]]:
+    """For each question the console shows, where it may be merged: the town hall's approved
+    and answered questions, the ones most like it first ("similar"), then the others by upvotes
+    ("others"). The console's merge picker lists them; ids are never typed."""
+    require(actor, "townhall.moderate", townhall)
+    candidates = _similar_candidates(session, townhall)
+    by_upvotes = sorted(candidates, key=lambda c: (-c.upvotes, c.id))
+    targets: dict[int, list[tuple[str, list[Any]]]] = {}
+    for question in questions:
+        alike = [c for c, _score in similar.best_matches(
+            similar.normalize(question.text), candidates, limit=MERGE_SIMILAR_FIRST + 1)
+            if c.id != question.id][:MERGE_SIMILAR_FIRST]
+        first = {c.id for c in alike} | {question.id}
+        targets[question.id] = [("similar", alike),
+                                ("others", [c for c in by_upvotes if c.id not in first])]
+    return targets
 
 
 # The joint view of a town hall for a joining client, and the public ledger

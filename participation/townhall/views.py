@@ -241,9 +241,13 @@ def upvote(townhall_id: int, question_id: int) -> Response:
 def _console_context(townhall: TownHall, **extra: object) -> dict[str, object]:
     context = _live_context(townhall)
     queue = services.moderation_queue(db.session, current_user, townhall)
+    open_questions = [q for q in context["questions"]  # type: ignore[attr-defined]
+                      if q.status.value == "approved"]
     context.update(
         queue=queue,
         duplicates=services.possible_duplicates(db.session, current_user, townhall, queue),
+        merge_targets=services.merge_targets(db.session, current_user, townhall,
+                                             [*queue, *open_questions]),
         ledger=services.ledger(db.session, townhall),
         moderate_form=ModerateForm(formdata=None),
         enter_form=extra.pop("enter_form", None) or EnterQuestionForm(formdata=None),
@@ -278,6 +282,9 @@ def moderate(townhall_id: int, question_id: int) -> ResponseReturnValue:
 
     if not form.validate_on_submit():
         flash(_("That action was not understood; please try again."), "error")
+        return back_to_console()
+    if form.action.data == "reject" and not form.confirm.data:
+        flash(_("Nothing was rejected: tick “Yes, reject this question” to confirm."), "error")
         return back_to_console()
 
     def moderate_question() -> None:
@@ -340,16 +347,28 @@ def head_count(townhall_id: int) -> ResponseReturnValue:
 
 @bp.route("/<int:townhall_id>/status", methods=["POST"])
 @login_required
-def change_status(townhall_id: int) -> Response:
+def change_status(townhall_id: int) -> ResponseReturnValue:
+    """Start, end, cancel or reopen. Ending and cancelling are done only from the page that
+    asks "are you sure?" (this view's answer to the first click), so no script is needed."""
     townhall = _load(townhall_id)
     form = StatusForm()
     if not form.validate_on_submit():
         abort(400)
-    services.set_status(db.session, current_user, townhall, form.status.data or "")
-    commit_and_emit(db.session)
-    flash(_('The town hall is now %(value)s.', value=townhall.status.value), "success")
     target = "townhall.console" if can(current_user, "townhall.moderate") else "townhall.show"
-    return redirect(url_for(target, townhall_id=townhall.id))
+    back = url_for(target, townhall_id=townhall.id)
+    if form.status.data == "ended" and form.confirmed.data != "yes":
+        require(current_user, "townhall.set_status", townhall)
+        return render_template("townhall/confirm_status.html", townhall=townhall,
+                               form=form, back=back)
+    return handle_form(
+        None, lambda: services.set_status(db.session, current_user, townhall,
+                                          form.status.data or ""),
+        commit=commit_and_emit,
+        flash_message=lambda changed: _('The town hall is now %(value)s.',
+                                        value=changed.status.value),
+        success=lambda _result: redirect(back), render=lambda: redirect(back),
+        raise_for=(400, 403, 409),
+    )
 
 
 @bp.route("/<int:townhall_id>/projector")

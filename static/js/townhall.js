@@ -191,7 +191,7 @@
       answer.innerHTML = q.answer_html;
       item.appendChild(answer);
     }
-    if (q.status === "approved" && signedIn && status !== gettext("Ended") && !isOwn(q)) {
+    if (q.status === "approved" && signedIn && status !== gettext("Ended") && status !== gettext("Cancelled") && !isOwn(q)) {
       item.appendChild(upvoteForm(q));
     }
     if (q.id === highlightedId) { item.classList.add("question--highlighted"); }
@@ -299,6 +299,7 @@
     var labels = { live: gettext("Live now"), scheduled: gettext("Scheduled"), ended: gettext("Ended") };
     var kinds = { live: "badge badge--ok", scheduled: "badge", ended: "badge badge--danger" };
     var badgeNode = document.querySelector("[data-status-badge]");
+    if (state.called_off) { labels.ended = gettext("Cancelled"); }
     if (badgeNode && labels[state.status]) {
       if (badgeNode.textContent !== labels[state.status]) { announce(gettext("The town hall is now:") + " " + labels[state.status] + "."); }
       badgeNode.textContent = labels[state.status];
@@ -468,7 +469,7 @@
     votes.append(" " + (q.upvotes === 1 ? gettext("upvote") : gettext("upvotes")));
     meta.appendChild(votes);
     item.appendChild(meta);
-    if (q.status === "approved" && status !== gettext("Ended") && !isOwn(q)) {
+    if (q.status === "approved" && status !== gettext("Ended") && status !== gettext("Cancelled") && !isOwn(q)) {
       item.appendChild(upvoteForm(q));
     }
     return item;
@@ -616,41 +617,95 @@
   // The moderator console and the projector -----------------------------------------------
 
   var partTimer = null;
-  var partWanted = false;
 
-  function busy(part) {
+  // The changing part is fetched again on every change, also while a panel is open or a field
+  // is being typed in: what was open, typed, chosen and focused is carried into the new copy by
+  // id (the console's ids are unique), so the lists never go stale and nothing typed is lost.
+  function partState(part) {
+    var state = { open: [], fields: [], focus: null };
+    part.querySelectorAll("details[open][id]").forEach(function (d) { state.open.push(d.id); });
+    part.querySelectorAll("input[id], textarea[id], select[id]").forEach(function (field) {
+      if (field.type === "hidden") { return; }
+      state.fields.push({ id: field.id, value: field.value, checked: field.checked });
+    });
     var active = document.activeElement;
-    if (active && part.contains(active) && /^(TEXTAREA|INPUT|SELECT)$/.test(active.tagName)) { return true; }
-    return Boolean(part.querySelector("details[open]"));
+    if (active && active !== part && part.contains(active)) {
+      state.focus = { id: active.id, start: active.selectionStart, end: active.selectionEnd };
+    }
+    return state;
+  }
+
+  function restorePart(part, state) {
+    state.open.forEach(function (id) {
+      var details = document.getElementById(id);
+      if (details && part.contains(details)) { details.open = true; }
+    });
+    state.fields.forEach(function (saved) {
+      var field = document.getElementById(saved.id);
+      if (!field || !part.contains(field)) { return; }
+      if (field.type === "checkbox" || field.type === "radio") { field.checked = saved.checked; return; }
+      if (field.tagName === "SELECT" && !field.querySelector('option[value="' + CSS.escape(saved.value) + '"]')) { return; }
+      field.value = saved.value;
+    });
+    showMergeFinders(part);
+    if (state.focus) {
+      var again = state.focus.id && document.getElementById(state.focus.id);
+      if (again && part.contains(again)) {
+        again.focus();
+        if (typeof state.focus.start === "number" && again.setSelectionRange) {
+          try { again.setSelectionRange(state.focus.start, state.focus.end); } catch (e) { /* not a text field */ }
+        }
+      } else {
+        (part.querySelector("h2") || part).focus();
+      }
+    }
   }
 
   function refreshPart() {
     var part = document.getElementById(view === "moderate" ? "console-live" : "projector-live");
     if (!part || !root.dataset.partUrl) { return; }
-    if (busy(part)) { partWanted = true; return; }
     window.clearTimeout(partTimer);
     partTimer = window.setTimeout(function () {
       fetch(root.dataset.partUrl, { credentials: "same-origin" })
         .then(function (response) { return response.ok ? response.text() : Promise.reject(response.status); })
         .then(function (html) {
-          if (busy(part)) { partWanted = true; return; }
-          var focusedId = document.activeElement && part.contains(document.activeElement) ? document.activeElement.id : null;
+          var state = partState(part);
           part.innerHTML = html;
-          if (focusedId) {
-            var again = document.getElementById(focusedId);
-            (again || part.querySelector("h2")).focus();
-          }
+          restorePart(part, state);
         })
         .catch(function () { setState("error", gettext("Could not refresh; reload the page.")); });
     }, 120);
   }
 
-  root.addEventListener("focusout", function () {
-    window.setTimeout(function () { if (partWanted) { partWanted = false; refreshPart(); } }, 0);
+  // The merge picker: a search field (shown with scripts) narrows the list of questions.
+  function filterMergePicker(input) {
+    var select = document.getElementById(input.dataset.for);
+    if (!select) { return; }
+    var words = input.value.trim().toLowerCase();
+    var first = null;
+    select.querySelectorAll("option").forEach(function (option) {
+      if (!option.value) { return; }
+      var shown = !words || option.textContent.toLowerCase().indexOf(words) !== -1;
+      option.hidden = !shown;
+      if (shown && !first) { first = option; }
+    });
+    var chosen = select.selectedOptions[0];
+    if (words && (!chosen || chosen.hidden || !chosen.value)) { select.value = first ? first.value : ""; }
+  }
+
+  function showMergeFinders(scope) {
+    scope.querySelectorAll(".merge-find").forEach(function (p) { p.hidden = false; });
+    scope.querySelectorAll(".merge-find-input").forEach(function (input) {
+      if (input.value) { filterMergePicker(input); }
+    });
+  }
+
+  root.addEventListener("input", function (event) {
+    if (event.target.classList && event.target.classList.contains("merge-find-input")) {
+      filterMergePicker(event.target);
+    }
   });
-  root.addEventListener("toggle", function () {
-    if (partWanted) { partWanted = false; refreshPart(); }
-  }, true);
+  if (view === "moderate") { showMergeFinders(root); }
 
   function consoleMessage(text, failed) {
     var message = document.getElementById("console-message");
@@ -666,7 +721,8 @@
     if (data.get("into_id")) { payload.into_id = Number(data.get("into_id")); }
     if (data.get("answer")) { payload.answer = data.get("answer"); }
     send("moderate", payload, function (ack) {
-      if (!ack.ok) { consoleMessage(ack.message, true); return; }
+      // Refused or not: show what is true now, not what the page showed when it was sent.
+      if (!ack.ok) { consoleMessage(ack.message, true); refreshPart(); return; }
       consoleMessage(gettext("Question") + " " + payload.question_id + ": " + gettext("done") + " (" + payload.action + ").", false);
       var details = form.closest("details");
       if (details) { details.open = false; }
@@ -941,7 +997,7 @@
   function controlPoll(form) {
     var action = form.dataset.action;
     send("poll_control", { poll_id: Number(form.dataset.pollId), action: action, townhall_id: townhallId }, function (ack) {
-      if (!ack.ok) { consoleMessage(ack.message, true); return; }
+      if (!ack.ok) { consoleMessage(ack.message, true); refreshPart(); return; }
       consoleMessage(CONTROL_DONE[action] || gettext("done"), false);
       refreshPart();
     });

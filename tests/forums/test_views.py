@@ -311,3 +311,23 @@ def test_opening_a_notification_marks_it_read_and_follows_its_link(client_as, ma
     assert response.status_code == 302 and response.headers["Location"] == f"/posts/{reply.id}"
     assert _unread(client.get("/notifications").get_data(as_text=True)) == 1
     assert client_as(Role.RESIDENT).get(f"/notifications/{ids[0]}").status_code == 404
+
+
+def test_deleting_a_post_asks_first_on_a_page_of_its_own(client_as, make_user, make_thread,
+                                                         make_reply):
+    author = make_user()
+    client = client_as(user=author)
+    thread = make_thread()
+    reply = make_reply(thread, author, body="think twice")
+    html = client.get(f"/threads/{thread.id}").get_data(as_text=True)
+    assert f'href="/posts/{reply.id}/delete" class="danger-link">Delete<' in html
+    asked = client.get(f"/posts/{reply.id}/delete")
+    assert asked.status_code == 200
+    text = asked.get_data(as_text=True)
+    assert "think twice" in text and 'class="button button--danger">Yes, delete my post<' in text
+    assert client_as(user=make_user()).get(f"/posts/{reply.id}/delete").status_code == 403
+    db.session.refresh(reply)
+    assert not reply.deleted
+    assert _post(client, f"/posts/{reply.id}/delete", {}).status_code == 302
+    db.session.refresh(reply)
+    assert reply.deleted

@@ -469,7 +469,7 @@ def test_status_changes_over_http_are_pushed_to_the_room(townhall, joined, clien
     http = client_as(user=official)
     token = csrf_token(http, f"/townhalls/{townhall.id}")
     response = http.post(f"/townhalls/{townhall.id}/status",
-                         data={"status": "ended", "csrf_token": token})
+                         data={"status": "ended", "confirmed": "yes", "csrf_token": token})
     assert response.status_code == 302
     assert received(watcher, "townhall")[-1][1]["status"] == "ended"
 
