@@ -12,7 +12,6 @@ import pytest
 from participation.accounts.views import TYPED_EMAIL_KEY
 from tests.conftest import PASSWORD, csrf_token
 
-
 CSRF_VALUE = re.compile(r'(name="csrf_token"[^>]*value="|value=")[^"]{40,}"')
 
 
