@@ -77,7 +77,11 @@ def configure_extensions(app: Flask) -> None:
     from participation.realtime.connection import SessionInterface
     from participation.security import limit_storage  # noqa: F401 - registers memory://
     from participation.security.headers import configure_security_headers
-    from participation.web import configure_error_handlers, configure_url_converters
+    from participation.web import (
+        configure_error_handlers,
+        configure_favicon,
+        configure_url_converters,
+    )
 
     configure_url_converters(app)
     app.session_interface = SessionInterface()
@@ -105,6 +109,7 @@ def configure_extensions(app: Flask) -> None:
     configure_jobs(app)
     configure_security_headers(app)
     configure_error_handlers(app)
+    configure_favicon(app)
     configure_template_globals(app)
     configure_languages(app)
 

@@ -9,7 +9,15 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    send_from_directory,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -172,6 +180,17 @@ def page_arguments(default_per_page: int = DEFAULT_PER_PAGE,
     page = page_argument()
     per_page = number_argument("per_page", default=default_per_page, high=max_per_page)
     return page, per_page or default_per_page
+
+
+def configure_favicon(app: Flask) -> None:
+    """`/favicon.ico`, which browsers ask for on their own: the site's SVG icon (the pages link
+    it too), cached for a day."""
+
+    def favicon() -> Response:
+        return send_from_directory(app.static_folder or "", "favicon.svg",
+                                   mimetype="image/svg+xml", max_age=86400)
+
+    app.add_url_rule("/favicon.ico", "favicon", favicon)
 
 
 def configure_url_converters(app: Flask) -> None:

@@ -59,7 +59,24 @@ REGISTERED_MESSAGE = (
        "and follow the link we have mailed you to confirm the address. If you already had an "
        "account, sign in with your existing password.")
 )
-SIGN_IN_FAILED = "That email and password do not match an active account."
+SIGN_IN_FAILED = N_("That email and password do not match an active account.")
+# The address just registered, kept in this browser's session (never in a URL, so never in an
+# access log) for the sign-in form to be filled in with; it lasts a few minutes.
+TYPED_EMAIL_KEY = "sign_in_email"
+TYPED_EMAIL_SECONDS = 15 * 60
+
+
+def _remember_typed_email(email: str) -> None:
+    session[TYPED_EMAIL_KEY] = {"email": email.strip()[:254],
+                                "until": time.time() + TYPED_EMAIL_SECONDS}
+
+
+def _typed_email() -> str | None:
+    kept = session.get(TYPED_EMAIL_KEY)
+    if not isinstance(kept, dict) or float(kept.get("until", 0)) < time.time():
+        session.pop(TYPED_EMAIL_KEY, None)
+        return None
+    return str(kept.get("email") or "") or None
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -67,7 +84,8 @@ SIGN_IN_FAILED = "That email and password do not match an active account."
 def register() -> ResponseReturnValue:
     """A new account: the address, a name and a password, nothing more. The answer is the same
     for an address already known (no account enumeration), so registering does not sign in:
-    the sign-in page comes next, keeping `next` (a join link's town hall, say)."""
+    the sign-in page comes next, with the address filled in and keeping `next` (a join link's
+    town hall, say), so signing in leads straight back."""
     next_url = safe_next_url(request.values.get("next"), "")
     if current_user.is_authenticated:
         return redirect(next_url or url_for("home.index"))
@@ -83,9 +101,14 @@ def register() -> ResponseReturnValue:
             next_path=next_url or None,
         ),
         flash_message=_(REGISTERED_MESSAGE),
-        success=lambda _result: redirect(url_for("accounts.sign_in", next=next_url or None)),
+        success=lambda _result: _to_sign_in(form.email.data or "", next_url),
         render=lambda: render_template("accounts/register.html", form=form, next_url=next_url),
     )
+
+
+def _to_sign_in(email: str, next_url: str) -> Response:
+    _remember_typed_email(email)
+    return redirect(url_for("accounts.sign_in", next=next_url or None))
 
 
 def _failed(response: Response) -> bool:
@@ -115,7 +138,7 @@ def sign_in() -> ResponseReturnValue:
             db.session, email=form.email.data or "", password=form.password.data or ""
         )
         if user is None:
-            raise InvalidInput(SIGN_IN_FAILED, field="password")
+            raise InvalidInput(_(SIGN_IN_FAILED), field="password")
         return user
 
     def signed_in(user: User) -> Response:
@@ -129,6 +152,11 @@ def sign_in() -> ResponseReturnValue:
             return redirect(url_for("accounts.required_setup"))
         login_user(user, remember=remember)
         return redirect(next_url)
+
+    if not form.is_submitted() and (typed := _typed_email()):
+        form.email.data = typed
+    elif form.is_submitted():
+        session.pop(TYPED_EMAIL_KEY, None)
 
     def welcome(user: User) -> str:
         if current_user.is_authenticated:

@@ -226,7 +226,8 @@ def moderate(payload: dict[str, Any]) -> dict[str, Any]:
         into = services.get_question(db.session, _id(payload, "into_id"), lock=True)
     services.moderate_question(db.session, actor, question, payload["action"],
                                reason=payload.get("reason"), into=into,
-                               answer=payload.get("answer"))
+                               answer=payload.get("answer"),
+                               explanation=payload.get("explanation"))
     answer = {"question": services.question_data(question, view="moderator")}
     commit_and_emit(db.session)
     return answer

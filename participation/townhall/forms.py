@@ -29,6 +29,7 @@ from participation.townhall.models import CHANNEL_LABELS, REJECT_REASONS, Channe
 from participation.townhall.services import (
     ANSWER_MAX,
     DESCRIPTION_MAX,
+    EXPLANATION_MAX,
     QUESTION_LENGTH_RANGE,
     TITLE_MAX,
 )
@@ -74,6 +75,8 @@ class ModerateForm(FlaskForm):
     reason = SelectField(_l("Reason"), choices=[SelectChoice(value, _l(label)) for value, label in
                                   [("", N_("Choose a reason")), *REJECT_REASONS.items()]],
                          validators=[Optional()])
+    explanation = TextAreaField(_l("Explanation for the author (required for “Other”)"),
+                                validators=[Optional(), Length(max=EXPLANATION_MAX)])
     into_id = IntegerField(_l("Merge into question number"), validators=[Optional()])
     answer = TextAreaField(_l("Written answer (leave empty if answered live)"),
                            validators=[Optional(), Length(max=ANSWER_MAX)])

@@ -134,6 +134,8 @@ class Question(Base):
         _enum(QuestionStatus), default=QuestionStatus.PENDING
     )
     reject_reason: Mapped[str | None] = mapped_column(String(40))
+    # The moderator's own words when the reason is "other"; only the asker and moderators see it.
+    reject_explanation: Mapped[str | None] = mapped_column(Text)
     merged_into_id: Mapped[int | None] = mapped_column(
         ForeignKey("townhall_questions.id", ondelete="SET NULL")
     )
@@ -150,6 +152,8 @@ class Question(Base):
     townhall: Mapped[TownHall] = relationship()
     author: Mapped[User | None] = relationship(foreign_keys=[author_id])
     entered_by: Mapped[User | None] = relationship(foreign_keys=[entered_by_id])
+    merged_into: Mapped[Question | None] = relationship(remote_side=[id],
+                                                        foreign_keys=[merged_into_id])
 
     @property
     def is_public(self) -> bool:

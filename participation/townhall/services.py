@@ -19,13 +19,13 @@ from flask_babel import format_datetime, format_number
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from participation.accounts.models import User
 from participation.accounts.services import personal_data
 from participation.db import row_id, utcnow
 from participation.errors import Closed, Conflict, Forbidden, InvalidInput, NotFound
-from participation.i18n import iso_datetime, zone_abbreviation
+from participation.i18n import N_, iso_datetime, zone_abbreviation
 from participation.mail.services import Attachment, absolute_url
 from participation.notices import notify_each
 from participation.notifications.services import register_visibility
@@ -65,9 +65,18 @@ REMINDER_LEAD = timedelta(hours=1)
 QUOTE_MAX = 150
 DESCRIPTION_MAX = 20_000
 ANSWER_MAX = 10_000
+# How much of a written answer a notice quotes; the page holds all of it.
+ANSWER_QUOTE_MAX = 300
+# A rejection's explanation (for the reason "other"): a sentence or two to the asker.
+EXPLANATION_MAX = 500
 CLIENT_ID_MAX = 64
 QUESTION_LENGTH_RANGE = (20, 2000)
 MODERATION_ACTIONS = ("approve", "reject", "merge", "answer", "highlight")
+# What the console says once an action is done, in the moderator's language.
+MODERATION_DONE = {
+    "approve": N_("approved"), "reject": N_("rejected"), "merge": N_("merged"),
+    "answer": N_("marked answered"), "highlight": N_("highlight changed"),
+}
 ORDERS = ("top", "recent")
 # The largest in-room head count taken: more is a typing slip, not a room.
 HEAD_COUNT_MAX = 100_000
@@ -514,6 +523,7 @@ def transcript(session: Session, townhall: TownHall) -> list[Question]:
     return list(session.scalars(
         select(Question)
         .where(Question.townhall_id == townhall.id, Question.status.in_(PUBLIC_STATUSES))
+        .options(selectinload(Question.merged_into))
         .order_by(Question.created_at, Question.id)
     ))
 
@@ -545,10 +555,14 @@ def question_data(question: Question, *, view: str = "public") -> dict[str, Any]
         "answer_mode": question.answer_mode,
         "answer_html": question.answer_html,
         "merged_into_id": question.merged_into_id,
+        # The question it joined, while that one is public (it may be rejected later).
+        "merged_into_text": question.merged_into.text
+        if question.merged_into is not None and question.merged_into.is_public else None,
     }
     if view in ("author", "moderator"):
         data["reject_reason"] = question.reject_reason
         data["reject_reason_label"] = REJECT_REASONS.get(question.reject_reason or "")
+        data["reject_explanation"] = question.reject_explanation
     if view == "moderator":
         data["asked_by"] = question.author.public_name if question.author else None
         data["entered_by"] = question.entered_by.public_name if question.entered_by else None
@@ -697,7 +711,7 @@ def set_upvote(session: Session, actor: User, question: Question, value: Any) ->
 
 def moderate_question(session: Session, actor: User, question: Question, action: Any, *,
                       reason: Any = None, into: Question | None = None,
-                      answer: Any = None) -> Question:
+                      answer: Any = None, explanation: Any = None) -> Question:
     """Apply one moderator action: approve, reject, merge, answer or highlight."""
     require(actor, "townhall.moderate", question.townhall)
     if action not in MODERATION_ACTIONS:
@@ -707,7 +721,8 @@ def moderate_question(session: Session, actor: User, question: Question, action:
     if action == "approve":
         return approve_question(session, actor, question)
     if action == "reject":
-        return reject_question(session, actor, question, reason=reason)
+        return reject_question(session, actor, question, reason=reason,
+                               explanation=explanation)
     if action == "merge":
         if into is None:
             raise InvalidInput(_("Choose the question to merge into ('into_id')."), field="into_id")
@@ -733,25 +748,43 @@ def approve_question(session: Session, actor: User, question: Question) -> Quest
 
 
 def reject_question(session: Session, actor: User, question: Question, *,
-                    reason: Any) -> Question:
-    """Reject with one of REJECT_REASONS; the author sees the reason, the public only counts."""
+                    reason: Any, explanation: Any = None) -> Question:
+    """Reject with one of REJECT_REASONS; the author sees the reason (and, for "other", the
+    moderator's explanation, which that reason requires), the public only counts."""
     require(actor, "townhall.moderate", question.townhall)
     if reason not in REJECT_REASONS:
         raise InvalidInput(_("Give a reason: %(reasons)s.", reasons=", ".join(REJECT_REASONS)),
                            field="reason")
+    if explanation is not None and not isinstance(explanation, str):
+        raise InvalidInput(_("The explanation must be text."), field="explanation")
+    explanation = clean_text(explanation or "").strip() if reason == "other" else ""
+    if reason == "other" and not explanation:
+        raise InvalidInput(_("For the reason “Other”, explain to the asker why their question "
+                             "is not accepted."), field="explanation")
+    if len(explanation) > EXPLANATION_MAX:
+        raise InvalidInput(_("Keep the explanation under %(max)s characters.",
+                             max=EXPLANATION_MAX), field="explanation")
     if question.status not in (QuestionStatus.PENDING, QuestionStatus.APPROVED):
         raise Conflict(_('This question is already %(value)s.', value=question.status.value))
     was_public = question.is_public
     question.status = QuestionStatus.REJECTED
     question.reject_reason = reason
+    question.reject_explanation = explanation or None
     question.decided_at = utcnow()
     _clear_highlight(session, question)
     _log(session, actor, question, "reject", reason=reason)
     _record_question(session, question, was_public=was_public)
-    _tell_asker(session, actor, question, "question_rejected", lambda: _(
-        "Your question “%(question)s” for “%(title)s” was not accepted. Reason: %(reason)s.",
-        question=_quote(question.text, 80), title=question.townhall.title,
-        reason=_(REJECT_REASONS[reason])), anchor=f"mine{question.id}")
+    def rejected() -> str:
+        if explanation:
+            return _("Your question “%(question)s” for “%(title)s” was not accepted. The "
+                     "moderator explains: %(explanation)s",
+                     question=_quote(question.text, 80), title=question.townhall.title,
+                     explanation=explanation)
+        return _("Your question “%(question)s” for “%(title)s” was not accepted. Reason: "
+                 "%(reason)s.", question=_quote(question.text, 80),
+                 title=question.townhall.title, reason=_(REJECT_REASONS[reason]))
+    _tell_asker(session, actor, question, "question_rejected", rejected,
+                anchor=f"mine{question.id}")
     return question
 
 
@@ -822,8 +855,9 @@ def answer_question(session: Session, actor: User, question: Question, *,
     _record_question(session, question)
     if question.answer_mode == "written":
         def message() -> str:
-            return _("Your question “%(question)s” for “%(title)s” has a written answer.",
-                     question=_quote(question.text, 80), title=question.townhall.title)
+            return _("Your question “%(question)s” for “%(title)s” has a written answer: "
+                     "%(answer)s", question=_quote(question.text, 80),
+                     title=question.townhall.title, answer=_quote(answer, ANSWER_QUOTE_MAX))
     else:
         def message() -> str:
             return _("Your question “%(question)s” was answered live at “%(title)s”.",

@@ -142,6 +142,7 @@ def _live_context(townhall: TownHall, **extra: object) -> dict[str, object]:
         "upvote_form": UpvoteForm(formdata=None),
         "channel_labels": CHANNEL_LABELS,
         "reasons": REJECT_REASONS,
+        "explanation_max": services.EXPLANATION_MAX,
         "status_actions": STATUS_ACTIONS[townhall.status],
         # What other domains hold in the town hall (its polls), drawn by their partials.
         "parts": services.page_parts(db.session, actor, townhall),
@@ -295,13 +296,16 @@ def moderate(townhall_id: int, question_id: int) -> ResponseReturnValue:
                 if form.action.data == "merge" and form.into_id.data else None)
         services.moderate_question(db.session, current_user, question, form.action.data,
                                    reason=form.reason.data or None, into=into,
-                                   answer=form.answer.data or None)
+                                   answer=form.answer.data or None,
+                                   explanation=form.explanation.data or None)
 
     # Validated above, so no form here: a refusal is flashed on the console, never on a field.
     return handle_form(
         None, moderate_question, commit=commit_and_emit,
-        flash_message=_('Question %(question_id)s: done (%(data)s).',
-                        question_id=question_id, data=form.action.data),
+        # Only on success, when the action is one of MODERATION_ACTIONS.
+        flash_message=lambda _result: _(
+            'Question %(question_id)s: %(done)s.', question_id=question_id,
+            done=_(services.MODERATION_DONE[form.action.data])),
         success=back_to_console, render=back_to_console,
     )
 

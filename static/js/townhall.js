@@ -247,9 +247,18 @@
     } else if (q.status === "rejected") {
       meta.appendChild(badge(gettext("Not accepted"), "danger"));
       meta.append(" " + gettext("Reason:") + " " + (REASONS[q.reject_reason] || q.reject_reason_label || gettext("Other")));
+      if (q.reject_explanation) { meta.append(" " + gettext("The moderator explains:") + " " + q.reject_explanation); }
     } else if (q.status === "merged") {
       meta.appendChild(badge(gettext("Merged")));
-      meta.append(" " + gettext("into a similar question; your question counts with it."));
+      if (q.merged_into_text && q.merged_into_id) {
+        meta.append(" " + gettext("into") + " ");
+        var joined = el("a", "", q.merged_into_text);
+        joined.href = "#q" + q.merged_into_id;
+        meta.appendChild(joined);
+        meta.append(gettext("; your question counts with it."));
+      } else {
+        meta.append(" " + gettext("into a similar question; your question counts with it."));
+      }
     }
     if (q.anonymous) { meta.append(" "); meta.appendChild(badge(gettext("Anonymous"))); }
     item.appendChild(meta);
@@ -714,16 +723,22 @@
     message.textContent = text;
   }
 
+  var DONE = {
+    approve: gettext("approved"), reject: gettext("rejected"), merge: gettext("merged"),
+    answer: gettext("marked answered"), highlight: gettext("highlight changed")
+  };
+
   function moderate(form) {
     var data = new FormData(form);
     var payload = { question_id: Number(form.dataset.questionId), action: data.get("action") };
     if (data.get("reason")) { payload.reason = data.get("reason"); }
     if (data.get("into_id")) { payload.into_id = Number(data.get("into_id")); }
     if (data.get("answer")) { payload.answer = data.get("answer"); }
+    if (data.get("explanation")) { payload.explanation = data.get("explanation"); }
     send("moderate", payload, function (ack) {
       // Refused or not: show what is true now, not what the page showed when it was sent.
       if (!ack.ok) { consoleMessage(ack.message, true); refreshPart(); return; }
-      consoleMessage(gettext("Question") + " " + payload.question_id + ": " + gettext("done") + " (" + payload.action + ").", false);
+      consoleMessage(gettext("Question") + " " + payload.question_id + ": " + (DONE[payload.action] || gettext("done")) + ".", false);
       var details = form.closest("details");
       if (details) { details.open = false; }
       document.activeElement.blur();

@@ -104,8 +104,8 @@ def test_the_confirmation_mail_is_in_the_language_the_page_was_read_in(client):
     register(client, email="ana@example.test")
     assert account("ana@example.test").locale == "es"
     [mail] = mails_to("ana@example.test")
-    assert mail.subject == "Confirma tu dirección de correo"
-    assert "Sigue este enlace para confirmar tu dirección de correo" in mail.text_body
+    assert mail.subject == "Confirme su dirección de correo"
+    assert "Siga este enlace para confirmar su dirección de correo" in mail.text_body
     assert "<p>Hola, New Person:</p>" in mail.html_body
 
 
@@ -470,7 +470,7 @@ def test_the_reset_mail_is_in_the_accounts_language(client, make_user):
     db.session.commit()
     forgot(client, "lucia@example.test")
     [mail] = mails_to("lucia@example.test")
-    assert mail.subject == "Elige una contraseña nueva"
+    assert mail.subject == "Elija una contraseña nueva"
     assert "Hola, Lucía:" in mail.text_body
 
 

@@ -60,7 +60,7 @@ def test_the_socket_vote_refuses_an_unconfirmed_voter_in_the_voters_language(
     ack = sio.emit("vote", {"poll_id": poll.id, "choices": [poll.options[0].id]},
                    namespace=NAMESPACE, callback=True)
     assert ack["ok"] is False and ack["error"] == "forbidden"
-    assert "Confirma tu dirección de correo antes de votar" in ack["message"]
+    assert "Confirme su dirección de correo antes de votar" in ack["message"]
     assert ballots_in(poll.id) == 0
 
 

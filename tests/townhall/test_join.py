@@ -323,3 +323,11 @@ def test_a_signed_in_resident_confirming_goes_on_to_next_and_never_off_the_site(
     path = re.search(r"https?://[^/\s]+(/account/confirm/[^\s?]+)", body).group(1)
     pressed = client.post(path, data={"csrf_token": csrf_token(client, path), "next": asked})
     assert location(pressed) == expected
+
+
+def test_the_ask_box_offers_sign_in_and_registration_and_both_come_back(client, townhall):
+    html = client.get(f"/townhalls/{townhall.id}").get_data(as_text=True)
+    ask = re.search(r'<section aria-labelledby="ask-heading".*?</section>', html, re.S).group(0)
+    links = [unescape(m) for m in re.findall(r'href="(/(?:login|register)[^"]*)"', ask)]
+    assert links == [f"/login?next=/townhalls/{townhall.id}",
+                     f"/register?next=/townhalls/{townhall.id}"]
