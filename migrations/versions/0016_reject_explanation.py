@@ -1,7 +1,7 @@
 """A rejected question's explanation: the moderator's own words when the reason is "other".
 
-Revision ID: 0015_accountsui
-Revises: 0013_room_counts
+Revision ID: 0016_reject_explanation
+Revises: 0015_ballot_secrecy
 Create Date: 2026-12-03 08:20:00.000000
 
 """
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '0015_accountsui'
-down_revision = '0013_room_counts'
+revision = '0016_reject_explanation'
+down_revision = '0015_ballot_secrecy'
 branch_labels = None
 depends_on = None
 
