@@ -316,7 +316,7 @@ def test_without_scripts_ending_and_rejecting_still_ask_first(server, http, brow
         expect(page.locator(f"#queue-q{qid}")).to_have_count(1)
         page.locator(f"#reject-confirm-{qid}").check()
         page.locator(f"#reject-{qid}").click()
-        expect(page.locator(".flash")).to_contain_text("done")
+        expect(page.locator(".flash")).to_contain_text(f"Question {qid}: rejected.")
         expect(page.locator(f"#queue-q{qid}")).to_have_count(0)
         page.get_by_role("button", name="End the town hall").click()
         expect(page.locator("h1")).to_have_text("End “Plain hall”?")

@@ -103,13 +103,14 @@ def test_the_console_form_rejects_with_an_explanation_and_refuses_other_without_
     console = http.get(f"/townhalls/{townhall.id}/moderate").get_data(as_text=True)
     assert f'<textarea name="explanation" id="explanation-{question.id}"' in console
     url = f"/townhalls/{townhall.id}/questions/{question.id}/moderate"
-    refused = http.post(url, data={"csrf_token": token, "action": "reject", "reason": "other"},
+    refused = http.post(url, data={"csrf_token": token, "action": "reject", "reason": "other",
+                                    "confirm": "y"},
                         follow_redirects=True)
     assert "For the reason “Other”, explain" in refused.get_data(as_text=True)
     db.session.refresh(question)
     assert question.status is QuestionStatus.PENDING
     done = http.post(url, data={"csrf_token": token, "action": "reject", "reason": "other",
-                                "explanation": "The county maintains Elm Road."},
+                                "explanation": "The county maintains Elm Road.", "confirm": "y"},
                      follow_redirects=True)
     assert f"Question {question.id}: rejected." in done.get_data(as_text=True)
     db.session.refresh(question)
