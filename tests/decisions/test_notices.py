@@ -3,7 +3,6 @@ who publishes it; and the official behind a commitment, before it is due and onc
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -18,6 +17,7 @@ from participation.realtime.outbox import take_events
 from participation.security.permissions import Role
 from participation.townhall import services as townhalls
 from participation.townhall.models import Status
+from tests.concurrency import at_once
 from tests.decisions.conftest import draft
 from tests.notices import recipients, spy_on_notify, stored
 
@@ -164,21 +164,7 @@ def test_two_workers_send_each_commitment_reminder_once(app, session, publish):
     due = utcnow().date() + timedelta(days=2)
     publish(commitments=[(due, "One"), (due, "Two")])
     session.rollback()  # the test's own transaction would hold SQLite's write lock
-    counts: list[int] = []
-    barrier = threading.Barrier(2)
-
-    def worker() -> None:
-        with app.app_context():
-            barrier.wait(timeout=10)
-            counts.append(services.send_commitment_reminders(db.session, now=_at(due)))
-            db.session.commit()
-            db.session.remove()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    counts = at_once(app, lambda: services.send_commitment_reminders(db.session, now=_at(due)))
     assert sorted(counts) == [0, 2]
     assert db.session.query(CommitmentNotice).count() == 2
     assert len(stored("commitment_due")) == 2

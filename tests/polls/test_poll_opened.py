@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -13,6 +12,7 @@ from participation.forums import services as forums
 from participation.notifications.services import still_visible
 from participation.polls import services
 from participation.polls.models import Poll
+from tests.concurrency import at_once
 from tests.notices import recipients, spy_on_notify, stored
 
 
@@ -89,22 +89,8 @@ def test_two_workers_announce_a_poll_once(app, session, official, topic, followe
     opens = utcnow() + timedelta(hours=1)
     _scheduled(session, official, topic, opens)
     session.rollback()  # the test's own transaction would hold SQLite's write lock
-    counts: list[int] = []
-    barrier = threading.Barrier(2)
-
-    def worker() -> None:
-        with app.app_context():
-            barrier.wait(timeout=10)
-            counts.append(services.announce_opened_polls(db.session,
-                                                         now=opens + timedelta(minutes=1)))
-            db.session.commit()
-            db.session.remove()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    counts = at_once(app, lambda: services.announce_opened_polls(
+        db.session, now=opens + timedelta(minutes=1)))
     assert sorted(counts) == [0, 2]
     assert len(stored("poll_opened")) == 2
     assert db.session.query(Poll).one().announced_at is not None

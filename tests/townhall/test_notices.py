@@ -3,7 +3,6 @@ does), and "remind me" sends one reminder with a calendar file an hour before th
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import icalendar
@@ -18,6 +17,7 @@ from participation.realtime.outbox import take_events
 from participation.security.permissions import Role
 from participation.townhall import services
 from participation.townhall.models import Reminder, Status
+from tests.concurrency import at_once
 from tests.conftest import csrf_token
 from tests.notices import recipients, spy_on_notify, stored
 
@@ -298,21 +298,7 @@ def test_two_workers_at_the_same_moment_send_each_reminder_once(app, session, up
     _remind(session, upcoming, *people)
     moment = upcoming.starts_at - timedelta(minutes=30)
     session.rollback()  # the test's own transaction would hold SQLite's write lock
-    counts: list[int] = []
-    barrier = threading.Barrier(2)
-
-    def worker() -> None:
-        with app.app_context():
-            barrier.wait(timeout=10)
-            counts.append(services.send_townhall_reminders(db.session, now=moment))
-            db.session.commit()
-            db.session.remove()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    counts = at_once(app, lambda: services.send_townhall_reminders(db.session, now=moment))
     assert sorted(counts) == [0, 3]
     session.rollback()
     assert len(stored("townhall_starting")) == 3
