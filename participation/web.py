@@ -10,14 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import (
-    Flask,
-    Response,
-    current_app,
-    jsonify,
-    render_template,
-    request,
-)
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError

@@ -111,20 +111,19 @@ class PublishForm(FlaskForm):
         self.outcome.data = draft.outcome
         self.decision_text.data = draft.decision_text
         self.department.data = draft.department
-        self.evidence.data = [f"{kind}:{item_id}" for kind, item_id in draft.links]
+        self.evidence.data = [evidence_value(kind, item_id) for kind, item_id in draft.links]
         self.amends.data = draft.amends
         self.closes.data = ", ".join(str(i) for i in draft.closes)
-
 
     def links(self, kinds: list[str]) -> list[tuple[str, int]]:
         """The ticked evidence as (kind, id); InvalidInput for a value no picker offers."""
         links = []
         for value in self.evidence.data or []:
-            match = EVIDENCE_VALUE.match(value)
-            if not match or match.group(1) not in kinds:
+            link = parse_evidence_value(value)
+            if link is None or link[0] not in kinds:
                 raise InvalidInput(_("%(value)s is not something a record can rest on.",
                                      value=repr(value)[:40]), field="evidence")
-            links.append((match.group(1), int(match.group(2))))
+            links.append(link)
         return links
 
     def commitment_rows(self) -> list[tuple[date, str]]:
@@ -137,10 +136,11 @@ class PublishForm(FlaskForm):
             if not due and not promise:
                 continue
             problem = None
+            day = _real_date(due) if ISO_DATE.match(due) else None
             if not due:
                 problem = row.due, _("Commitment %(number)s: give the day it is due.",
                                      number=number)
-            elif not ISO_DATE.match(due) or _real_date(due) is None:
+            elif day is None:
                 problem = row.due, _("Commitment %(number)s: %(date)s is not a real date.",
                                      number=number, date=due[:10])
             elif not promise:
@@ -150,16 +150,28 @@ class PublishForm(FlaskForm):
                 problem[0].errors = [problem[1]]
                 problems.append(problem[1])
             else:
-                commitments.append((_real_date(due), promise))
+                assert day is not None  # noqa: S101 - a row without a real day is a problem
+                commitments.append((day, promise))
         if problems:
             raise InvalidInput(" ".join(problems), field="commitments")
-        return commitments  # type: ignore[return-value]
+        return commitments
 
     def add_commitment_rows(self) -> None:
         """Offer more empty rows (the form's "Add more rows", which works without scripts)."""
         for _number in range(COMMITMENT_ROWS):
             if len(self.commitments.entries) < COMMITMENT_ROWS_MAX:
                 self.commitments.append_entry()
+
+
+def evidence_value(kind: str, item_id: int) -> str:
+    """How the picker names one item a record may rest on: "poll:12"."""
+    return f"{kind}:{item_id}"
+
+
+def parse_evidence_value(value: str) -> tuple[str, int] | None:
+    """(kind, id) of a picker value, or None when it names nothing."""
+    match = EVIDENCE_VALUE.match(value)
+    return (match.group(1), int(match.group(2))) if match else None
 
 
 def _real_date(text: str) -> date | None:

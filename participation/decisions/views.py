@@ -19,7 +19,13 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from participation.decisions import services
-from participation.decisions.forms import LINK_FIELDS, FilterForm, PublishForm
+from participation.decisions.forms import (
+    LINK_FIELDS,
+    FilterForm,
+    PublishForm,
+    evidence_value,
+    parse_evidence_value,
+)
 from participation.decisions.providers import KIND_LABELS, PROVIDERS, evidence_choices
 from participation.errors import DomainError
 from participation.extensions import db
@@ -240,11 +246,12 @@ def _publish_page(form: PublishForm, kinds: list[str], prepared: Any = None,
     for kind, label, hint in LINK_FIELDS:
         if kind not in kinds:
             continue
-        offered = [(f"{kind}:{item_id}", item_id, title) for item_id, title in known.get(kind, [])]
+        offered = [(evidence_value(kind, item_id), item_id, title)
+                   for item_id, title in known.get(kind, [])]
         # What was ticked stays on the form even when the filter hides it.
         shown = {value for value, _id, _title in offered}
-        kept = [(value, int(value.split(":")[1]), None) for value in sorted(chosen - shown)
-                if value.startswith(f"{kind}:") and value.split(":")[1].isdigit()]
+        kept = [(value, link[1], None) for value in sorted(chosen - shown)
+                if (link := parse_evidence_value(value)) is not None and link[0] == kind]
         groups.append((kind, _(label), _(hint), kept + offered))
     amending = None
     if form.amends.data:

@@ -72,14 +72,18 @@ def messages_in_scripts(folder: Path) -> list[str]:
     return sorted(found)
 
 
+def _aware(moment: datetime) -> datetime:
+    """A moment with its zone; a naive one is taken as UTC, as the database stores it."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def iso_datetime(value: date | datetime | None) -> str:
     """A moment as a `<time datetime>` value: UTC to the second with `Z` (HTML allows at most
     three digits of a second), or a day as YYYY-MM-DD."""
     if value is None:
         return ""
     if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return _aware(value).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return value.isoformat()
 
 
@@ -90,7 +94,7 @@ def parse_moment(value: str | None) -> datetime | None:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
     except (AttributeError, ValueError):
         return None
-    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=UTC)
+    return None if moment is None else _aware(moment)
 
 
 def site_timezone() -> ZoneInfo:
@@ -108,8 +112,7 @@ def site_timezone_name() -> str:
 def to_site_time(moment: datetime) -> datetime:
     """A stored moment as the site's wall-clock time, without a zone (for a datetime-local
     input)."""
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(site_timezone()).replace(tzinfo=None)
+    return _aware(moment).astimezone(site_timezone()).replace(tzinfo=None)
 
 
 def from_site_time(wall: datetime) -> datetime:
@@ -122,8 +125,7 @@ def from_site_time(wall: datetime) -> datetime:
 
 def zone_abbreviation(moment: datetime) -> str:
     """The site zone's short name at that moment: "CET", "CEST", "UTC"."""
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(site_timezone()).strftime("%Z") or site_timezone_name()
+    return _aware(moment).astimezone(site_timezone()).strftime("%Z") or site_timezone_name()
 
 
 def configure_i18n(app: Flask) -> None:

@@ -6,7 +6,6 @@ Voting works with a plain form; in a live town hall the page also votes over the
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from flask import (
@@ -54,10 +53,6 @@ def index() -> str:
                            per_page=per_page, now=utcnow())
 
 
-def _as_utc(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None else None
-
-
 def _parse_parent(value: str) -> tuple[int | None, int | None]:
     kind, _, raw = (value or "").partition(":")
     if not raw.isdigit() or kind not in ("townhall", "topic"):
@@ -87,8 +82,8 @@ def new() -> ResponseReturnValue:
             max_choices=form.max_choices.data,
             results_mode=form.results_mode.data or "",
             ballot_secrecy=form.ballot_secrecy.data or None,
-            opens_at=utcnow() if form.open_now.data else _as_utc(form.opens_at.data),
-            closes_at=_as_utc(form.closes_at.data),
+            opens_at=utcnow() if form.open_now.data else form.opens_at.data,
+            closes_at=form.closes_at.data,
             townhall_id=townhall_id, topic_id=topic_id,
         )
 

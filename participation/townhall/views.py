@@ -4,7 +4,7 @@ actions over the socket instead."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -69,7 +69,7 @@ def create() -> ResponseReturnValue:
         lambda: services.create_townhall(
             db.session, current_user,
             title=form.title.data or "", description=form.description.data or "",
-            starts_at=_utc(form.starts_at.data), ends_at=_utc(form.ends_at.data, "ends_at"),
+            starts_at=_given(form.starts_at.data), ends_at=_given(form.ends_at.data, "ends_at"),
             livestream_url=form.livestream_url.data,
             allow_anonymous=bool(form.allow_anonymous.data),
             question_max_length=form.question_max_length.data or 300,
@@ -94,8 +94,8 @@ def edit(townhall_id: int) -> ResponseReturnValue:
         lambda: services.update_townhall(
             db.session, current_user, townhall,
             title=form.title.data or "", description=form.description.data or "",
-            starts_at=_unless_unchanged(_utc(form.starts_at.data), townhall.starts_at),
-            ends_at=_unless_unchanged(_utc(form.ends_at.data, "ends_at"), townhall.ends_at),
+            starts_at=_unless_unchanged(_given(form.starts_at.data), townhall.starts_at),
+            ends_at=_unless_unchanged(_given(form.ends_at.data, "ends_at"), townhall.ends_at),
             livestream_url=form.livestream_url.data,
             allow_anonymous=bool(form.allow_anonymous.data),
             question_max_length=form.question_max_length.data or 0,
@@ -110,10 +110,11 @@ def edit(townhall_id: int) -> ResponseReturnValue:
     )
 
 
-def _utc(value: datetime | None, field: str = "starts_at") -> datetime:
+def _given(value: datetime | None, field: str = "starts_at") -> datetime:
+    """The typed moment (SiteDateTimeField has made it UTC), which the town hall must have."""
     if value is None:
         raise InvalidInput(_("Give a date and time."), field=field)
-    return value.replace(tzinfo=UTC)
+    return value
 
 
 def _unless_unchanged(submitted: datetime, stored: datetime) -> datetime:
