@@ -25,6 +25,15 @@ from tests.conftest import csrf_token
 from tests.polls.conftest import close
 
 
+def assert_recount_matches(tmp_path, export, *, ballots: int, secrecy: str) -> None:
+    """`participation recount` of this export, written to a file, matches and says so."""
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(export))
+    result = CliRunner().invoke(cli, ["recount", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "MATCH" in result.output and f"Ballots recounted: {ballots}" in result.output
+    assert f"Ballot secrecy: {secrecy}" in result.output
+
 def vote(client, poll, option_ids):
     """Vote with the plain form as `client`; the receipt code shown on the poll page after."""
     path = f"/polls/{poll.id}"
@@ -129,12 +138,7 @@ def test_a_secret_poll_lets_no_receipt_tell_how_its_ballot_was_cast(
             assert fingerprint in data["fingerprints"]
 
     # Anyone can recount, and it matches.
-    path = tmp_path / "secret.json"
-    path.write_text(json.dumps(export))
-    result = CliRunner().invoke(cli, ["recount", str(path)])
-    assert result.exit_code == 0, result.output
-    assert "MATCH" in result.output and "Ballots recounted: 4" in result.output
-    assert "Ballot secrecy: secret" in result.output
+    assert_recount_matches(tmp_path, export, ballots=4, secrecy="secret")
 
     # Only the signed-in voter sees their choices: their own, on the poll page.
     for voter, ranking in zip(clients, plan, strict=True):
@@ -197,12 +201,7 @@ def test_old_format_exports_still_recount(tmp_path, session, make_poll, voters):
     export["format"] = "participation-poll-ballots/1"
     del export["poll"]["ballot_secrecy"]
     assert services.recount_export(export).matches
-    path = tmp_path / "old.json"
-    path.write_text(json.dumps(export))
-    result = CliRunner().invoke(cli, ["recount", str(path)])
-    assert result.exit_code == 0, result.output
-    assert "MATCH" in result.output and "Ballots recounted: 3" in result.output
-    assert "Ballot secrecy: verifiable" in result.output
+    assert_recount_matches(tmp_path, export, ballots=3, secrecy="verifiable")
 
 
 def test_a_secret_export_recount_finds_tampering(session, make_poll, voters):

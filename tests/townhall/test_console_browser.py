@@ -104,6 +104,15 @@ def moderate(server, moderator: requests.Session, townhall_id: int, qid: int, ac
               f"/townhalls/{townhall_id}/moderate", action=action, **fields)
 
 
+def asked(server, http, townhall_id: int, text: str, *, approved: bool = False) -> int:
+    """A resident asks `text`; its id, as the console shows it (approved first if asked)."""
+    ask(server, http[RESIDENT], townhall_id, text)
+    qid = question_id(server, http[MODERATOR2], townhall_id, text)
+    if approved:
+        moderate(server, http[MODERATOR2], townhall_id, qid, "approve")
+    return qid
+
+
 def open_console(page, server, townhall_id: int) -> None:
     from playwright.sync_api import expect
 
@@ -164,10 +173,7 @@ def test_the_written_answer_label_points_at_its_own_box(server, http, moderator)
 
     page, errors = moderator
     townhall_id = open_live_townhall(server.url, http[OFFICIAL], "Label hall")
-    ask(server, http[RESIDENT], townhall_id, "Can the market stay open until eight?")
-    qid = question_id(server, http[MODERATOR2], townhall_id,
-                      "Can the market stay open until eight?")
-    moderate(server, http[MODERATOR2], townhall_id, qid, "approve")
+    qid = asked(server, http, townhall_id, "Can the market stay open until eight?", approved=True)
     open_console(page, server, townhall_id)
     item = page.locator(f"#approved-q{qid}")
     item.get_by_text("Answer in writing").click()
@@ -186,9 +192,7 @@ def test_new_questions_arrive_while_an_answer_is_being_typed(server, http, moder
 
     page, errors = moderator
     townhall_id = open_live_townhall(server.url, http[OFFICIAL], "Busy hall")
-    ask(server, http[RESIDENT], townhall_id, "Will the pool be heated in May?")
-    qid = question_id(server, http[MODERATOR2], townhall_id, "Will the pool be heated in May?")
-    moderate(server, http[MODERATOR2], townhall_id, qid, "approve")
+    qid = asked(server, http, townhall_id, "Will the pool be heated in May?", approved=True)
     open_console(page, server, townhall_id)
     expect(page.locator("#queue-heading")).to_have_text("Awaiting moderation (0)")
     page.locator(f"#approved-q{qid}").get_by_text("Answer in writing").click()
@@ -207,7 +211,7 @@ def test_new_questions_arrive_while_an_answer_is_being_typed(server, http, moder
     box.press_sequentially(" of May.")
     expect(box).to_have_value("Yes, from the first of May.")
     page.locator(f"#write-{qid}").click()
-    expect(page.locator("#console-message")).to_contain_text("Question")
+    expect(page.locator("#console-message")).to_have_text(f"Question {qid}: marked answered.")
     expect(page.locator(f"#approved-q{qid}")).to_have_count(0)
     public = requests.get(f"{server.url}/townhalls/{townhall_id}/transcript", timeout=10).text
     assert "Yes, from the first of May." in public
@@ -219,9 +223,7 @@ def test_a_refused_action_shows_why_and_the_true_state(server, http, moderator):
 
     page, errors = moderator
     townhall_id = open_live_townhall(server.url, http[OFFICIAL], "Stale hall")
-    ask(server, http[RESIDENT], townhall_id, "Can the school yard open on weekends?")
-    qid = question_id(server, http[MODERATOR2], townhall_id,
-                      "Can the school yard open on weekends?")
+    qid = asked(server, http, townhall_id, "Can the school yard open on weekends?")
     open_console(page, server, townhall_id)
     expect(page.locator(f"#queue-q{qid}")).to_have_count(1)
     # The console misses the update (its refresh fails) while another moderator approves.
@@ -244,8 +246,7 @@ def test_dangerous_buttons_are_red_and_ask_first(server, http, moderator, browse
 
     page, errors = moderator
     townhall_id = open_live_townhall(server.url, http[OFFICIAL], "Danger hall")
-    ask(server, http[RESIDENT], townhall_id, "Could the library lend tools too?")
-    qid = question_id(server, http[MODERATOR2], townhall_id, "Could the library lend tools too?")
+    qid = asked(server, http, townhall_id, "Could the library lend tools too?")
     open_console(page, server, townhall_id)
 
     def background(locator) -> str:
@@ -307,9 +308,7 @@ def test_without_scripts_ending_and_rejecting_still_ask_first(server, http, brow
     context, page = signed_in(browser, server, MODERATOR, errors, javascript=False)
     try:
         townhall_id = open_live_townhall(server.url, http[OFFICIAL], "Plain hall")
-        ask(server, http[RESIDENT], townhall_id, "Can the bike racks be covered?")
-        qid = question_id(server, http[MODERATOR2], townhall_id,
-                          "Can the bike racks be covered?")
+        qid = asked(server, http, townhall_id, "Can the bike racks be covered?")
         page.goto(f"{server.url}/townhalls/{townhall_id}/moderate")
         page.locator(f"#queue-more-{qid} summary").click()
         page.locator(f"#reject-{qid}").click()  # the required box stops the form
