@@ -40,3 +40,11 @@ from participation.decisions.models import (  # noqa: E402,F401,I001
 from participation.mail.models import OutgoingMail  # noqa: E402
 
 __all__ += ["OutgoingMail"]
+from participation.roll.models import (  # noqa: E402
+    RollEntry,
+    RollImport,
+    Verification,
+    VerificationAttempt,
+)
+
+__all__ += ["RollEntry", "RollImport", "Verification", "VerificationAttempt"]

@@ -36,6 +36,23 @@ class BallotSecrecy(enum.StrEnum):
     SECRET = "secret"  # noqa: S105 - a setting's name, not a password
 
 
+class Eligibility(enum.StrEnum):
+    """Who may vote in a poll (with, for VERIFIED, optional districts and a minimum age)."""
+
+    SIGNED_IN = "signed_in"
+    CONFIRMED = "confirmed"  # a confirmed e-mail address
+    VERIFIED = "verified"  # an account verified against the electoral roll
+
+
+class Channel(enum.StrEnum):
+    """How a ballot reached the count: online, or entered by a poll officer."""
+
+    ONLINE = "online"
+    PAPER = "paper"
+    PHONE = "phone"
+    IN_PERSON = "in_person"
+
+
 def _enum(kind: type[enum.StrEnum], name: str) -> Enum:
     return Enum(kind, name=name, native_enum=False, length=20,
                 values_callable=lambda e: [m.value for m in e], validate_strings=True)
@@ -64,6 +81,15 @@ class Poll(Base):
     ballot_secrecy: Mapped[BallotSecrecy] = mapped_column(
         _enum(BallotSecrecy, "ballot_secrecy"), default=BallotSecrecy.VERIFIABLE,
         server_default=BallotSecrecy.VERIFIABLE.value)
+    eligibility: Mapped[Eligibility] = mapped_column(
+        _enum(Eligibility, "poll_eligibility"), default=Eligibility.SIGNED_IN,
+        server_default=Eligibility.SIGNED_IN.value)
+    # Verified polls only: the roll districts whose residents may vote (empty: all), and the age
+    # a voter reaches in the year of the close (from the roll's birth year; None: no minimum).
+    eligible_districts: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    min_age: Mapped[int | None]
+    # A verified poll's electorate when it closed: the active roll entries meeting its restriction.
+    electorate: Mapped[int | None]
     # None: not scheduled, opened by hand. closes_at None: open until closed by hand.
     opens_at: Mapped[datetime | None]
     closes_at: Mapped[datetime | None]
@@ -126,12 +152,20 @@ class Ballot(Base):
     __table_args__ = (
         # The one-ballot rule lives in the database, so concurrent casts cannot both insert.
         UniqueConstraint("poll_id", "voter_id"),
+        # One ballot per roll entry too, whatever the account or channel: its "has voted" mark.
+        UniqueConstraint("poll_id", "roll_entry_id"),
         UniqueConstraint("receipt"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"))
-    voter_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # None for a ballot a poll officer entered (paper, phone, in person).
+    voter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # The roll entry that voted, in polls for verified residents (online or entered).
+    roll_entry_id: Mapped[int | None] = mapped_column(ForeignKey("roll_entries.id"))
+    channel: Mapped[Channel] = mapped_column(
+        _enum(Channel, "ballot_channel"), default=Channel.ONLINE,
+        server_default=Channel.ONLINE.value)
     # Option ids; for ranked choice in order of preference.
     choices: Mapped[list[Any]] = mapped_column(JSON)
     receipt: Mapped[str] = mapped_column(String(32))
