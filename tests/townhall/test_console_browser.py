@@ -408,8 +408,8 @@ def test_each_outcome_reaches_the_asker_in_their_notifications(server, http, mod
         assert any("was merged into a similar one: “Will the swimming pool open in June?”" in t
                    for t in mine), mine
         assert len(mine) == 4, mine
-        resident.locator("ol.notifications li", has_text="was merged into").get_by_role(
-            "link").click()
+        resident.locator("ol.notifications li",
+                         has_text="for “Outcome hall” was merged into").get_by_role("link").click()
         resident.wait_for_url(f"**/townhalls/{townhall_id}#q{answered}")
         expect(resident.locator(f"#q{answered}")).to_contain_text(
             "Will the swimming pool open in June?")
