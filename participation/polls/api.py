@@ -10,11 +10,12 @@ from typing import Any
 
 from flask import Response, current_app, jsonify, request, url_for
 from flask_babel import gettext as _
+from flask_wtf.csrf import ValidationError, validate_csrf
 
 from participation.api import OPENAPI_PATHS, OPENAPI_SCHEMAS, PAGE_PARAMETERS, bp, document, path_id
 from participation.db import utcnow
-from participation.errors import InvalidInput
-from participation.extensions import db, limiter
+from participation.errors import Forbidden, InvalidInput, Unauthorized
+from participation.extensions import csrf, db, limiter
 from participation.polls import services
 from participation.polls.events import schedule_tally, tally_wanted
 from participation.polls.models import Eligibility, Poll
@@ -176,10 +177,11 @@ OPENAPI_PATHS.setdefault("/polls/{poll_id}/ballot", {})["post"] = {
     "responses": {
         "200": {"description": "Counted; the receipt code", "content": {"application/json": {
             "schema": {"$ref": "#/components/schemas/CastReceipt"}}}},
-        "400": {"description": "Invalid ballot, or no CSRF token", "content": _ERROR},
+        "400": {"description": "Invalid ballot", "content": _ERROR},
         "401": {"description": "Not signed in", "content": _ERROR},
         "403": {"description": "Not allowed to vote in this poll (who may vote: see the poll's "
-                               "`eligibility`)", "content": _ERROR},
+                               "`eligibility`), or no valid X-CSRFToken header",
+                "content": _ERROR},
         "404": {"description": "Not found", "content": _ERROR},
         "409": {"description": "Closed or not open yet, or this roll entry has already voted",
                 "content": _ERROR},
@@ -192,9 +194,20 @@ OPENAPI_PATHS.setdefault("/polls/{poll_id}/ballot", {})["post"] = {
 
 
 @bp.route("/polls/<int:poll_id>/ballot", methods=["POST"])
+@csrf.exempt
 @limiter.limit(configured_limit("LIMIT_VOTE"), key_func=actor_key)
 def cast_ballot(poll_id: int) -> Response:
-    """Cast a ballot by JSON: `{choices, client_id?}`; the answer carries the receipt code."""
+    """Cast a ballot by JSON: `{choices, client_id?}`; the answer carries the receipt code.
+
+    The CSRF token is checked here rather than by CSRFProtect, after the sign-in, so that a
+    missing one is a JSON 403 like any other refusal (CSRFProtect answers 400, "invalid")."""
+    if request_actor() is None:
+        raise Unauthorized(_("Please sign in to vote."))
+    try:
+        validate_csrf(request.headers.get("X-CSRFToken"))
+    except ValidationError:
+        raise Forbidden(_("This request did not come from the site's own page: reload the "
+                          "page and try again.")) from None
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise InvalidInput(_('Send a JSON object such as {"choices": [1]}.'), field="choices")
