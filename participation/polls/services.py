@@ -1275,6 +1275,8 @@ class PollCard:
     ballot_count: int
     # What a receipt proves and reveals in this poll (English; the template translates it).
     secrecy_meaning: str
+    # Why this reader may not vote in it (who may vote), or None.
+    refusal: NotEligible | None = None
 
 
 def poll_cards(session: Session, actor: User | None, townhall: TownHall) -> list[PollCard]:
@@ -1305,7 +1307,9 @@ def poll_cards(session: Session, actor: User | None, townhall: TownHall) -> list
             labels={option.id: option.label for option in poll.options},
             receipt=format_receipt(ballot.receipt) if ballot else None, typed=typed,
             ballot_count=counts.get(poll.id, 0),
-            secrecy_meaning=RECEIPT_MEANINGS[poll.ballot_secrecy]))
+            secrecy_meaning=RECEIPT_MEANINGS[poll.ballot_secrecy],
+            refusal=eligibility_refusal(session, actor, poll, now)
+            if poll.is_open(now) else None))
     return cards
 
 

@@ -369,3 +369,17 @@ def test_a_poll_that_has_closed_refuses_before_asking_the_roll(make_poll, make_u
     with pytest.raises(services.Closed):
         services.cast_ballot(db.session, make_user(Role.RESIDENT), poll.id,
                              [poll.options[0].id])
+
+
+def test_the_town_halls_live_page_tells_who_may_not_vote_instead_of_a_form(
+        client_as, make_user, verified_poll, roll):
+    townhall_id = verified_poll.townhall_id
+    page = client_as(Role.RESIDENT).get(f"/townhalls/{townhall_id}").get_data(as_text=True)
+    card = re.search(rf'id="poll-{verified_poll.id}"(.*?)</article>', page, re.S).group(1)
+    assert "poll-not-eligible" in card and "verified against the electoral roll" in card
+    assert "poll-vote-form" not in card
+    voter = make_user(Role.RESIDENT)
+    verify(voter, roll["centro"])
+    page = client_as(user=voter).get(f"/townhalls/{townhall_id}").get_data(as_text=True)
+    card = re.search(rf'id="poll-{verified_poll.id}"(.*?)</article>', page, re.S).group(1)
+    assert "poll-not-eligible" not in card and "poll-vote-form" in card
