@@ -383,3 +383,20 @@ def test_the_town_halls_live_page_tells_who_may_not_vote_instead_of_a_form(
     page = client_as(user=voter).get(f"/townhalls/{townhall_id}").get_data(as_text=True)
     card = re.search(rf'id="poll-{verified_poll.id}"(.*?)</article>', page, re.S).group(1)
     assert "poll-not-eligible" not in card and "poll-vote-form" in card
+
+
+def test_the_api_ballot_needs_the_pages_csrf_token_and_a_sign_in(client, client_as, make_user,
+                                                                verified_poll, roll):
+    voter = make_user(Role.RESIDENT)
+    verify(voter, roll["centro"])
+    signed_in = client_as(user=voter)
+    choices = {"choices": [verified_poll.options[0].id]}
+    forged = signed_in.post(f"/api/v1/polls/{verified_poll.id}/ballot", json=choices)
+    assert forged.status_code == 403 and forged.get_json()["error"] == "forbidden"
+    visitor = client.post(f"/api/v1/polls/{verified_poll.id}/ballot", json=choices)
+    assert visitor.status_code == 401 and visitor.get_json()["error"] == "unauthorized"
+    not_json = signed_in.post(f"/api/v1/polls/{verified_poll.id}/ballot", data="choices=1",
+                              headers={"X-CSRFToken": csrf_token(signed_in,
+                                                                 f"/polls/{verified_poll.id}")})
+    assert not_json.status_code == 400 and not_json.get_json()["error"] == "invalid"
+    assert ballots_of(verified_poll) == []
