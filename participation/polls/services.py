@@ -16,6 +16,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from sqlalchemy import bindparam, func, literal, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -377,7 +378,9 @@ def _eligibility(session: Session, actor: User, poll: Poll,
             "account on your account page, or at a service desk, first."),
             remedy="verify"), None
     if not meets_roll_restriction(poll, standing.district, standing.birth_year, now):
-        return NotEligible(_l("This poll is open only to: %(who)s.", who=who_may_vote(poll)),
+        # Written out with the message, in the language of whoever receives the answer.
+        who = LazyString(who_may_vote, poll)
+        return NotEligible(_l("This poll is open only to: %(who)s.", who=who),
                            remedy=None), None
     return None, standing.entry_id
 

@@ -400,3 +400,4 @@ def test_the_api_ballot_needs_the_pages_csrf_token_and_a_sign_in(client, client_
                                                                  f"/polls/{verified_poll.id}")})
     assert not_json.status_code == 400 and not_json.get_json()["error"] == "invalid"
     assert ballots_of(verified_poll) == []
+
