@@ -50,7 +50,7 @@ def index() -> str:
     page, per_page = page_arguments()
     polls, total = services.list_polls(db.session, request_actor(), page=page, per_page=per_page)
     return render_template("polls/index.html", polls=polls, total=total, page=page,
-                           per_page=per_page, now=utcnow())
+                           per_page=per_page, now=utcnow(), who_may_vote=services.who_may_vote)
 
 
 def _parse_parent(value: str) -> tuple[int | None, int | None]:

@@ -401,3 +401,11 @@ def test_the_api_ballot_needs_the_pages_csrf_token_and_a_sign_in(client, client_
     assert not_json.status_code == 400 and not_json.get_json()["error"] == "invalid"
     assert ballots_of(verified_poll) == []
 
+
+
+def test_the_list_of_polls_says_which_are_for_verified_residents(client, make_poll,
+                                                                  verified_poll):
+    make_poll("single", question="Open to everyone signed in?")
+    page = client.get("/polls").get_data(as_text=True)
+    shown = re.findall(r'class="poll-who">([^<]*)<', page)
+    assert shown == [services.who_may_vote(verified_poll)]
