@@ -207,7 +207,8 @@ def freeze_poll(session: Session, poll_id: int) -> Evidence:
     if figures.electorate is not None:
         # A poll for verified residents: the roll entries that could vote, and the share that did.
         snapshot["electorate"] = figures.electorate
-        snapshot["turnout_percent"] = figures.percent
+        # Written out, as the poll's page shows it: a record holds no floats.
+        snapshot["turnout_percent"] = f"{figures.percent:.1f}"
     if results["kind"] == "ranked":
         # Hashed as written: always English, translated where it is shown.
         snapshot["tally_label"] = N_("First preferences")
