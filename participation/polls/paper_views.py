@@ -52,6 +52,9 @@ def enter(poll_id: int) -> ResponseReturnValue:
     typed = _typed_in_form(poll) if request.method == "POST" else {}
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
+        # The officer at the phone line keeps the channel from one entry to the next.
+        if request.args.get("channel") in {c.value for c in paper.ENTERED_CHANNELS}:
+            form.channel.data = request.args["channel"]
     back = safe_next_url(form.next.data, "")
 
     def carry_out() -> paper.EnteredBallot:
@@ -70,11 +73,12 @@ def enter(poll_id: int) -> ResponseReturnValue:
     def entered(result: paper.EnteredBallot) -> Response:
         if result.push_tally:
             schedule_tally(current_app._get_current_object(), poll.id)  # type: ignore[attr-defined]
-        return redirect(url_for("poll_paper.enter", poll_id=poll.id, next=back or None))
+        return redirect(url_for("poll_paper.enter", poll_id=poll.id, next=back or None,
+                                channel=result.ballot.channel.value))
 
     def receipt_message(result: paper.EnteredBallot) -> str:
-        return _("The ballot is counted (%(channel)s). Hand the voter this receipt code: "
-                 "%(receipt)s.", channel=_(paper.CHANNEL_LABELS[result.ballot.channel]),
+        return _("The ballot is counted (channel: %(channel)s). Hand the voter this receipt "
+                 "code: %(receipt)s.", channel=_(paper.CHANNEL_LABELS[result.ballot.channel]),
                  receipt=result.receipt)
 
     refusals: list[str] = []

@@ -326,11 +326,26 @@ def test_an_officer_enters_a_ballot_with_the_form_and_is_shown_the_receipt(
     assert page.status_code == 200
     response = client.post(path, data={"channel": "paper", "choice": str(poll.options[2].id),
                                        "csrf_token": csrf_token(client, path)})
-    assert response.status_code == 302 and response.location.endswith(path)
+    assert response.status_code == 302 and response.location.startswith(path)
     (ballot,) = ballots(session, poll)
     shown = client.get(path).get_data(as_text=True)
     assert services.format_receipt(ballot.receipt) in shown
     assert ballot.channel is Channel.PAPER and ballot.choices == [poll.options[2].id]
+    # Ready for the next voter, by the same channel.
+    assert 'checked id="channel-0" name="channel" type="radio" value="paper"' in shown
+
+
+def test_the_form_keeps_the_channel_and_returns_to_the_console(client_as, make_poll,
+                                                               live_townhall):
+    poll = make_poll(townhall=live_townhall)
+    client = client_as(Role.MODERATOR)
+    path = f"/polls/{poll.id}/paper"
+    console = f"/townhalls/{live_townhall.id}/moderate"
+    response = client.post(path, data={"channel": "phone", "choice": str(poll.options[0].id),
+                                       "next": console, "csrf_token": csrf_token(client, path)})
+    page = client.get(response.location).get_data(as_text=True)
+    assert 'checked id="channel-1" name="channel" type="radio" value="phone"' in page
+    assert f'href="{console}"' in page
 
 
 def test_the_form_refuses_a_resident_and_a_visitor(client_as, client, make_poll):
