@@ -105,6 +105,16 @@ def test_every_entry_is_audited_with_officer_channel_and_poll_never_the_choices(
         assert set(entry.detail) == {"poll_id", "channel", "identity_checked"}
 
 
+def test_the_room_gets_a_new_tally_only_when_its_results_are_live(session, make_poll,
+                                                                  moderator, topic):
+    live = make_poll(results_mode="live")
+    after_close = make_poll(results_mode="after_close")
+    in_topic = make_poll(results_mode="live", topic=topic)
+    assert enter(session, moderator, live).push_tally
+    assert not enter(session, moderator, after_close).push_tally
+    assert not enter(session, moderator, in_topic).push_tally
+
+
 @pytest.mark.parametrize("role", [None, Role.RESIDENT])
 def test_a_resident_or_visitor_cannot_enter_a_ballot(session, make_poll, make_user, role):
     poll = make_poll()
