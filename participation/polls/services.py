@@ -922,6 +922,8 @@ class RecountReport:
     # How the export publishes its ballots: "verifiable" (also every first-format export) or
     # "secret".
     ballot_secrecy: str = BallotSecrecy.VERIFIABLE.value
+    # How many ballots came by each channel (third format on; None for older exports).
+    channels: dict[str, int] | None = None
 
 
 class BadExport(ValueError):
@@ -987,10 +989,12 @@ def recount_export(data: Any) -> RecountReport:
     if secret and choice_lists != secret_contents(kind, choice_lists):
         problems.append("the secret ballots' contents are not sorted by content, so their "
                         "order could tell who cast them")
+    channels = None
     if data["format"] == EXPORT_FORMAT:
         problems += _channel_problems(data, len(choice_lists), secret)
+        channels = dict(data["channels"])
     return RecountReport(matches=not problems, results=results, problems=problems,
-                         ballot_secrecy=secrecy)
+                         ballot_secrecy=secrecy, channels=channels)
 
 
 def _channel_problems(data: dict[str, Any], ballots: int, secret: bool) -> list[str]:

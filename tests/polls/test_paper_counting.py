@@ -9,8 +9,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
+from participation.cli import cli
 from participation.db import utcnow
 from participation.decisions import services as decisions
 from participation.extensions import db
@@ -103,8 +105,13 @@ def test_the_export_carries_each_ballots_channel_and_the_recount_matches(
     assert export["format"] == "participation-poll-ballots/3"
     assert Counter(ballot["channel"] for ballot in export["ballots"]) == Counter(used)
     assert export["channels"] == {c: Counter(used)[c] for c in counting.CHANNELS}
-    assert services.recount_export(export).matches
+    report = services.recount_export(export)
+    assert report.matches and report.channels == export["channels"]
     assert_recount_matches(tmp_path, export, ballots=len(used), secrecy="verifiable")
+    path = tmp_path / "export.json"
+    printed = CliRunner().invoke(cli, ["recount", str(path)]).output
+    assert "Ballots by channel: " + ", ".join(
+        f"{channel} {Counter(used)[channel]}" for channel in counting.CHANNELS) in printed
 
 
 def test_a_secret_export_gives_only_the_counts_by_channel(tmp_path, session, make_poll,
