@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from participation.errors import DomainError, InvalidInput
+from participation.errors import DomainError
 from participation.extensions import db
 from participation.forms import apply_domain_error, handle_form
 from participation.polls import paper, services, turnout
@@ -60,12 +60,10 @@ def enter(poll_id: int) -> ResponseReturnValue:
     def carry_out() -> paper.EnteredBallot:
         identity = None
         if paper.needs_identity(poll):
-            try:
-                identity = parse_identity(form.document_id.data or "",
-                                          form.birth_date.data or "", form.postcode.data or "")
-            except InvalidInput as error:
-                # Which part of the identity is malformed may be said; it is never repeated.
-                raise InvalidInput(error.message, field=error.field) from None
+            # A malformed part is named beside its field (never repeated); a well-formed
+            # identity that matches nobody gets one message for all three.
+            identity = parse_identity(form.document_id.data or "", form.birth_date.data or "",
+                                      form.postcode.data or "")
         return paper.enter_ballot(db.session, actor, poll.id, _ballot_from_form(poll, typed),
                                   channel=form.channel.data, identity=identity,
                                   roll_key=roll_key())
@@ -95,8 +93,6 @@ def enter(poll_id: int) -> ResponseReturnValue:
                                is_open=paper.may_enter_ballots(actor, poll), back=back,
                                error=refusals[0] if refusals else None)
 
-    if request.method == "GET":
-        return page()
     return handle_form(form, carry_out, commit=commit_and_emit, success=entered,
                        flash_message=receipt_message, render=page, on_error=refused,
                        raise_for=(401,))
