@@ -380,6 +380,25 @@ def test_a_refused_identity_is_not_shown_back_and_says_nothing_of_which_field(
     assert ballots(session, poll) == []
 
 
+@pytest.mark.parametrize("field", ["document_id", "birth_date", "postcode"])
+def test_an_overlong_identity_field_is_refused_on_its_field_and_not_shown_back(
+        client_as, make_poll, session, field):
+    put_on_roll(session, ANA)
+    poll = verified_poll(make_poll)
+    client = client_as(Role.MODERATOR)
+    path = f"/polls/{poll.id}/paper"
+    sent = {"document_id": ANA[0], "birth_date": ANA[1], "postcode": ANA[2]}
+    sent[field] = "7Q" * 5000
+    response = client.post(path, data={**sent, "channel": "paper",
+                                       "choice": str(poll.options[0].id),
+                                       "csrf_token": csrf_token(client, path)})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert f'id="{field}-error"' in page
+    assert "7Q7Q" not in page and ANA[0] not in page
+    assert ballots(session, poll) == []
+
+
 def test_the_console_and_the_poll_page_link_the_entry_form_for_officers_only(
         client_as, make_poll, live_townhall):
     poll = make_poll(townhall=live_townhall)

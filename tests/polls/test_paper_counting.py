@@ -193,6 +193,9 @@ def test_a_closed_verified_poll_has_the_electorate_of_the_roll_at_the_close(
         entry.active = not entry.active
     session.commit()
     assert turnout.poll_turnout(session, poll).electorate == expected
+    export = services.export_poll(session, None, poll)
+    assert export["electorate"] == expected and export["turnout_percent"] == figures.percent
+    assert services.recount_export(json.loads(json.dumps(export))).matches
     page = client.get(f"/polls/{poll.id}").get_data(as_text=True)
     assert f'data-electorate="{expected}"' in page
     assert f'data-percent="{figures.percent}"' in page
