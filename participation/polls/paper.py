@@ -13,6 +13,7 @@ Plain functions `verb_noun(session, actor, ...)`: they flush, never commit.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -116,7 +117,7 @@ def enter_ballot(session: Session, actor: User | None, poll_id: Any, choices: An
 
 
 def _eligible_entry(session: Session, poll: Poll, identity: Identity | None,
-                    roll_key: bytes | None, now: Any) -> int:
+                    roll_key: bytes | None, now: datetime) -> int:
     """The roll entry of the voter the officer named, if they may still vote in this poll."""
     if identity is None:
         raise InvalidInput(_l("This poll is for verified residents: type the voter's document "
