@@ -4,6 +4,7 @@ person, whichever way they voted first."""
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 
 import pytest
@@ -320,6 +321,46 @@ def test_officers_entering_one_persons_ballot_at_once_make_one_ballot(app, sessi
     for _ in range(10):
         results += at_once(app, job, workers=2)
     assert results.count("entered") == 1 and results.count("refused") == 19
+    assert session.scalar(select(func.count()).select_from(Ballot)
+                          .where(Ballot.poll_id == poll_id)) == 1
+
+
+def test_paper_and_online_at_the_same_moment_leave_one_ballot_for_the_person(
+        app, session, make_poll, moderator, resident):
+    """Fifty attempts, half entered on paper and half cast online (as the online path writes a
+    verified poll's ballot: naming the roll entry), two at a time: one ballot results."""
+    (ana,) = put_on_roll(session, ANA)
+    session.add(Verification(user_id=resident.id, entry_id=ana.id, method="online"))
+    session.commit()
+    poll = verified_poll(make_poll)
+    poll_id, entry_id, option = poll.id, ana.id, poll.options[0].id
+    officer_id, voter_id = moderator.id, resident.id
+    session.rollback()
+    turns = iter(range(1000))
+    lock = threading.Lock()
+
+    def job():
+        from participation.accounts.models import User
+
+        with lock:
+            online = next(turns) % 2 == 1
+        try:
+            if online:
+                with db.session.begin_nested():
+                    db.session.add(Ballot(poll_id=poll_id, voter_id=voter_id,
+                                          roll_entry_id=entry_id, channel=Channel.ONLINE,
+                                          choices=[option], receipt=services.new_receipt()))
+                return "online"
+            paper.enter_ballot(db.session, db.session.get(User, officer_id), poll_id, [option],
+                               channel="paper", identity=identity(ANA), roll_key=KEY)
+            return "paper"
+        except (Conflict, IntegrityError):
+            return "refused"
+
+    results = []
+    for _ in range(25):
+        results += at_once(app, job, workers=2)
+    assert len(results) == 50 and results.count("refused") == 49
     assert session.scalar(select(func.count()).select_from(Ballot)
                           .where(Ballot.poll_id == poll_id)) == 1
 
