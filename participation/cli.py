@@ -339,6 +339,9 @@ def recount(file: str) -> None:
                                      "fingerprints)" if report.ballot_secrecy == "secret"
                                      else "verifiable (each ballot with its receipt fingerprint)"))
     click.echo(f"Ballots recounted: {report.results['ballots']}")
+    if report.channels is not None:
+        click.echo("Ballots by channel: " + ", ".join(
+            f"{channel} {number}" for channel, number in report.channels.items()))
     if report.results["kind"] == "ranked":
         click.echo(f"Rounds: {len(report.results['rounds'])}; winner option id: "
                    f"{report.results['winner']}")

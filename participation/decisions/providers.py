@@ -174,6 +174,7 @@ def freeze_poll(session: Session, poll_id: int) -> Evidence:
     instant-runoff round for ranked choice), turnout and the receipts digest."""
     from participation.db import utcnow
     from participation.polls import services as polls
+    from participation.polls import turnout
 
     poll = polls.get_poll(session, None, poll_id)
     now = utcnow()
@@ -184,6 +185,9 @@ def freeze_poll(session: Session, poll_id: int) -> Evidence:
         raise Closed(_("its results have not been released yet."))
     results = polls.count_poll(session, poll)
     labels = {option.id: option.label for option in poll.options}
+    # Frozen here too if the job every minute has not yet: the record keeps the close's figure.
+    turnout.freeze_electorate(session, poll, now)
+    figures = turnout.poll_turnout(session, poll, now)
 
     def row(option_id: int, votes: int) -> dict[str, Any]:
         return {"option_id": option_id, "label": labels[option_id], "votes": votes}
@@ -197,7 +201,14 @@ def freeze_poll(session: Session, poll_id: int) -> Evidence:
         "closed_at": _moment(poll.closes_at),
         "turnout": results["ballots"],
         "ballot_digest": polls.published_digest(session, poll),
+        # How the ballots came in: online, or entered by poll officers (paper, phone, in person).
+        "channels": figures.channels,
     }
+    if figures.electorate is not None:
+        # A poll for verified residents: the roll entries that could vote, and the share that did.
+        snapshot["electorate"] = figures.electorate
+        # Written out, as the poll's page shows it: a record holds no floats.
+        snapshot["turnout_percent"] = f"{figures.percent:.1f}"
     if results["kind"] == "ranked":
         # Hashed as written: always English, translated where it is shown.
         snapshot["tally_label"] = N_("First preferences")

@@ -214,7 +214,8 @@ def participant_ids(session: Session, links: list[tuple[str, int]]) -> set[int]:
     parts = []
     if ids.get("poll"):
         parts.append(select(Ballot.voter_id.label("user_id"))
-                     .where(Ballot.poll_id.in_(sorted(ids["poll"]))))
+                     .where(Ballot.poll_id.in_(sorted(ids["poll"])),
+                            Ballot.voter_id.is_not(None)))
     if ids.get("townhall"):
         parts.append(select(Question.author_id.label("user_id"))
                      .where(Question.townhall_id.in_(sorted(ids["townhall"])),

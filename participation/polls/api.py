@@ -88,9 +88,10 @@ OPENAPI_SCHEMAS["CastReceipt"] = {
 }
 OPENAPI_SCHEMAS["PollBallots"] = {
     "type": "object",
-    "description": "Format participation-poll-ballots/2. A verifiable poll lists `ballots` (each "
-                   "content with its receipt fingerprint); a secret one lists `fingerprints` "
-                   "and, apart and sorted by content, `contents`.",
+    "description": "Format participation-poll-ballots/3. A verifiable poll lists `ballots` (each "
+                   "content with its receipt fingerprint and channel); a secret one lists "
+                   "`fingerprints` and, apart and sorted by content, `contents`. Both give "
+                   "`channels`, the ballots by channel.",
     "required": ["format", "poll", "receipts_digest", "results"],
     "properties": {
         "format": {"type": "string"},
@@ -98,7 +99,8 @@ OPENAPI_SCHEMAS["PollBallots"] = {
         "ballots": {"type": "array", "items": {"type": "object", "properties": {
             "fingerprint": {"type": "string",
                             "description": "SHA-256 of the ballot's receipt code"},
-            "choices": {"type": "array", "items": {"type": "integer"}}}},
+            "choices": {"type": "array", "items": {"type": "integer"}},
+            "channel": {"type": "string", "enum": ["online", "paper", "phone", "in_person"]}}},
                     "description": "Verifiable polls only."},
         "fingerprints": {"type": "array", "items": {"type": "string"},
                          "description": "Secret polls only: the receipts' fingerprints, sorted."},
@@ -106,6 +108,13 @@ OPENAPI_SCHEMAS["PollBallots"] = {
                      "items": {"type": "array", "items": {"type": "integer"}},
                      "description": "Secret polls only: the ballots' choices, sorted by "
                                     "content, in no relation to `fingerprints`."},
+        "channels": {"type": "object", "additionalProperties": {"type": "integer"},
+                     "description": "How many ballots came by each channel: online, paper, "
+                                    "phone, in_person."},
+        "electorate": {"type": "integer", "nullable": True,
+                       "description": "Polls for verified residents: the roll entries that "
+                                      "could vote, frozen at the close."},
+        "turnout_percent": {"type": "number", "nullable": True},
         "receipts_digest": {"type": "string"},
         "results": {"type": "object"},
     },

@@ -149,6 +149,27 @@ def count_ballots(kind: str, option_ids: Sequence[int], ballots: Sequence[Sequen
     raise ValueError(f"unknown poll kind {kind!r}")
 
 
+# How a ballot reached the count (polls.models.Channel): online, or entered by a poll officer.
+CHANNELS = ("online", "paper", "phone", "in_person")
+
+
+def count_channels(channels: Sequence[str]) -> dict[str, int]:
+    """How many ballots came by each channel, every channel named (zero when none came by it)."""
+    counts = dict.fromkeys(CHANNELS, 0)
+    for channel in channels:
+        if channel not in counts:
+            raise ValueError(f"unknown ballot channel {channel!r}")
+        counts[channel] += 1
+    return counts
+
+
+def turnout_percent(ballots: int, electorate: int | None) -> float | None:
+    """Ballots as a share of the electorate, in percent (None without an electorate)."""
+    if electorate is None:
+        return None
+    return percent(ballots, electorate)
+
+
 def receipt_fingerprint(receipt: str) -> str:
     """What an export shows for a ballot: lets its voter find it, reveals nobody."""
     return hashlib.sha256(f"participation-receipt:{receipt}".encode()).hexdigest()

@@ -1,19 +1,30 @@
 """Demo polls: one open poll of each kind (the single-choice one live in the live town hall, shown
-on its live page and projector) and a closed ranked-choice poll whose count takes several
-rounds."""
+on its live page and projector, with ballots taken on paper and by phone beside the online ones),
+a closed ranked-choice poll whose count takes several rounds, and a poll for the verified
+residents of one district with online and paper ballots."""
 
 from __future__ import annotations
 
+import csv
+from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 
+from flask import current_app, has_app_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from participation import demo
+from participation.accounts.models import User
 from participation.db import utcnow
 from participation.demo import DemoAccounts
+from participation.errors import DomainError
 from participation.forums.models import Topic
-from participation.polls import services
+from participation.polls import paper, services
+from participation.polls.models import Eligibility, Poll
 from participation.realtime.outbox import take_events
+from participation.roll.models import RollEntry
+from participation.roll.services import parse_identity, standing_of
 from participation.townhall.models import Status, TownHall
 
 
@@ -36,6 +47,10 @@ def seed_polls(session: Session, accounts: DemoAccounts) -> None:
         kind="single", results_mode="live", opens_at=now, townhall_id=live.id)
     for voter, choice in zip(voters[:5], [0, 2, 2, 1, 0], strict=True):
         services.cast_ballot(session, voter, spending.id, [spending.options[choice].id])
+    # Residents in the hall without a phone, and one who called in: entered by the moderator.
+    for channel, choice in (("paper", 2), ("paper", 3), ("phone", 1)):
+        paper.enter_ballot(session, people["moderator"], spending.id,
+                           [spending.options[choice].id], channel=channel)
 
     services.create_poll(
         session, official, question="Which features should the redesigned park have?",
@@ -70,6 +85,71 @@ def seed_polls(session: Session, accounts: DemoAccounts) -> None:
     for voter, ranking in zip(voters, rankings, strict=True):
         services.cast_ballot(session, voter, mascot.id, ranking)
     services.close_poll(session, official, mascot)
+    seed_roll_poll(session, accounts, topic)
     session.flush()
     # The live town hall's poll is in its event log (`poll`); nobody is connected while seeding.
     take_events(session)
+
+
+def seed_roll_poll(session: Session, accounts: DemoAccounts, topic: Topic) -> Poll:
+    """A poll for the verified residents of one district (secret ballots), with the online
+    ballots of the demo residents verified there and paper ballots for a few more people on the
+    demo roll. Without a roll yet it is still created (for verified residents, any district) and
+    simply has no ballots: nobody can be verified."""
+    people = accounts.users
+    standings = {key: standing_of(session, user) for key, user in people.items()}
+    districts = Counter(standing.district for standing in standings.values()
+                        if standing is not None and standing.district)
+    district = (districts.most_common(1)[0][0] if districts
+                else session.scalar(select(RollEntry.district)
+                                    .where(RollEntry.active.is_(True),
+                                           RollEntry.district.is_not(None))
+                                    .order_by(RollEntry.district).limit(1)))
+    poll = services.create_poll(
+        session, people["official"],
+        question="Should the old market hall become a covered playground?",
+        description="A consultation for the verified residents of the district, on the "
+                    "electoral roll: vote online once your account is verified, or hand in a "
+                    "paper ballot at the town hall. One person, one ballot, either way.",
+        options=["Yes", "No"], kind="single", results_mode="after_close",
+        ballot_secrecy="secret", opens_at=utcnow(), closes_at=utcnow() + timedelta(days=10),
+        topic_id=topic.id)
+    poll.eligibility = Eligibility.VERIFIED
+    poll.eligible_districts = [district] if district else []
+    session.flush()
+    for number, (key, standing) in enumerate(sorted(standings.items(), key=lambda s: s[0])):
+        if standing is None or (district and standing.district != district):
+            continue
+        voter: User = people[key]
+        try:
+            services.cast_ballot(session, voter, poll.id, [poll.options[number % 2].id])
+        except DomainError:
+            continue  # a restriction the demo account does not meet
+    roll_key = _roll_key()
+    for number, row in enumerate(_demo_roll_rows()):
+        if number >= 3 or roll_key is None:
+            break
+        try:
+            identity = parse_identity(row.get("document_id", ""), row.get("birth_date", ""),
+                                      row.get("postcode", ""))
+            with session.begin_nested():
+                paper.enter_ballot(session, people["moderator"], poll.id,
+                                   [poll.options[number % 2].id], channel="paper",
+                                   identity=identity, roll_key=roll_key)
+        except DomainError:
+            continue  # verified online, another district, or too young: the officer is told
+    return poll
+
+
+def _roll_key() -> bytes | None:
+    key = current_app.config.get("ROLL_KEY") if has_app_context() else None
+    return key.encode("utf-8") if isinstance(key, str) else key or None
+
+
+def _demo_roll_rows() -> list[dict[str, str]]:
+    """The invented people of the demo roll (`participation.demo.DEMO_ROLL_CSV`), if any."""
+    path = getattr(demo, "DEMO_ROLL_CSV", None)
+    if path is None or not Path(path).is_file():
+        return []
+    with Path(path).open(encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))

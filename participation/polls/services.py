@@ -39,7 +39,7 @@ from participation.forums.services import topic_followers
 from participation.i18n import N_
 from participation.notices import notify_each
 from participation.notifications.services import register_visibility
-from participation.polls import counting
+from participation.polls import counting, turnout
 from participation.polls.eligibility import meets_roll_restriction
 from participation.polls.models import (
     Ballot,
@@ -67,10 +67,13 @@ OPTIONS_MAX = 20
 CLIENT_ID_MAX = 64
 DISTRICTS_MAX = 50
 MIN_AGE_MAX = 120
-# Version 2 says how the poll publishes its ballots (`ballot_secrecy`); a secret poll's export
-# lists the fingerprints and the contents apart. Version 1 (every ballot with its fingerprint) is
-# still read by the recount.
-EXPORT_FORMAT = "participation-poll-ballots/2"
+# Version 3 adds how the ballots reached the count: `channels` (how many by each) and, in a
+# verifiable export, each ballot's `channel`; and, for a poll for verified residents, its
+# `electorate` and `turnout_percent`. Version 2 says how the poll publishes its ballots
+# (`ballot_secrecy`); a secret poll's export lists the fingerprints and the contents apart.
+# Versions 1 (every ballot with its fingerprint) and 2 are still read by the recount.
+EXPORT_FORMAT = "participation-poll-ballots/3"
+EXPORT_FORMAT_V2 = "participation-poll-ballots/2"
 EXPORT_FORMAT_V1 = "participation-poll-ballots/1"
 # Receipt codes: 20 characters from an alphabet without look-alikes (100 bits), shown in groups.
 RECEIPT_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -628,6 +631,7 @@ def close_poll(session: Session, actor: User, poll: Poll) -> None:
     poll.closes_at = now
     _mark_announced(poll, now)
     session.flush()
+    turnout.freeze_electorate(session, poll, now)
     record_poll_event(session, poll, now)
 
 
@@ -929,8 +933,15 @@ def results_notice(poll: Poll, now: datetime | None = None) -> str:
 
 
 def _ballot_rows(session: Session, poll: Poll) -> list[tuple[str, list[int]]]:
-    return [(receipt, list(choices)) for receipt, choices in session.execute(
-        select(Ballot.receipt, Ballot.choices).where(Ballot.poll_id == poll.id))]
+    return [(receipt, list(choices)) for receipt, choices, _ in _ballot_rows_with_channels(
+        session, poll)]
+
+
+def _ballot_rows_with_channels(session: Session, poll: Poll) -> list[tuple[str, list[int], str]]:
+    return [(receipt, list(choices), channel.value)
+            for receipt, choices, channel in session.execute(
+                select(Ballot.receipt, Ballot.choices, Ballot.channel)
+                .where(Ballot.poll_id == poll.id))]
 
 
 def count_poll(session: Session, poll: Poll) -> counting.Results:
@@ -989,19 +1000,25 @@ def export_poll(session: Session, actor: User | None, poll: Poll) -> dict[str, A
         raise Forbidden(_("The ballots are published once the poll has closed."))
     if not results_visible(poll, now):
         raise Forbidden(results_notice(poll) or "The results are not public yet.")
-    rows = sorted((counting.receipt_fingerprint(receipt), choices)
-                  for receipt, choices in _ballot_rows(session, poll))
-    fingerprints = [fingerprint for fingerprint, _ in rows]
+    rows = sorted((counting.receipt_fingerprint(receipt), choices, channel)
+                  for receipt, choices, channel in _ballot_rows_with_channels(session, poll))
+    fingerprints = [fingerprint for fingerprint, _, _ in rows]
     option_ids = [option.id for option in poll.options]
     export: dict[str, Any] = {"format": EXPORT_FORMAT, "poll": poll_summary(poll)}
     if poll.ballot_secrecy is BallotSecrecy.SECRET:
-        contents = secret_contents(poll.kind.value, [choices for _, choices in rows])
+        # Only the counts by channel: a content tied to its channel would show how the one
+        # resident who phoned voted to anyone who knows they phoned.
+        contents = secret_contents(poll.kind.value, [choices for _, choices, _ in rows])
         export["fingerprints"] = fingerprints
         export["contents"] = contents
     else:
-        contents = [choices for _, choices in rows]
-        export["ballots"] = [{"fingerprint": fingerprint, "choices": choices}
-                             for fingerprint, choices in rows]
+        contents = [choices for _, choices, _ in rows]
+        export["ballots"] = [{"fingerprint": fingerprint, "choices": choices, "channel": channel}
+                             for fingerprint, choices, channel in rows]
+    export["channels"] = counting.count_channels([channel for _, _, channel in rows])
+    figures = turnout.poll_turnout(session, poll, now)
+    export["electorate"] = figures.electorate
+    export["turnout_percent"] = figures.percent
     export["receipts_digest"] = counting.receipts_digest(fingerprints)
     export["results"] = counting.count_ballots(poll.kind.value, option_ids, contents,
                                                poll.draw_seed)
@@ -1072,6 +1089,8 @@ class RecountReport:
     # How the export publishes its ballots: "verifiable" (also every first-format export) or
     # "secret".
     ballot_secrecy: str = BallotSecrecy.VERIFIABLE.value
+    # How many ballots came by each channel (third format on; None for older exports).
+    channels: dict[str, int] | None = None
 
 
 class BadExport(ValueError):
@@ -1082,15 +1101,17 @@ def recount_export(data: Any) -> RecountReport:
     """Recount an export's ballots with the site's own counting code and compare.
 
     Reads both kinds of the current format (verifiable `ballots`; secret `fingerprints` and
-    `contents`) and the first format, whose ballots were all listed with their fingerprints.
+    `contents`), whose channels it checks too, the second format (the same without channels)
+    and the first, whose ballots were all listed with their fingerprints.
     """
-    if not isinstance(data, dict) or data.get("format") not in (EXPORT_FORMAT, EXPORT_FORMAT_V1):
-        raise BadExport(f"not a poll ballot export (expected format {EXPORT_FORMAT!r} "
-                        f"or {EXPORT_FORMAT_V1!r})")
+    formats = (EXPORT_FORMAT, EXPORT_FORMAT_V2, EXPORT_FORMAT_V1)
+    if not isinstance(data, dict) or data.get("format") not in formats:
+        raise BadExport("not a poll ballot export (expected format "
+                        + ", ".join(repr(name) for name in formats) + ")")
     poll = data.get("poll")
     if not isinstance(poll, dict):
         raise BadExport("the export has no 'poll' section")
-    secrecy = (poll.get("ballot_secrecy") if data["format"] == EXPORT_FORMAT
+    secrecy = (poll.get("ballot_secrecy") if data["format"] != EXPORT_FORMAT_V1
                else BallotSecrecy.VERIFIABLE.value)
     if secrecy not in {s.value for s in BallotSecrecy}:
         raise BadExport(f"unknown ballot secrecy {secrecy!r}")
@@ -1135,8 +1156,34 @@ def recount_export(data: Any) -> RecountReport:
     if secret and choice_lists != secret_contents(kind, choice_lists):
         problems.append("the secret ballots' contents are not sorted by content, so their "
                         "order could tell who cast them")
+    channels = None
+    if data["format"] == EXPORT_FORMAT:
+        problems += _channel_problems(data, len(choice_lists), secret)
+        channels = dict(data["channels"])
     return RecountReport(matches=not problems, results=results, problems=problems,
-                         ballot_secrecy=secrecy)
+                         ballot_secrecy=secrecy, channels=channels)
+
+
+def _channel_problems(data: dict[str, Any], ballots: int, secret: bool) -> list[str]:
+    """Whether an export's counts by channel add up to its ballots (and, verifiable, to each
+    ballot's own channel)."""
+    channels = data.get("channels")
+    if (not isinstance(channels, dict) or set(channels) != set(counting.CHANNELS)
+            or any(isinstance(n, bool) or not isinstance(n, int) or n < 0
+                   for n in channels.values())):
+        raise BadExport("the export's 'channels' must give a count for each of "
+                        + ", ".join(counting.CHANNELS))
+    problems = []
+    if sum(channels.values()) != ballots:
+        problems.append("the counts by channel do not add up to the ballots")
+    if not secret:
+        try:
+            listed = counting.count_channels([ballot["channel"] for ballot in data["ballots"]])
+        except (KeyError, TypeError, ValueError) as error:
+            raise BadExport(f"a ballot's channel is missing or unknown ({error})") from None
+        if listed != channels:
+            problems.append("the counts by channel differ from the ballots' own channels")
+    return problems
 
 
 @personal_data("poll_ballots")
@@ -1172,8 +1219,9 @@ def record_tally(session: Session, poll_id: int) -> bool:
 
 
 def voter_ids(session: Session, poll: Poll) -> set[int]:
-    """Accounts with a ballot in this poll."""
-    return set(session.scalars(select(Ballot.voter_id).where(Ballot.poll_id == poll.id)))
+    """Accounts with a ballot in this poll (not the ballots poll officers entered)."""
+    return set(session.scalars(select(Ballot.voter_id).where(Ballot.poll_id == poll.id,
+                                                             Ballot.voter_id.is_not(None))))
 
 
 def recently_closed(session: Session, limit: int) -> list[Poll]:

@@ -42,3 +42,16 @@ def sweep_poll_times() -> int:
     told = services.announce_poll_times(db.session, now=utcnow())
     commit_and_emit(db.session)
     return told
+
+
+@jobs.periodic_task(jobs.crontab(minute="*"))
+def freeze_electorates() -> int:
+    """Every minute, freeze the electorate of the polls for verified residents that closed by
+    their time (a poll closed by hand has it frozen by the close). Safe to run twice: a frozen
+    electorate is left alone."""
+    from participation.extensions import db
+    from participation.polls import turnout
+
+    frozen = turnout.freeze_closed_electorates(db.session, utcnow())
+    db.session.commit()
+    return frozen

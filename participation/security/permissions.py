@@ -176,6 +176,8 @@ RULES: dict[str, Rule] = {
     "poll.control": lambda user, poll: has_role(user, Role.OFFICIAL)
     or (has_role(user, Role.MODERATOR) and bool(getattr(poll, "in_live_townhall", False))),
     "poll.release_results": roles(Role.OFFICIAL),
+    # Poll officers enter ballots taken on paper, by phone or in person (polls.paper).
+    "poll.enter_ballot": roles(Role.MODERATOR, Role.OFFICIAL),
     # Decision records
     "decisions.publish": roles(Role.OFFICIAL),
 }

@@ -112,7 +112,7 @@ def test_a_secret_poll_lets_no_receipt_tell_how_its_ballot_was_cast(
     assert len(stripped) == 1
 
     for data in (export, export2):
-        assert data["format"] == services.EXPORT_FORMAT == "participation-poll-ballots/2"
+        assert data["format"] == services.EXPORT_FORMAT == "participation-poll-ballots/3"
         assert data["poll"]["ballot_secrecy"] == "secret"
         assert "ballots" not in data
         assert data["fingerprints"] == sorted(data["fingerprints"])
