@@ -42,6 +42,7 @@ def configure_settings(app: Flask, config: Mapping[str, Any] | None) -> None:
         check_production,
         check_site_timezone,
         from_environment,
+        instance_roll_key,
         instance_secret_key,
     )
 
@@ -58,6 +59,8 @@ def configure_settings(app: Flask, config: Mapping[str, Any] | None) -> None:
     app.config["SITE_TIMEZONE"] = check_site_timezone(app.config.get("SITE_TIMEZONE") or "UTC")
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
+    if not app.config.get("ROLL_KEY"):
+        app.config["ROLL_KEY"] = instance_roll_key(app.instance_path)
     if app.config.get("TRUSTED_PROXIES"):
         from werkzeug.middleware.proxy_fix import ProxyFix
 

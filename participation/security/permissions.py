@@ -178,6 +178,10 @@ RULES: dict[str, Rule] = {
     "poll.release_results": roles(Role.OFFICIAL),
     # Decision records
     "decisions.publish": roles(Role.OFFICIAL),
+    # The electoral roll (participation/roll)
+    "roll.import": roles(Role.ADMIN),
+    "roll.verify": signed_in,
+    "roll.verify_in_person": roles(Role.MODERATOR),
 }
 
 
