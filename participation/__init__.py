@@ -225,6 +225,7 @@ def configure_blueprints(app: Flask) -> None:
     from participation.ops import views as ops
     from participation.polls import api as polls_api  # noqa: F401 - /api/v1/polls, before api.bp
     from participation.polls import views as polls
+    from participation.roll import views as roll
     from participation.townhall import api as townhall_api  # noqa: F401 - adds /api/v1 routes
     from participation.townhall import views as townhall
 
@@ -234,6 +235,7 @@ def configure_blueprints(app: Flask) -> None:
     app.register_blueprint(townhall.join_bp)
     app.register_blueprint(townhall.calendar_bp)
     app.register_blueprint(polls.bp)
+    app.register_blueprint(roll.bp)
 
     from participation.forums import views as forums
     from participation.moderation import views as moderation

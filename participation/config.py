@@ -99,6 +99,7 @@ def from_environment(instance_path: str) -> dict[str, Any]:
                                  if key.strip()],
         # The key of the electoral roll's hashes (participation/roll); None: instance/roll_key.
         "ROLL_KEY": os.environ.get("ROLL_KEY") or None,
+        "ROLL_MAX_UPLOAD": _int("ROLL_MAX_UPLOAD", DEFAULTS["ROLL_MAX_UPLOAD"]),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SOCKETIO_MESSAGE_QUEUE": os.environ.get("SOCKETIO_MESSAGE_QUEUE") or None,
         "SOCKETIO_ASYNC_MODE": os.environ.get("SOCKETIO_ASYNC_MODE", "eventlet"),
@@ -250,6 +251,8 @@ DEFAULTS: dict[str, Any] = {
     "LIMIT_ROLL_VERIFY_ADDRESS": "30 per hour;100 per day",
     # Rows of an uploaded or imported roll file: a line longer than this is refused as a whole.
     "ROLL_MAX_LINE": 4096,
+    # The largest roll file the admin's upload page takes, in bytes (the command line has none).
+    "ROLL_MAX_UPLOAD": 64 * 1024 * 1024,
     "SOCKET_MAX_PAYLOAD": 64 * 1024,
     "SOCKETIO_CHANNEL": "flask-socketio",
     "METRICS_TOKEN": None,
