@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import select
 
 from participation.accounts import services as accounts
-from participation.accounts.models import AuditEntry
+from participation.accounts.models import AuditEntry, User
 from participation.errors import Conflict, Forbidden, InvalidInput
 from participation.roll import services
 from participation.roll.models import Verification, VerificationAttempt
@@ -160,3 +162,38 @@ def test_download_my_data_says_whether_and_how_not_the_hash(app, session, make_u
     assert data["verified"] and data["method"] == "online" and data["district"] == "West"
     entry_hash = session.scalar(select(Verification)).entry.identity_hash
     assert entry_hash not in str(data) and row[0] not in str(data)
+
+
+def test_two_accounts_racing_for_one_identity_verify_one(app, session, make_user):
+    from participation.extensions import db
+    from tests.concurrency import at_once
+
+    row = person(1)
+    import_people(session, app, row)
+    racers = iter([make_user().id, make_user().id])
+    session.commit()
+    lock = threading.Lock()
+
+    def job():
+        with lock:
+            user_id = next(racers)
+        user = db.session.get(User, user_id)
+        outcome = services.verify_online(db.session, user, key=services.roll_key(app.config),
+                                         document_id=row[0], birth_date=row[1],
+                                         postcode=row[2])
+        return outcome.refusal is None
+
+    assert sorted(at_once(app, job)) == [False, True]
+    session.rollback()
+    assert len(session.scalars(select(Verification)).all()) == 1
+    assert _outcomes(session) == ["already_used"]
+
+
+def test_a_new_district_for_the_same_person_keeps_the_verification(app, session, make_user):
+    row = person(1, "North")
+    import_people(session, app, row)
+    user = make_user()
+    _verify(app, session, user, row)
+    report = import_people(session, app, (*row[:3], "South"))
+    assert (report.added, report.removed, report.unchanged) == (0, 0, 1)
+    assert services.standing_of(session, user).district == "South"
