@@ -52,10 +52,14 @@ def test_a_new_import_reports_added_removed_unchanged_and_keeps_verifications(
     assert services.account_standing(session, leaves).lapsed
     # The removed person's entry stays inactive; a later roll that has them again restores it.
     assert _entries(session)[_hash(app, gone)][1] is False
-    again = import_people(session, app, kept, gone, person(3), person(4))
-    assert (again.added, again.removed, again.unchanged) == (1, 0, 3)
+    # One comes back while another leaves, in the same import.
+    again = import_people(session, app, kept, gone, person(3))
+    assert (again.added, again.removed, again.unchanged) == (1, 1, 2)
     assert services.standing_of(session, leaves) is not None
+    assert _entries(session)[_hash(app, person(4))][1] is False
     assert session.scalar(select(func.count()).select_from(RollEntry)) == 4
+    assert session.scalar(select(func.count()).select_from(RollEntry).where(
+        RollEntry.import_id == again.import_id)) == 4
 
 
 def test_rejections_name_their_line_and_leave_the_roll_untouched(app, session):

@@ -197,3 +197,16 @@ def test_a_new_district_for_the_same_person_keeps_the_verification(app, session,
     report = import_people(session, app, (*row[:3], "South"))
     assert (report.added, report.removed, report.unchanged) == (0, 0, 1)
     assert services.standing_of(session, user).district == "South"
+
+
+def test_an_account_whose_row_left_the_roll_verifies_again_with_new_details(
+        app, session, make_user):
+    old, renewed = person(1), person(2)
+    import_people(session, app, old)
+    user = make_user()
+    _verify(app, session, user, old)
+    import_people(session, app, renewed)
+    assert services.standing_of(session, user) is None
+    assert _verify(app, session, user, renewed).verification is not None
+    assert services.standing_of(session, user) is not None
+    assert len(session.scalars(select(Verification)).all()) == 1
