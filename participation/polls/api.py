@@ -1,17 +1,26 @@
-"""Polls in the read-only JSON API: results only where the results mode allows."""
+"""Polls in the JSON API: results only where the results mode allows; one write, a ballot.
+
+The ballot endpoint is the JSON twin of the poll page's form and of the socket's `vote`: the
+same service decides who may vote, with the same refusals, as JSON errors.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify, url_for
+from flask import Response, current_app, jsonify, request, url_for
+from flask_babel import gettext as _
+from flask_wtf.csrf import ValidationError, validate_csrf
 
-from participation.api import OPENAPI_SCHEMAS, PAGE_PARAMETERS, bp, document, path_id
+from participation.api import OPENAPI_PATHS, OPENAPI_SCHEMAS, PAGE_PARAMETERS, bp, document, path_id
 from participation.db import utcnow
-from participation.extensions import db
+from participation.errors import Forbidden, InvalidInput, Unauthorized
+from participation.extensions import csrf, db, limiter
 from participation.polls import services
-from participation.polls.models import Poll
-from participation.web import page_arguments, request_actor
+from participation.polls.events import schedule_tally, tally_wanted
+from participation.polls.models import Eligibility, Poll
+from participation.realtime.outbox import commit_and_emit
+from participation.web import actor_key, configured_limit, page_arguments, request_actor
 
 OPENAPI_SCHEMAS["Poll"] = {
     "type": "object",
@@ -31,6 +40,7 @@ OPENAPI_SCHEMAS["Poll"] = {
         "opens_at": {"type": "string", "format": "date-time", "nullable": True},
         "closes_at": {"type": "string", "format": "date-time", "nullable": True},
         "draw_seed": {"type": "string"},
+        "eligibility": {"$ref": "#/components/schemas/PollEligibility"},
         "options": {"type": "array", "items": {"type": "object", "properties": {
             "id": {"type": "integer"}, "label": {"type": "string"}}}},
         "ballots": {"type": "integer", "nullable": True,
@@ -39,6 +49,41 @@ OPENAPI_SCHEMAS["Poll"] = {
                     "description": "Counts (and instant-runoff rounds); null while not public."},
         "results_notice": {"type": "string"},
         "ballots_url": {"type": "string", "nullable": True},
+    },
+}
+OPENAPI_SCHEMAS["PollEligibility"] = {
+    "type": "object",
+    "description": "Who may vote: anyone signed in, residents with a confirmed address, or "
+                   "residents verified against the electoral roll (then optionally only some "
+                   "districts, and a minimum age reached in the year the poll closes).",
+    "required": ["who", "districts", "min_age", "description"],
+    "properties": {
+        "who": {"type": "string", "enum": [e.value for e in Eligibility]},
+        "districts": {"type": "array", "items": {"type": "string"},
+                      "description": "Verified polls: the roll districts that may vote; empty "
+                                     "for all."},
+        "min_age": {"type": "integer", "nullable": True},
+        "description": {"type": "string"},
+    },
+}
+OPENAPI_SCHEMAS["CastBallot"] = {
+    "type": "object",
+    "required": ["choices"],
+    "properties": {
+        "choices": {"type": "array", "items": {"type": "integer"},
+                    "description": "Option ids; for ranked choice in order of preference."},
+        "client_id": {"type": "string", "maxLength": services.CLIENT_ID_MAX,
+                      "description": "Sent again with a retry, so that it is applied once."},
+    },
+}
+OPENAPI_SCHEMAS["CastReceipt"] = {
+    "type": "object",
+    "required": ["poll_id", "receipt", "replaced", "repeated"],
+    "properties": {
+        "poll_id": {"type": "integer"},
+        "receipt": {"type": "string"},
+        "replaced": {"type": "boolean"},
+        "repeated": {"type": "boolean"},
     },
 }
 OPENAPI_SCHEMAS["PollBallots"] = {
@@ -74,6 +119,7 @@ def poll_document(poll: Poll) -> dict[str, Any]:
     results = services.count_poll(db.session, poll) if visible else None
     return {
         **services.poll_summary(poll),
+        "eligibility": eligibility_document(poll),
         "status": poll.status(now),
         "ballots": results["ballots"] if results else None,
         "results": results,
@@ -81,6 +127,11 @@ def poll_document(poll: Poll) -> dict[str, Any]:
         "ballots_url": (url_for("api.poll_ballots", poll_id=poll.id)
                         if visible and closed else None),
     }
+
+
+def eligibility_document(poll: Poll) -> dict[str, Any]:
+    return {"who": poll.eligibility.value, "districts": list(poll.eligible_districts or []),
+            "min_age": poll.min_age, "description": services.who_may_vote(poll)}
 
 
 @bp.route("/polls")
@@ -113,3 +164,60 @@ def poll(poll_id: int) -> Response:
 def poll_ballots(poll_id: int) -> Response:
     poll = services.get_poll(db.session, request_actor(), poll_id)
     return jsonify(services.export_poll(db.session, request_actor(), poll))
+
+
+_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+OPENAPI_PATHS.setdefault("/polls/{poll_id}/ballot", {})["post"] = {
+    "summary": "Cast or change the signed-in resident's ballot (session cookie and an "
+               "X-CSRFToken header, as the poll page's own script sends them)",
+    "tags": ["polls"],
+    "parameters": [path_id("poll_id", "The poll's id")],
+    "requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/CastBallot"}}}},
+    "responses": {
+        "200": {"description": "Counted; the receipt code", "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/CastReceipt"}}}},
+        "400": {"description": "Invalid ballot", "content": _ERROR},
+        "401": {"description": "Not signed in", "content": _ERROR},
+        "403": {"description": "Not allowed to vote in this poll (who may vote: see the poll's "
+                               "`eligibility`), or no valid X-CSRFToken header",
+                "content": _ERROR},
+        "404": {"description": "Not found", "content": _ERROR},
+        "409": {"description": "Closed or not open yet, or this roll entry has already voted",
+                "content": _ERROR},
+        "413": {"description": "Too large", "content": _ERROR},
+        "429": {"description": "Too many votes; wait a moment", "content": _ERROR},
+        "503": {"description": "Briefly unavailable; retry after Retry-After",
+                "content": _ERROR},
+    },
+}
+
+
+@bp.route("/polls/<int:poll_id>/ballot", methods=["POST"])
+@csrf.exempt
+@limiter.limit(configured_limit("LIMIT_VOTE"), key_func=actor_key)
+def cast_ballot(poll_id: int) -> Response:
+    """Cast a ballot by JSON: `{choices, client_id?}`; the answer carries the receipt code.
+
+    The CSRF token is checked here rather than by CSRFProtect, after the sign-in, so that a
+    missing one is a JSON 403 like any other refusal (CSRFProtect answers 400, "invalid")."""
+    if request_actor() is None:
+        raise Unauthorized(_("Please sign in to vote."))
+    try:
+        validate_csrf(request.headers.get("X-CSRFToken"))
+    except ValidationError:
+        raise Forbidden(_("This request did not come from the site's own page: reload the "
+                          "page and try again.")) from None
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidInput(_('Send a JSON object such as {"choices": [1]}.'), field="choices")
+    result = services.cast_ballot(db.session, request_actor(), poll_id, body.get("choices"),
+                                  client_id=body.get("client_id"))
+    push = not result.repeated and tally_wanted(result.ballot.poll)
+    answer = {"poll_id": result.ballot.poll_id,
+              "receipt": services.format_receipt(result.ballot.receipt),
+              "replaced": result.replaced, "repeated": result.repeated}
+    commit_and_emit(db.session)
+    if push:
+        schedule_tally(current_app._get_current_object(), poll_id)  # type: ignore[attr-defined]
+    return jsonify(answer)

@@ -9,6 +9,7 @@ from wtforms import (
     IntegerField,
     RadioField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
@@ -17,15 +18,17 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from participation.forms import SiteDateTimeField, in_site_zone
 from participation.i18n import N_
-from participation.polls.models import PollKind, ResultsMode
+from participation.polls.models import Eligibility, PollKind, ResultsMode
 from participation.polls.services import (
     DESCRIPTION_MAX,
+    ELIGIBILITY_LABELS,
     KIND_LABELS,
+    MIN_AGE_MAX,
     OPTIONS_MAX,
     QUESTION_MAX,
     RESULTS_MODE_LABELS,
+    SECRECY_DEFAULT_LABEL,
     SECRECY_LABELS,
-    default_secrecy,
 )
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
@@ -51,11 +54,25 @@ class PollForm(FlaskForm):
         choices=[SelectChoice(m.value, _l(label)) for m, label in RESULTS_MODE_LABELS.items()],
         default=ResultsMode.AFTER_CLOSE.value, validators=[DataRequired()],
     )
-    # An unknown value reaches create_poll, which names the field in a clear error.
+    # Who may vote. Districts are offered from the roll (set by the view); one the roll lacks
+    # (a crafted post, or a new roll since the page was drawn) reaches create_poll, which says so.
+    eligibility = RadioField(
+        _l("Who may vote"),
+        choices=[SelectChoice(e.value, _l(label)) for e, label in ELIGIBILITY_LABELS.items()],
+        default=Eligibility.SIGNED_IN.value, validate_choice=False,
+    )
+    eligible_districts = SelectMultipleField(_l("Districts (verified residents only; none "
+                                                "ticked: every district)"),
+                                             choices=[], validate_choice=False)
+    min_age = IntegerField(_l("Minimum age (verified residents only, optional)"),
+                           validators=[Optional(), NumberRange(min=1, max=MIN_AGE_MAX)])
+    # An unknown value reaches create_poll, which names the field in a clear error. The first
+    # choice (empty) leaves it to default_secrecy: secret for a poll of verified residents.
     ballot_secrecy = RadioField(
         _l("What a receipt reveals"),
-        choices=[SelectChoice(s.value, _l(label)) for s, label in SECRECY_LABELS.items()],
-        default=default_secrecy({}).value, validate_choice=False,
+        choices=[SelectChoice("", _l(SECRECY_DEFAULT_LABEL))]
+        + [SelectChoice(s.value, _l(label)) for s, label in SECRECY_LABELS.items()],
+        default="", validate_choice=False,
     )
     open_now = BooleanField(_l("Open it for voting now"))
     opens_at = SiteDateTimeField(in_site_zone(N_("Opens at (%(zone)s, optional)")),

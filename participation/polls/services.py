@@ -16,6 +16,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from sqlalchemy import bindparam, func, literal, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -39,15 +40,19 @@ from participation.i18n import N_
 from participation.notices import notify_each
 from participation.notifications.services import register_visibility
 from participation.polls import counting
+from participation.polls.eligibility import meets_roll_restriction
 from participation.polls.models import (
     Ballot,
     BallotSecrecy,
+    Eligibility,
     Poll,
     PollKind,
     PollOption,
     ResultsMode,
 )
 from participation.realtime.services import record_event
+from participation.roll.models import RollEntry
+from participation.roll.services import standing_of
 from participation.security.permissions import can, require
 from participation.security.sanitize import clean_text, render_markdown
 from participation.townhall.models import Status as TownHallStatus
@@ -60,6 +65,8 @@ OPTION_MAX = 200
 OPTIONS_MIN = 2
 OPTIONS_MAX = 20
 CLIENT_ID_MAX = 64
+DISTRICTS_MAX = 50
+MIN_AGE_MAX = 120
 # Version 2 says how the poll publishes its ballots (`ballot_secrecy`); a secret poll's export
 # lists the fingerprints and the contents apart. Version 1 (every ballot with its fingerprint) is
 # still read by the recount.
@@ -85,6 +92,8 @@ SECRECY_LABELS = {
         "sorted by content, the ballots' choices. Every voter can check their ballot is "
         "counted and anyone can recount, but no receipt shows how its ballot was cast."),
 }
+SECRECY_DEFAULT_LABEL = N_(
+    "As suits who may vote: secret for a poll of verified residents, verifiable for any other.")
 SECRECY_NAMES = {
     BallotSecrecy.VERIFIABLE: N_("Verifiable ballots"),
     BallotSecrecy.SECRET: N_("Secret ballots"),
@@ -105,6 +114,35 @@ KIND_LABELS = {
     PollKind.MULTIPLE: N_("Multiple choice (approval)"),
     PollKind.RANKED: N_("Ranked choice (instant runoff)"),
 }
+
+
+ELIGIBILITY_LABELS = {
+    Eligibility.SIGNED_IN: N_("Anyone signed in"),
+    Eligibility.CONFIRMED: N_("Residents with a confirmed email address"),
+    Eligibility.VERIFIED: N_("Verified residents (checked against the electoral roll)"),
+}
+
+
+class NotEligible(Forbidden):
+    """The actor may not vote in this poll. `remedy` says what they can do about it: "confirm"
+    (their address), "verify" (against the roll, on the account page), or None (nothing: the
+    poll is for other districts or ages)."""
+
+    default_message = N_("This poll is not open to you.")
+
+    def __init__(self, message: Any = None, *, remedy: str | None = None) -> None:
+        super().__init__(message, field="choices")
+        self.remedy = remedy
+
+
+class AlreadyVoted(Conflict):
+    """The roll entry behind this ballot has voted already: through another account, or on a
+    ballot a poll officer entered."""
+
+    default_message = N_(
+        "Someone with your entry on the electoral roll has already voted in this poll, with "
+        "another account or on a ballot taken on paper, by phone or in person. If it was not "
+        "you, ask at a town hall service desk for help.")
 
 
 @dataclass
@@ -212,9 +250,13 @@ def create_poll(
     townhall_id: int | None = None,
     topic_id: int | None = None,
     ballot_secrecy: str | None = None,
+    eligibility: str = Eligibility.SIGNED_IN.value,
+    eligible_districts: list[str] | None = None,
+    min_age: int | None = None,
 ) -> Poll:
     """Create a poll in a town hall or a forum topic (officials). `ballot_secrecy` None takes
-    `default_secrecy` of the poll's settings."""
+    `default_secrecy` of the poll's settings. `eligibility` says who may vote; a poll for
+    verified residents may be limited to some of the roll's districts and a minimum age."""
     require(actor, "poll.create")
     question = clean_text(question or "").strip()
     if not question:
@@ -238,9 +280,12 @@ def create_poll(
         mode = ResultsMode(results_mode)
     except ValueError:
         raise InvalidInput(_("Choose when results are shown."), field="results_mode") from None
+    who, districts, min_age = _check_who_may_vote(session, eligibility, eligible_districts,
+                                                  min_age)
     if ballot_secrecy is None:
         secrecy = default_secrecy({"kind": poll_kind, "results_mode": mode,
-                                   "townhall_id": townhall_id, "topic_id": topic_id})
+                                   "townhall_id": townhall_id, "topic_id": topic_id,
+                                   "electoral_roll_only": who is Eligibility.VERIFIED})
     else:
         try:
             secrecy = BallotSecrecy(ballot_secrecy)
@@ -272,6 +317,7 @@ def create_poll(
         description=description,
         description_html=render_markdown(description, field="description"),
         kind=poll_kind, max_choices=max_choices, results_mode=mode, ballot_secrecy=secrecy,
+        eligibility=who, eligible_districts=districts, min_age=min_age,
         opens_at=opens_at, closes_at=closes_at, draw_seed=secrets.token_hex(8),
         created_by_id=actor.id,
     )
@@ -294,6 +340,109 @@ def get_poll(session: Session, actor: User | None, poll_id: Any) -> Poll:
     if poll is None or not can(actor, "poll.view", poll):
         raise NotFound(_("No such poll."))
     return poll
+
+
+def who_may_vote(poll: Poll) -> str:
+    """Who may vote in the poll, in words, in the reader's language (the poll page, the API)."""
+    if poll.eligibility is not Eligibility.VERIFIED:
+        return _(ELIGIBILITY_LABELS[poll.eligibility])
+    districts = ", ".join(poll.eligible_districts or [])
+    if districts and poll.min_age:
+        return _("Verified residents of %(districts)s, aged %(age)s or over in the year the "
+                 "poll closes", districts=districts, age=poll.min_age)
+    if districts:
+        return _("Verified residents of %(districts)s", districts=districts)
+    if poll.min_age:
+        return _("Verified residents aged %(age)s or over in the year the poll closes",
+                 age=poll.min_age)
+    return _(ELIGIBILITY_LABELS[Eligibility.VERIFIED])
+
+
+def _eligibility(session: Session, actor: User, poll: Poll,
+                 now: datetime) -> tuple[NotEligible | None, int | None]:
+    """Whether a signed-in actor may vote in the poll: (why not, None) or (None, the roll entry
+    that votes, for a poll of verified residents)."""
+    if poll.eligibility is Eligibility.SIGNED_IN:
+        return None, None
+    if poll.eligibility is Eligibility.CONFIRMED:
+        if getattr(actor, "email_confirmed_at", None) is None:
+            return NotEligible(_l(
+                "This poll is for residents with a confirmed email address: follow the link "
+                "we mailed you, or send it again from your account page."),
+                remedy="confirm"), None
+        return None, None
+    standing = standing_of(session, actor)
+    if standing is None:
+        return NotEligible(_l(
+            "This poll is for residents verified against the electoral roll: verify your "
+            "account on your account page, or at a service desk, first."),
+            remedy="verify"), None
+    if not meets_roll_restriction(poll, standing.district, standing.birth_year, now):
+        # Written out with the message, in the language of whoever receives the answer.
+        who = LazyString(who_may_vote, poll)
+        return NotEligible(_l("This poll is open only to: %(who)s.", who=who),
+                           remedy=None), None
+    return None, standing.entry_id
+
+
+def eligibility_refusal(session: Session, actor: User | None, poll: Poll,
+                        now: datetime | None = None) -> NotEligible | None:
+    """Why this signed-in account may not vote in the poll, or None when it may (visitors:
+    None; signing in comes first). The poll page asks it to say what to do."""
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return None
+    refusal, _entry = _eligibility(session, actor, poll, now or utcnow())
+    return refusal
+
+
+def roll_districts(session: Session) -> list[str]:
+    """The districts the electoral roll has now (those of its active entries), sorted."""
+    return list(session.scalars(
+        select(RollEntry.district).where(RollEntry.active.is_(True),
+                                         RollEntry.district.is_not(None))
+        .distinct().order_by(RollEntry.district)))
+
+
+def _roll_is_empty(session: Session) -> bool:
+    return session.scalar(select(RollEntry.id).where(RollEntry.active.is_(True)).limit(1)) is None
+
+
+def _check_who_may_vote(session: Session, eligibility: Any, districts: Any,
+                        min_age: Any) -> tuple[Eligibility, list[str], int | None]:
+    """The poll's "who may vote" settings, checked: districts the roll has, a sensible age."""
+    try:
+        who = Eligibility(eligibility)
+    except ValueError:
+        raise InvalidInput(_("Choose who may vote."), field="eligibility") from None
+    districts = districts or []
+    if not isinstance(districts, list) or not all(isinstance(d, str) for d in districts):
+        raise InvalidInput(_("Choose the districts from the list."), field="eligible_districts")
+    wanted = list(dict.fromkeys(d.strip() for d in districts if d.strip()))
+    if min_age is not None and (isinstance(min_age, bool) or not isinstance(min_age, int)
+                                or not 1 <= min_age <= MIN_AGE_MAX):
+        raise InvalidInput(_("The minimum age must be a whole number from 1 to %(max)s.",
+                             max=MIN_AGE_MAX), field="min_age")
+    if who is not Eligibility.VERIFIED:
+        if wanted:
+            raise InvalidInput(_("Districts apply only to a poll for verified residents."),
+                               field="eligible_districts")
+        if min_age is not None:
+            raise InvalidInput(_("A minimum age applies only to a poll for verified "
+                                 "residents."), field="min_age")
+        return who, [], None
+    if _roll_is_empty(session):
+        raise InvalidInput(_("The electoral roll is empty: import it before making a poll for "
+                             "verified residents."), field="eligibility")
+    if len(wanted) > DISTRICTS_MAX:
+        raise InvalidInput(_("Choose at most %(max)s districts.", max=DISTRICTS_MAX),
+                           field="eligible_districts")
+    known = set(roll_districts(session))
+    unknown = [d for d in wanted if d not in known]
+    if unknown:
+        raise InvalidInput(_("The electoral roll has no district called “%(district)s”; choose "
+                             "from the districts it has.", district=unknown[0][:80]),
+                           field="eligible_districts")
+    return who, wanted, min_age
 
 
 def list_polls(session: Session, actor: User | None, *, page: int = 1, per_page: int = 20,
@@ -580,7 +729,8 @@ def cast_ballots(session: Session, requests: list[VoteRequest]) -> list[CastOutc
     for index, choices in parsed.items():
         request = requests[index]
         try:
-            _check_against_poll(session, request, polls.get(request.poll_id), choices, now)
+            entry_id = _check_against_poll(session, request, polls.get(request.poll_id),
+                                           choices, now)
         except DomainError as error:
             outcomes[index] = error
             continue
@@ -588,10 +738,15 @@ def cast_ballots(session: Session, requests: list[VoteRequest]) -> list[CastOutc
         if key in rows:
             raise ValueError("cast_ballots takes at most one request per poll and voter")
         rows[key] = {"index": index, "poll_id": key[0], "voter_id": key[1], "choices": choices,
-                     "receipt": new_receipt(), "client_id": request.client_id, "cast_at": now}
+                     "receipt": new_receipt(), "client_id": request.client_id, "cast_at": now,
+                     "roll_entry_id": entry_id}
     if rows:
-        for key, (ballot_id, receipt, replaced, repeated) in _write_ballots(
+        for key, written in _write_ballots(
                 session, [rows[key] for key in sorted(rows)]).items():
+            if isinstance(written, DomainError):
+                outcomes[rows[key]["index"]] = written
+                continue
+            ballot_id, receipt, replaced, repeated = written
             poll = polls[key[0]]
             outcomes[rows[key]["index"]] = CastOutcome(
                 poll_id=poll.id, ballot_id=ballot_id, receipt=receipt, replaced=replaced,
@@ -618,19 +773,25 @@ def _check_request(request: VoteRequest) -> list[int]:
 
 
 def _check_against_poll(session: Session, request: VoteRequest, poll: Poll | None,
-                        choices: list[int], now: datetime) -> None:
+                        choices: list[int], now: datetime) -> int | None:
+    """Refuse what this poll does not take from this actor; the roll entry that votes (polls
+    of verified residents) or None."""
     if poll is None or not can(request.actor, "poll.view", poll):
         raise NotFound(_l("No such poll."))
     if poll.is_closed(now):
         raise Closed(_l("This poll has closed; no more votes are counted."))
     if not poll.is_open(now):
         raise Closed(_l("This poll is not open yet."))
+    refusal, entry_id = _eligibility(session, request.actor, poll, now)  # type: ignore[arg-type]
+    if refusal is not None:
+        raise refusal
     problem = counting.check_ballot_shape(
         poll.kind.value, [option.id for option in poll.options], poll.max_choices, choices)
     if problem:
         raise InvalidInput(_ballot_problem(problem, poll.max_choices), field="choices")
     if request.townhall_only and poll.townhall_id is None:
         raise InvalidInput(_l("This poll is not held in a town hall; vote on its page."))
+    return entry_id
 
 
 # counting.check_ballot_shape's answers (in English, as recounts print them), for the catalog.
@@ -667,19 +828,23 @@ def _lock_polls(session: Session, poll_ids: set[int]) -> dict[int, Poll]:
 BallotWrite = tuple[int, str, bool, bool]  # ballot id, receipt, replaced, repeated
 
 
-def _write_ballots(session: Session, rows: list[dict[str, Any]]) -> dict[tuple[int, int],
-                                                                          BallotWrite]:
+def _write_ballots(session: Session, rows: list[dict[str, Any]]) -> dict[
+        tuple[int, int], BallotWrite | DomainError]:
     """Insert the ballots that are new and replace the others; rows sorted by (poll, voter).
 
     The sorted order makes concurrent writers (other workers, form votes) take their row locks in
-    the same order, so they wait for each other instead of deadlocking.
+    the same order, so they wait for each other instead of deadlocking. The insert gives way to
+    either unique constraint: (poll, voter), then the voter's ballot is replaced; or (poll, roll
+    entry), when that entry's ballot came through another account or a poll officer: that cast
+    is refused (AlreadyVoted), so one roll entry never has two ballots, however they race.
     """
     table = Ballot.__table__
-    columns = ("poll_id", "voter_id", "choices", "receipt", "client_id", "cast_at")
+    columns = ("poll_id", "voter_id", "choices", "receipt", "client_id", "cast_at",
+               "roll_entry_id")
     insert = (_dialect_insert(session)(table)
-              .on_conflict_do_nothing(index_elements=["poll_id", "voter_id"])
+              .on_conflict_do_nothing()
               .returning(table.c.id, table.c.poll_id, table.c.voter_id, table.c.receipt))
-    written: dict[tuple[int, int], BallotWrite] = {}
+    written: dict[tuple[int, int], BallotWrite | DomainError] = {}
     for ballot_id, poll_id, voter_id, receipt in session.execute(
             insert, [{name: row[name] for name in columns} for row in rows]):
         written[(poll_id, voter_id)] = (ballot_id, receipt, False, False)
@@ -702,9 +867,11 @@ def _write_ballots(session: Session, rows: list[dict[str, Any]]) -> dict[tuple[i
         written[(poll_id, voter_id)] = (ballot_id, receipt, True, False)
         changes.append({"ballot_id": ballot_id, "choices": row["choices"],
                         "client_id": row["client_id"], "cast_at": row["cast_at"]})
-    if wanted:
-        # Neither inserted nor found: the ballot went away in between (its account was erased).
-        raise Conflict()
+    for key, row in wanted.items():
+        # Neither inserted nor found: the roll entry has voted another way, or the ballot went
+        # away in between (its account was erased).
+        written[key] = (AlreadyVoted() if row["roll_entry_id"] is not None
+                        else Conflict())
     if changes:
         session.execute(update(table).where(table.c.id == bindparam("ballot_id"))
                         .values(choices=bindparam("choices"), client_id=bindparam("client_id"),
@@ -1111,6 +1278,8 @@ class PollCard:
     ballot_count: int
     # What a receipt proves and reveals in this poll (English; the template translates it).
     secrecy_meaning: str
+    # Why this reader may not vote in it (who may vote), or None.
+    refusal: NotEligible | None = None
 
 
 def poll_cards(session: Session, actor: User | None, townhall: TownHall) -> list[PollCard]:
@@ -1141,7 +1310,9 @@ def poll_cards(session: Session, actor: User | None, townhall: TownHall) -> list
             labels={option.id: option.label for option in poll.options},
             receipt=format_receipt(ballot.receipt) if ballot else None, typed=typed,
             ballot_count=counts.get(poll.id, 0),
-            secrecy_meaning=RECEIPT_MEANINGS[poll.ballot_secrecy]))
+            secrecy_meaning=RECEIPT_MEANINGS[poll.ballot_secrecy],
+            refusal=eligibility_refusal(session, actor, poll, now)
+            if poll.is_open(now) else None))
     return cards
 
 

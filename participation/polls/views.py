@@ -50,7 +50,7 @@ def index() -> str:
     page, per_page = page_arguments()
     polls, total = services.list_polls(db.session, request_actor(), page=page, per_page=per_page)
     return render_template("polls/index.html", polls=polls, total=total, page=page,
-                           per_page=per_page, now=utcnow())
+                           per_page=per_page, now=utcnow(), who_may_vote=services.who_may_vote)
 
 
 def _parse_parent(value: str) -> tuple[int | None, int | None]:
@@ -66,6 +66,8 @@ def new() -> ResponseReturnValue:
     form = PollForm()
     form.parent.choices = [SelectChoice(value, label)
                            for value, label in services.poll_places(db.session, request_actor())]
+    form.eligible_districts.choices = [SelectChoice(district, district)
+                                       for district in services.roll_districts(db.session)]
     if request.method == "GET":
         preset = request.args.get("parent", "")
         if any(choice.value == preset for choice in form.parent.choices):
@@ -82,6 +84,9 @@ def new() -> ResponseReturnValue:
             max_choices=form.max_choices.data,
             results_mode=form.results_mode.data or "",
             ballot_secrecy=form.ballot_secrecy.data or None,
+            eligibility=form.eligibility.data or "",
+            eligible_districts=list(form.eligible_districts.data or []),
+            min_age=form.min_age.data,
             opens_at=utcnow() if form.open_now.data else form.opens_at.data,
             closes_at=form.closes_at.data,
             townhall_id=townhall_id, topic_id=topic_id,
@@ -144,7 +149,18 @@ def _render_poll(poll: Poll, *, status: int = 200, error: str | None = None,
         digest=(services.published_digest(db.session, poll)
                 if visible and poll.is_closed(now) else None),
         live=visible and poll.townhall_id is not None and poll.is_open(now),
+        who_may_vote=services.who_may_vote(poll),
+        refusal=services.eligibility_refusal(db.session, actor, poll, now),
+        verify_url=_verify_url(),
     ), status
+
+
+def _verify_url() -> str:
+    """Where a resident verifies their account against the roll: the roll's own page once it
+    exists, else the account page."""
+    if "roll.verify" in current_app.view_functions:
+        return url_for("roll.verify", next=request.path)
+    return url_for("accounts.account")
 
 
 @bp.route("/polls/<int:poll_id>", methods=["GET"])

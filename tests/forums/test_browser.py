@@ -1,4 +1,5 @@
-"""The forum story once in a real browser: Debian's chromium driven by Playwright."""
+"""The forum story once in a real browser: Debian's chromium driven by Playwright. Deleting a
+post asks first."""
 
 from __future__ import annotations
 
@@ -118,5 +119,24 @@ def test_thread_replies_flags_hide_restore_and_notifications(browser, live_serve
     assert "Replier replied in “Put it by the library”" in text
     assert "hidden until a moderator reviews it" in text
     assert "A moderator restored your post" in text
+
+    # Deleting one's own post asks first, with a red button, and "No" keeps it.
+    reply = replier.locator("article.post", has_text="Good idea, it is out of the wind there.")
+    replier.goto(thread_url)
+    reply.get_by_role("link", name="Delete").click()
+    replier.wait_for_url(re.compile(r".*/posts/\d+/delete$"))
+    assert replier.get_by_role("heading", level=1).inner_text() == "Delete your post?"
+    yes = replier.get_by_role("button", name="Yes, delete my post")
+    assert yes.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(161, 39, 27)"
+    replier.get_by_role("link", name="No, keep it").click()
+    replier.wait_for_load_state()
+    assert replier.get_by_text("Good idea, it is out of the wind there.").is_visible()
+    replier.goto(thread_url)
+    reply.get_by_role("link", name="Delete").click()
+    replier.get_by_role("button", name="Yes, delete my post").click()
+    replier.wait_for_load_state()
+    assert replier.get_by_text("Your post is deleted. Replies to it stay.").is_visible()
+    assert replier.get_by_text("Deleted by the author.").is_visible()
+    assert replier.get_by_text("Good idea, it is out of the wind there.").count() == 0
     for context in contexts:
         context.close()

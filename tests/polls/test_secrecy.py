@@ -237,7 +237,9 @@ def test_the_creation_form_offers_the_choice_and_refuses_an_unknown_one(client_a
     official = client_as(Role.OFFICIAL)
     page = official.get("/polls/new").get_data(as_text=True)
     assert "What a receipt reveals" in page
-    assert re.search(r'<input checked[^>]*value="verifiable"', page)
+    # The default (empty) choice leaves it to who may vote: secret for verified residents.
+    assert re.search(r'<input checked[^>]*value=""', page)
+    assert 'value="verifiable"' in page
     assert 'value="secret"' in page
     form = {"csrf_token": csrf_token(official, "/polls/new"), "parent": f"topic:{topic.id}",
             "question": "Which park first?", "kind": "single", "options": "North\nSouth",

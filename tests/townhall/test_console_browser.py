@@ -9,6 +9,7 @@ buttons look dangerous and ask first.
   kept; a refused action shows its reason and the true state.
 - "End the town hall", "Cancel (end now)" and "Reject" are red and ask first; a cancelled town
   hall shows "Cancelled", not "Ended" under "Past".
+- Each outcome of a question reaches its asker's notifications.
 One server for the module.
 """
 
@@ -358,3 +359,60 @@ def test_merge_targets_are_picked_and_searched_not_typed(server, http, moderator
     expect(page.locator(f"#queue-q{duplicate}")).to_have_count(0)
     expect(page.locator("#console-message")).to_contain_text(str(duplicate))
     assert errors == []
+
+
+def test_each_outcome_reaches_the_asker_in_their_notifications(server, http, moderator, browser):
+    """What the moderator does in the console, the asker reads in their notifications: approved,
+    answered with the answer, not accepted with the moderator's explanation for "Other", merged
+    with a link to the question it joined."""
+    from playwright.sync_api import expect
+
+    page, errors = moderator
+    townhall_id = open_live_townhall(server.url, http[OFFICIAL], "Outcome hall")
+    answered = asked(server, http, townhall_id, "Will the swimming pool open in June?")
+    declined = asked(server, http, townhall_id, "Can we rename the river?")
+    merged = asked(server, http, townhall_id, "Is the swimming pool opening in June?")
+    open_console(page, server, townhall_id)
+
+    page.locator(f"#approve-{answered}").click()
+    expect(page.locator(f"#approved-q{answered}")).to_have_count(1)
+    page.locator(f"#approved-q{answered}").get_by_text("Answer in writing").click()
+    page.locator(f"#written-answer-{answered}").fill("Yes, on the first of June.")
+    page.locator(f"#write-{answered}").click()
+    expect(page.locator("#console-message")).to_have_text(f"Question {answered}: marked answered.")
+
+    page.locator(f"#queue-more-{declined} summary").click()
+    page.locator(f"#reason-{declined}").select_option("other")
+    page.locator(f"#explanation-{declined}").fill("Street and river names are the council's.")
+    page.locator(f"#reject-confirm-{declined}").check()
+    page.locator(f"#reject-{declined}").click()
+    expect(page.locator(f"#queue-q{declined}")).to_have_count(0)
+
+    page.locator(f"#queue-more-{merged} summary").click()
+    page.locator(f"#into-{merged}").select_option(str(answered))
+    page.locator(f"#merge-{merged}").click()
+    expect(page.locator(f"#queue-q{merged}")).to_have_count(0)
+    assert errors == []
+
+    context, resident = signed_in_page(browser, server, RESIDENT, errors)
+    try:
+        resident.goto(f"{server.url}/notifications")
+        notices = resident.locator("ol.notifications li")
+        texts = notices.all_inner_texts()
+        mine = [t for t in texts if "Outcome hall" in t]
+        assert any("“Will the swimming pool open in June?” was approved" in t for t in mine)
+        assert any("has a written answer: Yes, on the first of June." in t for t in mine)
+        assert any("“Can we rename the river?” for “Outcome hall” was not accepted. The "
+                   "moderator explains: Street and river names are the council's." in t
+                   for t in mine)
+        assert any("was merged into a similar one: “Will the swimming pool open in June?”" in t
+                   for t in mine), mine
+        assert len(mine) == 4, mine
+        resident.locator("ol.notifications li",
+                         has_text="for “Outcome hall” was merged into").get_by_role("link").click()
+        resident.wait_for_url(f"**/townhalls/{townhall_id}#q{answered}")
+        expect(resident.locator(f"#q{answered}")).to_contain_text(
+            "Will the swimming pool open in June?")
+        assert errors == []
+    finally:
+        context.close()
