@@ -295,14 +295,6 @@ def summarize_roll(session: Session, actor: User) -> RollSummary:
         refused_last_day=last_day, latest=latest_import(session))
 
 
-def roll_districts(session: Session) -> list[str]:
-    """The districts the active roll has, sorted: what a poll may be restricted to."""
-    return list(session.scalars(
-        select(RollEntry.district).where(RollEntry.active.is_(True),
-                                         RollEntry.district.is_not(None))
-        .distinct().order_by(RollEntry.district)))
-
-
 class NotOnRoll(InvalidInput):
     """No active roll entry has these details. Deliberately the same whichever field differs."""
 

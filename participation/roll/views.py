@@ -17,7 +17,7 @@ from participation.forms import handle_form
 from participation.roll import services
 from participation.roll.forms import DeskVerifyForm, VerifyForm
 from participation.security.permissions import require
-from participation.web import configured_limit, signed_in_account
+from participation.web import configured_limit, safe_next_url, signed_in_account
 
 bp = Blueprint("roll", __name__)
 
@@ -39,8 +39,13 @@ def roll_standing() -> dict[str, Any]:
     return {"roll_account_standing": standing}
 
 
+def _next_page() -> str:
+    """Where a verified resident goes on: the page that sent them (a poll's), or the account."""
+    return safe_next_url(request.values.get("next"), url_for("accounts.account"))
+
+
 def _verify_page(form: VerifyForm) -> str:
-    return render_template("roll/verify.html", form=form.blank(),
+    return render_template("roll/verify.html", form=form.blank(), next_url=_next_page(),
                            standing=services.account_standing(db.session, signed_in_account()))
 
 
@@ -59,7 +64,7 @@ def verify() -> ResponseReturnValue:
             flash(outcome.refusal.message, "error")
             return _verify_page(form), 400
         flash(_("Your account is verified as a resident on the electoral roll."), "success")
-        return redirect(url_for("accounts.account"))
+        return redirect(_next_page())
 
     return handle_form(
         form,

@@ -41,6 +41,23 @@ def test_a_resident_verifies_on_the_account_page(app, session, client_as):
     assert row[0] not in page
 
 
+def test_verifying_from_a_poll_leads_back_to_it(app, session, client_as):
+    row = person(1)
+    import_people(session, app, row)
+    session.commit()
+    client = client_as()
+    page = client.get(VERIFY + "?next=/polls/7").get_data(as_text=True)
+    assert ('action="/account/verification?next=/polls/7"' in page
+            or 'action="/account/verification?next=%2Fpolls%2F7"' in page)
+    response = client.post(VERIFY + "?next=/polls/7", data={
+        **_fields(row), "csrf_token": csrf_token(client, VERIFY)})
+    assert response.status_code == 302 and response.headers["Location"] == "/polls/7"
+    outside = _post_verify(client_as(), row)
+    assert outside.status_code == 400
+    assert client.post(VERIFY + "?next=https://evil.example", data={
+        **_fields(person(2)), "csrf_token": csrf_token(client, VERIFY)}).status_code != 302
+
+
 def test_a_failed_attempt_says_no_field_and_echoes_nothing(app, session, client_as):
     row = person(1)
     import_people(session, app, row)
