@@ -206,3 +206,23 @@ def test_the_upload_takes_a_roll_larger_than_other_posts(make_app):
 
 def test_only_admins_see_the_roll_page(client_as):
     assert client_as("moderator").get("/admin/roll").status_code == 403
+
+
+def test_the_upload_report_and_the_refused_verification_are_valid_html(
+        app, session, client_as, tmp_path):
+    from tests.web.test_valid_html import nu_errors
+
+    admin = client_as("admin")
+    report = _upload(admin, _file(person(1), person(1), ("BAD", "x", "1", "N"), person(2)),
+                     accept_rejections="y")
+    refused = _upload(admin, _file(person(3), ("BAD", "x", "1", "N")))
+    resident = client_as()
+    failed = _post_verify(resident, person(1), postcode="11111")
+    malformed = _post_verify(resident, person(1), birth_date="soon")
+    files = []
+    for name, response in (("report", report), ("refused", refused), ("failed", failed),
+                           ("malformed", malformed)):
+        path = tmp_path / f"{name}.html"
+        path.write_bytes(response.get_data())
+        files.append(path)
+    assert nu_errors(files) == []
