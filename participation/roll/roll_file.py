@@ -56,7 +56,7 @@ class RollReader:
     """Iterate a roll file's rows (RollRow or Rejection); counts what it skipped on the way.
 
     `stream` is opened in binary: each line is read as UTF-8, or as Latin-1 when it is not UTF-8
-    (a spreadsheet's older export), which `latin1_lines` counts.
+    (Windows-1252, a spreadsheet's older export), which `latin1_lines` counts.
     """
 
     def __init__(self, stream: BinaryIO, *, max_line: int = 4096) -> None:
@@ -88,6 +88,10 @@ class RollReader:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
             self.latin1_lines += 1
+        try:
+            # What a spreadsheet on Windows saves as "ANSI": Latin-1 with a few more letters.
+            return raw.decode("cp1252")
+        except UnicodeDecodeError:
             return raw.decode("latin-1")
 
     def _read_header(self) -> tuple[dict[str, int], str]:
