@@ -150,6 +150,13 @@ class ImportReport:
         if len(self.rejections) < REJECTIONS_LISTED:
             self.rejections.append(rejection)
 
+    def stored(self) -> dict[str, Any]:
+        """What RollImport.report keeps of it."""
+        return {"rows": self.rows, "duplicates": self.duplicates,
+                "blank_lines": self.blank_lines, "latin1_lines": self.latin1_lines,
+                "rejections": [[r.line, r.reason] for r in self.rejections],
+                "repeated": [list(pair) for pair in self.repeated]}
+
     @property
     def refused_for_rejections(self) -> bool:
         return not self.applied and not self.dry_run and self.rejected > 0
@@ -224,7 +231,8 @@ def import_roll(session: Session, actor: User | None, stream: BinaryIO, *, key: 
 
     record = RollImport(imported_by_id=actor.id if actor else None, source=source[:40],
                         added=report.added, removed=report.removed,
-                        unchanged=report.unchanged, rejected=report.rejected)
+                        unchanged=report.unchanged, rejected=report.rejected,
+                        report=report.stored())
     session.add(record)
     session.flush()
     for start in range(0, len(changes), _CHUNK):

@@ -171,6 +171,8 @@ def test_the_admin_uploads_a_roll_and_reads_the_report(app, session, client_as):
     assert session.scalar(select(func.count()).select_from(RollEntry)) == 2
     page = admin.get("/admin/roll").get_data(as_text=True)
     assert "2 added, 0 removed, 0 unchanged, 1 rejected" in page
+    # The last import's rejected lines stay on the page.
+    assert "Rejected lines of the last import" in page and "<td>4</td>" in page
 
 
 def test_the_upload_refuses_a_file_that_is_not_a_roll(app, session, client_as):
