@@ -31,10 +31,13 @@ def _account_budget() -> str:
 def roll_standing() -> dict[str, Any]:
     """The account page's card asks for the standing only where it is shown."""
 
-    def standing() -> services.AccountStanding | None:
-        if not current_user.is_authenticated:
-            return None
-        return services.account_standing(db.session, signed_in_account())
+    def standing(user: Any = None) -> services.AccountStanding | None:
+        """The signed-in account's standing, or `user`'s (the admin's page of an account)."""
+        if user is None:
+            if not current_user.is_authenticated:
+                return None
+            user = signed_in_account()
+        return services.account_standing(db.session, user)
 
     return {"roll_account_standing": standing}
 

@@ -228,3 +228,18 @@ def test_the_upload_report_and_the_refused_verification_are_valid_html(
         path.write_bytes(response.get_data())
         files.append(path)
     assert nu_errors(files) == []
+
+
+def test_the_admin_sees_how_an_account_is_verified(app, session, client_as, make_user):
+    row = person(1, "Harbour")
+    import_people(session, app, row)
+    resident = make_user()
+    services.verify_online(session, resident, key=services.roll_key(app.config),
+                           document_id=row[0], birth_date=row[1], postcode=row[2])
+    other = make_user()
+    session.commit()
+    admin = client_as("admin")
+    page = admin.get(f"/admin/users/{resident.id}").get_data(as_text=True)
+    assert "Verified resident (district Harbour)" in page and "Verified online." in page
+    assert row[0] not in page
+    assert "Not verified" in admin.get(f"/admin/users/{other.id}").get_data(as_text=True)
