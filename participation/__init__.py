@@ -42,6 +42,7 @@ def configure_settings(app: Flask, config: Mapping[str, Any] | None) -> None:
         check_production,
         check_site_timezone,
         from_environment,
+        instance_roll_key,
         instance_secret_key,
     )
 
@@ -58,6 +59,8 @@ def configure_settings(app: Flask, config: Mapping[str, Any] | None) -> None:
     app.config["SITE_TIMEZONE"] = check_site_timezone(app.config.get("SITE_TIMEZONE") or "UTC")
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
+    if not app.config.get("ROLL_KEY"):
+        app.config["ROLL_KEY"] = instance_roll_key(app.instance_path)
     if app.config.get("TRUSTED_PROXIES"):
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -223,6 +226,7 @@ def configure_blueprints(app: Flask) -> None:
     from participation.polls import api as polls_api  # noqa: F401 - /api/v1/polls, before api.bp
     from participation.polls import paper_views as poll_paper
     from participation.polls import views as polls
+    from participation.roll import views as roll
     from participation.townhall import api as townhall_api  # noqa: F401 - adds /api/v1 routes
     from participation.townhall import views as townhall
 
@@ -233,6 +237,7 @@ def configure_blueprints(app: Flask) -> None:
     app.register_blueprint(townhall.calendar_bp)
     app.register_blueprint(polls.bp)
     app.register_blueprint(poll_paper.bp)
+    app.register_blueprint(roll.bp)
 
     from participation.forums import views as forums
     from participation.moderation import views as moderation

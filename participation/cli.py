@@ -172,6 +172,78 @@ def _read_password(password_stdin: bool) -> str:
     return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
+@cli.group()
+def roll() -> None:
+    """The electoral roll (kept as keyed hashes only)."""
+
+
+@roll.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--accept-rejections", is_flag=True,
+              help="Import even though some rows are rejected (those people leave the roll).")
+@click.option("--dry-run", is_flag=True, help="Only report what the import would change.")
+def roll_import(file: str, accept_rejections: bool, dry_run: bool) -> None:
+    """Replace the roll with FILE.csv: columns document_id, birth_date (YYYY-MM-DD), postcode
+    and optionally district. Prints added, removed, unchanged and rejected rows (by line).
+
+    Exits 0 once imported (or on a dry run), 1 when rejected rows held the import back, 2 when
+    the file cannot be read as a roll; the roll is unchanged unless it exits 0.
+    """
+    from participation.errors import InvalidInput
+    from participation.extensions import db as database
+    from participation.roll.services import import_roll, roll_key
+
+    app = _app()
+    with app.app_context():
+        try:
+            with open(file, "rb") as stream:
+                report = import_roll(database.session, None, stream, key=roll_key(app.config),
+                                     source="command line", accept_rejections=accept_rejections,
+                                     dry_run=dry_run, max_line=app.config["ROLL_MAX_LINE"])
+        except OSError as error:
+            _fail(f"cannot read {file}: {error.strerror or error}.")
+            return
+        except InvalidInput as error:
+            database.session.rollback()
+            _fail(f"{file}: {error.message}")
+            return
+        if report.applied:
+            database.session.commit()
+        else:
+            database.session.rollback()
+    for line in roll_report_lines(report):
+        click.echo(line)
+    if report.refused_for_rejections:
+        click.echo("Not imported: some rows are rejected, and the roll is as it was. Correct "
+                   "the file, or import it with --accept-rejections.", err=True)
+        sys.exit(1)
+
+
+def roll_report_lines(report: Any) -> list[str]:
+    """An import report as the command prints it: counts, then each rejected line."""
+    lines = [("Imported the roll" if report.applied else "Checked the file (nothing changed)")
+             + f": {report.rows} people read.",
+             f"  added {report.added}, removed {report.removed}, unchanged {report.unchanged}, "
+             f"rejected {report.rejected}"]
+    if report.duplicates:
+        lines.append(f"  {report.duplicates} lines repeat an earlier line and count once: "
+                     + ", ".join(f"line {line} (as line {first})"
+                                 for line, first in report.repeated[:20])
+                     + (" ..." if report.duplicates > 20 else ""))
+    if report.blank_lines:
+        lines.append(f"  {report.blank_lines} blank lines skipped")
+    if report.latin1_lines:
+        lines.append(f"  {report.latin1_lines} lines were not UTF-8 and were read as Latin-1")
+    if report.matched_nothing:
+        lines.append("  Warning: no row matched the roll as it was. Was ROLL_KEY changed? "
+                     "Verifications are kept only for rows that match.")
+    for rejection in report.rejections:
+        lines.append(f"  line {rejection.line}: {rejection.reason}")
+    if report.rejected > len(report.rejections):
+        lines.append(f"  ... and {report.rejected - len(report.rejections)} more rejected lines")
+    return lines
+
+
 @cli.command("create-user")
 @click.argument("email")
 @click.option("--role", required=True,

@@ -64,6 +64,24 @@ def instance_secret_key(instance_path: str) -> str:
     return key
 
 
+def instance_roll_key(instance_path: str) -> str:
+    """Return the roll key kept in instance/roll_key, creating it once with owner-only access.
+
+    Every roll entry is a keyed hash under it: a lost or changed key makes the stored roll match
+    nobody, so it is kept apart from the secret key, which may rotate."""
+    path = Path(instance_path) / "roll_key"
+    if path.exists():
+        key = path.read_text().strip()
+        if key:
+            return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
 def from_environment(instance_path: str) -> dict[str, Any]:
     """Build the settings mapping from environment variables."""
     env = os.environ.get("PARTICIPATION_ENV", "development").strip().lower()
@@ -79,6 +97,9 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "SECRET_KEY_FALLBACKS": [key.strip() for key in
                                  os.environ.get("SECRET_KEY_FALLBACKS", "").split(",")
                                  if key.strip()],
+        # The key of the electoral roll's hashes (participation/roll); None: instance/roll_key.
+        "ROLL_KEY": os.environ.get("ROLL_KEY") or None,
+        "ROLL_MAX_UPLOAD": _int("ROLL_MAX_UPLOAD", DEFAULTS["ROLL_MAX_UPLOAD"]),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SOCKETIO_MESSAGE_QUEUE": os.environ.get("SOCKETIO_MESSAGE_QUEUE") or None,
         "SOCKETIO_ASYNC_MODE": os.environ.get("SOCKETIO_ASYNC_MODE", "eventlet"),
@@ -127,7 +148,7 @@ def from_environment(instance_path: str) -> dict[str, Any]:
     if in_process is not None and in_process.strip():
         settings["QUEUE_IN_PROCESS"] = _flag("QUEUE_IN_PROCESS", False)
     check_mail_and_queue(settings)
-    for name in ROOM_LIMITS:
+    for name in (*ROOM_LIMITS, *ROLL_LIMITS):
         settings[name] = _limit_setting(name)
     check_two_factor_roles(settings["TWO_FACTOR_REQUIRED_ROLES"])
     if settings["LOG_FORMAT"] not in {"text", "json"}:
@@ -139,6 +160,8 @@ def from_environment(instance_path: str) -> dict[str, Any]:
 # The limits a meeting on one address meets first: settable from the environment.
 ROOM_LIMITS = ("LIMIT_SIGN_IN", "LIMIT_SIGN_IN_FAILED", "LIMIT_SIGN_IN_FAILED_ACCOUNT",
                "LIMIT_REGISTER", "LIMIT_VOTE", "LIMIT_SIMILAR")
+# Verification against the roll: attempts per account and per address (settable too).
+ROLL_LIMITS = ("LIMIT_ROLL_VERIFY", "LIMIT_ROLL_VERIFY_ADDRESS")
 
 
 def _limit_setting(name: str) -> str:
@@ -222,6 +245,14 @@ DEFAULTS: dict[str, Any] = {
     # "Forgot the password" requests, per client address and per address asked for; each
     # account also gets at most 3 reset mails an hour, counted in the database.
     "LIMIT_PASSWORD_RESET": "5 per minute;20 per hour",
+    # Verifying against the electoral roll (document id, date of birth, postcode): tries by one
+    # account, and by one address (guessing someone's identity from many accounts).
+    "LIMIT_ROLL_VERIFY": "5 per hour;10 per day",
+    "LIMIT_ROLL_VERIFY_ADDRESS": "30 per hour;100 per day",
+    # Rows of an uploaded or imported roll file: a line longer than this is refused as a whole.
+    "ROLL_MAX_LINE": 4096,
+    # The largest roll file the admin's upload page takes, in bytes (the command line has none).
+    "ROLL_MAX_UPLOAD": 64 * 1024 * 1024,
     "SOCKET_MAX_PAYLOAD": 64 * 1024,
     "SOCKETIO_CHANNEL": "flask-socketio",
     "METRICS_TOKEN": None,
@@ -303,6 +334,13 @@ def check_production(settings: dict[str, Any]) -> None:
     key = settings.get("SECRET_KEY") or ""
     if len(key) < 32:
         problems.append("SECRET_KEY must be set to at least 32 random characters")
+    roll_key = settings.get("ROLL_KEY") or ""
+    if isinstance(roll_key, bytes):
+        roll_key = roll_key.decode("utf-8", "replace")
+    if len(roll_key) < 32:
+        problems.append("ROLL_KEY must be set to at least 32 random characters (the key of the "
+                        "electoral roll's hashes: keep it, and a copy of it, for as long as the "
+                        "roll is used)")
     if settings.get("DEBUG"):
         problems.append("FLASK_DEBUG must be off")
     if not settings.get("SESSION_COOKIE_SECURE"):

@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
+from flask import current_app, has_app_context
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -31,6 +32,8 @@ class DemoAccounts:
     # for all of them, like the password), and those accounts' keys in `users`.
     two_factor_key: str | None = None
     two_factor_accounts: list[str] = field(default_factory=list)
+    # The roll key the demo roll is hashed under (the app's ROLL_KEY); None seeds no roll.
+    roll_key: bytes | None = None
 
     @property
     def emails(self) -> list[tuple[str, str]]:
@@ -43,6 +46,8 @@ DemoStep = Callable[[Session, DemoAccounts], None]
 DEMO_STEPS: tuple[str, ...] = ()
 DEMO_STEPS += ("participation.forums.demo:seed_forums",)
 DEMO_STEPS += ("participation.townhall.demo:seed_townhalls",)
+# Before the polls: a poll for verified residents needs verified residents.
+DEMO_STEPS += ("participation.roll.demo:seed_roll",)
 DEMO_STEPS += ("participation.polls.demo:seed_polls",)
 
 
@@ -66,12 +71,17 @@ DEMO_PEOPLE = (
 
 def seed_demo(session: Session, password: str | None = None, *,
               two_factor_roles: Collection[str] = ("admin", "official"),
-              two_factor_key: str | None = None) -> DemoAccounts:
+              two_factor_key: str | None = None,
+              roll_key: bytes | None = None) -> DemoAccounts:
     """Demo accounts and content. Accounts whose role is in `two_factor_roles` get a second
-    factor with `two_factor_key` (a new random key when None), so they can sign in."""
+    factor with `two_factor_key` (a new random key when None), so they can sign in. The demo
+    roll is hashed under `roll_key`, by default the app's ROLL_KEY."""
     if session.scalar(select(func.count()).select_from(User)):
         raise DatabaseNotEmpty()
-    accounts = DemoAccounts(password=password or secrets.token_urlsafe(9))
+    if roll_key is None and has_app_context() and current_app.config.get("ROLL_KEY"):
+        key = current_app.config["ROLL_KEY"]
+        roll_key = key if isinstance(key, bytes) else str(key).encode("utf-8")
+    accounts = DemoAccounts(password=password or secrets.token_urlsafe(9), roll_key=roll_key)
     for key, email, name, role in DEMO_PEOPLE:
         user = register_user(session, email=email, display_name=name,
                              password=accounts.password, role=role, confirmed=True)

@@ -48,6 +48,7 @@ def test_production_refuses_insecure_configuration_and_says_why(overrides, reaso
     config = {
         "ENV_NAME": "production",
         "SECRET_KEY": "k" * 48,
+        "ROLL_KEY": "r" * 48,
         "SESSION_COOKIE_SECURE": True,
         "PUBLIC_URL": "https://city.example",
         "SQLALCHEMY_DATABASE_URI": "sqlite://",
@@ -61,6 +62,7 @@ def test_production_with_secure_settings_starts():
     app = create_app({
         "ENV_NAME": "production", "SECRET_KEY": "k" * 48, "SESSION_COOKIE_SECURE": True,
         "PUBLIC_URL": "https://city.example", "SQLALCHEMY_DATABASE_URI": "sqlite://",
+        "ROLL_KEY": "r" * 48,
     })
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True

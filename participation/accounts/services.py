@@ -67,6 +67,16 @@ def personal_data(section: str) -> Callable[[PersonalDataExporter], PersonalData
     return decorate
 
 
+AccountDeletedHook = Callable[[Session, User], None]
+ON_ACCOUNT_DELETED: list[AccountDeletedHook] = []
+
+
+def on_account_deleted(hook: AccountDeletedHook) -> AccountDeletedHook:
+    """Register what a domain releases when an account is deleted (in the same transaction)."""
+    ON_ACCOUNT_DELETED.append(hook)
+    return hook
+
+
 def normalize_email(email: str) -> str:
     """The address in the one form we store and compare: checked, trimmed and lower-cased."""
     email = (email or "").strip()
@@ -527,6 +537,8 @@ def delete_account(session: Session, user: User, *, password: str) -> None:
     # Links mailed to it name its addresses; unsent mail to it is dropped.
     session.execute(delete(AccountToken).where(AccountToken.user_id == user.id))
     session.flush()
+    for hook in ON_ACCOUNT_DELETED:
+        hook(session, user)
     cancel_mail_for(session, user.id)
     end_all_sessions(session, user, reason="deleted")
 

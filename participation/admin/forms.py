@@ -1,4 +1,5 @@
-"""Administration forms. Each carries Flask-WTF's CSRF token."""
+"""Administration forms. Each carries Flask-WTF's CSRF token (the roll's upload form is the
+roll's own: participation/roll/forms.py)."""
 
 from __future__ import annotations
 

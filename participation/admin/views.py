@@ -1,9 +1,20 @@
 """The admin's pages: find an account, change its role, suspend or restore it, read the audit
-log. The rules are the accounts domain's services; these pages only call them."""
+log, import the electoral roll. The rules are the accounts and roll domains' services; these
+pages only call them."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -11,8 +22,10 @@ from flask_login import current_user, login_required
 from participation.accounts import services
 from participation.accounts.models import User
 from participation.admin.forms import RoleForm, SuspendForm
-from participation.extensions import db
+from participation.extensions import csrf, db
 from participation.forms import ConfirmForm, handle_form, show_on_field
+from participation.roll import services as roll
+from participation.roll.forms import RollUploadForm
 from participation.security.permissions import Role, require
 from participation.web import page_argument, signed_in_account
 
@@ -122,3 +135,46 @@ def reset_two_factor(user_id: int) -> ResponseReturnValue:
 def audit() -> str:
     entries = services.audit_entries(db.session, signed_in_account())
     return render_template("admin/audit.html", entries=entries)
+
+
+def _roll_page(form: RollUploadForm, report: roll.ImportReport | None = None) -> str:
+    return render_template("admin/roll.html", form=form, report=report,
+                           summary=roll.summarize_roll(db.session, signed_in_account()))
+
+
+@bp.route("/roll", methods=["GET", "POST"])
+@csrf.exempt
+@login_required
+def roll_import() -> ResponseReturnValue:
+    """The electoral roll: its counts, refused verifications, and the upload of a new roll
+    (the same service as `participation roll import`), answered with the import's report.
+
+    A roll is larger than any other form post, so the body limit is raised here only, before
+    the body is read; the site-wide CSRF check would read it first, so this view is exempt from
+    it and the upload form checks its own token (Flask-WTF's form CSRF) instead."""
+    require(current_user, "roll.import")
+    request.max_content_length = int(current_app.config["ROLL_MAX_UPLOAD"])
+    form = RollUploadForm()
+
+    def imported(report: roll.ImportReport) -> ResponseReturnValue:
+        if report.applied:
+            flash(_("The roll is imported: %(added)s added, %(removed)s removed, %(unchanged)s "
+                    "unchanged, %(rejected)s rejected.", added=report.added,
+                    removed=report.removed, unchanged=report.unchanged,
+                    rejected=report.rejected), "success")
+        elif report.refused_for_rejections:
+            flash(_("Not imported: some rows are rejected (listed below), and the roll is as it "
+                    "was. Correct the file, or import it accepting the rejections."), "error")
+        return _roll_page(RollUploadForm(formdata=None), report), (
+            400 if report.refused_for_rejections else 200)
+
+    return handle_form(
+        form,
+        lambda: roll.import_roll(
+            db.session, signed_in_account(), form.file.data.stream,
+            key=roll.roll_key(current_app.config), source="upload",
+            accept_rejections=bool(form.accept_rejections.data),
+            dry_run=bool(form.dry_run.data), max_line=int(current_app.config["ROLL_MAX_LINE"])),
+        success=imported,
+        render=lambda: _roll_page(form),
+    )

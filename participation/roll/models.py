@@ -8,8 +8,9 @@ restrictions need.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from participation.accounts.models import User
@@ -31,6 +32,9 @@ class RollImport(Base):
     removed: Mapped[int] = mapped_column(default=0)
     unchanged: Mapped[int] = mapped_column(default=0)
     rejected: Mapped[int] = mapped_column(default=0)
+    # The rest of its report, for the admin's page: people read, repeated, blank and Latin-1
+    # lines, and the first rejected lines as [line, reason] (reasons never quote the file).
+    report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
 
 
 class RollEntry(Base):

@@ -180,6 +180,10 @@ RULES: dict[str, Rule] = {
     "poll.enter_ballot": roles(Role.MODERATOR, Role.OFFICIAL),
     # Decision records
     "decisions.publish": roles(Role.OFFICIAL),
+    # The electoral roll (participation/roll)
+    "roll.import": roles(Role.ADMIN),
+    "roll.verify": signed_in,
+    "roll.verify_in_person": roles(Role.MODERATOR),
 }
 
 

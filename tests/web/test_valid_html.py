@@ -40,12 +40,14 @@ STAFF_PAGES = {
     "moderator": {"townhall_console": "/townhalls/{live}/moderate",
                   "flag_queue": "/moderation/flags", "moderation_log": "/moderation/log",
                   "post_history": "/posts/{edited_post}/history",
-                  "hide_post": "/moderation/posts/{edited_post}/hide"},
+                  "hide_post": "/moderation/posts/{edited_post}/hide",
+                  "roll_desk": "/roll/desk?q=demo", "roll_desk_verify": "/roll/desk/{unverified}",
+                  "roll_desk_verified": "/roll/desk/{resident}"},
     "official": {"townhall_new": "/townhalls/new", "townhall_edit": "/townhalls/{live}/edit",
                  "topic_new": "/topics/new", "topic_edit": "/topics/{topic}/edit",
                  "poll_new": "/polls/new", "decision_publish": "/decisions/new"},
     "admin": {"admin_users": "/admin/users", "admin_user": "/admin/users/{resident}",
-              "admin_audit": "/admin/audit"},
+              "admin_audit": "/admin/audit", "admin_roll": "/admin/roll"},
 }
 
 
@@ -91,7 +93,8 @@ def staff_paths(session: Any, role: str, accounts: Any) -> dict[str, str]:
            "topic": session.scalar(select(Topic.id).order_by(Topic.id)),
            "edited_post": session.scalar(select(Post.id).where(Post.edited_at.is_not(None))
                                          .order_by(Post.id)),
-           "resident": accounts.users["resident"].id}
+           "resident": accounts.users["resident"].id,
+           "unverified": accounts.users["resident4"].id}
     return {name: path.format(**ids) for name, path in STAFF_PAGES[role].items()}
 
 
@@ -192,11 +195,13 @@ def test_every_page_type_of_the_demo_is_valid_html(app: Flask, session: Any,
     assert sign_in(clients["unconfirmed"], "unconfirmed@example.test",
                    DEMO_PASSWORD).status_code == 302
     files += save_pages(clients["unconfirmed"], "unconfirmed",
-                        {"account": "/account"} | {name: path for name, path in paths.items()
+                        {"account": "/account", "roll_verify": "/account/verification"}
+                        | {name: path for name, path in paths.items()
                                                    if name.startswith("poll_")
                                                    and "_open_" in name}, tmp_path)
     files += save_pages(clients["resident"], "resident",
                         paths | {"account": "/account", "notifications": "/notifications",
+                                 "roll_verified": "/account/verification",
                                  "notification_preferences": "/account/notifications",
                                  "forbidden_unsubscribe": unsubscribe["forbidden_unsubscribe"],
                                  "forbidden_admin": "/admin/users"}, tmp_path)
