@@ -8,13 +8,11 @@ from __future__ import annotations
 import csv
 from collections import Counter
 from datetime import timedelta
-from pathlib import Path
 
 from flask import current_app, has_app_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from participation import demo
 from participation.accounts.models import User
 from participation.db import utcnow
 from participation.demo import DemoAccounts
@@ -23,8 +21,9 @@ from participation.forums.models import Topic
 from participation.polls import paper, services
 from participation.polls.models import Eligibility, Poll
 from participation.realtime.outbox import take_events
+from participation.roll.demo import DEMO_ROLL
 from participation.roll.models import RollEntry
-from participation.roll.services import parse_identity, standing_of
+from participation.roll.services import parse_identity, roll_key, standing_of
 from participation.townhall.models import Status, TownHall
 
 
@@ -125,31 +124,29 @@ def seed_roll_poll(session: Session, accounts: DemoAccounts, topic: Topic) -> Po
             services.cast_ballot(session, voter, poll.id, [poll.options[number % 2].id])
         except DomainError:
             continue  # a restriction the demo account does not meet
-    roll_key = _roll_key()
-    for number, row in enumerate(_demo_roll_rows()):
-        if number >= 3 or roll_key is None:
+    key = _roll_key()
+    entered = 0
+    for row in _demo_roll_rows():
+        if entered == 3 or key is None:
             break
         try:
             identity = parse_identity(row.get("document_id", ""), row.get("birth_date", ""),
                                       row.get("postcode", ""))
             with session.begin_nested():
                 paper.enter_ballot(session, people["moderator"], poll.id,
-                                   [poll.options[number % 2].id], channel="paper",
-                                   identity=identity, roll_key=roll_key)
+                                   [poll.options[entered % 2].id], channel="paper",
+                                   identity=identity, roll_key=key)
+            entered += 1
         except DomainError:
             continue  # verified online, another district, or too young: the officer is told
     return poll
 
 
 def _roll_key() -> bytes | None:
-    key = current_app.config.get("ROLL_KEY") if has_app_context() else None
-    return key.encode("utf-8") if isinstance(key, str) else key or None
+    return roll_key(current_app.config) if has_app_context() else None
 
 
 def _demo_roll_rows() -> list[dict[str, str]]:
-    """The invented people of the demo roll (`participation.demo.DEMO_ROLL_CSV`), if any."""
-    path = getattr(demo, "DEMO_ROLL_CSV", None)
-    if path is None or not Path(path).is_file():
-        return []
-    with Path(path).open(encoding="utf-8-sig", newline="") as handle:
+    """The invented people of the demo roll (participation/roll/demo_roll.csv)."""
+    with DEMO_ROLL.open(encoding="utf-8-sig", newline="") as handle:
         return list(csv.DictReader(handle))
