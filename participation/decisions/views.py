@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import (
@@ -15,6 +17,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -78,6 +81,40 @@ def snapshot_labels() -> dict[str, dict[str, str]]:
             "channels": {str(k): v for k, v in CHANNEL_LABELS.items()},
             "reasons": dict(REJECT_REASONS), "ledger": LEDGER_LABELS,
             "outcomes": QUESTION_OUTCOME_LABELS}
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+@bp.app_template_global()
+def snapshot_channels(snapshot: Mapping[str, Any]) -> list[tuple[str, str, int]]:
+    """A poll snapshot's ballots by channel, the channels that had any: (channel, untranslated
+    label, count). Empty for records frozen before the channels were (no `channels` key)."""
+    from participation.polls.paper import CHANNEL_LABELS
+
+    channels = snapshot.get("channels")
+    if not isinstance(channels, Mapping):
+        return []
+    labels = {str(channel): label for channel, label in CHANNEL_LABELS.items()}
+    ordered = [*labels, *sorted(str(name) for name in channels if str(name) not in labels)]
+    return [(name, labels.get(name, name), number) for name in ordered
+            if (number := _count(channels.get(name)))]
+
+
+@bp.app_template_global()
+def snapshot_roll_turnout(snapshot: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A verified poll's snapshot: ballots, electorate and turnout (the share written out in
+    the snapshot, formatted for the reader's language). None for any other snapshot."""
+    voted, electorate = _count(snapshot.get("turnout")), _count(snapshot.get("electorate"))
+    try:
+        share = Decimal(str(snapshot.get("turnout_percent")))
+    except InvalidOperation:
+        return None
+    if voted is None or electorate is None or not share.is_finite():
+        return None
+    return {"voted": voted, "electorate": electorate,
+            "percent": format_decimal(share, format="#,##0.0")}
 
 
 @bp.app_template_global()

@@ -16,7 +16,7 @@ from participation.api import OPENAPI_PATHS, OPENAPI_SCHEMAS, PAGE_PARAMETERS, b
 from participation.db import utcnow
 from participation.errors import Forbidden, InvalidInput, Unauthorized
 from participation.extensions import csrf, db, limiter
-from participation.polls import services
+from participation.polls import services, turnout
 from participation.polls.events import schedule_tally, tally_wanted
 from participation.polls.models import Eligibility, Poll
 from participation.realtime.outbox import commit_and_emit
@@ -47,6 +47,17 @@ OPENAPI_SCHEMAS["Poll"] = {
                     "description": "Number of ballots; null while results are not public."},
         "results": {"type": "object", "nullable": True,
                     "description": "Counts (and instant-runoff rounds); null while not public."},
+        "channels": {"type": "object", "nullable": True,
+                     "additionalProperties": {"type": "integer"},
+                     "description": "How many ballots came by each channel (online, paper, "
+                                    "phone, in_person); null while results are not public."},
+        "electorate": {"type": "integer", "nullable": True,
+                       "description": "A closed poll for verified residents: the roll entries "
+                                      "that could vote (frozen at the close); null otherwise."},
+        "turnout_percent": {"type": "number", "nullable": True,
+                            "description": "Ballots as a share of `electorate`, in percent; "
+                                           "null without an electorate or while results are "
+                                           "not public."},
         "results_notice": {"type": "string"},
         "ballots_url": {"type": "string", "nullable": True},
     },
@@ -126,12 +137,19 @@ def poll_document(poll: Poll) -> dict[str, Any]:
     visible = services.results_visible(poll, now)
     closed = poll.is_closed(now)
     results = services.count_poll(db.session, poll) if visible else None
+    # Counts by channel follow `results`; the electorate of a closed verified poll is public
+    # once it has closed, its turnout only with the results (it tells the number of ballots).
+    figures = (turnout.poll_turnout(db.session, poll, now)
+               if visible or (closed and poll.eligibility is Eligibility.VERIFIED) else None)
     return {
         **services.poll_summary(poll),
         "eligibility": eligibility_document(poll),
         "status": poll.status(now),
         "ballots": results["ballots"] if results else None,
         "results": results,
+        "channels": figures.channels if figures and visible else None,
+        "electorate": figures.electorate if figures else None,
+        "turnout_percent": figures.percent if figures and visible else None,
         "results_notice": "" if visible else services.results_notice(poll, now),
         "ballots_url": (url_for("api.poll_ballots", poll_id=poll.id)
                         if visible and closed else None),
