@@ -196,21 +196,27 @@ def roll_import(file: str, accept_rejections: bool, dry_run: bool) -> None:
     app = _app()
     with app.app_context():
         try:
-            with open(file, "rb") as stream:
-                report = import_roll(database.session, None, stream, key=roll_key(app.config),
-                                     source="command line", accept_rejections=accept_rejections,
-                                     dry_run=dry_run, max_line=app.config["ROLL_MAX_LINE"])
-        except OSError as error:
-            _fail(f"cannot read {file}: {error.strerror or error}.")
-            return
-        except InvalidInput as error:
-            database.session.rollback()
-            _fail(f"{file}: {error.message}")
-            return
-        if report.applied:
-            database.session.commit()
-        else:
-            database.session.rollback()
+            try:
+                with open(file, "rb") as stream:
+                    report = import_roll(
+                        database.session, None, stream, key=roll_key(app.config),
+                        source="command line", accept_rejections=accept_rejections,
+                        dry_run=dry_run, max_line=app.config["ROLL_MAX_LINE"])
+            except OSError as error:
+                _fail(f"cannot read {file}: {error.strerror or error}.")
+                return
+            except InvalidInput as error:
+                database.session.rollback()
+                _fail(f"{file}: {error.message}")
+                return
+            if report.applied:
+                database.session.commit()
+            else:
+                database.session.rollback()
+        finally:
+            # Its connections end with the command, also when it runs inside another process.
+            database.session.remove()
+            database.engine.dispose()
     for line in roll_report_lines(report):
         click.echo(line)
     if report.refused_for_rejections:
