@@ -3,12 +3,14 @@
 Each code is used once: the helper gives every sign-in of an account a later time-step than the
 last one it used (the server accepts one step of drift either way), so three sign-ins of one
 account fit in a time-step; a fourth within the same 30 seconds fails here, saying so, instead of
-being refused by the server for a replay.
+being refused by the server for a replay. The previous step is not offered in the last seconds
+of a step, when it could expire before the server reads it.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import pyotp
@@ -20,12 +22,19 @@ from participation.accounts.models import TwoFactor, User
 from participation.extensions import db
 
 _last_used: dict[tuple[str, str], int] = {}
+# Seconds before a time-step ends from which its previous step is no longer offered.
+EXPIRY_MARGIN = 8
 
 
 def next_code(secret: str, key: tuple[str, str], after: int = 0) -> str:
     """The code for the earliest time-step the server accepts that `key` has not used yet."""
-    now = two_factor.current_step()
-    step = max(now - two_factor.DRIFT_STEPS, after + 1, _last_used.get(key, -1) + 1)
+    moment = time.time()
+    now = two_factor.current_step(moment)
+    # The step before this one is accepted only until this one ends: near its end (a busy
+    # machine may take seconds to send the code) it could expire on the way to the server.
+    late = moment % two_factor.STEP_SECONDS > two_factor.STEP_SECONDS - EXPIRY_MARGIN
+    earliest = now if late else now - two_factor.DRIFT_STEPS
+    step = max(earliest, after + 1, _last_used.get(key, -1) + 1)
     if step > now + two_factor.DRIFT_STEPS:
         raise AssertionError(f"{key[1]} signed in more than three times within one time-step: "
                              "use another account")
