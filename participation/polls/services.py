@@ -17,7 +17,7 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
-from sqlalchemy import bindparam, case, func, literal, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, case, func, literal, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -1243,13 +1243,17 @@ class FeedPoll:
 
 def feed_polls(session: Session, *, now: datetime, limit: int) -> list[FeedPoll]:
     """Polls that have opened, that a visitor may see (never one held in a private town
-    hall), the most recently opened or closed first."""
+    hall), the most recently opened or closed first. The query keeps what "poll.view" lets a
+    visitor see, and the rule itself has the last word on each."""
     changed = func.coalesce(
         case((Poll.closes_at <= now, Poll.closes_at), else_=None), Poll.opens_at)
     polls = session.scalars(
-        select(Poll).where(Poll.opens_at.is_not(None), Poll.opens_at <= now)
+        select(Poll).outerjoin(TownHall, TownHall.id == Poll.townhall_id)
+        .where(Poll.opens_at.is_not(None), Poll.opens_at <= now,
+               or_(TownHall.is_public.is_(True),
+                   and_(Poll.townhall_id.is_(None), Poll.topic_id.is_not(None))))
         .options(joinedload(Poll.townhall), joinedload(Poll.topic), selectinload(Poll.options))
-        .order_by(changed.desc(), Poll.id.desc()))
+        .order_by(changed.desc(), Poll.id.desc()).limit(limit))
     items = []
     for poll in polls:
         if not can(None, "poll.view", poll):
@@ -1258,8 +1262,6 @@ def feed_polls(session: Session, *, now: datetime, limit: int) -> list[FeedPoll]
         results = count_poll(session, poll) if closed and results_visible(poll, now) else None
         items.append(FeedPoll(poll=poll, closed=closed, results=results,
                               changed_at=(poll.closes_at if closed else poll.opens_at) or now))
-        if len(items) == limit:
-            break
     return items
 
 
