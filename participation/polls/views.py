@@ -70,7 +70,8 @@ def feed() -> Response:
             leaders = services.result_leaders(poll, item.results)
             outcome = " / ".join(leaders) if leaders else "no option received a vote"
             title = f"Closed: {poll.question} (result: {outcome})"
-            said = f"Closed. Result: {outcome}; {item.results['ballots']} ballots cast."
+            ballots = item.results["ballots"]
+            said = f"Closed. Result: {outcome}; {ballots} ballot{'' if ballots == 1 else 's'} cast."
         entries.append(FeedEntry(
             link=absolute_url("polls.show", poll_id=poll.id), title=title,
             updated=item.changed_at, published=poll.opens_at,
