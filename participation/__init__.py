@@ -197,9 +197,12 @@ NAV_LINKS = (
 
 
 def configure_template_globals(app: Flask) -> None:
+    from participation.mail.services import absolute_url
     from participation.security.permissions import can, held_back_by_email
 
     app.jinja_env.globals["can"] = can
+    # Canonical addresses in link previews and feed links (from PUBLIC_URL when it is set).
+    app.jinja_env.globals["absolute_url"] = absolute_url
     app.jinja_env.globals["held_back_by_email"] = held_back_by_email
     app.jinja_env.globals["site_name"] = app.config.get("SITE_NAME", "Participation")
 

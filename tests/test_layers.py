@@ -15,7 +15,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "participation"
 CORE = ("config", "db", "extensions", "errors", "web", "forms", "security", "i18n", "ops",
-        "realtime", "mail", "jobs")
+        "realtime", "mail", "jobs", "feeds")
 DOMAINS = ("accounts", "admin", "forums", "townhall", "polls", "decisions", "moderation",
            "notifications", "home", "api", "languages")
 # Where database queries belong (STYLE.md: "no query in a view, an API view or an event handler").

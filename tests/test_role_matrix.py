@@ -78,6 +78,10 @@ MATRIX = [
     ("GET", "/townhalls/{townhall}/edit", OFFICIALS, None),
     ("POST", "/townhalls/{townhall}/edit", OFFICIALS, TOWNHALL_EDIT),
     ("POST", "/townhalls/{townhall}/remind", SIGNED_IN, {"remind": "0"}),
+    # The Atom feeds are for everyone (and list only what everyone may see).
+    ("GET", "/townhalls/feed.atom", EVERYONE, None),
+    ("GET", "/polls/feed.atom", EVERYONE, None),
+    ("GET", "/decisions/feed.atom", EVERYONE, None),
 ]
 
 FOUNDATION_BLUEPRINTS = {"home", "accounts", "admin", "api"}

@@ -32,15 +32,16 @@ from participation.decisions.forms import (
 from participation.decisions.providers import KIND_LABELS, PROVIDERS, evidence_choices
 from participation.errors import DomainError
 from participation.extensions import db
+from participation.feeds import FEED_SIZE, FeedEntry, atom_response
 from participation.forms import found_or_none, handle_form, show_domain_error
 from participation.i18n import N_
+from participation.mail.services import absolute_url
 from participation.security.permissions import require
 from participation.web import number_argument, page_argument
 
 bp = Blueprint("decisions", __name__, url_prefix="/decisions")
 
 PER_PAGE = 20
-FEED_SIZE = 50
 
 
 @bp.app_template_global()
@@ -166,32 +167,19 @@ def show(seq: int) -> str:
 
 @bp.route("/feed.atom")
 def feed() -> Response:
-    from feedgen.feed import FeedGenerator
-
     records, _ = services.list_records(db.session, per_page=FEED_SIZE)
-    site = current_app.config.get("SITE_NAME", "Participation")
-    generator = FeedGenerator()
-    generator.id(url_for("decisions.index", _external=True))
-    generator.title(f"{site}: decision records")
-    generator.subtitle("What was decided, why, and on what evidence.")
-    generator.link(href=url_for("decisions.feed", _external=True), rel="self")
-    generator.link(href=url_for("decisions.index", _external=True), rel="alternate")
-    generator.language("en")
-    if records:
-        generator.updated(records[0].published_at)
-    for record in reversed(records):
-        entry = generator.add_entry()
-        link = url_for("decisions.show", seq=record.seq, _external=True)
-        entry.id(link)
-        entry.link(href=link)
-        # The feed declares itself English, so the outcome keeps its English label here.
-        outcome = services.OUTCOMES.get(record.outcome, record.outcome)
-        entry.title(f"#{record.seq} {record.title} ({outcome})")
-        entry.published(record.published_at)
-        entry.updated(record.published_at)
-        entry.author(name=record.content["published_by"]["name"])
-        entry.content(record.summary_html, type="html")
-    return Response(generator.atom_str(pretty=True), mimetype="application/atom+xml")
+    # The feed declares itself English, so the outcome keeps its English label here.
+    entries = [FeedEntry(link=absolute_url("decisions.show", seq=record.seq),
+                         title=f"#{record.seq} {record.title} "
+                               f"({services.OUTCOMES.get(record.outcome, record.outcome)})",
+                         updated=record.published_at, published=record.published_at,
+                         author=record.content["published_by"]["name"],
+                         content=record.summary_html)
+               for record in records]
+    return atom_response(title="decision records",
+                         subtitle="What was decided, why, and on what evidence.",
+                         self_url=absolute_url("decisions.feed"),
+                         page_url=absolute_url("decisions.index"), entries=entries)
 
 
 @bp.route("/commitments")

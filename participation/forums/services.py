@@ -190,6 +190,19 @@ def list_threads(session: Session, topic: Topic, *, page: int = 1, per_page: int
     return list(threads), total
 
 
+def feed_threads(session: Session, topic: Topic, *, limit: int) -> list[tuple[Thread, Post]]:
+    """A topic's threads for its public feed, newest first, each with its opening post; a
+    thread hidden with its opening post is left out (a feed reader is anyone), and a deleted
+    opening post gives no text."""
+    rows = session.execute(
+        select(Thread, Post).join(Post, and_(Post.thread_id == Thread.id,
+                                             Post.is_opening.is_(True)))
+        .where(Thread.topic_id == topic.id, Post.hidden_at.is_(None))
+        .options(joinedload(Thread.author))
+        .order_by(Thread.created_at.desc(), Thread.id.desc()).limit(limit)).all()
+    return [(thread, post) for thread, post in rows]
+
+
 # Threads and posts
 
 

@@ -22,10 +22,12 @@ from flask_wtf import FlaskForm
 from participation.db import row_id
 from participation.errors import InvalidInput
 from participation.extensions import db, limiter
+from participation.feeds import FEED_SIZE, FeedEntry, atom_response
 from participation.forms import ConfirmForm, handle_form
 from participation.forums import services
 from participation.forums.forms import EditPostForm, FlagForm, ReplyForm, ThreadForm, TopicForm
 from participation.forums.models import Post, Thread, Topic
+from participation.mail.services import absolute_url
 from participation.security.permissions import require
 from participation.web import actor_key, configured_limit, page_argument
 
@@ -101,6 +103,23 @@ def _render_topic(topic: Topic, form: ThreadForm) -> str:
 @bp.route("/topics/<int:topic_id>")
 def topic(topic_id: int) -> str:
     return _render_topic(services.get_topic(db.session, topic_id), ThreadForm(formdata=None))
+
+
+@bp.route("/topics/<int:topic_id>/feed.atom")
+def topic_feed(topic_id: int) -> Response:
+    """A topic's threads, newest first; an unknown topic is a 404 (the feed is in English)."""
+    topic = services.get_topic(db.session, topic_id)
+    entries = [FeedEntry(link=absolute_url("forums.thread", thread_id=thread.id),
+                         title=thread.title, updated=thread.created_at,
+                         published=thread.created_at,
+                         author=thread.author.public_name if thread.author else None,
+                         content="" if opening.deleted else opening.body_html)
+               for thread, opening in services.feed_threads(db.session, topic, limit=FEED_SIZE)]
+    return atom_response(title=f"threads in {topic.title}",
+                         subtitle="New threads in this forum topic.",
+                         self_url=absolute_url("forums.topic_feed", topic_id=topic.id),
+                         page_url=absolute_url("forums.topic", topic_id=topic.id),
+                         entries=entries)
 
 
 @bp.route("/topics/<int:topic_id>/threads", methods=["POST"])

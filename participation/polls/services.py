@@ -17,7 +17,7 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
-from sqlalchemy import bindparam, func, literal, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, case, func, literal, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -1228,6 +1228,50 @@ def recently_closed(session: Session, limit: int) -> list[Poll]:
     """The polls closed most recently, latest first (visibility is the caller's to ask)."""
     return list(session.scalars(select(Poll).where(Poll.closes_at <= utcnow())
                                 .order_by(Poll.closes_at.desc()).limit(limit)))
+
+
+@dataclass(frozen=True)
+class FeedPoll:
+    """A poll as the public feed tells it: opened, or closed with its result when the results
+    mode lets everyone see it (None otherwise, and while it is open)."""
+
+    poll: Poll
+    closed: bool
+    changed_at: datetime
+    results: counting.Results | None
+
+
+def feed_polls(session: Session, *, now: datetime, limit: int) -> list[FeedPoll]:
+    """Polls that have opened, that a visitor may see (never one held in a private town
+    hall), the most recently opened or closed first. The query keeps what "poll.view" lets a
+    visitor see, and the rule itself has the last word on each."""
+    changed = func.coalesce(
+        case((Poll.closes_at <= now, Poll.closes_at), else_=None), Poll.opens_at)
+    polls = session.scalars(
+        select(Poll).outerjoin(TownHall, TownHall.id == Poll.townhall_id)
+        .where(Poll.opens_at.is_not(None), Poll.opens_at <= now,
+               or_(TownHall.is_public.is_(True),
+                   and_(Poll.townhall_id.is_(None), Poll.topic_id.is_not(None))))
+        .options(joinedload(Poll.townhall), joinedload(Poll.topic), selectinload(Poll.options))
+        .order_by(changed.desc(), Poll.id.desc()).limit(limit))
+    items = []
+    for poll in polls:
+        if not can(None, "poll.view", poll):
+            continue
+        closed = poll.is_closed(now)
+        results = count_poll(session, poll) if closed and results_visible(poll, now) else None
+        items.append(FeedPoll(poll=poll, closed=closed, results=results,
+                              changed_at=(poll.closes_at if closed else poll.opens_at) or now))
+    return items
+
+
+def result_leaders(poll: Poll, results: counting.Results) -> list[str]:
+    """The labels of the winning option (ranked) or of the most marked ones (ties included)."""
+    labels = {option.id: option.label for option in poll.options}
+    if results.get("kind") == "ranked":
+        winner = results.get("winner")
+        return [labels[winner]] if winner in labels else []
+    return [labels[option] for option in results.get("leaders", []) if option in labels]
 
 
 # Polls inside a town hall: the room's view of them, and running them from the console

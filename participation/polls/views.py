@@ -20,13 +20,16 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from markupsafe import escape
 from wtforms.fields.choices import SelectChoice
 
 from participation.db import utcnow
 from participation.errors import InvalidInput
 from participation.extensions import db, limiter
+from participation.feeds import FEED_SIZE, FeedEntry, atom_response
 from participation.forms import ConfirmForm, handle_form, look_up
 from participation.i18n import N_
+from participation.mail.services import absolute_url
 from participation.polls import services
 from participation.polls.counting import TIE_BREAK_RULE
 from participation.polls.events import schedule_tally, tally_wanted
@@ -51,6 +54,32 @@ def index() -> str:
     polls, total = services.list_polls(db.session, request_actor(), page=page, per_page=per_page)
     return render_template("polls/index.html", polls=polls, total=total, page=page,
                            per_page=per_page, now=utcnow(), who_may_vote=services.who_may_vote)
+
+
+@bp.route("/polls/feed.atom")
+def feed() -> Response:
+    """Polls a visitor may see, as they open and as they close with their result (English)."""
+    entries = []
+    for item in services.feed_polls(db.session, now=utcnow(), limit=FEED_SIZE):
+        poll = item.poll
+        if not item.closed:
+            title, said = f"Open: {poll.question}", "Open for voting."
+        elif item.results is None:
+            title, said = f"Closed: {poll.question}", "Closed; the results are not public yet."
+        else:
+            leaders = services.result_leaders(poll, item.results)
+            outcome = " / ".join(leaders) if leaders else "no option received a vote"
+            title = f"Closed: {poll.question} (result: {outcome})"
+            ballots = item.results["ballots"]
+            said = f"Closed. Result: {outcome}; {ballots} ballot{'' if ballots == 1 else 's'} cast."
+        entries.append(FeedEntry(
+            link=absolute_url("polls.show", poll_id=poll.id), title=title,
+            updated=item.changed_at, published=poll.opens_at,
+            # The description is HTML sanitized when it was stored.
+            content=f"<p>{escape(said)}</p>{poll.description_html}"))
+    return atom_response(title="polls", subtitle="Polls as they open, and their results.",
+                         self_url=absolute_url("polls.feed"),
+                         page_url=absolute_url("polls.index"), entries=entries)
 
 
 def _parse_parent(value: str) -> tuple[int | None, int | None]:

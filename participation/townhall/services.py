@@ -461,6 +461,15 @@ def public_calendar(session: Session, *, now: datetime) -> bytes:
                        now=now, name=_("Town halls"))
 
 
+def feed_townhalls(session: Session, *, limit: int) -> list[TownHall]:
+    """What the public Atom feed lists: public town halls only (never a private one, whoever
+    asks), the most recently announced, started or ended first."""
+    latest = func.coalesce(TownHall.ended_at, TownHall.started_at, TownHall.created_at)
+    return list(session.scalars(
+        select(TownHall).where(TownHall.is_public.is_(True))
+        .order_by(latest.desc(), TownHall.id.desc()).limit(limit)))
+
+
 # Questions: reading
 
 

@@ -14,7 +14,9 @@ from flask_login import current_user, login_required
 from participation.db import utcnow
 from participation.errors import DomainError, InvalidInput
 from participation.extensions import db
+from participation.feeds import FEED_SIZE, FeedEntry, atom_response
 from participation.forms import ConfirmForm, handle_form, show_domain_error, show_on_field
+from participation.mail.services import absolute_url
 from participation.realtime.outbox import commit_and_emit
 from participation.security.permissions import can, require
 from participation.security.ratelimit import hit_limit
@@ -57,6 +59,31 @@ def index() -> str:
     reminded = services.reminded_townhall_ids(db.session, actor,
                                               [t.id for t in groups["upcoming"]])
     return render_template("townhall/index.html", groups=groups, reminded=reminded)
+
+
+@bp.route("/feed.atom")
+def feed() -> Response:
+    """Public town halls as they are announced, start and end (the feed is in English)."""
+    entries = []
+    for townhall in services.feed_townhalls(db.session, limit=FEED_SIZE):
+        ended = townhall.status.value == "ended"
+        if townhall.called_off:
+            state = "Called off"
+        elif ended:
+            state = "Ended"
+        else:
+            state = "Live now" if townhall.status.value == "live" else "Upcoming"
+        when = townhall.starts_at.strftime("%Y-%m-%d %H:%M UTC")
+        page = "townhall.transcript" if ended and not townhall.called_off else "townhall.show"
+        entries.append(FeedEntry(
+            link=absolute_url(page, townhall_id=townhall.id),
+            title=f"{state}: {townhall.title} ({when})",
+            updated=townhall.ended_at or townhall.started_at or townhall.created_at,
+            published=townhall.created_at, content=townhall.description_html))
+    return atom_response(title="town halls",
+                         subtitle="Public town halls: upcoming, live and ended.",
+                         self_url=absolute_url("townhall.feed"),
+                         page_url=absolute_url("townhall.index"), entries=entries)
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -26,6 +26,8 @@ def test_corpus_is_large_enough_and_distinct():
     ('<a href="data:text/html,x">x</a>', "href"),
     ('<svg><a xlink:href="https://ok">x</a></svg>', "svg"),
     ('<p style="x">x</p>', "style"),
+    ('<link rel="canonical" href="https://elsewhere.example/">', "link"),
+    ('<link rel="stylesheet" href="/x.css">', "link"),
 ])
 def test_the_checker_catches_what_it_should(html, problem):
     problems = unsafe_parts(html)

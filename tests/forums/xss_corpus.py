@@ -130,6 +130,17 @@ _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.\-]*):")
 _INVISIBLE = re.compile(r"[\x00-\x20\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
+def _own_link(attrs: dict[str, str | None]) -> bool:
+    """A <link> the site's own templates write: its style sheets and icon, or the page's
+    canonical address and Atom feed, on this site (the test client's host)."""
+    href = attrs.get("href") or ""
+    if href.startswith("/static/"):
+        return True
+    return (attrs.get("rel") in ("canonical", "alternate")
+            and (href.startswith("http://localhost/") or re.fullmatch(r"/[\w/.-]*", href)
+                 is not None))
+
+
 class _Inspector(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -144,7 +155,7 @@ class _Inspector(HTMLParser):
             self._in_script = True
         if tag in FORBIDDEN_ELEMENTS:
             self.problems.append(f"<{tag}> element")
-        if tag == "link" and not (dict(attrs).get("href") or "").startswith("/static/"):
+        if tag == "link" and not _own_link(dict(attrs)):
             self.problems.append(f"link element {attrs!r}")
         if tag == "meta" and any(name == "http-equiv" for name, _ in attrs):
             self.problems.append(f"meta element {attrs!r}")
