@@ -78,6 +78,8 @@ MATRIX = [
     ("GET", "/townhalls/{townhall}/edit", OFFICIALS, None),
     ("POST", "/townhalls/{townhall}/edit", OFFICIALS, TOWNHALL_EDIT),
     ("POST", "/townhalls/{townhall}/remind", SIGNED_IN, {"remind": "0"}),
+    # The officials' queue of forum threads awaiting an official response.
+    ("GET", "/forums/awaiting", OFFICIALS, None),
 ]
 
 FOUNDATION_BLUEPRINTS = {"home", "accounts", "admin", "api"}
