@@ -315,3 +315,18 @@ def test_followers_hear_of_the_official_response(make_thread, official, resident
     messages = db.session.scalars(select(Notification.message).where(
         Notification.user_id == resident.id)).all()
     assert any(DEPARTMENT in m and "officially" in m for m in messages)
+
+
+def test_the_demo_has_answered_threads_and_one_still_waiting(session, client):
+    from participation.demo import seed_demo
+
+    seed_demo(session, password="demo password for tests")
+    session.commit()
+    answered = session.scalars(select(Post).where(Post.official_department.is_not(None))).all()
+    assert len({p.thread_id for p in answered}) >= 2
+    assert any(p.edited_at for p in answered)
+    figures = services.response_times(session)
+    assert figures.answered == len({p.thread_id for p in answered})
+    assert figures.started > figures.answered and figures.median_seconds > 0
+    thread = session.get(Thread, answered[0].thread_id)
+    assert "Answered by" in client.get(f"/threads/{thread.id}").get_data(as_text=True)
