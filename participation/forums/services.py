@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, exists, func, literal_column, or_, select, table
+from sqlalchemy import and_, exists, extract, func, literal_column, or_, select, table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
@@ -428,7 +428,7 @@ class ResponseTimes:
 def _seconds_between(session: Session, start: Any, end: Any) -> Any:
     if session.get_bind().dialect.name == "sqlite":
         return (func.julianday(end) - func.julianday(start)) * 86400.0
-    return func.extract("epoch", end - start)
+    return extract("epoch", end - start)
 
 
 def response_times(session: Session, since: datetime | None = None,

@@ -330,3 +330,33 @@ def test_the_demo_has_answered_threads_and_one_still_waiting(session, client):
     assert figures.started > figures.answered and figures.median_seconds > 0
     thread = session.get(Thread, answered[0].thread_id)
     assert "Answered by" in client.get(f"/threads/{thread.id}").get_data(as_text=True)
+
+
+def test_response_times_take_the_same_statements_whatever_the_number_of_threads(
+        make_thread, official):
+    from sqlalchemy import event
+
+    def statements() -> int:
+        seen = []
+
+        def count(_conn, _cursor, statement, *_args):
+            if statement.lstrip().upper().startswith("SELECT"):
+                seen.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            services.response_times(db.session)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        return seen
+
+    for n in range(3):
+        _respond(official, _started_ago(make_thread(title=f"Few {n}"), timedelta(hours=n + 1)))
+    few = statements()
+    for n in range(12):
+        thread = _started_ago(make_thread(title=f"Many {n}"), timedelta(hours=n + 1))
+        if n % 3:
+            _respond(official, thread)
+    db.session.commit()
+    many = statements()
+    assert len(many) == len(few) and len(few) <= 2, many
