@@ -360,3 +360,12 @@ def test_response_times_take_the_same_statements_whatever_the_number_of_threads(
     db.session.commit()
     many = statements()
     assert len(many) == len(few) and len(few) <= 2, many
+
+
+def test_the_api_names_the_department_of_an_official_response(client, make_thread, official):
+    thread = make_thread()
+    answer = _respond(official, thread)
+    posts = client.get(f"/api/v1/threads/{thread.id}").get_json()["posts"]["items"]
+    by_id = {p["id"]: p for p in posts}
+    assert by_id[answer.id]["official_department"] == DEPARTMENT
+    assert by_id[thread.opening_post.id]["official_department"] is None
