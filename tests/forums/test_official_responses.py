@@ -177,6 +177,9 @@ def test_editing_an_official_response_keeps_its_earlier_versions(client_as, make
     assert [r.body for r in revisions] == ["We will reply by Friday."]
     db.session.refresh(answer)
     assert answer.official_department == DEPARTMENT and answer.edited_at is not None
+    edit_page = client_as(Role.OFFICIAL, user=official).get(f"/posts/{answer.id}/edit")
+    assert "everyone signed in can still read its earlier versions" in edit_page.get_data(
+        as_text=True)
     # Anyone signed in may read what the city first said.
     history = client_as(Role.RESIDENT).get(f"/posts/{answer.id}/history")
     assert history.status_code == 200
