@@ -82,6 +82,8 @@ MATRIX = [
     ("GET", "/townhalls/feed.atom", EVERYONE, None),
     ("GET", "/polls/feed.atom", EVERYONE, None),
     ("GET", "/decisions/feed.atom", EVERYONE, None),
+    # The officials' queue of forum threads awaiting an official response.
+    ("GET", "/forums/awaiting", OFFICIALS, None),
 ]
 
 FOUNDATION_BLUEPRINTS = {"home", "accounts", "admin", "api"}

@@ -47,6 +47,7 @@ def post_json(post: Post) -> dict[str, Any]:
             "author": (post.author.public_name if post.author else None) if visible else None,
             "body_html": post.body_html if visible else None,
             "quote_of_id": post.quote_of_id if visible else None,
+            "official_department": post.official_department if visible else None,
             "created_at": _time(post.created_at),
             "edited_at": _time(post.edited_at) if visible else None}
 
@@ -87,7 +88,11 @@ OPENAPI_SCHEMAS.update({
         "opening": {"type": "boolean"}, "author": _nullable_string,
         "body_html": {"type": "string", "nullable": True,
                       "description": "Sanitized HTML; null when hidden or deleted."},
-        "quote_of_id": {"type": "integer", "nullable": True}, "created_at": _time_schema,
+        "quote_of_id": {"type": "integer", "nullable": True},
+        "official_department": {"type": "string", "nullable": True,
+                                "description": "On an official response: the department that "
+                                               "answers; null on any other post."},
+        "created_at": _time_schema,
         "edited_at": {"type": "string", "format": "date-time", "nullable": True}}},
 })
 OPENAPI_SCHEMAS["ForumTopicPage"] = _page_schema("ForumTopic")

@@ -9,7 +9,13 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from participation.forums.models import FLAG_REASON_LABELS, TopicStatus
-from participation.forums.services import BODY_MAX, DESCRIPTION_MAX, FLAG_DETAIL_MAX, TITLE_MAX
+from participation.forums.services import (
+    BODY_MAX,
+    DEPARTMENT_MAX,
+    DESCRIPTION_MAX,
+    FLAG_DETAIL_MAX,
+    TITLE_MAX,
+)
 
 BODY_TOO_LONG = f"Keep it to {BODY_MAX:,} characters or fewer."
 EMPTY_BODY = "Write something first."
@@ -50,6 +56,16 @@ class ThreadForm(FlaskForm):
 class ReplyForm(FlaskForm):
     body = _body("Your reply (markdown)")
     quote_id = HiddenField()
+
+
+class OfficialResponseForm(FlaskForm):
+    """An official's answer for a department; the department is filled with their last one."""
+
+    department = StringField(_l("Department"), validators=[
+        DataRequired(_l("Enter the department that answers.")),
+        Length(max=DEPARTMENT_MAX, message=_l(
+            "Keep the department to %(limit)s characters or fewer.", limit=DEPARTMENT_MAX))])
+    body = _body("Official response (markdown)")
 
 
 class EditPostForm(FlaskForm):

@@ -131,6 +131,9 @@ class Post(Base):
     hidden_reason: Mapped[str | None] = mapped_column(String(500))
     # Flags not yet reviewed by a moderator.
     open_flag_count: Mapped[int] = mapped_column(default=0, index=True)
+    # Set on an official response (a reply an official posts as the city's answer): the
+    # department it speaks for. An official response is edited, never deleted.
+    official_department: Mapped[str | None] = mapped_column(String(120), index=True)
 
     thread: Mapped[Thread] = relationship()
     author: Mapped[User | None] = relationship()
@@ -147,6 +150,10 @@ class Post(Base):
     @property
     def public(self) -> bool:
         return not self.hidden and not self.deleted
+
+    @property
+    def is_official_response(self) -> bool:
+        return self.official_department is not None
 
 
 class PostRevision(Base):

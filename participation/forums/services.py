@@ -6,10 +6,12 @@ Plain functions `verb_noun(session, actor, ...)`: they flush, never commit, and 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, exists, func, literal_column, or_, select, table
+from sqlalchemy import and_, exists, extract, func, literal_column, or_, select, table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
@@ -39,6 +41,7 @@ TITLE_MAX = 200
 BODY_MAX = 20_000
 DESCRIPTION_MAX = 20_000
 FLAG_DETAIL_MAX = 500
+DEPARTMENT_MAX = 120
 DEFAULT_FLAG_THRESHOLD = 3
 SEARCH_TERMS_MAX = 12
 
@@ -174,9 +177,13 @@ def open_topics_except(session: Session, topic_id: int) -> list[Topic]:
 
 
 def list_threads(session: Session, topic: Topic, *, page: int = 1, per_page: int = 50,
-                 include_hidden: bool = True) -> tuple[list[Thread], int]:
-    """Pinned threads first, then the most recently active."""
+                 include_hidden: bool = True,
+                 awaiting: bool = False) -> tuple[list[Thread], int]:
+    """Pinned threads first, then the most recently active; with `awaiting`, only those that
+    have no official response yet."""
     where = [Thread.topic_id == topic.id]
+    if awaiting:
+        where.append(_awaiting_response())
     if not include_hidden:
         where.append(~exists().where(Post.thread_id == Thread.id, Post.is_opening.is_(True),
                                      Post.hidden_at.is_not(None)))
@@ -305,6 +312,11 @@ def reply_to_thread(session: Session, actor: User, thread: Thread, *, body: str 
     """Add a reply and tell the thread's followers (except the one replying)."""
     require(actor, "forum.post")
     _check_open_for_posting(thread)
+    return _add_reply(session, actor, thread, body=body, quote_of_id=quote_of_id)
+
+
+def _add_reply(session: Session, actor: User, thread: Thread, *, body: str | None,
+               quote_of_id: int | None = None, official_department: str | None = None) -> Post:
     body = clean_body(body)
     quote: Post | None = None
     if quote_of_id is not None:
@@ -316,7 +328,8 @@ def reply_to_thread(session: Session, actor: User, thread: Thread, *, body: str 
     now = utcnow()
     post = Post(thread_id=thread.id, author_id=actor.id, body=body,
                 body_html=render_markdown(body, field="body"), created_at=now,
-                quote_of_id=quote.id if quote else None)
+                quote_of_id=quote.id if quote else None,
+                official_department=official_department)
     session.add(post)
     thread.last_activity_at = now
     thread.reply_count = thread.reply_count + 1
@@ -324,11 +337,139 @@ def reply_to_thread(session: Session, actor: User, thread: Thread, *, body: str 
     followers = session.scalars(
         select(ThreadFollow.user_id).where(ThreadFollow.thread_id == thread.id,
                                            ThreadFollow.user_id != actor.id))
+    message = (f"{official_department} answered officially in “{thread.title}”."
+               if official_department else f"{actor.public_name} replied in “{thread.title}”.")
     for user_id in followers:
-        notify(session, user_id, kind="reply",
-               message=f"{actor.public_name} replied in “{thread.title}”.",
+        notify(session, user_id, kind="reply", message=message,
                link=post_link(post.id), subject_ref=post_ref(post.id))
     return post
+
+
+# Official responses: the city's answer in a thread, with the department it speaks for.
+
+
+def clean_department(department: str | None) -> str:
+    department = clean_text(department or "").strip()
+    if not department:
+        raise InvalidInput(_("Enter the department that answers."), field="department")
+    if len(department) > DEPARTMENT_MAX:
+        raise InvalidInput(_(
+            "Keep the department to %(limit)s characters or fewer (it has %(value)s).",
+            limit=DEPARTMENT_MAX, value=len(department)), field="department")
+    return department
+
+
+def respond_officially(session: Session, actor: User, thread: Thread, *, body: str | None,
+                       department: str | None) -> Post:
+    """An official answers the thread for a department. The first such answer is the one whose
+    time the thread shows and the figures count."""
+    require(actor, "forum.respond", thread)
+    _check_open_for_posting(thread)
+    department = clean_department(department)
+    return _add_reply(session, actor, thread, body=body, official_department=department)
+
+
+def last_department(session: Session, actor: User | None) -> str:
+    """The department of this official's latest official response, to fill the form with."""
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return ""
+    return session.scalar(
+        select(Post.official_department)
+        .where(Post.author_id == actor.id, Post.official_department.is_not(None))
+        .order_by(Post.created_at.desc(), Post.id.desc()).limit(1)) or ""
+
+
+def _counted_response() -> list[Any]:
+    """What makes a post the thread's answer: an official response that is shown (a hidden one
+    is in the moderation log, and the thread waits again)."""
+    return [Post.official_department.is_not(None), Post.deleted_at.is_(None),
+            Post.hidden_at.is_(None)]
+
+
+def _awaiting_response() -> Any:
+    return ~exists().where(Post.thread_id == Thread.id, *_counted_response())
+
+
+def _thread_shown() -> Any:
+    opening = aliased(Post)
+    return ~exists().where(opening.thread_id == Thread.id, opening.is_opening.is_(True),
+                           opening.hidden_at.is_not(None))
+
+
+def first_responses(session: Session, thread_ids: list[int]) -> dict[int, Post]:
+    """For each of these threads that has one, its first official response (in one query)."""
+    found: dict[int, Post] = {}
+    if not thread_ids:
+        return found
+    for post in session.scalars(
+            select(Post).where(Post.thread_id.in_(sorted(set(thread_ids))),
+                               *_counted_response())
+            .order_by(Post.thread_id, Post.created_at, Post.id)):
+        found.setdefault(post.thread_id, post)
+    return found
+
+
+def awaiting_threads(session: Session, *, page: int = 1,
+                     per_page: int = 50) -> tuple[list[Thread], int]:
+    """The officials' queue: shown, unlocked threads of open topics with no official response
+    yet, the longest waiting first."""
+    where = [_awaiting_response(), _thread_shown(), Thread.locked.is_(False),
+             Topic.status == TopicStatus.OPEN]
+    base = select(Thread).join(Topic, Topic.id == Thread.topic_id).where(*where)
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    threads = session.scalars(
+        base.options(joinedload(Thread.author), joinedload(Thread.topic))
+        .order_by(Thread.created_at, Thread.id)
+        .limit(per_page).offset((max(page, 1) - 1) * per_page)).all()
+    return list(threads), total
+
+
+@dataclass(frozen=True)
+class ResponseTimes:
+    """How the city answers in the forums, for threads started in a period."""
+
+    started: int
+    answered: int
+    # From a thread's start to its first official response, in seconds; None with no answer.
+    median_seconds: float | None
+
+    @property
+    def share_answered(self) -> float | None:
+        return self.answered / self.started if self.started else None
+
+
+def _seconds_between(session: Session, start: Any, end: Any) -> Any:
+    if session.get_bind().dialect.name == "sqlite":
+        return (func.julianday(end) - func.julianday(start)) * 86400.0
+    return extract("epoch", end - start)
+
+
+def response_times(session: Session, since: datetime | None = None,
+                   until: datetime | None = None) -> ResponseTimes:
+    """Threads started from `since` (included) to `until` (excluded), leaving out those hidden by
+    moderation; how many have an official response; the median time to the first one. Two
+    statements, whatever the number of threads."""
+    if since is not None and until is not None and since >= until:
+        raise InvalidInput(_("The period must end after it starts."))
+    first = (select(Post.thread_id, func.min(Post.created_at).label("answered_at"))
+             .where(*_counted_response()).group_by(Post.thread_id).subquery())
+    where = [_thread_shown()]
+    if since is not None:
+        where.append(Thread.created_at >= since)
+    if until is not None:
+        where.append(Thread.created_at < until)
+    started, answered = session.execute(
+        select(func.count(Thread.id), func.count(first.c.thread_id))
+        .select_from(Thread).outerjoin(first, first.c.thread_id == Thread.id).where(*where)).one()
+    median = None
+    if answered:
+        seconds = _seconds_between(session, Thread.created_at, first.c.answered_at)
+        middle = session.scalars(
+            select(seconds).select_from(Thread).join(first, first.c.thread_id == Thread.id)
+            .where(*where).order_by(seconds)
+            .offset((answered - 1) // 2).limit(1 if answered % 2 else 2)).all()
+        median = sum(float(value) for value in middle) / len(middle)
+    return ResponseTimes(started=int(started), answered=int(answered), median_seconds=median)
 
 
 def _check_author_may_change(actor: User, post: Post, action: str) -> None:
@@ -362,9 +503,19 @@ def edit_post(session: Session, actor: User, post: Post, *, body: str | None,
     return True
 
 
+def check_deletable(actor: User, post: Post) -> None:
+    """Refuse to withdraw an official response: it is corrected by editing, which keeps its
+    earlier versions, and never removed."""
+    require(actor, "forum.post.delete", post)
+    if post.is_official_response:
+        raise Conflict(_("An official response cannot be deleted. Edit it instead: its earlier "
+                         "versions stay readable."))
+
+
 def delete_post(session: Session, actor: User, post: Post) -> None:
     """The author withdraws a post: it shows as deleted, replies to it stay."""
     _check_author_may_change(actor, post, "forum.post.delete")
+    check_deletable(actor, post)
     post.deleted_at = utcnow()
     session.flush()
     recount_replies(session, post.thread)

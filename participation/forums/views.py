@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import (
@@ -15,21 +16,29 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
-from participation.db import row_id
+from participation.db import row_id, utcnow
 from participation.errors import InvalidInput
 from participation.extensions import db, limiter
 from participation.feeds import FEED_SIZE, FeedEntry, atom_response
 from participation.forms import ConfirmForm, handle_form
 from participation.forums import services
-from participation.forums.forms import EditPostForm, FlagForm, ReplyForm, ThreadForm, TopicForm
+from participation.forums.forms import (
+    EditPostForm,
+    FlagForm,
+    OfficialResponseForm,
+    ReplyForm,
+    ThreadForm,
+    TopicForm,
+)
 from participation.forums.models import Post, Thread, Topic
 from participation.mail.services import absolute_url
-from participation.security.permissions import require
-from participation.web import actor_key, configured_limit, page_argument
+from participation.security.permissions import can, require
+from participation.web import actor_key, configured_limit, number_argument, page_argument
 
 bp = Blueprint("forums", __name__)
 
@@ -37,6 +46,15 @@ TOPICS_PER_PAGE = 20
 THREADS_PER_PAGE = 50
 POSTS_PER_PAGE = 100
 SEARCH_PER_PAGE = 20
+AWAITING_PER_PAGE = 50
+# The official response form shares the thread page with the reply form: its own field names.
+OFFICIAL_PREFIX = "official"
+
+
+@bp.app_template_filter("duration")
+def duration(delta: timedelta) -> str:
+    """A span of time in words, in the reader's language ("3 hours", "3 horas")."""
+    return format_timedelta(delta)
 
 
 # Topics
@@ -88,11 +106,13 @@ def edit_topic(topic_id: int) -> Any:
 
 def _render_topic(topic: Topic, form: ThreadForm) -> str:
     page = page_argument()
+    awaiting = bool(number_argument("awaiting", default=0, low=0, high=1))
     threads, total = services.list_threads(db.session, topic, page=page,
-                                           per_page=THREADS_PER_PAGE)
+                                           per_page=THREADS_PER_PAGE, awaiting=awaiting)
     return render_template(
         "forums/topic.html", topic=topic, threads=threads, total=total, page=page,
-        per_page=THREADS_PER_PAGE, form=form,
+        per_page=THREADS_PER_PAGE, form=form, awaiting=awaiting,
+        responses=services.first_responses(db.session, [t.id for t in threads]),
         moderation=services.moderation_counts(db.session, topic.id),
         show_hidden=services.can_see_hidden(current_user),
         following=services.is_following_topic(db.session, current_user, topic),
@@ -141,8 +161,13 @@ def start_thread(topic_id: int) -> Any:
 # Threads and posts
 
 
-def _render_thread(thread: Thread, form: ReplyForm) -> str:
+def _render_thread(thread: Thread, form: ReplyForm,
+                   official_form: OfficialResponseForm | None = None) -> str:
     page = page_argument()
+    if official_form is None and can(current_user, "forum.respond", thread):
+        official_form = OfficialResponseForm(
+            formdata=None, prefix=OFFICIAL_PREFIX,
+            department=services.last_department(db.session, current_user))
     posts, total = services.thread_posts(db.session, thread, page=page, per_page=POSTS_PER_PAGE)
     quote = services.quotable_post(db.session, thread,
                                    form.quote_id.data or request.args.get("quote"))
@@ -156,7 +181,8 @@ def _render_thread(thread: Thread, form: ReplyForm) -> str:
         show_hidden=show_hidden, move_topics=move_topics,
         flagged=services.flagged_post_ids(db.session, current_user, [p.id for p in posts]),
         following=services.is_following(db.session, current_user, thread),
-        confirm=ConfirmForm(),
+        confirm=ConfirmForm(), official_form=official_form,
+        response=services.first_responses(db.session, [thread.id]).get(thread.id),
     )
 
 
@@ -186,6 +212,36 @@ def reply(thread_id: int) -> Any:
         # Only after a refusal (the route takes posts only): load it again after the rollback.
         render=lambda: _render_thread(services.get_thread(db.session, thread_id), form),
     )
+
+
+@bp.route("/threads/<int:thread_id>/official-responses", methods=["POST"])
+@login_required
+@limiter.limit(configured_limit("LIMIT_POST"), key_func=actor_key)
+def respond_officially(thread_id: int) -> Any:
+    thread = services.get_thread(db.session, thread_id)
+    require(current_user, "forum.respond", thread)
+    form = OfficialResponseForm(prefix=OFFICIAL_PREFIX)
+    return handle_form(
+        form,
+        lambda: services.respond_officially(db.session, current_user, thread,
+                                            body=form.body.data, department=form.department.data),
+        flash_message=_("Your official response is posted."),
+        success=lambda post: redirect(url_for("forums.show_post", post_id=post.id)),
+        render=lambda: _render_thread(services.get_thread(db.session, thread_id),
+                                      ReplyForm(formdata=None), form),
+    )
+
+
+@bp.route("/forums/awaiting")
+@login_required
+def awaiting() -> str:
+    """The officials' queue of threads still waiting for an official response."""
+    require(current_user, "forum.respond")
+    page = page_argument()
+    threads, total = services.awaiting_threads(db.session, page=page,
+                                               per_page=AWAITING_PER_PAGE)
+    return render_template("forums/awaiting.html", threads=threads, total=total, page=page,
+                           per_page=AWAITING_PER_PAGE, now=utcnow())
 
 
 def _as_stored(post: Post, form: FlaskForm) -> Post:
@@ -231,7 +287,7 @@ def edit_post(post_id: int) -> Any:
 def confirm_delete_post(post_id: int) -> str:
     """"Delete" leads here first: the post as it stands and a red button, no script needed."""
     post = services.get_post(db.session, post_id)
-    require(current_user, "forum.post.delete", post)
+    services.check_deletable(current_user, post)
     return render_template("forums/delete_post.html", post=post, form=ConfirmForm())
 
 

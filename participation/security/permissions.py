@@ -146,12 +146,16 @@ RULES: dict[str, Rule] = {
     "forum.post": NeedsConfirmedEmail("post", signed_in),
     "forum.post.edit": is_author,
     "forum.post.delete": is_author,
+    # An official response's earlier versions are for every signed-in reader.
     "forum.post.history": lambda user, target: is_author(user, target)
-    or has_role(user, Role.MODERATOR),
+    or has_role(user, Role.MODERATOR)
+    or (signed_in(user, target) and getattr(target, "official_department", None) is not None),
     "forum.flag": NeedsConfirmedEmail(
         "flag", lambda user, target: signed_in(user, target) and not is_author(user, target)),
     "forum.follow": signed_in,
     "forum.moderate": roles(Role.MODERATOR),
+    # Post the city's answer in a thread, and see the threads still waiting for one
+    "forum.respond": roles(Role.OFFICIAL),
     # Whether a page may name the thread (its title) to this user
     "forum.thread.view": thread_visible,
     "notifications.view": signed_in,

@@ -40,7 +40,7 @@ PAGE_TYPES = [
     "admin_audit", "topics", "topic", "thread", "flag_queue", "notifications",
     "notification_preferences", "search",
     "townhalls", "townhall_live", "townhall_console", "townhall_projector", "townhall_transcript",
-    "townhall_edit", "townhall_upcoming",
+    "townhall_edit", "townhall_upcoming", "forum_awaiting",
 ]
 if has_domain("polls"):
     PAGE_TYPES += ["polls", "poll"]
@@ -82,7 +82,7 @@ class DemoSite:
             "notification_preferences": "/account/notifications",
             "search": "/search?q=shade", "townhalls": "/townhalls", "polls": "/polls",
             "decisions": "/decisions", "decision_commitments": "/decisions/commitments",
-            "decision_publish": "/decisions/new",
+            "decision_publish": "/decisions/new", "forum_awaiting": "/forums/awaiting",
         }
         if name in fixed:
             return fixed[name]

@@ -45,7 +45,8 @@ STAFF_PAGES = {
                   "roll_desk_verified": "/roll/desk/{resident}"},
     "official": {"townhall_new": "/townhalls/new", "townhall_edit": "/townhalls/{live}/edit",
                  "topic_new": "/topics/new", "topic_edit": "/topics/{topic}/edit",
-                 "poll_new": "/polls/new", "decision_publish": "/decisions/new"},
+                 "poll_new": "/polls/new", "decision_publish": "/decisions/new",
+                 "forum_awaiting": "/forums/awaiting"},
     "admin": {"admin_users": "/admin/users", "admin_user": "/admin/users/{resident}",
               "admin_audit": "/admin/audit", "admin_roll": "/admin/roll"},
 }
