@@ -19,7 +19,8 @@ BAD_NUMBERS = ["99999999999999999999999", "-1", "abc", "0", "1.5", " 2", "+2", "
 # Every route that reads ?page=. The walk below finds the routes that read it however they do;
 # this list says which ones are meant to, so a listing cannot be added or lost unnoticed.
 PAGINATED = {
-    "admin.users", "decisions.index", "forums.search", "forums.thread", "forums.topic",
+    "admin.users", "decisions.index", "forums.awaiting", "forums.search", "forums.thread",
+    "forums.topic",
     "forums.topics", "moderation.log", "moderation.queue", "notifications.index", "polls.index",
     "api.decisions", "api.polls", "api.thread", "api.topic_threads", "api.topics",
     "api.townhalls",
