@@ -25,5 +25,6 @@ def upgrade():
 
 def downgrade():
     op.drop_index('ix_forum_posts_official_department', table_name='forum_posts')
-    with op.batch_alter_table('forum_posts') as batch_op:
-        batch_op.drop_column('official_department')
+    # A plain DROP COLUMN (SQLite 3.35 and later have it): a batch operation would rebuild the
+    # table, which the search triggers on forum_posts do not survive.
+    op.drop_column('forum_posts', 'official_department')
