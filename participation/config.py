@@ -49,9 +49,9 @@ def check_site_timezone(name: object) -> str:
         f"SITE_TIMEZONE must be an IANA time zone such as Europe/Madrid or UTC, got {name!r}")
 
 
-def instance_secret_key(instance_path: str) -> str:
-    """Return the key kept in instance/secret_key, creating it once with owner-only access."""
-    path = Path(instance_path) / "secret_key"
+def _instance_key(instance_path: str, name: str) -> str:
+    """Return the key kept in instance/<name>, creating it once with owner-only access."""
+    path = Path(instance_path) / name
     if path.exists():
         key = path.read_text().strip()
         if key:
@@ -62,6 +62,11 @@ def instance_secret_key(instance_path: str) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(key)
     return key
+
+
+def instance_secret_key(instance_path: str) -> str:
+    """Return the key kept in instance/secret_key, creating it once with owner-only access."""
+    return _instance_key(instance_path, "secret_key")
 
 
 def instance_roll_key(instance_path: str) -> str:
@@ -69,17 +74,7 @@ def instance_roll_key(instance_path: str) -> str:
 
     Every roll entry is a keyed hash under it: a lost or changed key makes the stored roll match
     nobody, so it is kept apart from the secret key, which may rotate."""
-    path = Path(instance_path) / "roll_key"
-    if path.exists():
-        key = path.read_text().strip()
-        if key:
-            return key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key)
-    return key
+    return _instance_key(instance_path, "roll_key")
 
 
 def from_environment(instance_path: str) -> dict[str, Any]:

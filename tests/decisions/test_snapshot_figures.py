@@ -23,13 +23,8 @@ from participation.realtime.outbox import take_events
 from participation.roll.models import RollEntry, Verification
 from participation.security.permissions import Role
 from tests.decisions.conftest import draft
-from tests.polls.test_paper_counting import (
-    KEY,
-    expected_electorate,
-    identity,
-    person,
-    put_on_roll,
-)
+from tests.polls.roll_people import KEY, identity, put_on_roll
+from tests.polls.test_paper_counting import expected_electorate, person
 
 CHANNEL_NAMES = {"online": "Online", "paper": "On paper", "phone": "By phone",
                  "in_person": "In person"}
@@ -97,8 +92,8 @@ def test_a_record_shows_the_ballots_by_channel_and_a_verified_polls_turnout(
 
     # A poll for verified residents, with a roll of more than a thousand (and some who left it).
     people = [person(number) for number in range(1030)]
-    put_on_roll(db.session, people[:1010])
-    put_on_roll(db.session, people[1010:], active=False)
+    put_on_roll(db.session, *people[:1010])
+    put_on_roll(db.session, *people[1010:], active=False)
     verified = make_poll(Eligibility.VERIFIED)
     entries = db.session.scalars(select(RollEntry).where(RollEntry.active.is_(True))
                                  .order_by(RollEntry.id).limit(2)).all()

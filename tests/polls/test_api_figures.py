@@ -9,15 +9,8 @@ import pytest
 
 from participation.polls import counting, paper
 from tests.polls.conftest import close
-from tests.polls.test_paper_counting import (
-    KEY,
-    expected_electorate,
-    identity,
-    mixed_ballots,
-    person,
-    put_on_roll,
-    verified_poll,
-)
+from tests.polls.roll_people import KEY, identity, put_on_roll, verified_poll
+from tests.polls.test_paper_counting import expected_electorate, mixed_ballots, person
 
 
 @pytest.fixture(autouse=True)
@@ -63,8 +56,8 @@ def test_the_counts_by_channel_stay_hidden_with_the_results(client, session, mak
 def test_a_closed_verified_poll_gives_its_electorate_and_turnout(client, session, make_poll,
                                                                  moderator):
     people = [person(number) for number in range(20)]
-    put_on_roll(session, people[:15])
-    put_on_roll(session, people[15:], active=False)
+    put_on_roll(session, *people[:15])
+    put_on_roll(session, *people[15:], active=False)
     poll = verified_poll(make_poll, districts=["Centro", "Retiro"])
     used = []
     for someone in people[:15]:
@@ -92,7 +85,7 @@ def test_a_closed_verified_poll_gives_its_electorate_and_turnout(client, session
 def test_a_verified_poll_with_unreleased_results_gives_its_electorate_only(
         client, session, make_poll, moderator):
     people = [person(number) for number in range(6)]
-    put_on_roll(session, people)
+    put_on_roll(session, *people)
     poll = verified_poll(make_poll, results_mode="hidden")
     paper.enter_ballot(session, moderator, poll.id, [poll.options[1].id], channel="phone",
                        identity=identity(people[0]), roll_key=KEY)

@@ -5,7 +5,6 @@ person, whichever way they voted first."""
 from __future__ import annotations
 
 import threading
-from datetime import date
 
 import pytest
 from sqlalchemy import func, select
@@ -15,14 +14,13 @@ from participation.accounts.models import AuditEntry
 from participation.errors import Closed, Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from participation.extensions import db
 from participation.polls import paper, services
-from participation.polls.models import Ballot, Channel, Eligibility
-from participation.roll.models import RollEntry, Verification
-from participation.roll.services import parse_identity
+from participation.polls.models import Ballot, Channel
+from participation.roll.models import Verification
 from participation.security.permissions import Role
 from tests.concurrency import at_once
 from tests.conftest import csrf_token
+from tests.polls.roll_people import KEY, identity, put_on_roll, verified_poll
 
-KEY = b"test roll key, for these tests only"
 # Invented people: (document id, date of birth, postcode, district).
 ANA = ("12345678Z", "1981-02-17", "28001", "Centro")
 BEN = ("X-1234567-L", "2012-01-05", "28001", "Centro")
@@ -32,30 +30,6 @@ CARLA = ("87654321X", "1975-09-30", "28045", "Arganzuela")
 @pytest.fixture(autouse=True)
 def roll_key(app):
     app.config["ROLL_KEY"] = KEY
-
-
-def identity(person):
-    return parse_identity(person[0], person[1], person[2])
-
-
-def put_on_roll(session, *people, active=True):
-    entries = []
-    for person in people:
-        entry = RollEntry(identity_hash=identity(person).hash(KEY), district=person[3],
-                          birth_year=date.fromisoformat(person[1]).year, active=active)
-        session.add(entry)
-        entries.append(entry)
-    session.commit()
-    return entries
-
-
-def verified_poll(make_poll, *, districts=(), min_age=None, **fields):
-    poll = make_poll(**fields)
-    poll.eligibility = Eligibility.VERIFIED
-    poll.eligible_districts = list(districts)
-    poll.min_age = min_age
-    db.session.commit()
-    return poll
 
 
 def ballots(session, poll):

@@ -18,14 +18,13 @@ from participation.decisions import services as decisions
 from participation.extensions import db
 from participation.polls import counting, paper, services, tasks, turnout
 from participation.polls.eligibility import meets_roll_restriction
-from participation.polls.models import Ballot, Eligibility
+from participation.polls.models import Ballot
 from participation.roll.models import RollEntry
-from participation.roll.services import parse_identity
 from tests.decisions.conftest import draft
 from tests.polls.conftest import close
+from tests.polls.roll_people import KEY, identity, put_on_roll, verified_poll
 from tests.polls.test_secrecy import assert_recount_matches
 
-KEY = b"test roll key, for these tests only"
 DISTRICTS = ["Centro", "Arganzuela", "Retiro"]
 
 
@@ -39,26 +38,6 @@ def person(number):
     born = date(1940 + (number * 7) % 75, 1 + number % 12, 1 + number % 28)
     return (f"{10000000 + number}T", born.isoformat(), f"280{number % 50:02d}",
             DISTRICTS[number % 3])
-
-
-def identity(someone):
-    return parse_identity(*someone[:3])
-
-
-def put_on_roll(session, people, *, active=True):
-    for someone in people:
-        session.add(RollEntry(identity_hash=identity(someone).hash(KEY), district=someone[3],
-                              birth_year=date.fromisoformat(someone[1]).year, active=active))
-    session.commit()
-
-
-def verified_poll(make_poll, *, districts=(), min_age=None, **fields):
-    poll = make_poll(**fields)
-    poll.eligibility = Eligibility.VERIFIED
-    poll.eligible_districts = list(districts)
-    poll.min_age = min_age
-    db.session.commit()
-    return poll
 
 
 def expected_electorate(session, poll):
@@ -164,8 +143,8 @@ def test_a_second_format_export_still_recounts(tmp_path, session, make_poll, mod
 def test_a_closed_verified_poll_has_the_electorate_of_the_roll_at_the_close(
         session, client, make_poll, moderator, official):
     people = [person(number) for number in range(40)]
-    put_on_roll(session, people[:30])
-    put_on_roll(session, people[30:], active=False)
+    put_on_roll(session, *people[:30])
+    put_on_roll(session, *people[30:], active=False)
     poll = verified_poll(make_poll, districts=["Centro", "Retiro"], min_age=30)
     entered = 0
     for someone in people[:30]:
@@ -202,7 +181,7 @@ def test_a_closed_verified_poll_has_the_electorate_of_the_roll_at_the_close(
 
 
 def test_a_scheduled_close_has_its_electorate_frozen_by_the_job(session, make_poll):
-    put_on_roll(session, [person(number) for number in range(12)])
+    put_on_roll(session, *[person(number) for number in range(12)])
     poll = verified_poll(make_poll, districts=["Centro"])
     open_poll = verified_poll(make_poll)
     other = make_poll()
@@ -220,7 +199,7 @@ def test_a_scheduled_close_has_its_electorate_frozen_by_the_job(session, make_po
 def test_a_decision_record_freezes_the_channels_electorate_and_turnout(
         session, make_poll, moderator, official, voters):
     people = [person(number) for number in range(9)]
-    put_on_roll(session, people)
+    put_on_roll(session, *people)
     poll = verified_poll(make_poll)
     for someone in people[:4]:
         paper.enter_ballot(session, moderator, poll.id, [poll.options[1].id], channel="phone",
@@ -243,7 +222,7 @@ def test_a_decision_record_freezes_the_channels_electorate_and_turnout(
 def test_no_plain_document_id_reaches_the_database_the_audit_or_the_export(
         app, session, make_poll, moderator, caplog, tmp_path):
     people = [person(number) for number in range(5)]
-    put_on_roll(session, people)
+    put_on_roll(session, *people)
     poll = verified_poll(make_poll)
     for someone in people:
         paper.enter_ballot(session, moderator, poll.id, [poll.options[0].id], channel="paper",
