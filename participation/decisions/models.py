@@ -19,7 +19,7 @@ from participation.accounts.models import User
 from participation.db import Base
 
 APPEND_ONLY_TABLES = ("decision_records", "decision_links", "decision_commitments",
-                      "decision_closures")
+                      "decision_closures", "decision_commitment_updates")
 
 
 class DecisionRecord(Base):
@@ -91,6 +91,27 @@ class Commitment(Base):
     record: Mapped[DecisionRecord] = relationship(back_populates="commitments",
                                                   foreign_keys=[record_id])
     closure: Mapped[Closure | None] = relationship(back_populates="commitment", lazy="selectin")
+    updates: Mapped[list[CommitmentUpdate]] = relationship(
+        back_populates="commitment", order_by="(CommitmentUpdate.posted_at, CommitmentUpdate.id)",
+        lazy="selectin")
+
+
+class CommitmentUpdate(Base):
+    """Progress an official posts on a commitment: a status, a note and maybe a percentage.
+    Append-only like the records; a later update supersedes an earlier one."""
+
+    __tablename__ = "decision_commitment_updates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    commitment_id: Mapped[int] = mapped_column(ForeignKey("decision_commitments.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(String(500))
+    percent: Mapped[int | None]
+    department: Mapped[str] = mapped_column(String(120))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    posted_at: Mapped[datetime] = mapped_column(index=True)
+
+    commitment: Mapped[Commitment] = relationship(back_populates="updates")
 
 
 class Closure(Base):

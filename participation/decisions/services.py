@@ -15,7 +15,7 @@ from typing import Any
 
 from flask_babel import format_date, format_number
 from flask_babel import gettext as _
-from sqlalchemy import exists, func, select, text, union
+from sqlalchemy import Date, and_, case, cast, exists, func, or_, select, text, union
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -33,6 +33,7 @@ from participation.decisions.models import (
     Closure,
     Commitment,
     CommitmentNotice,
+    CommitmentUpdate,
     DecisionLink,
     DecisionRecord,
 )
@@ -607,3 +608,159 @@ def draft_from_record(record: DecisionRecord) -> Draft:
                  links=[(link["kind"], link["id"]) for link in content["links"]],
                  amends=record.seq)
 
+
+
+# Progress on commitments ------------------------------------------------------------------
+
+UPDATE_STATUSES = {
+    "on_track": N_("On track"),
+    "delayed": N_("Delayed"),
+    "done": N_("Done"),
+    "dropped": N_("Dropped"),
+}
+UPDATE_NOTE_MAX = 500
+COMMITMENT_STATES = ("open", "on_track", "delayed", "overdue", "done_on_time", "done_late",
+                     "dropped")
+
+
+def post_commitment_update(session: Session, actor: User, commitment_id: int, *, status: str,
+                           note: str, percent: str | int | None, department: str,
+                           now: datetime | None = None) -> CommitmentUpdate:
+    """Append an official's progress on an open commitment. Nothing is written on bad input."""
+    require(actor, "decisions.publish")
+    commitment = session.get(Commitment, commitment_id)
+    if commitment is None:
+        raise NotFound(_("Commitment %(id)s does not exist.", id=commitment_id))
+    if status not in UPDATE_STATUSES:
+        raise InvalidInput(_("Choose on track, delayed, done or dropped."), field="status")
+    note = _required_text(note, "note", _("Write a short note on the progress."),
+                          UPDATE_NOTE_MAX)
+    department = _required_text(department, "department",
+                                _("Enter the responsible department."), DEPARTMENT_MAX)
+    value: int | None = None
+    if percent is not None and str(percent).strip() != "":
+        text_value = str(percent).strip()
+        if isinstance(percent, bool) or not text_value.isdigit() or int(text_value) > 100:
+            raise InvalidInput(_("The percentage is a whole number from 0 to 100."),
+                               field="percent")
+        value = int(text_value)
+    if commitment.closure is not None or any(update.status in ("done", "dropped")
+                                             for update in commitment.updates):
+        raise Closed(_("This commitment is closed; it takes no more updates."))
+    moment = (now or utcnow()).replace(microsecond=0)
+    update = CommitmentUpdate(commitment_id=commitment.id, status=status, note=note,
+                              percent=value, department=department, author_id=actor.id,
+                              posted_at=moment)
+    session.add(update)
+    session.flush()
+    session.refresh(commitment)
+    return update
+
+
+def _day(value: datetime) -> date:
+    return value.astimezone(UTC).date() if value.tzinfo else value.date()
+
+
+def commitment_state(commitment: Commitment, as_of: date) -> str:
+    """The one definition of where a commitment stands on `as_of`: done_on_time or done_late
+    (a "done" update or a closing record, against the due date), dropped, overdue (past due
+    with neither; a later on_track/delayed does not change that), else the last update's
+    status, else open."""
+    updates = [u for u in commitment.updates if _day(u.posted_at) <= as_of]
+    done = [_day(u.posted_at) for u in updates if u.status == "done"]
+    if commitment.closure is not None and _day(commitment.closure.record.published_at) <= as_of:
+        done.append(_day(commitment.closure.record.published_at))
+    dropped = [_day(u.posted_at) for u in updates if u.status == "dropped"]
+    if done and (not dropped or min(done) <= min(dropped)):
+        return "done_on_time" if min(done) <= commitment.due_on else "done_late"
+    if dropped:
+        return "dropped"
+    if commitment.due_on < as_of:
+        return "overdue"
+    return updates[-1].status if updates else "open"
+
+
+@dataclass(frozen=True)
+class CommitmentCounts:
+    made: int = 0
+    done_on_time: int = 0
+    done_late: int = 0
+    overdue: int = 0
+    dropped: int = 0
+    on_track: int = 0
+    delayed: int = 0
+    open: int = 0
+
+
+def _day_sql(session: Session, column: Any) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(column, Date)
+    return func.date(column)
+
+
+def _commitment_facts(session: Session, as_of: date) -> Any:
+    """Per commitment, what is known on `as_of`: the day it was first done (an update or a
+    closing record), first dropped, its due date, its record, and its last update's status."""
+    horizon = _start_of(as_of, 1)
+    done_update = (
+        select(func.min(CommitmentUpdate.posted_at))
+        .where(CommitmentUpdate.commitment_id == Commitment.id,
+               CommitmentUpdate.status == "done", CommitmentUpdate.posted_at < horizon)
+        .scalar_subquery())
+    closing = DecisionRecord.__table__.alias("closing")
+    closed_at = (
+        select(func.min(closing.c.published_at))
+        .select_from(Closure.__table__.join(closing, closing.c.id == Closure.record_id))
+        .where(Closure.commitment_id == Commitment.id, closing.c.published_at < horizon)
+        .scalar_subquery())
+    dropped_at = (
+        select(func.min(CommitmentUpdate.posted_at))
+        .where(CommitmentUpdate.commitment_id == Commitment.id,
+               CommitmentUpdate.status == "dropped", CommitmentUpdate.posted_at < horizon)
+        .scalar_subquery())
+    last_status = (
+        select(CommitmentUpdate.status)
+        .where(CommitmentUpdate.commitment_id == Commitment.id,
+               CommitmentUpdate.posted_at < horizon)
+        .order_by(CommitmentUpdate.posted_at.desc(), CommitmentUpdate.id.desc())
+        .limit(1).scalar_subquery())
+    return (
+        select(Commitment.id.label("id"), Commitment.due_on.label("due_on"),
+               Commitment.record_id.label("record_id"),
+               _day_sql(session, done_update).label("done_update"),
+               _day_sql(session, closed_at).label("closed"),
+               _day_sql(session, dropped_at).label("dropped"),
+               last_status.label("last_status"))
+        .subquery("facts"))
+
+
+def _state_case(facts: Any, as_of: date) -> Any:
+    done = case((facts.c.done_update.is_(None), facts.c.closed),
+                (facts.c.closed.is_(None), facts.c.done_update),
+                (facts.c.done_update <= facts.c.closed, facts.c.done_update),
+                else_=facts.c.closed)
+    return case(
+        (and_(done.is_not(None), or_(facts.c.dropped.is_(None), done <= facts.c.dropped)),
+         case((done <= facts.c.due_on, "done_on_time"), else_="done_late")),
+        (facts.c.dropped.is_not(None), "dropped"),
+        (facts.c.due_on < as_of, "overdue"),
+        else_=func.coalesce(facts.c.last_status, "open"))
+
+
+def commitment_counts(session: Session, *, since: date | None, until: date | None,
+                      as_of: date, department: str | None = None) -> CommitmentCounts:
+    """How the commitments made (their record published) from `since` to `until`, inclusive,
+    stand on `as_of`; one GROUP BY, with the same definition as `commitment_state`."""
+    facts = _commitment_facts(session, as_of)
+    state = _state_case(facts, as_of).label("state")
+    query = select(state, func.count()).select_from(facts).join(
+        DecisionRecord, DecisionRecord.id == facts.c.record_id)
+    if since is not None:
+        query = query.where(DecisionRecord.published_at >= _start_of(since))
+    if until is not None:
+        query = query.where(DecisionRecord.published_at < _start_of(until, 1))
+    if department is not None:
+        query = query.where(DecisionRecord.department == department)
+    counts = {row[0]: row[1] for row in session.execute(query.group_by(state))}
+    return CommitmentCounts(made=sum(counts.values()),
+                            **{name: int(counts.get(name, 0)) for name in COMMITMENT_STATES})
