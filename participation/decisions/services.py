@@ -554,6 +554,9 @@ def send_commitment_reminders(session: Session, *, now: datetime) -> int:
     candidates = list(session.scalars(
         select(Commitment).join(Commitment.record)
         .where(~exists().where(Closure.commitment_id == Commitment.id),
+               # A "done" or "dropped" update closes it as a closing record does.
+               ~exists().where(CommitmentUpdate.commitment_id == Commitment.id,
+                               CommitmentUpdate.status.in_(("done", "dropped"))),
                Commitment.due_on <= today + COMMITMENT_DUE_NOTICE,
                DecisionRecord.author_id.is_not(None))
         .order_by(Commitment.id)))

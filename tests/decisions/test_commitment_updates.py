@@ -152,3 +152,16 @@ def test_the_aggregate_equals_the_state_of_each(official, publish):
                                       until=None, as_of=TODAY).made == 0
     assert services.commitment_counts(db.session, since=TODAY, until=TODAY,
                                       as_of=TODAY).made == len(everything)
+
+
+@pytest.mark.parametrize("status", ["done", "dropped"])
+def test_a_closing_update_stops_reminders(official, commitment, status):
+    post(official, commitment, status=status)
+    later = at(commitment.due_on + timedelta(days=2))
+    assert services.send_commitment_reminders(db.session, now=later) == 0
+
+
+def test_an_open_commitment_is_still_reminded(official, commitment):
+    post(official, commitment, status="delayed")
+    later = at(commitment.due_on + timedelta(days=2))
+    assert services.send_commitment_reminders(db.session, now=later) >= 1
