@@ -19,6 +19,10 @@ REFUSAL = 'decision records are append-only: publish an amendment instead'
 def upgrade():
     op.create_table(TABLE,
     sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('n', sa.Integer(), nullable=False),
+    sa.Column('prev_hash', sa.String(length=64), nullable=False),
+    sa.Column('hash', sa.String(length=64), nullable=False),
+    sa.Column('canonical', sa.Text(), nullable=False),
     sa.Column('commitment_id', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('note', sa.String(length=500), nullable=False),
@@ -28,7 +32,10 @@ def upgrade():
     sa.Column('posted_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['commitment_id'], ['decision_commitments.id'], ),
     sa.ForeignKeyConstraint(['author_id'], ['users.id'], ),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('n'),
+    sa.UniqueConstraint('prev_hash'),
+    sa.UniqueConstraint('hash')
     )
     op.create_index(op.f('ix_decision_commitment_updates_commitment_id'), TABLE,
                     ['commitment_id'], unique=False)

@@ -103,6 +103,11 @@ class CommitmentUpdate(Base):
     __tablename__ = "decision_commitment_updates"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # Updates form their own hash chain in the export ("updates"), like the records' chain.
+    n: Mapped[int] = mapped_column(unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    canonical: Mapped[str] = mapped_column(Text)
     commitment_id: Mapped[int] = mapped_column(ForeignKey("decision_commitments.id"), index=True)
     status: Mapped[str] = mapped_column(String(20))
     note: Mapped[str] = mapped_column(String(500))

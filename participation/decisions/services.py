@@ -8,6 +8,7 @@ lock, so the chain never forks or skips a number.
 from __future__ import annotations
 
 import hashlib
+import json
 import statistics
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -503,6 +504,7 @@ def chain_entry(record: DecisionRecord) -> dict[str, Any]:
 def export_chain(session: Session, *, now: datetime | None = None) -> dict[str, Any]:
     """The whole chain, oldest first, in the form `participation verify` checks."""
     records = list(session.scalars(select(DecisionRecord).order_by(DecisionRecord.seq)))
+    updates = list(session.scalars(select(CommitmentUpdate).order_by(CommitmentUpdate.n)))
     return {
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
@@ -511,6 +513,10 @@ def export_chain(session: Session, *, now: datetime | None = None) -> dict[str, 
         "count": len(records),
         "head": records[-1].hash if records else GENESIS_HASH,
         "records": [chain_entry(record) for record in records],
+        "updates_count": len(updates),
+        "updates_head": updates[-1].hash if updates else GENESIS_HASH,
+        "updates": [{"n": u.n, "prev_hash": u.prev_hash, "hash": u.hash,
+                     "update": json.loads(u.canonical)} for u in updates],
     }
 
 
@@ -651,11 +657,27 @@ def post_commitment_update(session: Session, actor: User, commitment_id: int, *,
                                              for update in commitment.updates):
         raise Closed(_("This commitment is closed; it takes no more updates."))
     moment = (now or utcnow()).replace(microsecond=0)
-    update = CommitmentUpdate(commitment_id=commitment.id, status=status, note=note,
-                              percent=value, department=department, author_id=actor.id,
-                              posted_at=moment)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("LOCK TABLE decision_commitment_updates IN SHARE ROW EXCLUSIVE MODE"))
+    head = session.execute(select(CommitmentUpdate.n, CommitmentUpdate.hash)
+                           .order_by(CommitmentUpdate.n.desc()).limit(1)).first()
+    n, prev_hash = (head.n + 1, head.hash) if head else (1, GENESIS_HASH)
+    content = {"kind": "commitment_update", "n": n,
+               "commitment": {"record": commitment.record.seq, "number": commitment.number},
+               "status": status, "note": note, "percent": value, "department": department,
+               "posted_at": timestamp(moment)}
+    canonical = canonical_json(content)
+    update = CommitmentUpdate(n=n, prev_hash=prev_hash, hash=record_hash(prev_hash, canonical),
+                              canonical=canonical, commitment_id=commitment.id, status=status,
+                              note=note, percent=value, department=department,
+                              author_id=actor.id, posted_at=moment)
     session.add(update)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict(_("Another update was posted at the same moment; please try again.")) \
+            from None
     session.refresh(commitment)
     return update
 

@@ -22,7 +22,11 @@ from participation.decisions.chain import (
 )
 
 EXPORT_FORMAT = "participation-decision-chain"
-EXPORT_VERSION = 1
+# Version 2 adds the "updates" chain (progress on commitments); version 1 files, which have no
+# "updates", are still read.
+EXPORT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+UPDATE_STATUSES = ("on_track", "delayed", "done", "dropped")
 
 
 class UnreadableExport(ValueError):
@@ -36,10 +40,15 @@ class Outcome:
     head: str
     bad_seq: int | None = None
     problem: str = ""
+    updates: int = 0
+    bad_update: int | None = None
 
     def report(self) -> str:
         if self.ok:
-            return f"OK: {self.count} records, head {self.head}"
+            extra = f"; {self.updates} commitment updates" if self.updates else ""
+            return f"OK: {self.count} records, head {self.head}{extra}"
+        if self.bad_update is not None:
+            return f"FAILED at update {self.bad_update}: {self.problem}"
         return f"FAILED at record {self.bad_seq}: {self.problem}"
 
 
@@ -71,6 +80,11 @@ def load_export(path: str | Path) -> dict[str, Any]:
         raise UnreadableExport(f"{path} is not a decision-chain export (no \"records\" list)")
     if data.get("format", EXPORT_FORMAT) != EXPORT_FORMAT:
         raise UnreadableExport(f"{path} has format {data.get('format')!r}, not {EXPORT_FORMAT!r}")
+    if data.get("version", 1) not in READABLE_VERSIONS:
+        raise UnreadableExport(f"{path} has version {data.get('version')!r}; this verifier reads "
+                               f"versions {', '.join(map(str, READABLE_VERSIONS))}")
+    if not isinstance(data.get("updates", []), list):
+        raise UnreadableExport(f"{path}: \"updates\" is not a list")
     return data
 
 
@@ -109,7 +123,70 @@ def verify_export(data: dict[str, Any], expect_head: str | None = None) -> Outco
     if expect_head is not None and expect_head.lower() != prev_hash:
         return Outcome(False, count, prev_hash, count,
                        f"the chain ends in {prev_hash}, not the expected head {expect_head}")
-    return Outcome(True, count, prev_hash)
+    return _verify_updates(data, count, prev_hash, commitments)
+
+
+def _verify_updates(data: dict[str, Any], count: int, head: str,
+                    commitments: dict[tuple[int, int], bool]) -> Outcome:
+    """Walk the updates chain (version 2): each update is hashed and linked like a record, names
+    a commitment an earlier record made, and none follows a "done" or "dropped" one."""
+    updates = data.get("updates", [])
+    prev_hash = GENESIS_HASH
+    finished: set[tuple[Any, Any]] = set()
+    for position, entry in enumerate(updates, start=1):
+        problem = _check_update(entry, position, prev_hash, commitments, finished)
+        if problem is not None:
+            return Outcome(False, count, head, None, problem, position - 1, position)
+        prev_hash = entry["hash"]
+    stated = data.get("updates_count", len(updates))
+    if stated != len(updates):
+        return Outcome(False, count, head, None,
+                       f"the export says it holds {stated!r} updates but has {len(updates)}",
+                       len(updates), len(updates) + 1)
+    if data.get("updates_head", prev_hash) != prev_hash:
+        return Outcome(False, count, head, None,
+                       f"the export's updates_head {data['updates_head']!r} is not the last "
+                       f"update's hash {prev_hash}", len(updates), len(updates))
+    return Outcome(True, count, head, updates=len(updates))
+
+
+def _check_update(entry: Any, position: int, prev_hash: str,
+                  commitments: dict[tuple[int, int], bool],
+                  finished: set[tuple[Any, Any]]) -> str | None:
+    if not isinstance(entry, dict) or any(key not in entry
+                                          for key in ("n", "prev_hash", "hash", "update")):
+        return "the entry is not an object with n, prev_hash, hash and update"
+    update = entry["update"]
+    if entry["n"] != position or isinstance(entry["n"], bool) or not isinstance(update, dict) \
+            or update.get("n") != position:
+        return (f"position {position} holds update {entry['n']!r}: an update is missing, added "
+                "or out of order")
+    if not is_hash(entry["hash"]) or not is_hash(entry["prev_hash"]):
+        return "hash and prev_hash must be 64 lower-case hex characters"
+    try:
+        own = record_hash(entry["prev_hash"], canonical_json(update))
+    except NotCanonical as error:
+        return f"the update is not canonical JSON: {error}"
+    if entry["prev_hash"] != prev_hash:
+        return (f"prev_hash {entry['prev_hash']} does not match the previous update's hash "
+                f"{prev_hash}: an update was removed, altered or moved")
+    if own != entry["hash"]:
+        return f"its content hashes to {own}, not to the stated hash: the update was altered"
+    named = update.get("commitment")
+    key = (named.get("record"), named.get("number")) if isinstance(named, dict) else None
+    if key is None or not _hashable(key) or key not in commitments:
+        return f"it updates commitment {named!r}, which no record made"
+    if key in finished:
+        return f"it updates commitment {key[1]} of record {key[0]} after it was done or dropped"
+    status, percent = update.get("status"), update.get("percent")
+    if status not in UPDATE_STATUSES:
+        return f"its status {status!r} is not one of {', '.join(UPDATE_STATUSES)}"
+    if percent is not None and (not isinstance(percent, int) or isinstance(percent, bool)
+                                or not 0 <= percent <= 100):
+        return f"its percent {percent!r} is not a whole number from 0 to 100"
+    if status in ("done", "dropped"):
+        finished.add(key)
+    return None
 
 
 def _check_entry(entry: Any, position: int, prev_hash: str) -> tuple[int, str] | None:

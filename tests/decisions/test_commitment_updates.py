@@ -165,3 +165,89 @@ def test_an_open_commitment_is_still_reminded(official, commitment):
     post(official, commitment, status="delayed")
     later = at(commitment.due_on + timedelta(days=2))
     assert services.send_commitment_reminders(db.session, now=later) >= 1
+
+
+# The export and the offline verifier ------------------------------------------------------
+
+from participation.decisions.verify import EXPORT_VERSION, verify_export  # noqa: E402
+
+
+@pytest.fixture
+def exported(official, commitment):
+    post(official, commitment, status="on_track", percent=10)
+    post(official, commitment, status="delayed", note="The survey slipped")
+    post(official, commitment, status="done", percent=100, note="Answered in writing")
+    return services.export_chain(db.session)
+
+
+def test_the_export_carries_the_updates(exported, commitment):
+    assert exported["version"] == EXPORT_VERSION == 2
+    assert exported["updates_count"] == 3
+    first = exported["updates"][0]["update"]
+    assert first == {"kind": "commitment_update", "n": 1,
+                     "commitment": {"record": commitment.record.seq, "number": 1},
+                     "status": "on_track", "note": "Work has started", "percent": 10,
+                     "department": "Libraries", "posted_at": first["posted_at"]}
+    assert exported["updates"][1]["update"]["percent"] is None
+    outcome = verify_export(exported)
+    assert outcome.ok and outcome.updates == 3, outcome.report()
+    assert outcome.report().endswith("; 3 commitment updates")
+
+
+def test_a_version_1_export_still_verifies(exported):
+    for key in ("updates", "updates_count", "updates_head"):
+        del exported[key]
+    exported["version"] = 1
+    assert verify_export(exported).ok
+
+
+def tamper_status(export):
+    export["updates"][1]["update"]["status"] = "on_track"
+
+
+def tamper_note(export):
+    export["updates"][0]["update"]["note"] = "All done already"
+
+
+def tamper_percent(export):
+    export["updates"][2]["update"]["percent"] = 90
+
+
+def drop_one(export):
+    del export["updates"][1]
+    export["updates_count"] = 2
+
+
+def drop_last(export):
+    del export["updates"][-1]
+
+
+def reorder(export):
+    export["updates"][0], export["updates"][1] = export["updates"][1], export["updates"][0]
+
+
+def resigned_status(export):
+    # Recomputing the hash of the changed update still breaks the link to the next one.
+    entry = export["updates"][1]
+    entry["update"]["status"] = "on_track"
+    entry["hash"] = record_hash(entry["prev_hash"], canonical_json(entry["update"]))
+
+
+def update_after_done(export):
+    entry = {"n": 4, "prev_hash": export["updates"][-1]["hash"]}
+    entry["update"] = dict(export["updates"][0]["update"], n=4)
+    entry["hash"] = record_hash(entry["prev_hash"], canonical_json(entry["update"]))
+    export["updates"].append(entry)
+    export["updates_count"], export["updates_head"] = 4, entry["hash"]
+
+
+from participation.decisions.chain import canonical_json, record_hash  # noqa: E402
+
+
+@pytest.mark.parametrize("tamper", [tamper_status, tamper_note, tamper_percent, drop_one,
+                                    drop_last, reorder, resigned_status, update_after_done])
+def test_tampering_with_updates_is_caught(exported, tamper):
+    tamper(exported)
+    outcome = verify_export(exported)
+    assert not outcome.ok
+    assert outcome.bad_update is not None and "update" in outcome.report()
