@@ -15,7 +15,7 @@ gave an official response in it. New accounts belong to no department.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask_babel import gettext as _
@@ -91,8 +91,8 @@ def parse_period(session: Session, since: str | None, until: str | None,
     department = (department or "").strip() or None
     if department is not None and department not in departments(session):
         raise InvalidInput(_("There is no department called “%(name)s”.", name=department[:120]))
-    return Period(since=datetime(first.year, first.month, 1),
-                  until=datetime(day.year, day.month, 1), months=tuple(months),
+    return Period(since=datetime(first.year, first.month, 1, tzinfo=UTC),
+                  until=datetime(day.year, day.month, 1, tzinfo=UTC), months=tuple(months),
                   department=department)
 
 
@@ -493,7 +493,7 @@ def _commitments(session: Session, period: Period, now: datetime, months: dict[s
         return {name: int(getattr(found, name)) for name in COMMITMENT_FIELDS}
 
     for m, figures in zip(period.months, months.values(), strict=True):
-        start = datetime(int(m[:4]), int(m[5:]), 1)
-        end = datetime(start.year + start.month // 12, start.month % 12 + 1, 1)
+        start = datetime(int(m[:4]), int(m[5:]), 1, tzinfo=UTC)
+        end = datetime(start.year + start.month // 12, start.month % 12 + 1, 1, tzinfo=UTC)
         figures.commitments = read(start, end)
     total.commitments = read(period.since, period.until)

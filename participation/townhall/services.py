@@ -1203,7 +1203,7 @@ def ledger(session: Session, townhall: TownHall) -> dict[str, Any]:
     rejected = {reason: 0 for reason in REJECT_REASONS}
     counts = {"asked": len(rows), "approved": 0, "merged": 0, "answered_live": 0,
               "answered_in_writing": 0, "open": 0}
-    for status, reason, mode, approved_at, created_at, answered_at in rows:
+    for status, reason, mode, approved_at, _created_at, _answered_at in rows:
         if approved_at is not None:
             counts["approved"] += 1
         if status is QuestionStatus.REJECTED:
