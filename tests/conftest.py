@@ -29,6 +29,7 @@ from participation import create_app
 from participation.accounts import services as account_services
 from participation.accounts.models import User
 from participation.accounts.two_factor import required_roles
+from participation.db import utcnow
 from participation.extensions import db, socketio
 from participation.realtime.rooms import NAMESPACE
 from participation.security.permissions import Role
@@ -430,15 +431,45 @@ def sign_in(client: FlaskClient, email: str, password: str = PASSWORD,
     return response
 
 
+def _signs_in_in_one_step(app: Flask, user: User) -> bool:
+    """An account the sign-in form lets in at once: no second factor to type or to set up."""
+    roles = required_roles(app.config.get("TWO_FACTOR_REQUIRED_ROLES"))
+    return not (account_services.has_two_factor(user)
+                or account_services.needs_two_factor_setup(user, roles))
+
+
+def _sign_in_directly(client: FlaskClient, user: User) -> None:
+    """Leave in the client's session cookie what a successful sign-in through the form leaves
+    (Flask-Login's `login_user`, the account's session token in the id) and stamp the sign-in
+    time as `authenticate` does: the form's own tests are in tests/accounts; the other tests
+    need a signed-in client, not the two requests and the page rendering that make one."""
+    from flask import session as flask_session
+    from flask_login import login_user
+
+    app = client.application
+    with app.test_request_context("/login", method="POST"):
+        assert login_user(user)
+        values = dict(flask_session)
+    with client.session_transaction() as cookie:
+        cookie.update(values)
+    user.last_sign_in_at = utcnow()
+    db.session.commit()
+
+
 @pytest.fixture
 def client_as(app: Flask, make_user: Callable[..., User]) -> Callable[..., FlaskClient]:
-    """A test client signed in, through the sign-in form, as a new user of `role`."""
+    """A test client signed in as a new user of `role` (or as `user`). An account with a
+    second factor, or one that must set one up, goes through the sign-in form and its code
+    step, as its owner would; any other gets the session the form would have given it."""
 
     def factory(role: Role | str = Role.RESIDENT, user: User | None = None) -> FlaskClient:
         user = user or make_user(role)
         client = app.test_client()
-        response = sign_in(client, user.email)
-        assert response.status_code == 302, response.get_data(as_text=True)
+        if _signs_in_in_one_step(app, user):
+            _sign_in_directly(client, user)
+        else:
+            response = sign_in(client, user.email)
+            assert response.status_code == 302, response.get_data(as_text=True)
         client.user = user  # type: ignore[attr-defined]
         return client
 
