@@ -233,13 +233,19 @@ def test_hostile_summaries_from_the_xss_corpus_are_stored_inert(publish):
 
 @pytest.mark.parametrize("table", APPEND_ONLY_TABLES)
 def test_the_database_refuses_updates_and_deletes_of_published_records(publish, fake_evidence,
-                                                                       table):
+                                                                       official, table):
     fake_evidence.add("thread", 1)
     record = publish(links=[("thread", 1)],
-                     commitments=[(utcnow().date(), "Reply in writing")])
+                     commitments=[(utcnow().date(), "Reply in writing"),
+                                  (utcnow().date(), "Report on progress")])
     publish(title="Answer", closes=[record.commitments[0].id])
+    services.post_commitment_update(db.session, official, record.commitments[1].id,
+                                    status="on_track", note="Begun", percent=10,
+                                    department="Libraries")
+    db.session.commit()
     column = {"decision_records": "title", "decision_links": "label",
-              "decision_commitments": "promise", "decision_closures": "record_id"}[table]
+              "decision_commitments": "promise", "decision_closures": "record_id",
+              "decision_commitment_updates": "note"}[table]
     value = "1" if column == "record_id" else "'changed'"
     for statement in (f"UPDATE {table} SET {column} = {value}",  # noqa: S608 - fixed names
                       f"DELETE FROM {table}"):  # noqa: S608
