@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import statistics
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -1201,9 +1202,10 @@ def ledger(session: Session, townhall: TownHall) -> dict[str, Any]:
         .where(Question.townhall_id == townhall.id)
     ).all()
     rejected = {reason: 0 for reason in REJECT_REASONS}
+    waits: list[timedelta] = []
     counts = {"asked": len(rows), "approved": 0, "merged": 0, "answered_live": 0,
               "answered_in_writing": 0, "open": 0}
-    for status, reason, mode, approved_at, _created_at, _answered_at in rows:
+    for status, reason, mode, approved_at, created_at, answered_at in rows:
         if approved_at is not None:
             counts["approved"] += 1
         if status is QuestionStatus.REJECTED:
@@ -1212,15 +1214,11 @@ def ledger(session: Session, townhall: TownHall) -> dict[str, Any]:
             counts["merged"] += 1
         elif status is QuestionStatus.ANSWERED:
             counts["answered_live" if mode == "live" else "answered_in_writing"] += 1
+            if answered_at is not None:
+                waits.append(answered_at - created_at)
         else:
             counts["open"] += 1
-    # The figures the numbers page counts come from the one definition it uses.
-    from participation.numbers.services import townhall_question_figures
-
-    shared = townhall_question_figures(session, townhall.id)
-    counts.update(asked=shared.asked, answered_live=shared.answered_live,
-                  answered_in_writing=shared.answered_in_writing)
-    median = shared.median_seconds_to_answer
+    median = statistics.median(w.total_seconds() for w in waits) if waits else None
     return {
         **counts,
         "rejected": sum(rejected.values()),
