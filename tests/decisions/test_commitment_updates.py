@@ -15,8 +15,6 @@ from participation.errors import Closed, Forbidden, InvalidInput, NotFound
 from participation.extensions import db
 from participation.security.permissions import Role
 
-from .conftest import draft
-
 TODAY = datetime.now(UTC).date()
 
 
