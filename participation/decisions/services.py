@@ -39,7 +39,8 @@ from participation.decisions.models import (
     DecisionRecord,
 )
 from participation.decisions.providers import KIND_LABELS, PROVIDERS, Evidence
-from participation.decisions.verify import EXPORT_FORMAT, EXPORT_VERSION
+from participation.decisions.verify import CLOSING_STATUSES, EXPORT_FORMAT, EXPORT_VERSION
+from participation.decisions.verify import UPDATE_STATUSES as VERIFIED_UPDATE_STATUSES
 from participation.errors import Closed, Conflict, InvalidInput, NotFound
 from participation.i18n import N_
 from participation.notices import notify_each
@@ -161,11 +162,7 @@ def publish_decision(session: Session, actor: User, draft: Draft, *,
                          "preview, then publish."))
     moment = (now or utcnow()).replace(microsecond=0)
     _lock_chain(session)
-    head = session.execute(
-        select(DecisionRecord.seq, DecisionRecord.hash).order_by(DecisionRecord.seq.desc())
-        .limit(1)
-    ).first()
-    seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS_HASH)
+    seq, prev_hash = _next_link(session, DecisionRecord.seq, DecisionRecord.hash)
     content = {**prepared.content, "seq": seq, "published_at": timestamp(moment)}
     canonical = canonical_json(content)
     record = DecisionRecord(
@@ -258,10 +255,17 @@ def _tell_participants(session: Session, actor: User, record: DecisionRecord,
                     link=f"/decisions/{record.seq}", subject_ref=f"commitment:{commitment.id}")
 
 
-def _lock_chain(session: Session) -> None:
-    """Serialise publishers. SQLite already holds its write lock from BEGIN IMMEDIATE."""
+def _lock_chain(session: Session, table: str = "decision_records") -> None:
+    """Serialise writers of a chain (the records', or the commitment updates'). SQLite already
+    holds its write lock from BEGIN IMMEDIATE."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("LOCK TABLE decision_records IN SHARE ROW EXCLUSIVE MODE"))
+        session.execute(text(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"))
+
+
+def _next_link(session: Session, number: Any, hash_column: Any) -> tuple[int, str]:
+    """The next position on a chain and the hash it links to (the genesis hash when empty)."""
+    head = session.execute(select(number, hash_column).order_by(number.desc()).limit(1)).first()
+    return (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
 
 
 def _required_text(value: str, field_name: str, missing: str, limit: int) -> str:
@@ -562,7 +566,7 @@ def send_commitment_reminders(session: Session, *, now: datetime) -> int:
         .where(~exists().where(Closure.commitment_id == Commitment.id),
                # A "done" or "dropped" update closes it as a closing record does.
                ~exists().where(CommitmentUpdate.commitment_id == Commitment.id,
-                               CommitmentUpdate.status.in_(("done", "dropped"))),
+                               CommitmentUpdate.status.in_(CLOSING_STATUSES)),
                Commitment.due_on <= today + COMMITMENT_DUE_NOTICE,
                DecisionRecord.author_id.is_not(None))
         .order_by(Commitment.id)))
@@ -621,12 +625,11 @@ def draft_from_record(record: DecisionRecord) -> Draft:
 
 # Progress on commitments ------------------------------------------------------------------
 
-UPDATE_STATUSES = {
-    "on_track": N_("On track"),
-    "delayed": N_("Delayed"),
-    "done": N_("Done"),
-    "dropped": N_("Dropped"),
-}
+# The statuses, and which of them close a commitment, are the offline verifier's (it is
+# standard library only); here they get their labels.
+UPDATE_STATUSES = dict(zip(VERIFIED_UPDATE_STATUSES,
+                           (N_("On track"), N_("Delayed"), N_("Done"), N_("Dropped")),
+                           strict=True))
 UPDATE_NOTE_MAX = 500
 COMMITMENT_STATES = ("open", "on_track", "delayed", "overdue", "done_on_time", "done_late",
                      "dropped")
@@ -653,15 +656,12 @@ def post_commitment_update(session: Session, actor: User, commitment_id: int, *,
             raise InvalidInput(_("The percentage is a whole number from 0 to 100."),
                                field="percent")
         value = int(text_value)
-    if commitment.closure is not None or any(update.status in ("done", "dropped")
+    if commitment.closure is not None or any(update.status in CLOSING_STATUSES
                                              for update in commitment.updates):
         raise Closed(_("This commitment is closed; it takes no more updates."))
     moment = (now or utcnow()).replace(microsecond=0)
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("LOCK TABLE decision_commitment_updates IN SHARE ROW EXCLUSIVE MODE"))
-    head = session.execute(select(CommitmentUpdate.n, CommitmentUpdate.hash)
-                           .order_by(CommitmentUpdate.n.desc()).limit(1)).first()
-    n, prev_hash = (head.n + 1, head.hash) if head else (1, GENESIS_HASH)
+    _lock_chain(session, CommitmentUpdate.__tablename__)
+    n, prev_hash = _next_link(session, CommitmentUpdate.n, CommitmentUpdate.hash)
     content = {"kind": "commitment_update", "n": n,
                "commitment": {"record": commitment.record.seq, "number": commitment.number},
                "status": status, "note": note, "percent": value, "department": department,

@@ -27,6 +27,8 @@ EXPORT_FORMAT = "participation-decision-chain"
 EXPORT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 UPDATE_STATUSES = ("on_track", "delayed", "done", "dropped")
+# After one of these, a commitment takes no more updates.
+CLOSING_STATUSES = ("done", "dropped")
 
 
 class UnreadableExport(ValueError):
@@ -184,7 +186,7 @@ def _check_update(entry: Any, position: int, prev_hash: str,
     if percent is not None and (not isinstance(percent, int) or isinstance(percent, bool)
                                 or not 0 <= percent <= 100):
         return f"its percent {percent!r} is not a whole number from 0 to 100"
-    if status in ("done", "dropped"):
+    if status in CLOSING_STATUSES:
         finished.add(key)
     return None
 

@@ -10,7 +10,9 @@ import pytest
 from sqlalchemy import func, select
 
 from participation.decisions import services
+from participation.decisions.chain import canonical_json, record_hash
 from participation.decisions.models import CommitmentUpdate
+from participation.decisions.verify import EXPORT_VERSION, verify_export
 from participation.errors import Closed, Forbidden, InvalidInput, NotFound
 from participation.extensions import db
 from participation.security.permissions import Role
@@ -167,8 +169,6 @@ def test_an_open_commitment_is_still_reminded(official, commitment):
 
 # The export and the offline verifier ------------------------------------------------------
 
-from participation.decisions.verify import EXPORT_VERSION, verify_export  # noqa: E402
-
 
 @pytest.fixture
 def exported(official, commitment):
@@ -239,13 +239,20 @@ def update_after_done(export):
     export["updates_count"], export["updates_head"] = 4, entry["hash"]
 
 
-from participation.decisions.chain import canonical_json, record_hash  # noqa: E402
-
-
-@pytest.mark.parametrize("tamper", [tamper_status, tamper_note, tamper_percent, drop_one,
-                                    drop_last, reorder, resigned_status, update_after_done])
-def test_tampering_with_updates_is_caught(exported, tamper):
+@pytest.mark.parametrize(("tamper", "position", "why"), [
+    (tamper_status, 2, "the update was altered"),
+    (tamper_note, 1, "the update was altered"),
+    (tamper_percent, 3, "the update was altered"),
+    (drop_one, 2, "an update is missing, added or out of order"),
+    (drop_last, 3, "the export says it holds 3 updates but has 2"),
+    (reorder, 1, "an update is missing, added or out of order"),
+    (resigned_status, 3, "an update was removed, altered or moved"),
+    (update_after_done, 4, "after it was done or dropped"),
+])
+def test_tampering_with_updates_is_caught_where_it_was_done(exported, tamper, position, why):
     tamper(exported)
     outcome = verify_export(exported)
     assert not outcome.ok
-    assert outcome.bad_update is not None and "update" in outcome.report()
+    assert outcome.bad_update == position
+    assert outcome.report().startswith(f"FAILED at update {position}: ")
+    assert why in outcome.report()

@@ -1,1 +1,0 @@
-"""The numbers: public figures on participation and on how the city answers."""
