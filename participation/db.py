@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 import threading
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, event, extract, func
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import DeclarativeBase, registry
+from sqlalchemy.orm import DeclarativeBase, Session, registry
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -61,6 +62,26 @@ def row_id(value: object) -> int | None:
 def utcnow() -> datetime:
     """The server clock, which decides every open and close time."""
     return datetime.now(UTC)
+
+
+# Aggregates the figures share, written once for both databases
+
+
+def dialect_of(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def month_of(session: Session, column: Any) -> Any:
+    """The "YYYY-MM" of a moment (UTC), to group by month."""
+    if dialect_of(session) == "sqlite":
+        return func.strftime("%Y-%m", column)
+    return func.to_char(column, "YYYY-MM")
+
+
+def seconds_between(session: Session, start: Any, end: Any) -> Any:
+    if dialect_of(session) == "sqlite":
+        return (func.julianday(end) - func.julianday(start)) * 86400.0
+    return extract("epoch", end - start)
 
 
 class Base(DeclarativeBase):

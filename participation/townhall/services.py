@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import re
 import secrets
-import statistics
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask_babel import format_datetime, format_number
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, case, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from participation.accounts.models import User
 from participation.accounts.services import personal_data
-from participation.db import row_id, utcnow
+from participation.db import row_id, seconds_between, utcnow
 from participation.errors import Closed, Conflict, Forbidden, InvalidInput, NotFound
 from participation.i18n import N_, iso_datetime, zone_abbreviation
 from participation.mail.services import Attachment, absolute_url
@@ -1194,31 +1194,95 @@ def sequence_number(session: Session, townhall: TownHall) -> int:
     return current_seq(session, townhall.id)
 
 
-def ledger(session: Session, townhall: TownHall) -> dict[str, Any]:
-    """Public counts of what happened to the questions, and how quickly they were answered."""
+def medians(session: Session, seconds: Any, group: Any, where: list[Any],
+            joins: tuple[Any, ...] = ()) -> dict[Any, float]:
+    """The median of `seconds` for each value of `group`, in one statement: the middle row (or
+    the two middle rows, averaged, as `statistics.median` does) of each group's ordered window.
+    The numbers page takes its medians (time to answer, time to an official response) here."""
+    inner = select(group.label("g"), seconds.label("s"),
+                   func.row_number().over(partition_by=group, order_by=seconds).label("rn"),
+                   func.count().over(partition_by=group).label("n"))
+    for target, onclause in joins:
+        inner = inner.join(target, onclause)
+    inner = inner.where(*where).subquery()
     rows = session.execute(
-        select(Question.status, Question.reject_reason, Question.answer_mode,
-               Question.approved_at, Question.created_at, Question.answered_at)
+        select(inner.c.g, func.avg(inner.c.s)).where(
+            inner.c.rn >= (inner.c.n + 1) // 2, inner.c.rn <= (inner.c.n + 2) // 2)
+        .group_by(inner.c.g)).all()
+    return {g: float(value) for g, value in rows}
+
+
+@dataclass
+class QuestionFigures:
+    """The question figures of the ledger, the numbers page and the decision records."""
+
+    asked: int = 0
+    answered_live: int = 0
+    answered_in_writing: int = 0
+    median_seconds_to_answer: float | None = None
+
+    @property
+    def answered(self) -> int:
+        return self.answered_live + self.answered_in_writing
+
+
+def answered_live() -> Any:
+    return and_(Question.status == QuestionStatus.ANSWERED, Question.answer_mode == "live")
+
+
+def answered_in_writing() -> Any:
+    return and_(Question.status == QuestionStatus.ANSWERED,
+                or_(Question.answer_mode.is_(None), Question.answer_mode != "live"))
+
+
+def question_figures(session: Session, where: list[Any], group: Any) -> dict[Any, QuestionFigures]:
+    """Questions asked, answered live, answered in writing and the median time from asking to
+    the answer, for each value of `group` over the questions `where` selects: two statements,
+    whatever the number of questions."""
+    rows = session.execute(
+        select(group.label("g"), func.count(Question.id),
+               func.sum(case((answered_live(), 1), else_=0)),
+               func.sum(case((answered_in_writing(), 1), else_=0)))
+        .where(*where).group_by(group)).all()
+    figures = {g: QuestionFigures(int(asked), int(live or 0), int(writing or 0))
+               for g, asked, live, writing in rows}
+    answered = [Question.status == QuestionStatus.ANSWERED, Question.answered_at.is_not(None)]
+    for g, median in medians(session, seconds_between(session, Question.created_at,
+                                                      Question.answered_at), group,
+                             [*where, *answered]).items():
+        figures.setdefault(g, QuestionFigures()).median_seconds_to_answer = median
+    return figures
+
+
+def townhall_question_figures(session: Session, townhall_id: int) -> QuestionFigures:
+    """One town hall's question figures, whether or not it is public."""
+    found = question_figures(session, [Question.townhall_id == townhall_id], literal("all"))
+    return found.get("all", QuestionFigures())
+
+
+def ledger(session: Session, townhall: TownHall) -> dict[str, Any]:
+    """Public counts of what happened to the questions, and how quickly they were answered; the
+    asked, answered and median figures are `question_figures`, as on the numbers page."""
+    rows = session.execute(
+        select(Question.status, Question.reject_reason, func.count(Question.id),
+               func.count(Question.approved_at))
         .where(Question.townhall_id == townhall.id)
+        .group_by(Question.status, Question.reject_reason)
     ).all()
+    figures = townhall_question_figures(session, townhall.id)
     rejected = {reason: 0 for reason in REJECT_REASONS}
-    waits: list[timedelta] = []
-    counts = {"asked": len(rows), "approved": 0, "merged": 0, "answered_live": 0,
-              "answered_in_writing": 0, "open": 0}
-    for status, reason, mode, approved_at, created_at, answered_at in rows:
-        if approved_at is not None:
-            counts["approved"] += 1
+    counts = {"asked": figures.asked, "approved": 0, "merged": 0,
+              "answered_live": figures.answered_live,
+              "answered_in_writing": figures.answered_in_writing, "open": 0}
+    for status, reason, count, approved in rows:
+        counts["approved"] += approved
         if status is QuestionStatus.REJECTED:
-            rejected[reason or "other"] = rejected.get(reason or "other", 0) + 1
+            rejected[reason or "other"] = rejected.get(reason or "other", 0) + count
         elif status is QuestionStatus.MERGED:
-            counts["merged"] += 1
-        elif status is QuestionStatus.ANSWERED:
-            counts["answered_live" if mode == "live" else "answered_in_writing"] += 1
-            if answered_at is not None:
-                waits.append(answered_at - created_at)
-        else:
-            counts["open"] += 1
-    median = statistics.median(w.total_seconds() for w in waits) if waits else None
+            counts["merged"] += count
+        elif status is not QuestionStatus.ANSWERED:
+            counts["open"] += count
+    median = figures.median_seconds_to_answer
     return {
         **counts,
         "rejected": sum(rejected.values()),
