@@ -225,6 +225,8 @@ def configure_blueprints(app: Flask) -> None:
     from participation.decisions import api as decisions_api  # noqa: F401 - API routes
     from participation.forums import api as forums_api  # noqa: F401 - registers /api/v1 routes
     from participation.home import views as home
+    from participation.numbers import api as numbers_api  # noqa: F401 - /api/v1/numbers
+    from participation.numbers import views as numbers
     from participation.ops import views as ops
     from participation.polls import api as polls_api  # noqa: F401 - /api/v1/polls, before api.bp
     from participation.polls import paper_views as poll_paper
@@ -255,6 +257,7 @@ def configure_blueprints(app: Flask) -> None:
     from participation.decisions import views as decisions
 
     app.register_blueprint(decisions.bp)
+    app.register_blueprint(numbers.bp)
 
     from participation.languages import views as i18n
 

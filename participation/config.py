@@ -253,6 +253,8 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_TOKEN": None,
     "METRICS_ENABLED": False,
     "LOG_FORMAT": "text",
+    # Seconds the numbers page, its charts and /api/v1/numbers keep a period's figures (0: none).
+    "NUMBERS_CACHE_SECONDS": 60,
     # Flags from different residents that hide a forum post until a moderator reviews it.
     "FORUM_FLAG_THRESHOLD": 3,
     # What an account may do only once its address is confirmed: a comma list (`vote`), or empty.

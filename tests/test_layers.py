@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "participation"
 CORE = ("config", "db", "extensions", "errors", "web", "forms", "security", "i18n", "ops",
         "realtime", "mail", "jobs", "feeds")
 DOMAINS = ("accounts", "admin", "forums", "townhall", "polls", "decisions", "moderation",
-           "notifications", "home", "api", "languages")
+           "notifications", "home", "api", "languages", "numbers")
 # Where database queries belong (STYLE.md: "no query in a view, an API view or an event handler").
 QUERY_HOMES = ("services.py", "models.py", "demo.py", "ballot_batches.py", "paper.py",
                "turnout.py")

@@ -84,6 +84,11 @@ MATRIX = [
     ("GET", "/decisions/feed.atom", EVERYONE, None),
     # The officials' queue of forum threads awaiting an official response.
     ("GET", "/forums/awaiting", OFFICIALS, None),
+    # The numbers are public, in every form.
+    ("GET", "/numbers", EVERYONE, None),
+    ("GET", "/numbers/charts/participants.svg", EVERYONE, None),
+    ("GET", "/api/v1/numbers", EVERYONE, None),
+    ("GET", "/api/v1/numbers.csv", EVERYONE, None),
 ]
 
 FOUNDATION_BLUEPRINTS = {"home", "accounts", "admin", "api"}

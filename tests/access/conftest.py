@@ -40,7 +40,7 @@ PAGE_TYPES = [
     "admin_audit", "topics", "topic", "thread", "flag_queue", "notifications",
     "notification_preferences", "search",
     "townhalls", "townhall_live", "townhall_console", "townhall_projector", "townhall_transcript",
-    "townhall_edit", "townhall_upcoming", "forum_awaiting",
+    "townhall_edit", "townhall_upcoming", "forum_awaiting", "numbers",
 ]
 if has_domain("polls"):
     PAGE_TYPES += ["polls", "poll"]
@@ -83,6 +83,7 @@ class DemoSite:
             "search": "/search?q=shade", "townhalls": "/townhalls", "polls": "/polls",
             "decisions": "/decisions", "decision_commitments": "/decisions/commitments",
             "decision_publish": "/decisions/new", "forum_awaiting": "/forums/awaiting",
+            "numbers": "/numbers",
         }
         if name in fixed:
             return fixed[name]

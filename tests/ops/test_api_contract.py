@@ -8,6 +8,7 @@ import re
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
+from schemathesis.checks import positive_data_acceptance
 
 API_PREFIX = "/api/v1"
 EXAMPLES_PER_OPERATION = 25
@@ -50,12 +51,17 @@ def _exercise(operation, mode) -> int:
     """Send generated requests to one operation; return how many were sent."""
     sent = []
 
+    # An operation whose parameters are each valid alone but refused together (a reversed
+    # period) says so in `x-cross-field-rules`: there a 400 for schema-valid data is expected.
+    excluded = ([positive_data_acceptance]
+                if operation.definition.raw.get("x-cross-field-rules") else [])
+
     @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
               derandomize=True, suppress_health_check=list(HealthCheck))
     @given(case=operation.as_strategy(generation_mode=mode))
     def run(case):
         sent.append(case)
-        case.call_and_validate()
+        case.call_and_validate(excluded_checks=excluded)
 
     run()
     return len(sent)

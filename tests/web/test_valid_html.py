@@ -35,7 +35,7 @@ from tests.two_factor import SECRET_ON_PAGE
 
 DEMO_PASSWORD = "demo password for the checker"
 # Pages named with these prefixes are error pages, answered with this status.
-ERROR_PAGES = {"not_found": 404, "forbidden": 403, "refused_link": 400}
+ERROR_PAGES = {"not_found": 404, "forbidden": 403, "refused_link": 400, "numbers_refused": 400}
 STAFF_PAGES = {
     "moderator": {"townhall_console": "/townhalls/{live}/moderate",
                   "flag_queue": "/moderation/flags", "moderation_log": "/moderation/log",
@@ -83,6 +83,7 @@ def demo_paths(session: Any) -> dict[str, str]:
         "townhall_transcript": f"/townhalls/{ended.id}/transcript",
         "polls": "/polls", "decisions": "/decisions", "decision": f"/decisions/{record.seq}",
         "decision_commitments": "/decisions/commitments", "moderation_ledger": "/moderation",
+        "numbers": "/numbers", "numbers_refused": "/numbers?since=2026-13",
         "not_found": "/no-such-page", "not_found_topic": "/topics/999999",
     }
     return paths | poll_paths(session)

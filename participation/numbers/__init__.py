@@ -1,0 +1,1 @@
+"""The numbers: public figures on participation and on how the city answers."""
