@@ -489,7 +489,7 @@ def public_questions(session: Session, townhall: TownHall, order: str = "top") -
     stmt = select(Question).where(
         Question.townhall_id == townhall.id,
         Question.status.in_([QuestionStatus.APPROVED, QuestionStatus.ANSWERED]),
-    )
+    ).options(selectinload(Question.author))  # every question shows its author's name
     if order == "recent":
         stmt = stmt.order_by(Question.created_at.desc(), Question.id.desc())
     else:
