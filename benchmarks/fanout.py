@@ -6,10 +6,14 @@ payload of the same size to the same room. For each server, N watchers join over
 moderator approves K questions one after another, and each watcher's time from the moderator's
 `moderate` call to its `question` event is recorded.
 
-Prints p50, p99, max, delivered/expected and server RSS per connection for each server, and as
-the last line the app/bare ratios for p99 and memory (goal: p99 <= 1.25, memory <= 1.2).
+Where this process may run on two or more CPUs, both servers are pinned to one of them and the
+load generator (this process, with every watcher) to another, so that the watchers' own work does
+not slow whichever server it lands beside (`--no-pin` leaves scheduling to the system); the output
+says which. Prints p50, p99, max, delivered/expected and server RSS per connection for each
+server, each approval's slowest delivery, the pinning, and as the last line the app/bare ratios
+for p99 over all deliveries and memory (goal: p99 <= 1.25, memory <= 1.2).
 
-    .venv/bin/python benchmarks/fanout.py [--clients 1000] [--approvals 20]
+    .venv/bin/python benchmarks/fanout.py [--clients 1000] [--approvals 20] [--no-pin]
 
 With `--workers 2` it measures scaling out instead (benchmarks/scaled_fanout.py): on PostgreSQL
 with the Redis message queue, one worker with N watchers and two workers with 2N watchers split
@@ -82,6 +86,44 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError("no VmRSS")
+
+
+@dataclass(frozen=True)
+class Pinning:
+    """Which CPU the servers run on and which the load generator does; None: not pinned."""
+
+    servers: int | None
+    load: int | None
+    reason: str = ""
+
+    def line(self) -> str:
+        if self.servers is None:
+            return f"pinning: none ({self.reason})"
+        return f"pinning: servers on CPU {self.servers}, load generator on CPU {self.load}"
+
+
+def choose_pinning(requested: bool) -> Pinning:
+    """The first CPU this process may use for the servers and the second for the load
+    generator, where it may use two or more."""
+    if not requested:
+        return Pinning(None, None, "--no-pin")
+    if not hasattr(os, "sched_getaffinity"):
+        return Pinning(None, None, "this system cannot pin processes")
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return Pinning(None, None, f"only {len(cpus)} CPU available")
+    return Pinning(cpus[0], cpus[1])
+
+
+def pin(pid: int, cpu: int | None) -> None:
+    """Run every thread of process `pid` on `cpu` (threads it starts later inherit it)."""
+    if cpu is None:
+        return
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            os.sched_setaffinity(int(task), {cpu})
+        except ProcessLookupError:
+            pass  # a thread that has just ended
 
 
 def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
@@ -352,8 +394,8 @@ def sign_in(port: int, email: str = "moderator@bench.test") -> str:
     return "; ".join(f"{c.name}={c.value}" for c in http.cookies)
 
 
-def start_app(args: argparse.Namespace, workdir: Path,
-              processes: list[subprocess.Popen]) -> Server:
+def start_app(args: argparse.Namespace, workdir: Path, processes: list[subprocess.Popen],
+              cpu: int | None = None) -> Server:
     db_url = f"sqlite:///{workdir / 'bench.db'}"
     port = free_port()
     env = {**os.environ, "DATABASE_URL": db_url, "SECRET_KEY": secrets.token_hex(32),
@@ -366,13 +408,14 @@ def start_app(args: argparse.Namespace, workdir: Path,
     log.close()
     processes.append(process)
     wait_for_port(port, process)
+    pin(process.pid, cpu)
     moderator = Socket(port, sign_in(port))
     assert moderator.call("join", {"townhall_id": townhall_id, "moderator": True})["ok"]
     return Server("app", port, process.pid, townhall_id, question_ids, moderator)
 
 
 def start_bare(args: argparse.Namespace, workdir: Path, payload_bytes: int,
-               processes: list[subprocess.Popen]) -> Server:
+               processes: list[subprocess.Popen], cpu: int | None = None) -> Server:
     port = free_port()
     log = (workdir / "bare.log").open("wb")
     process = subprocess.Popen(
@@ -382,6 +425,7 @@ def start_bare(args: argparse.Namespace, workdir: Path, payload_bytes: int,
     log.close()
     processes.append(process)
     wait_for_port(port, process)
+    pin(process.pid, cpu)
     moderator = Socket(port)
     assert moderator.call("join", {"townhall_id": 1})["ok"]
     return Server("bare", port, process.pid, 1, list(range(1, args.approvals + 2)), moderator)
@@ -406,7 +450,10 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=3.0,
                         help="seconds to wait before measuring memory (1 worker only)")
     parser.add_argument("--verbose", action="store_true",
-                        help="also print each approval's slowest delivery (1 worker only)")
+                        help="also print when each approval was acknowledged (1 worker only)")
+    parser.add_argument("--no-pin", dest="pin", action="store_false",
+                        help="do not pin the servers and the load generator to CPUs of their "
+                             "own (1 worker only)")
     parser.add_argument("--timeout", type=float, default=600.0,
                         help="give up connecting watchers after this many seconds")
     args = parser.parse_args()
@@ -443,14 +490,16 @@ def compare_with_bare(parser: argparse.ArgumentParser, args: argparse.Namespace)
     if not 1 <= args.clients <= 10_000 or not 1 <= args.approvals <= 200:
         parser.error("--clients must be 1..10000 and --approvals 1..200")
     raise_open_file_limit()
+    pinning = choose_pinning(args.pin)
+    pin(os.getpid(), pinning.load)
     processes: list[subprocess.Popen] = []
     with tempfile.TemporaryDirectory(prefix="fanout-") as tmp:
         workdir = Path(tmp)
         try:
-            app = start_app(args, workdir, processes)
+            app = start_app(args, workdir, processes, pinning.servers)
             app.approve(timed=False)  # warm-up; also tells the size of a `question` message
             payload_bytes = len(app.moderator.arrivals[-1][1])
-            bare = start_bare(args, workdir, payload_bytes, processes)
+            bare = start_bare(args, workdir, payload_bytes, processes, pinning.servers)
             bare.approve(timed=False)
             connect_all([app, bare], args.clients, args.concurrency, args.settle, args.timeout)
             # The watchers' own garbage collections would stall every reader in this process
@@ -480,17 +529,20 @@ def compare_with_bare(parser: argparse.ArgumentParser, args: argparse.Namespace)
     app_result, bare_result = results
     for result in results:
         print(result.line(), flush=True)
+    for server in (app, bare):
+        print(server.name, "per approval max (ms):",
+              " ".join(f"{m * 1000:.0f}" for m in server.per_approval_max))
     if args.verbose:
         for server in (app, bare):
-            print(server.name, "per approval max (ms):",
-                  " ".join(f"{m * 1000:.0f}" for m in server.per_approval_max))
             print(server.name, "moderate acknowledged after (ms):",
                   " ".join(f"{m * 1000:.0f}" for m in server.ack_times))
+    print(pinning.line())
     p99_ratio = app_result.p(0.99) / bare_result.p(0.99)
     memory_ratio = app_result.per_connection_kib / bare_result.per_connection_kib
     print(f"ratio app/bare: p50={app_result.p(0.5) / bare_result.p(0.5):.2f} "
           f"p99={p99_ratio:.2f} memory={memory_ratio:.2f} "
-          f"(goal p99<=1.25 memory<=1.2)")
+          f"(p99 over all {app_result.delivered} and {bare_result.delivered} deliveries; "
+          f"goal p99<=1.25 memory<=1.2)", flush=True)
 
 
 if __name__ == "__main__":

@@ -1344,14 +1344,27 @@ def own_receipts(session: Session, actor: User | None, poll_ids: Iterable[int]) 
         .where(Ballot.voter_id == actor.id, Ballot.poll_id.in_(wanted)))}
 
 
+def meeting_polls_view(session: Session, townhall: TownHall) -> list[dict[str, Any]]:
+    """The join snapshot's `polls` as a reader without a ballot sees them (`receipt` None):
+    the same for every joiner, so one copy is shared by the room."""
+    return [{**poll, "receipt": None} for poll in meeting_polls_data(session, townhall)]
+
+
+def with_receipts(session: Session, actor: User | None,
+                  polls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The shared polls with the reader's own receipts put in copies (none to look up for a
+    visitor; the shared list itself when the reader has none)."""
+    receipts = own_receipts(session, actor, [poll["id"] for poll in polls])
+    if not receipts:
+        return polls
+    return [{**poll, "receipt": receipts.get(poll["id"])} for poll in polls]
+
+
 def snapshot_polls(session: Session, actor: User | None,
                    townhall: TownHall) -> list[dict[str, Any]]:
     """The join snapshot's `polls`: each shown poll's public data and the reader's own
-    `receipt` (None when they have not voted). The public part is built without the reader, so
-    it could be kept and shared by every joiner; the receipts are added to copies."""
-    shared = meeting_polls_data(session, townhall)
-    receipts = own_receipts(session, actor, [poll["id"] for poll in shared])
-    return [{**poll, "receipt": receipts.get(poll["id"])} for poll in shared]
+    `receipt` (None when they have not voted)."""
+    return with_receipts(session, actor, meeting_polls_view(session, townhall))
 
 
 @dataclass
@@ -1429,12 +1442,12 @@ def control_townhall_poll(session: Session, actor: User | None, poll_id: Any, ac
     return poll
 
 
-def _snapshot_part(session: Session, actor: User | None, townhall: TownHall) -> Any:
-    return snapshot_polls(session, actor, townhall)
+def _reader_part(session: Session, actor: User | None, townhall: TownHall, shared: Any) -> Any:
+    return with_receipts(session, actor, shared)
 
 
 def _page_part(session: Session, actor: User | None, townhall: TownHall) -> Any:
     return poll_cards(session, actor, townhall)
 
 
-register_townhall_part("polls", snapshot=_snapshot_part, page=_page_part)
+register_townhall_part("polls", shared=meeting_polls_view, reader=_reader_part, page=_page_part)

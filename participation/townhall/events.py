@@ -122,7 +122,9 @@ def join(payload: dict[str, Any]) -> dict[str, Any]:
             answer["events"] = [{"event": e.kind, "data": e.message()} for e in missed]
             answer["seq"] = max([seq, *(e.seq for e in missed)])
             return answer
-    answer["snapshot"] = services.snapshot(db.session, actor, townhall, moderator=as_moderator)
+    # Joiners at the same sequence number share one public part; the rest is this actor's.
+    answer["snapshot"] = services.snapshot(db.session, actor, townhall, moderator=as_moderator,
+                                           seq=seq)
     return answer
 
 

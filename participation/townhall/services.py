@@ -37,6 +37,7 @@ from participation.realtime.services import (
     subjects_since,
     withdraw_public_events,
 )
+from participation.realtime.shared import SharedViews
 from participation.security.headers import EMBED_HOSTS
 from participation.security.permissions import can, require
 from participation.security.sanitize import clean_text, render_markdown
@@ -487,7 +488,7 @@ def public_questions(session: Session, townhall: TownHall, order: str = "top") -
     stmt = select(Question).where(
         Question.townhall_id == townhall.id,
         Question.status.in_([QuestionStatus.APPROVED, QuestionStatus.ANSWERED]),
-    )
+    ).options(selectinload(Question.author))  # every question shows its author's name
     if order == "recent":
         stmt = stmt.order_by(Question.created_at.desc(), Question.id.desc())
     else:
@@ -1131,14 +1132,40 @@ def merge_targets(session: Session, actor: User, townhall: TownHall,
 # What other domains hold in a town hall (its polls) joins its snapshot and pages through these
 # registries, so that this package never imports them: name -> part(session, actor, townhall).
 TownHallPart = Callable[[Session, User | None, TownHall], Any]
-_snapshot_parts: dict[str, TownHallPart] = {}
+# A part's public data, the same for every joiner (no actor, no translated text)...
+SharedPart = Callable[[Session, TownHall], Any]
+# ...and what one reader adds to it: part(session, actor, townhall, shared data).
+ReaderPart = Callable[[Session, User | None, TownHall, Any], Any]
+
+
+@dataclass(frozen=True)
+class SnapshotPart:
+    shared: SharedPart | None = None
+    reader: ReaderPart | None = None
+    own: TownHallPart | None = None
+
+
+_snapshot_parts: dict[str, SnapshotPart] = {}
 _page_parts: dict[str, TownHallPart] = {}
+# How long joiners share one public view while the sequence number stands still: what changes
+# without an event (an author's new display name) reaches new joiners within it.
+SHARED_VIEW_MAX_AGE = 5.0
+_shared_views = SharedViews(max_age=SHARED_VIEW_MAX_AGE)
 
 
-def register_townhall_part(name: str, *, snapshot: TownHallPart, page: TownHallPart) -> None:
+def register_townhall_part(name: str, *, page: TownHallPart, snapshot: TownHallPart | None = None,
+                           shared: SharedPart | None = None,
+                           reader: ReaderPart | None = None) -> None:
     """Add `name` to every join snapshot (JSON data, as the room's events carry it) and to the
-    context of the live page, the console and the projector (`parts[name]`, for templates)."""
-    _snapshot_parts[name] = snapshot
+    context of the live page, the console and the projector (`parts[name]`, for templates).
+
+    A part is either built for each joiner (`snapshot`), or public (`shared`: built once and
+    shared by every joiner of the room at one sequence number, so it must not depend on the
+    reader or their language), with what each reader adds to it (`reader`, optional).
+    """
+    if (snapshot is None) == (shared is None) or (reader is not None and shared is None):
+        raise TypeError("a part is built per joiner (snapshot) or shared (shared, reader)")
+    _snapshot_parts[name] = SnapshotPart(shared=shared, reader=reader, own=snapshot)
     _page_parts[name] = page
 
 
@@ -1147,12 +1174,36 @@ def page_parts(session: Session, actor: User | None, townhall: TownHall) -> dict
     return {name: part(session, actor, townhall) for name, part in _page_parts.items()}
 
 
+def public_view(session: Session, townhall: TownHall) -> dict[str, Any]:
+    """What a join snapshot holds that is the same for everyone who may watch the town hall:
+    its public questions and the public data of the shared parts."""
+    return {
+        "questions": [question_data(q) for q in public_questions(session, townhall)],
+        "parts": {name: part.shared(session, townhall)
+                  for name, part in _snapshot_parts.items() if part.shared is not None},
+    }
+
+
+def shared_public_view(session: Session, townhall: TownHall, seq: int) -> dict[str, Any]:
+    """The public view as of `seq` (read before the view, as a join does), built once and handed
+    to every joiner while nothing happens in the town hall. Never change what it returns."""
+    return _shared_views.get(session.get_bind(), (townhall.id, PUBLIC), seq,
+                             lambda: public_view(session, townhall))
+
+
 def snapshot(session: Session, actor: User | None, townhall: TownHall, *,
-             moderator: bool = False) -> dict[str, Any]:
-    """Everything a page needs to show the town hall as the database has it now."""
+             moderator: bool = False, seq: int | None = None) -> dict[str, Any]:
+    """Everything a page needs to show the town hall as the database has it now.
+
+    With `seq` (the sequence number the joiner was told, read before this call) the public part
+    is the shared copy for that number; the reader's own questions, upvotes, the moderators'
+    queue and the readers' parts are built for this actor alone, and only for an account.
+    """
+    public = (public_view(session, townhall) if seq is None
+              else shared_public_view(session, townhall, seq))
     data: dict[str, Any] = {
         "townhall": {"id": townhall.id, "title": townhall.title, **townhall_state(townhall)},
-        "questions": [question_data(q) for q in public_questions(session, townhall)],
+        "questions": public["questions"],
         "mine": [question_data(q, view="author") for q in own_questions(session, actor,
                                                                          townhall)],
         "upvoted": sorted(upvoted_ids(session, actor, townhall)),
@@ -1161,7 +1212,12 @@ def snapshot(session: Session, actor: User | None, townhall: TownHall, *,
         data["queue"] = [question_data(q, view="moderator")
                          for q in moderation_queue(session, actor, townhall)]  # type: ignore[arg-type]
     for name, part in _snapshot_parts.items():
-        data[name] = part(session, actor, townhall)
+        if part.own is not None:
+            data[name] = part.own(session, actor, townhall)
+        elif part.reader is not None:
+            data[name] = part.reader(session, actor, townhall, public["parts"][name])
+        else:
+            data[name] = public["parts"][name]
     return data
 
 

@@ -80,4 +80,8 @@ def test_the_app_against_the_bare_server_delivers_everything_and_ends_with_the_r
     assert lines[0].startswith("app  watchers=120 ") and "delivered=360/360 (100.0%)" in lines[0]
     assert lines[1].startswith("bare watchers=120 ") and "delivered=360/360 (100.0%)" in lines[1]
     assert lines[2].startswith("app per approval max (ms): ") and len(lines[2].split()) == 8
+    assert lines[3].startswith("bare per approval max (ms): ") and len(lines[3].split()) == 8
+    two_cpus = len(os.sched_getaffinity(0)) >= 2
+    assert lines[-2].startswith("pinning: servers on CPU " if two_cpus else "pinning: none")
     assert lines[-1].startswith("ratio app/bare: p50=") and "memory=" in lines[-1]
+    assert "p99 over all 360 and 360 deliveries" in lines[-1]
