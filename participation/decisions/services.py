@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Date, and_, case, cast, exists, func, or_, select, text, union
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, contains_eager, selectinload
+from sqlalchemy.orm import Session, contains_eager, lazyload, selectinload
 
 from participation.accounts.models import User
 from participation.db import utcnow
@@ -560,7 +560,10 @@ def list_commitments(session: Session, *, today: date | None = None,
     today = today or utcnow().date()
     query = (
         select(Commitment).join(Commitment.record)
-        .options(contains_eager(Commitment.record), selectinload(Commitment.updates),
+        # The record's own links and commitments are not wanted here.
+        .options(contains_eager(Commitment.record).options(
+                     lazyload(DecisionRecord.links), lazyload(DecisionRecord.commitments)),
+                 selectinload(Commitment.updates),
                  selectinload(Commitment.closure).joinedload(Closure.record))
         .order_by(Commitment.due_on, DecisionRecord.seq, Commitment.number))
     if state is not None:

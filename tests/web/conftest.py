@@ -140,6 +140,7 @@ def site(app: Flask, make_user: Callable[..., User]) -> Site:
              # Join codes: a public and a private town hall's, and one nobody has.
              "code": [public_hall.join_code, private_hall.join_code.lower(), "ZZZZZZ"],
              "seq": [record.seq],
+             "number": [record.commitments[0].number],
              "user_id": [author.id],
              "notification_id": notices,
              # Unsubscribe links (one kind of one account, one account's daily digest) and the
