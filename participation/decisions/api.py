@@ -162,12 +162,17 @@ def _progress(commitment: Any) -> dict[str, Any]:
             "updates": [_update(update) for update in commitment.updates]}
 
 
-@bp.route("/decisions/<int:seq>/commitments/<int:number>/updates")
+# One rule for both methods: with two, Werkzeug answers a POST to a number past the database's
+# range 405 (the GET rule's path matched before the number was checked) instead of 404.
+@bp.route("/decisions/<int:seq>/commitments/<int:number>/updates", methods=["GET", "POST"])
+@csrf.exempt
 @document("/decisions/{seq}/commitments/{number}/updates",
           "A commitment's state and its progress updates, oldest first",
           parameters=COMMITMENT_PARAMETERS, tag="decisions",
           response={"$ref": "#/components/schemas/CommitmentProgress"})
-def decision_commitment_updates(seq: int, number: int) -> Response:
+def decision_commitment_updates(seq: int, number: int) -> Response | tuple[Response, int]:
+    if request.method == "POST":
+        return _post_update(seq, number)
     return jsonify(_progress(services.get_commitment_by_number(db.session, seq, number)))
 
 
@@ -198,12 +203,11 @@ OPENAPI_PATHS.setdefault("/decisions/{seq}/commitments/{number}/updates", {})["p
 }
 
 
-@bp.route("/decisions/<int:seq>/commitments/<int:number>/updates", methods=["POST"])
-@csrf.exempt
-def post_decision_commitment_update(seq: int, number: int) -> tuple[Response, int]:
+def _post_update(seq: int, number: int) -> tuple[Response, int]:
     """Post progress by JSON: `{status, note, percent?, department}`.
 
-    The CSRF token is checked here, after the sign-in and the role, so that a missing one is
+    The CSRF token (CSRFProtect leaves this route to it) is checked here, after the sign-in
+    and the role, so that a missing one is
     a JSON 403 like any other refusal (CSRFProtect answers 400, "invalid")."""
     actor = request_actor()
     if actor is None:
