@@ -177,7 +177,10 @@ def index() -> tuple[str, int]:
 @bp.route("/<int:seq>")
 def show(seq: int) -> str:
     record = services.get_record(db.session, seq)
+    today = utcnow().date()
     return render_template("decisions/show.html", record=record, content=record.content,
+                           commitment_states={c.id: services.commitment_state(c, today)
+                                              for c in record.commitments},
                            amendments=services.amendments_of(db.session, record),
                            closures=services.closures_by(db.session, record))
 

@@ -150,6 +150,11 @@ def test_a_closed_commitment_is_refused_with_nothing_changed(client_as, official
     answer = api_post(client, commitment)
     assert answer.status_code == 409 and answer.get_json()["message"] == CLOSED_ERROR
     assert updates_count() == 1
+    # The record's page says where its commitment stands, and links to its timeline.
+    record_page = client.get(f"/decisions/{commitment.record.seq}").get_data(as_text=True)
+    state = "done_on_time" if status == "done" else "dropped"
+    assert f'data-state="{state}"' in record_page
+    assert f'href="{page_of(commitment)}">Progress (1)</a>' in record_page
 
 
 def test_a_commitment_answered_by_a_record_is_closed_too(client_as, publish, commitment):
