@@ -131,6 +131,14 @@ def test_residents_and_visitors_are_refused_and_nothing_changes(client_as, clien
     assert updates_count() == 0
 
 
+def test_the_form_wants_its_csrf_token(client_as, commitment):
+    official = client_as(Role.OFFICIAL)
+    response = official.post(f"{page_of(commitment)}/updates", data={
+        "status": "on_track", "note": "No token", "department": "Transport"})
+    assert response.status_code == 400
+    assert updates_count() == 0
+
+
 def test_the_api_wants_the_csrf_header(client_as, commitment):
     official = client_as(Role.OFFICIAL)
     response = api_post(official, commitment, headers={})
