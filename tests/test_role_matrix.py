@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from participation.db import utcnow
+from participation.decisions import services as decisions
 from participation.extensions import db
 from participation.security.permissions import Role
 from participation.townhall import services as townhalls
@@ -21,8 +22,9 @@ TOWNHALL_EDIT = {"title": "Matrix hall", "starts_at": "2027-01-10T18:00",
                  "ends_at": "2027-01-10T19:00", "question_max_length": "300"}
 
 # (method, path, who may, form data). {other} is another account's id, {townhall} a scheduled
-# town hall's. The coverage check below is for the foundation's routes; other domains' routes are
-# listed here when their access rule is worth checking through every role.
+# town hall's, {seq} a decision record's with one commitment. The coverage check below is for
+# the foundation's routes; other domains' routes are listed here when their access rule is worth
+# checking through every role.
 MATRIX = [
     ("GET", "/", EVERYONE, None),
     ("GET", "/healthz", EVERYONE, None),
@@ -89,6 +91,13 @@ MATRIX = [
     ("GET", "/numbers/charts/participants.svg", EVERYONE, None),
     ("GET", "/api/v1/numbers", EVERYONE, None),
     ("GET", "/api/v1/numbers.csv", EVERYONE, None),
+    # A commitment's timeline is public; posting progress on it is for officials, by the form
+    # and by the API (which answers a visitor 401).
+    ("GET", "/decisions/{seq}/commitments/1", EVERYONE, None),
+    ("POST", "/decisions/{seq}/commitments/1/updates", OFFICIALS,
+     {"status": "on_track", "note": "Matrix progress", "department": "Matrix"}),
+    ("GET", "/api/v1/decisions/{seq}/commitments/1/updates", EVERYONE, None),
+    ("POST", "/api/v1/decisions/{seq}/commitments/1/updates", OFFICIALS, {}),
 ]
 
 FOUNDATION_BLUEPRINTS = {"home", "accounts", "admin", "api"}
@@ -121,12 +130,20 @@ def test_role_matrix(app, client_as, make_user, role, method, path, allowed, dat
             db.session, make_user(Role.OFFICIAL), title="Matrix hall", starts_at=now,
             ends_at=now + timedelta(hours=1)).id
         db.session.commit()
-    url = path.format(other=other.id, townhall=townhall_id)
+    seq = None
+    if "{seq}" in path:
+        seq = decisions.publish_decision(db.session, make_user(Role.OFFICIAL), decisions.Draft(
+            title="Matrix record", summary="Decided.", outcome="adopted", department="Matrix",
+            commitments=[(utcnow().date() + timedelta(days=30), "Answer in writing")])).seq
+        db.session.commit()
+    url = path.format(other=other.id, townhall=townhall_id, seq=seq)
     if method == "GET":
         response = client.get(url)
     else:
         token = csrf_token(client, "/register" if role == "visitor" else "/account")
-        response = client.post(url, data={**(data or {}), "csrf_token": token})
+        # Forms carry the token in a field, the API in a header.
+        response = client.post(url, data={**(data or {}), "csrf_token": token},
+                               headers={"X-CSRFToken": token})
     status = response.status_code
     # login_required sends visitors to the sign-in page with the page they wanted as next.
     sent_to_sign_in = status == 302 and "/login?next=" in response.headers.get("Location", "")

@@ -30,6 +30,8 @@ from participation.decisions.services import (
     OUTCOMES,
     SUMMARY_MAX,
     TITLE_MAX,
+    UPDATE_NOTE_MAX,
+    UPDATE_STATUSES,
     Draft,
 )
 from participation.errors import InvalidInput
@@ -194,6 +196,21 @@ def _optional_id(value: object) -> int | None:
     if value in (None, ""):
         return None
     return int(value)  # type: ignore[call-overload]
+
+
+class CommitmentUpdateForm(FlaskForm):
+    """An official's progress on one commitment. The percentage is text here: the service
+    says what a valid one is, beside the field."""
+
+    status = SelectField(_l("Status"), choices=choices(
+        [(value, _l(label)) for value, label in UPDATE_STATUSES.items()]),
+        validators=[DataRequired()])
+    note = TextAreaField(_l("Short note on the progress"),
+                         validators=[DataRequired(), Length(max=UPDATE_NOTE_MAX)])
+    percent = StringField(_l("Percentage done (optional)"), render_kw={"inputmode": "numeric"},
+                          validators=[Length(max=12)])
+    department = StringField(_l("Responsible department"),
+                             validators=[DataRequired(), Length(max=DEPARTMENT_MAX)])
 
 
 class FilterForm(FlaskForm):

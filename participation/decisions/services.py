@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Date, and_, case, cast, exists, func, or_, select, text, union
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager, lazyload, selectinload
 
 from participation.accounts.models import User
 from participation.db import utcnow
@@ -535,21 +535,74 @@ class CommitmentView:
     record_title: str
     closed_by: int | None
     overdue: bool
+    state: str = "open"
+
+    @property
+    def closed(self) -> bool:
+        """Closed by a record or by a "done" or "dropped" update: it takes no more updates."""
+        return is_closed(self.commitment)
 
 
-def list_commitments(session: Session, *, today: date | None = None) -> list[CommitmentView]:
-    """Every commitment with whether it is open, closed or overdue, soonest due first."""
+# The commitments page's filters: the four states a reader asks about, and "due soon" (not yet
+# due, within the reminder's notice, neither done nor dropped).
+COMMITMENT_FILTERS = {
+    "overdue": N_("Overdue"),
+    "due_soon": N_("Due soon"),
+    "done_late": N_("Done late"),
+    "done_on_time": N_("Done on time"),
+}
+
+
+def list_commitments(session: Session, *, today: date | None = None,
+                     state: str | None = None) -> list[CommitmentView]:
+    """Every commitment (or those of one of COMMITMENT_FILTERS) with where it stands today,
+    soonest due first; each with its record, closure and updates, in four queries in all."""
     today = today or utcnow().date()
-    commitments = session.scalars(
+    query = (
         select(Commitment).join(Commitment.record)
-        .order_by(Commitment.due_on, DecisionRecord.seq, Commitment.number)
-    )
+        # The record's own links and commitments are not wanted here.
+        .options(contains_eager(Commitment.record).options(
+                     lazyload(DecisionRecord.links), lazyload(DecisionRecord.commitments)),
+                 selectinload(Commitment.updates),
+                 selectinload(Commitment.closure).joinedload(Closure.record))
+        .order_by(Commitment.due_on, DecisionRecord.seq, Commitment.number))
+    if state is not None:
+        if state not in COMMITMENT_FILTERS:
+            raise InvalidInput(_("“state” must be one of: %(states)s.",
+                                 states=", ".join(COMMITMENT_FILTERS)), field="state")
+        facts = _commitment_facts(session, today)
+        current = _state_case(facts, today)
+        chosen = select(facts.c.id)
+        if state == "due_soon":
+            chosen = chosen.where(current.in_(("open", "on_track", "delayed")),
+                                  facts.c.due_on <= today + COMMITMENT_DUE_NOTICE)
+        else:
+            chosen = chosen.where(current == state)
+        query = query.where(Commitment.id.in_(chosen))
     views = []
-    for commitment in commitments:
+    for commitment in session.scalars(query):
         closed_by = commitment.closure.record.seq if commitment.closure else None
+        current_state = commitment_state(commitment, today)
         views.append(CommitmentView(commitment, commitment.record.seq, commitment.record.title,
-                                    closed_by, closed_by is None and commitment.due_on < today))
+                                    closed_by, current_state == "overdue", current_state))
     return views
+
+
+def get_commitment_by_number(session: Session, seq: int, number: int) -> Commitment:
+    """Commitment `number` of record `seq`: how the chain and the addresses name one."""
+    commitment = session.scalar(
+        select(Commitment).join(Commitment.record)
+        .where(DecisionRecord.seq == seq, Commitment.number == number))
+    if commitment is None:
+        raise NotFound(_("Record %(seq)s has no commitment %(number)s.", seq=seq,
+                         number=number))
+    return commitment
+
+
+def is_closed(commitment: Commitment) -> bool:
+    """Answered by a closing record, or done or dropped by an update."""
+    return commitment.closure is not None or any(update.status in CLOSING_STATUSES
+                                                 for update in commitment.updates)
 
 
 def send_commitment_reminders(session: Session, *, now: datetime) -> int:
@@ -633,6 +686,10 @@ UPDATE_STATUSES = dict(zip(VERIFIED_UPDATE_STATUSES,
 UPDATE_NOTE_MAX = 500
 COMMITMENT_STATES = ("open", "on_track", "delayed", "overdue", "done_on_time", "done_late",
                      "dropped")
+# Labels for the states but "open", which is translated with its context ("commitment").
+COMMITMENT_STATE_LABELS = {"on_track": N_("On track"), "delayed": N_("Delayed"),
+                           "overdue": N_("Overdue"), "done_on_time": N_("Done on time"),
+                           "done_late": N_("Done late"), "dropped": N_("Dropped")}
 
 
 def post_commitment_update(session: Session, actor: User, commitment_id: int, *, status: str,
@@ -656,8 +713,7 @@ def post_commitment_update(session: Session, actor: User, commitment_id: int, *,
             raise InvalidInput(_("The percentage is a whole number from 0 to 100."),
                                field="percent")
         value = int(text_value)
-    if commitment.closure is not None or any(update.status in CLOSING_STATUSES
-                                             for update in commitment.updates):
+    if is_closed(commitment):
         raise Closed(_("This commitment is closed; it takes no more updates."))
     moment = (now or utcnow()).replace(microsecond=0)
     _lock_chain(session, CommitmentUpdate.__tablename__)

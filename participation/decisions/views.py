@@ -17,13 +17,15 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import format_decimal
+from flask_babel import format_decimal, pgettext
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from participation.db import utcnow
 from participation.decisions import services
 from participation.decisions.forms import (
     LINK_FIELDS,
+    CommitmentUpdateForm,
     FilterForm,
     PublishForm,
     evidence_value,
@@ -36,8 +38,8 @@ from participation.feeds import FEED_SIZE, FeedEntry, atom_response
 from participation.forms import found_or_none, handle_form, show_domain_error
 from participation.i18n import N_
 from participation.mail.services import absolute_url
-from participation.security.permissions import require
-from participation.web import number_argument, page_argument
+from participation.security.permissions import can, require
+from participation.web import number_argument, page_argument, signed_in_account
 
 bp = Blueprint("decisions", __name__, url_prefix="/decisions")
 
@@ -47,6 +49,21 @@ PER_PAGE = 20
 @bp.app_template_global()
 def decision_outcome_label(outcome: str) -> str:
     return _(services.OUTCOMES[outcome]) if outcome in services.OUTCOMES else outcome
+
+
+@bp.app_template_global()
+def commitment_state_label(state: str) -> str:
+    """Where a commitment stands, in the reader's language ("open" in its masculine form)."""
+    if state == "open":
+        return pgettext("commitment", "Open")
+    label = services.COMMITMENT_STATE_LABELS.get(state)
+    return _(label) if label else state
+
+
+@bp.app_template_global()
+def update_status_label(status: str) -> str:
+    label = services.UPDATE_STATUSES.get(status)
+    return _(label) if label else status
 
 
 # Names for the machine values a frozen snapshot holds, translated where they are shown.
@@ -160,7 +177,10 @@ def index() -> tuple[str, int]:
 @bp.route("/<int:seq>")
 def show(seq: int) -> str:
     record = services.get_record(db.session, seq)
+    today = utcnow().date()
     return render_template("decisions/show.html", record=record, content=record.content,
+                           commitment_states={c.id: services.commitment_state(c, today)
+                                              for c in record.commitments},
                            amendments=services.amendments_of(db.session, record),
                            closures=services.closures_by(db.session, record))
 
@@ -184,13 +204,57 @@ def feed() -> Response:
 
 @bp.route("/commitments")
 def commitments() -> str:
-    views = services.list_commitments(db.session)
+    state = request.args.get("state", "") or None
+    views = services.list_commitments(db.session, state=state)
     return render_template(
-        "decisions/commitments.html",
-        overdue=[view for view in views if view.overdue],
-        open=[view for view in views if view.closed_by is None and not view.overdue],
-        closed=[view for view in views if view.closed_by is not None],
+        "decisions/commitments.html", state=state, views=views,
+        filters=services.COMMITMENT_FILTERS,
+        overdue=[view for view in views if view.state == "overdue"],
+        open=[view for view in views if not view.closed and view.state != "overdue"],
+        closed=[view for view in views if view.closed],
     )
+
+
+@bp.route("/<int:seq>/commitments/<int:number>")
+def commitment(seq: int, number: int) -> str:
+    found = services.get_commitment_by_number(db.session, seq, number)
+    form = None
+    if can(current_user, "decisions.publish") and not services.is_closed(found):
+        form = CommitmentUpdateForm(department=found.record.department)
+    return _commitment_page(found, form)
+
+
+@bp.route("/<int:seq>/commitments/<int:number>/updates", methods=["POST"])
+@login_required
+def post_update(seq: int, number: int) -> tuple[str, int] | Response:
+    require(current_user, "decisions.publish")
+    found = services.get_commitment_by_number(db.session, seq, number)
+    form = CommitmentUpdateForm()
+
+    def refused(error: DomainError) -> tuple[str, int]:
+        show_domain_error(form, error)
+        return _commitment_page(found, form), error.status
+
+    return handle_form(
+        form,
+        lambda: services.post_commitment_update(
+            db.session, signed_in_account(), found.id, status=form.status.data or "",
+            note=form.note.data or "", percent=form.percent.data,
+            department=form.department.data or ""),
+        flash_message=lambda update: _("Progress on commitment %(number)s is posted and "
+                                       "chained.", number=number),
+        success=lambda update: redirect(url_for("decisions.commitment", seq=seq,
+                                                number=number)),
+        render=lambda: _commitment_page(found, form), on_error=refused,
+    )
+
+
+def _commitment_page(commitment: Any, form: CommitmentUpdateForm | None) -> str:
+    closed = services.is_closed(commitment)
+    return render_template("decisions/commitment.html", commitment=commitment,
+                           record=commitment.record, closed=closed,
+                           state=services.commitment_state(commitment, utcnow().date()),
+                           form=None if closed else form)
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -142,6 +142,7 @@ def site(app: Flask, make_user: Callable[..., User]) -> Site:
              "seq": [record.seq],
              # The numbers page's charts: one that exists, one that does not.
              "name": ["participants", "salaries"],
+             "number": [record.commitments[0].number],
              "user_id": [author.id],
              "notification_id": notices,
              # Unsubscribe links (one kind of one account, one account's daily digest) and the

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from participation.accounts import services as account_services
 from participation.accounts.services import register_user
 from participation.db import utcnow
-from participation.decisions.models import DecisionRecord
+from participation.decisions.models import Commitment, DecisionRecord
 from participation.demo import seed_demo
 from participation.forums.models import Post, Thread, Topic
 from participation.mail.models import OutgoingMail
@@ -46,7 +46,8 @@ STAFF_PAGES = {
     "official": {"townhall_new": "/townhalls/new", "townhall_edit": "/townhalls/{live}/edit",
                  "topic_new": "/topics/new", "topic_edit": "/topics/{topic}/edit",
                  "poll_new": "/polls/new", "decision_publish": "/decisions/new",
-                 "forum_awaiting": "/forums/awaiting"},
+                 "forum_awaiting": "/forums/awaiting",
+                 "decision_commitment_form": "/decisions/{open_commitment}"},
     "admin": {"admin_users": "/admin/users", "admin_user": "/admin/users/{resident}",
               "admin_audit": "/admin/audit", "admin_roll": "/admin/roll"},
 }
@@ -82,11 +83,19 @@ def demo_paths(session: Any) -> dict[str, str]:
         "townhall_projector": f"/townhalls/{live.id}/projector",
         "townhall_transcript": f"/townhalls/{ended.id}/transcript",
         "polls": "/polls", "decisions": "/decisions", "decision": f"/decisions/{record.seq}",
-        "decision_commitments": "/decisions/commitments", "moderation_ledger": "/moderation",
+        "decision_commitments": "/decisions/commitments",
+        "decision_commitments_filtered": "/decisions/commitments?state=due_soon",
+        "decision_commitment": f"/decisions/{commitment_path(first(Commitment))}",
+        "moderation_ledger": "/moderation",
         "numbers": "/numbers", "numbers_refused": "/numbers?since=2026-13",
         "not_found": "/no-such-page", "not_found_topic": "/topics/999999",
     }
     return paths | poll_paths(session)
+
+
+def commitment_path(commitment: Commitment) -> str:
+    """Relative to /decisions/."""
+    return f"{commitment.record.seq}/commitments/{commitment.number}"
 
 
 def staff_paths(session: Any, role: str, accounts: Any) -> dict[str, str]:
@@ -96,7 +105,9 @@ def staff_paths(session: Any, role: str, accounts: Any) -> dict[str, str]:
            "edited_post": session.scalar(select(Post.id).where(Post.edited_at.is_not(None))
                                          .order_by(Post.id)),
            "resident": accounts.users["resident"].id,
-           "unverified": accounts.users["resident4"].id}
+           "unverified": accounts.users["resident4"].id,
+           "open_commitment": commitment_path(session.scalar(
+               select(Commitment).where(~Commitment.closure.has()).order_by(Commitment.id)))}
     return {name: path.format(**ids) for name, path in STAFF_PAGES[role].items()}
 
 
