@@ -1,7 +1,8 @@
 """In Debian's chromium: the "Verify" buttons check the chain in the page with the browser's own
 SHA-256, and give the verdict `participation verify` gives, on the genuine export downloaded
 from the site and on every tampered export the command's tests use (tests/decisions/tampering.py),
-served to the page in place of the site's. One server for the module.
+records and commitment updates alike, served to the page in place of the site's. One server for
+the module.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ AWKWARD = "Tab\there, “quotes” \"too\", back\\slash, </script>, é, 😀, \u
 def seed_chain(url: str) -> int:
     """The five records of test_verify's `export` (evidence, an amendment, a commitment closed
     later), published in the live site's database with a test-only poll provider, and a sixth
-    resting on a real ended town hall that left a question unanswered; its id."""
+    resting on a real ended town hall that left a question unanswered; its id. The fifth record
+    makes a commitment that three updates follow: on track, delayed, done."""
     from participation import create_app
     from participation.accounts import services as accounts
     from participation.db import utcnow
@@ -71,7 +73,15 @@ def seed_chain(url: str) -> int:
         publish(title="Second", outcome="rejected")
         publish(title="Correction", amends=first.seq)
         publish(title="Parking reply", closes=[first.commitments[0].id])
-        publish(title="Fifth", outcome="deferred")
+        fifth = publish(title="Fifth", outcome="deferred",
+                        commitments=[(utcnow().date() + timedelta(days=30), "Report back")])
+        for status, note, percent in (("on_track", "Work has started", 10),
+                                      ("delayed", AWKWARD, None),
+                                      ("done", "Answered in writing", 100)):
+            services.post_commitment_update(db.session, official, fifth.commitments[0].id,
+                                            status=status, note=note, percent=percent,
+                                            department="Libraries")
+            db.session.commit()
 
         now = utcnow()
         resident = accounts.register_user(db.session, email="resident@example.test",
@@ -133,10 +143,14 @@ def command_verdict(content: bytes, expect_head: str | None, folder: Path) -> di
     except UnreadableExport as error:
         return {"ok": "unreadable", "message": str(error)}
     outcome = verify_export(data, expect_head)
-    verdict = {"ok": str(outcome.ok).lower(), "count": str(outcome.count), "head": outcome.head}
+    verdict = {"ok": str(outcome.ok).lower(), "count": str(outcome.count), "head": outcome.head,
+               "updates": str(outcome.updates)}
     if not outcome.ok:
-        verdict["badSeq"] = str(outcome.bad_seq)
         verdict["message"] = outcome.problem
+    if outcome.bad_seq is not None:
+        verdict["badSeq"] = str(outcome.bad_seq)
+    if outcome.bad_update is not None:
+        verdict["badUpdate"] = str(outcome.bad_update)
     return verdict
 
 
@@ -156,17 +170,23 @@ def page_verdict(page: Any, site: LiveServer, content: bytes, *, path: str = "/d
     expect(result).to_have_attribute("data-state", re.compile(r"^(ok|fail|warn)$"))
     verdict = {name: result.get_attribute(f"data-{attribute}")
                for name, attribute in (("ok", "ok"), ("count", "count"), ("head", "head"),
-                                       ("badSeq", "bad-seq"))}
+                                       ("badSeq", "bad-seq"), ("updates", "updates"),
+                                       ("badUpdate", "bad-update"))}
     return {**{k: v for k, v in verdict.items() if v is not None},
             "text": result.inner_text(), "state": result.get_attribute("data-state")}
 
 
 def assert_same(command: dict[str, str], shown: dict[str, str]) -> None:
-    for key in ("ok", "count", "head", "badSeq"):
+    for key in ("ok", "count", "head", "badSeq", "updates", "badUpdate"):
         assert shown.get(key) == command.get(key), (key, command, shown)
     if command["ok"] == "true":
         assert shown["text"].startswith(
             f"Intact: {command['count']} records, head {command['head']}."), shown["text"]
+    elif "badUpdate" in command:
+        assert shown["text"].startswith(
+            f"Commitment update {command['badUpdate']} fails: {command['message']}. The first "
+            f"{command['updates']} commitment updates are intact. The {command['count']} records "
+            f"are intact, up to the hash {command['head']}."), shown["text"]
     elif command["ok"] == "false":
         # The same reason, word for word, and the last good head to compare.
         assert f"Record {command['badSeq']} fails: {command['message']}." in shown["text"]
@@ -182,17 +202,23 @@ def test_the_genuine_export_is_intact_in_the_browser_as_on_the_command_line(page
     page.get_by_role("button", name="Verify the whole chain").click()
     result = page.locator("#verify-result")
     expect(result).to_have_attribute("data-state", "ok")
-    assert result.inner_text().startswith(f"Intact: 6 records, head {command['head']}.")
+    assert command["updates"] == "3"
+    assert result.inner_text().startswith(f"Intact: 6 records, head {command['head']}. The 3 "
+                                          "commitment updates are intact too.")
+    assert result.get_attribute("data-updates") == "3"
     assert "copy kept elsewhere" in result.inner_text()
     assert result.get_attribute("data-head") == requests.get(
         site.url + "/api/v1/decisions", timeout=30).json()["head"]
     # The canonical JSON of every record is byte for byte Python's.
     from participation.decisions.chain import canonical_json
 
-    for entry in json.loads(genuine)["records"]:
-        text = json.dumps(entry["record"], ensure_ascii=False)
+    export = json.loads(genuine)
+    shown = [entry["record"] for entry in export["records"]]
+    shown += [entry["update"] for entry in export["updates"]]
+    for value in shown:
+        text = json.dumps(value, ensure_ascii=False)
         assert page.evaluate("text => window.participationVerify.canonicalJSON(text)",
-                             text) == canonical_json(entry["record"])
+                             text) == canonical_json(value)
 
 
 @pytest.mark.parametrize("name", list(tampering.TAMPERS))
@@ -204,6 +230,32 @@ def test_every_tampered_export_gets_the_commands_verdict(page, site, genuine, tm
     assert_same(command, shown)
     if name != "rewrite_tail_unpinned":
         assert command["ok"] == "false" and shown["state"] == "fail"
+
+
+@pytest.mark.parametrize("name", list(tampering.UPDATE_TAMPERS))
+def test_tampered_updates_are_caught_by_the_browser_where_the_command_catches_them(
+        page, site, genuine, tmp_path, name):
+    data, expect_head = tampering.UPDATE_TAMPERS[name](copy.deepcopy(json.loads(genuine)))
+    content = tampering.as_bytes(data)
+    command = command_verdict(content, expect_head, tmp_path)
+    assert command["ok"] == "false" and "badUpdate" in command and "badSeq" not in command
+    shown = page_verdict(page, site, content, expect_head=expect_head)
+    assert shown["state"] == "fail"
+    assert_same(command, shown)
+
+
+def test_a_version_1_export_without_updates_still_verifies_in_the_browser(page, site, genuine,
+                                                                         tmp_path):
+    data = json.loads(genuine)
+    for key in ("updates", "updates_count", "updates_head"):
+        del data[key]
+    data["version"] = 1
+    content = tampering.as_bytes(data)
+    command = command_verdict(content, None, tmp_path)
+    assert command["ok"] == "true" and command["updates"] == "0"
+    shown = page_verdict(page, site, content)
+    assert_same(command, shown)
+    assert "commitment updates" not in shown["text"]
 
 
 @pytest.mark.parametrize(("content", "message"), tampering.MALFORMED,
@@ -237,6 +289,16 @@ def test_verify_this_record_names_the_record_that_breaks_it(page, site, genuine,
                          button="Verify this record")
     assert later["state"] == "warn" and later["text"].startswith("Record 1 is intact")
     assert "But a later record fails: record 3: " in later["text"]
+
+    # A bad commitment update leaves every record confirmed, and is named.
+    data, _ = tampering.update_status(copy.deepcopy(export))
+    content = tampering.as_bytes(data)
+    command = command_verdict(content, None, tmp_path)
+    updated = page_verdict(page, site, content, path="/decisions/5", button="Verify this record")
+    assert updated["state"] == "warn" and updated["badUpdate"] == command["badUpdate"] == "2"
+    assert updated["text"] == (f"Record 5 is intact: its hash {export['records'][4]['hash']} "
+                               "follows from the first record. But the commitment updates fail: "
+                               f"update 2: {command['message']}.")
 
     # A rewritten tail is consistent in itself, but not with the hash this page shows.
     data, _ = tampering.rewrite_tail(copy.deepcopy(export))
