@@ -244,6 +244,31 @@ def test_tampered_updates_are_caught_by_the_browser_where_the_command_catches_th
     assert_same(command, shown)
 
 
+def test_in_spanish_the_verdict_on_the_updates_is_spanish(browser, site, genuine):
+    context = browser.new_context(locale="es-ES")
+    try:
+        tab = context.new_page()
+        tab.goto(site.url + "/decisions")
+        tab.locator("#verify-tool button").click()
+        result = tab.locator("#verify-result")
+        expect(result).to_have_attribute("data-state", "ok")
+        assert "Las 3 actualizaciones de compromisos también están íntegras." in \
+            result.inner_text()
+
+        data, _ = tampering.update_percent(copy.deepcopy(json.loads(genuine)))
+        tab.route("**" + EXPORT_PATH, lambda route: route.fulfill(
+            status=200, content_type="application/json", body=tampering.as_bytes(data)))
+        tab.reload()
+        tab.locator("#verify-tool button").click()
+        expect(result).to_have_attribute("data-state", "fail")
+        assert result.inner_text().startswith("La actualización de compromiso 3 falla: ")
+        assert "Las primeras 2 actualizaciones de compromisos están íntegras." in \
+            result.inner_text()
+        assert "Los 6 registros están íntegros, hasta el hash " in result.inner_text()
+    finally:
+        context.close()
+
+
 def test_a_version_1_export_without_updates_still_verifies_in_the_browser(page, site, genuine,
                                                                          tmp_path):
     data = json.loads(genuine)
