@@ -476,3 +476,105 @@ def test_random_broken_exports_get_the_commands_verdict_word_for_word(page, site
         assert answer == expected, blob[:400]
         kinds.add("unreadable" if "unreadable" in expected else expected["problem"][:12])
     assert len(kinds) >= 8  # intact, unreadable and many kinds of failure among them
+
+
+def random_update_exports(count: int, seed: int = 11) -> list[bytes]:
+    """Intact records making commitments, followed by chains of updates on them, each broken at
+    random (odd statuses, percents and commitments, numbering, hashes, the stated count and
+    head, an update removed) and re-hashed onward half the time as a forger would."""
+    from participation.decisions.chain import GENESIS_HASH, canonical_json, record_hash
+
+    rng = random.Random(seed)
+
+    def odd() -> Any:
+        return rng.choice([None, True, False, -1, 0, 100, 101, 2**53, "done", "Done", "",
+                           "\ud800", "😀", [1], {"record": 1}, {"record": 1, "number": True},
+                           {"record": [1], "number": 1}, {"record": 9, "number": 1}])
+
+    def chain(entries: list, key: str, start: int) -> str:
+        prev = GENESIS_HASH if start == 0 else entries[start - 1].get("hash")
+        for entry in entries[start:]:
+            try:
+                entry["prev_hash"] = prev
+                entry["hash"] = prev = record_hash(prev, canonical_json(entry[key]))
+            except (TypeError, ValueError):
+                break
+        return prev
+
+    made = []
+    for _ in range(count):
+        promises = [{"number": 1}, {"number": 2}]
+        records = [{"seq": seq, "record": {"seq": seq, "commitments": promises, "closes": [],
+                                           "amends": None}}
+                   for seq in (1, 2)]
+        updates = []
+        for n in range(1, rng.randint(1, 6) + 1):
+            updates.append({"n": n, "update": {
+                "kind": "commitment_update", "n": n,
+                "commitment": {"record": rng.randint(1, 2), "number": rng.randint(1, 2)},
+                "status": rng.choice(["on_track", "delayed"] * 4 + ["done", "dropped"]),
+                "note": rng.choice(["x", "é 😀", "\u2028"]),
+                "percent": rng.choice([None, 0, 40, 100]),
+                "department": "Libraries", "posted_at": "2026-12-04T12:00:00Z"}})
+        export = {"format": "participation-decision-chain", "version": rng.choice([1, 2, True]),
+                  "count": 2, "head": chain(records, "record", 0), "records": records,
+                  "updates_count": len(updates), "updates_head": chain(updates, "update", 0),
+                  "updates": updates}
+        at = rng.randrange(len(updates))
+        entry, update = updates[at], updates[at]["update"]
+        change = rng.randrange(8)
+        if change == 0:
+            update[rng.choice(["status", "percent", "commitment", "n", "note"])] = odd()
+        elif change == 1:
+            entry["n"] = odd()
+        elif change == 2:
+            export["updates_count"] = odd()
+        elif change == 3:
+            export["updates_head"] = odd()
+        elif change == 4:
+            del updates[at]
+        elif change == 5:
+            entry[rng.choice(["hash", "prev_hash"])] = odd()
+        elif change == 6:
+            del entry[rng.choice(["n", "hash", "prev_hash", "update"])]
+        else:
+            entry[rng.choice(["hash", "prev_hash"])] = rng.choice([GENESIS_HASH, "a" * 64])
+        if rng.random() < 0.6 and at < len(updates) and "update" in updates[at]:
+            head = chain(updates, "update", at)
+            if rng.random() < 0.5:
+                export["updates_head"] = head
+        made.append(json.dumps(export, ensure_ascii=rng.random() < 0.5)
+                    .encode("utf-8", "surrogatepass"))
+    return made
+
+
+def test_random_broken_updates_get_the_commands_verdict_word_for_word(page, site, tmp_path):
+    page.unroute("**" + EXPORT_PATH)
+    page.goto(site.url + "/decisions")
+    exports = random_update_exports(200)
+    shown = page.evaluate("""async blobs => {
+        const out = [];
+        for (const blob of blobs) {
+            const bytes = Uint8Array.from(atob(blob), c => c.charCodeAt(0));
+            const r = await window.participationVerify.verifyBytes(bytes, null);
+            out.push(r.unreadable !== undefined ? {unreadable: true}
+                     : {ok: r.ok, count: r.count, head: r.head, bad: r.badSeq, problem: r.problem,
+                        updates: r.updates, badUpdate: r.badUpdate});
+        }
+        return out;
+    }""", [base64.b64encode(blob).decode() for blob in exports])
+    kinds = set()
+    for blob, answer in zip(exports, shown, strict=True):
+        path = tmp_path / "chain.json"
+        path.write_bytes(blob)
+        try:
+            outcome = verify_export(load_export(path))
+        except UnreadableExport:
+            expected: dict[str, Any] = {"unreadable": True}
+        else:
+            expected = {"ok": outcome.ok, "count": outcome.count, "head": outcome.head,
+                        "bad": outcome.bad_seq, "problem": outcome.problem,
+                        "updates": outcome.updates, "badUpdate": outcome.bad_update}
+        assert answer == expected, blob[:600]
+        kinds.add("unreadable" if "unreadable" in expected else expected["problem"][:12])
+    assert len(kinds) >= 8  # intact, unreadable and many kinds of failure among them
