@@ -1,6 +1,7 @@
 // Verify the decision chain in the page: the README's algorithm (the same rules, in the same
 // order, with the same messages as `participation verify`) for the records and then for the
-// commitment updates chain of a version 2 export, over the export downloaded from the site, hashed with the browser's own SHA-256 (Web Crypto). No library: the JSON is parsed here
+// commitment updates chain of a version 2 export, over the export downloaded from the site,
+// hashed with the browser's own SHA-256 (Web Crypto). No library: the JSON is parsed here
 // so that whole numbers stay exact and a fraction is refused as the command refuses it, and the
 // canonical JSON is written here byte for byte as Python's
 // json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False) writes it.
