@@ -1,6 +1,7 @@
 // Verify the decision chain in the page: the README's algorithm (the same rules, in the same
-// order, with the same messages as `participation verify`), over the export downloaded from the
-// site, hashed with the browser's own SHA-256 (Web Crypto). No library: the JSON is parsed here
+// order, with the same messages as `participation verify`) for the records and then for the
+// commitment updates chain of a version 2 export, over the export downloaded from the site,
+// hashed with the browser's own SHA-256 (Web Crypto). No library: the JSON is parsed here
 // so that whole numbers stay exact and a fraction is refused as the command refuses it, and the
 // canonical JSON is written here byte for byte as Python's
 // json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False) writes it.
@@ -11,6 +12,10 @@
 
   var GENESIS = "0000000000000000000000000000000000000000000000000000000000000000";
   var FORMAT = "participation-decision-chain";
+  // Version 2 adds the "updates" chain (progress on commitments); version 1 files have none.
+  var READABLE_VERSIONS = [1, 2];
+  var UPDATE_STATUSES = ["on_track", "delayed", "done", "dropped"];
+  var CLOSING_STATUSES = ["done", "dropped"]; // after one of these, a commitment takes no more
   var MAX_SAFE = BigInt("9007199254740991");
   var MAX_DEPTH = 900; // Python's parser gives up near its recursion limit of 1000
 
@@ -292,6 +297,14 @@
     if (format !== FORMAT) {
       throw new Unreadable("has format " + repr(format) + ", not " + repr(FORMAT));
     }
+    var version = data.has("version") ? data.get("version") : BigInt(1);
+    if (!READABLE_VERSIONS.some(function (readable) { return sameNumber(version, readable); })) {
+      throw new Unreadable("has version " + repr(version) + "; this verifier reads versions " +
+        READABLE_VERSIONS.join(", "));
+    }
+    if (data.has("updates") && !Array.isArray(data.get("updates"))) {
+      throw new Unreadable("\"updates\" is not a list");
+    }
     return data;
   }
 
@@ -368,18 +381,113 @@
     return null;
   }
 
+  function checkUpdate(entry, position, prevHash, commitments, finished) {
+    if (!isMap(entry) || !["n", "prev_hash", "hash", "update"].every(function (key) { return entry.has(key); })) {
+      return Promise.resolve("the entry is not an object with n, prev_hash, hash and update");
+    }
+    var n = entry.get("n");
+    var update = entry.get("update");
+    if (!isInt(n) || n !== BigInt(position) || !isMap(update) || !sameNumber(get(update, "n"), position)) {
+      return Promise.resolve("position " + position + " holds update " + repr(n) +
+        ": an update is missing, added or out of order");
+    }
+    var hash = entry.get("hash");
+    var stated = entry.get("prev_hash");
+    if (!isHash(hash) || !isHash(stated)) {
+      return Promise.resolve("hash and prev_hash must be 64 lower-case hex characters");
+    }
+    var canonical;
+    try {
+      canonical = canonicalJSON(update);
+    } catch (error) {
+      if (!(error instanceof NotCanonical)) { throw error; }
+      return Promise.resolve("the update is not canonical JSON: " + error.message);
+    }
+    return sha256hex(stated + canonical).then(function (own) {
+      if (stated !== prevHash) {
+        return "prev_hash " + stated + " does not match the previous update's hash " + prevHash +
+          ": an update was removed, altered or moved";
+      }
+      if (own !== hash) {
+        return "its content hashes to " + own + ", not to the stated hash: the update was altered";
+      }
+      var named = get(update, "commitment");
+      var key = isMap(named) ? [get(named, "record"), get(named, "number")] : null;
+      var name = key && hashable(key[0]) !== null && hashable(key[1]) !== null
+        ? hashable(key[0]) + "|" + hashable(key[1]) : null;
+      if (name === null || !commitments.has(name)) {
+        return "it updates commitment " + repr(named) + ", which no record made";
+      }
+      if (finished.has(name)) {
+        return "it updates commitment " + str(key[1]) + " of record " + str(key[0]) +
+          " after it was done or dropped";
+      }
+      var status = get(update, "status");
+      var percent = get(update, "percent");
+      if (typeof status !== "string" || UPDATE_STATUSES.indexOf(status) < 0) {
+        return "its status " + repr(status) + " is not one of " + UPDATE_STATUSES.join(", ");
+      }
+      if (percent !== null && (!isInt(percent) || percent < BigInt(0) || percent > BigInt(100))) {
+        return "its percent " + repr(percent) + " is not a whole number from 0 to 100";
+      }
+      if (CLOSING_STATUSES.indexOf(status) >= 0) { finished.add(name); }
+      return null;
+    });
+  }
+
+  // The updates chain (version 2), as verify.py's _verify_updates: its own chain from the
+  // genesis hash; each update names a commitment a record made, none after "done" or "dropped".
+  function verifyUpdates(data, count, head, commitments) {
+    var updates = data.has("updates") ? data.get("updates") : [];
+    var prevHash = GENESIS;
+    var finished = new Set();
+
+    function failed(good, bad, problem) {
+      return { ok: false, count: count, head: head, badSeq: null, problem: problem,
+        updates: good, badUpdate: bad };
+    }
+    function step(position) {
+      if (position > updates.length) { return Promise.resolve(finish()); }
+      var entry = updates[position - 1];
+      return checkUpdate(entry, position, prevHash, commitments, finished).then(function (problem) {
+        if (problem !== null) { return failed(position - 1, position, problem); }
+        prevHash = entry.get("hash");
+        return step(position + 1);
+      });
+    }
+    function finish() {
+      var stated = data.has("updates_count") ? data.get("updates_count") : BigInt(updates.length);
+      if (!sameNumber(stated, updates.length)) {
+        return failed(updates.length, updates.length + 1, "the export says it holds " + repr(stated) +
+          " updates but has " + updates.length);
+      }
+      if (data.has("updates_head") && data.get("updates_head") !== prevHash) {
+        return failed(updates.length, updates.length, "the export's updates_head " +
+          repr(data.get("updates_head")) + " is not the last update's hash " + prevHash);
+      }
+      return { ok: true, count: count, head: head, badSeq: null, problem: "",
+        updates: updates.length, badUpdate: null };
+    }
+    return step(1);
+  }
+
   // The outcome, as verify.py's Outcome: ok, count (records checked good), head (the last good
-  // hash), badSeq and problem.
+  // hash), badSeq and problem; updates (commitment updates checked good) and badUpdate.
   function verifyExport(data, expectHead) {
     var entries = data.get("records");
     var prevHash = GENESIS;
     var commitments = new Map();
 
     function failed(count, head, bad, problem) {
-      return { ok: false, count: count, head: head, badSeq: bad, problem: problem };
+      return { ok: false, count: count, head: head, badSeq: bad, problem: problem, updates: 0,
+        badUpdate: null };
     }
     function step(position) {
-      if (position > entries.length) { return Promise.resolve(finish()); }
+      if (position > entries.length) {
+        var done = finish();
+        return done === null ? verifyUpdates(data, entries.length, prevHash, commitments)
+          : Promise.resolve(done);
+      }
       var entry = entries[position - 1];
       return checkEntry(entry, position, prevHash).then(function (problem) {
         if (problem === null) { problem = checkLinks(entry.get("record"), position, commitments); }
@@ -405,7 +513,7 @@
         return failed(count, prevHash, count, "the chain ends in " + prevHash +
           ", not the expected head " + expectHead);
       }
-      return { ok: true, count: count, head: prevHash, badSeq: null, problem: "" };
+      return null;
     }
     return step(1);
   }
@@ -458,16 +566,30 @@
     output.className = "verify-result verify-result--" + kind;
     output.textContent = text;
     output.dataset.state = kind;
-    ["ok", "count", "head", "badSeq"].forEach(function (name) {
+    ["ok", "count", "head", "badSeq", "updates", "badUpdate"].forEach(function (name) {
       if (verdict[name] === undefined || verdict[name] === null) { delete output.dataset[name]; }
       else { output.dataset[name] = String(verdict[name]); }
     });
   }
   var COMPARE = gettext("Compare this head with a copy kept elsewhere (an earlier download, the feed, a newspaper notice): a chain rewritten to its end is consistent in itself, and only a known head exposes it.");
 
+  // What the commitment updates add to a verdict on the records: their count, or the first bad one.
+  function updatesChecked(outcome) {
+    return outcome.updates ? " " + fill(gettext("The %(updates)s commitment updates are intact too."), outcome) : "";
+  }
+  function updateFails(outcome) {
+    return fill(gettext("Commitment update %(n)s fails: %(why)s."), { n: outcome.badUpdate, why: outcome.problem }) +
+      " " + fill(gettext("The first %(updates)s commitment updates are intact."), outcome);
+  }
+
   function wholeChain(outcome) {
     if (outcome.ok) {
-      return fill(gettext("Intact: %(count)s records, head %(head)s."), outcome) + " " + COMPARE;
+      return fill(gettext("Intact: %(count)s records, head %(head)s."), outcome) + updatesChecked(outcome) +
+        " " + COMPARE;
+    }
+    if (outcome.badUpdate !== null) {
+      return updateFails(outcome) + " " +
+        fill(gettext("The %(count)s records are intact, up to the hash %(head)s."), outcome);
     }
     return fill(gettext("Record %(seq)s fails: %(why)s."), { seq: outcome.badSeq, why: outcome.problem }) + " " +
       fill(gettext("The first %(count)s records are intact, up to the hash %(head)s."), outcome);
@@ -475,7 +597,7 @@
 
   function oneRecord(outcome) {
     var entry = outcome.entries[recordSeq - 1];
-    if (!outcome.ok && outcome.badSeq <= recordSeq) {
+    if (!outcome.ok && outcome.badSeq !== null && outcome.badSeq <= recordSeq) {
       return ["fail", fill(gettext("Record %(seq)s cannot be confirmed: record %(bad)s fails: %(why)s."),
         { seq: recordSeq, bad: outcome.badSeq, why: outcome.problem })];
     }
@@ -490,7 +612,11 @@
       { seq: recordSeq, hash: recordHash });
     if (outcome.ok) {
       return ["ok", text + " " + fill(gettext("The whole chain is intact: %(count)s records, head %(head)s."), outcome) +
-        " " + COMPARE];
+        updatesChecked(outcome) + " " + COMPARE];
+    }
+    if (outcome.badUpdate !== null) {
+      return ["warn", text + " " + fill(gettext("But the commitment updates fail: update %(n)s: %(why)s."),
+        { n: outcome.badUpdate, why: outcome.problem })];
     }
     return ["warn", text + " " + fill(gettext("But a later record fails: record %(seq)s: %(why)s."),
       { seq: outcome.badSeq, why: outcome.problem })];
@@ -511,7 +637,8 @@
           { ok: "unreadable" });
         return;
       }
-      var verdict = { ok: outcome.ok, count: outcome.count, head: outcome.head, badSeq: outcome.badSeq };
+      var verdict = { ok: outcome.ok, count: outcome.count, head: outcome.head, badSeq: outcome.badSeq,
+        updates: outcome.updates, badUpdate: outcome.badUpdate };
       if (recordSeq) {
         var shown = oneRecord(outcome);
         show(shown[0], shown[1], verdict);

@@ -156,4 +156,124 @@ MALFORMED: list[tuple[bytes, str]] = [
     (b"{\"records\": [NaN]}", "not JSON"),
     (b"{\"records\": " + b"[" * 100_000 + b"]" * 100_000 + b"}", "too deeply"),
     (b"{\"records\": [" + b"7" * 5000 + b"]}", "4300 digits"),
+    (b"{\"version\": 3, \"records\": []}", "has version 3"),
+    (b"{\"records\": [], \"updates\": {}}", "\"updates\" is not a list"),
 ]
+
+
+# The updates chain (export version 2). Each function takes an intact export whose updates are
+# on_track, delayed, done (in that order, on one commitment) and returns what to verify.
+
+
+def _resign_update(entry: dict) -> None:
+    entry["hash"] = record_hash(entry["prev_hash"], canonical_json(entry["update"]))
+
+
+def _rechain_updates_from(export: dict, index: int) -> None:
+    updates = export["updates"]
+    for position in range(index, len(updates)):
+        if position:
+            updates[position]["prev_hash"] = updates[position - 1]["hash"]
+        _resign_update(updates[position])
+    export["updates_head"] = updates[-1]["hash"]
+
+
+def update_status(export: dict) -> Tampered:
+    export["updates"][1]["update"]["status"] = "on_track"
+    return export, None
+
+
+def update_note(export: dict) -> Tampered:
+    export["updates"][0]["update"]["note"] = "All done already"
+    return export, None
+
+
+def update_percent(export: dict) -> Tampered:
+    export["updates"][2]["update"]["percent"] = 90
+    return export, None
+
+
+def update_dropped(export: dict) -> Tampered:
+    del export["updates"][1]
+    export["updates_count"] = len(export["updates"])
+    return export, None
+
+
+def update_dropped_last(export: dict) -> Tampered:
+    del export["updates"][-1]
+    return export, None
+
+
+def updates_reordered(export: dict) -> Tampered:
+    updates = export["updates"]
+    updates[0], updates[1] = updates[1], updates[0]
+    return export, None
+
+
+def updates_reordered_and_renumbered(export: dict) -> Tampered:
+    updates = export["updates"]
+    updates[0], updates[1] = updates[1], updates[0]
+    for position, entry in enumerate(updates, start=1):
+        entry["n"] = entry["update"]["n"] = position
+    return export, None
+
+
+def update_status_resigned(export: dict) -> Tampered:
+    """Its own hash recomputed: the link to the next update still breaks."""
+    export["updates"][1]["update"]["status"] = "on_track"
+    _resign_update(export["updates"][1])
+    return export, None
+
+
+def update_after_done(export: dict) -> Tampered:
+    last = export["updates"][-1]
+    entry = {"n": last["n"] + 1, "prev_hash": last["hash"],
+             "update": dict(export["updates"][0]["update"], n=last["n"] + 1)}
+    _resign_update(entry)
+    export["updates"].append(entry)
+    export["updates_count"], export["updates_head"] = entry["n"], entry["hash"]
+    return export, None
+
+
+def update_of_no_commitment(export: dict) -> Tampered:
+    export["updates"][0]["update"]["commitment"] = {"record": 2, "number": 9}
+    _rechain_updates_from(export, 0)
+    return export, None
+
+
+def update_unknown_status(export: dict) -> Tampered:
+    export["updates"][1]["update"]["status"] = "finished"
+    _rechain_updates_from(export, 1)
+    return export, None
+
+
+def update_percent_too_high(export: dict) -> Tampered:
+    export["updates"][0]["update"]["percent"] = 101
+    _rechain_updates_from(export, 0)
+    return export, None
+
+
+def update_percent_true(export: dict) -> Tampered:
+    export["updates"][0]["update"]["percent"] = True
+    _rechain_updates_from(export, 0)
+    return export, None
+
+
+def updates_head_wrong(export: dict) -> Tampered:
+    export["updates_head"] = export["updates"][0]["hash"]
+    return export, None
+
+
+def update_without_hash(export: dict) -> Tampered:
+    del export["updates"][1]["hash"]
+    return export, None
+
+
+UPDATE_TAMPERS: dict[str, Callable[[dict], Tampered]] = {
+    function.__name__: function
+    for function in (update_status, update_note, update_percent, update_dropped,
+                     update_dropped_last, updates_reordered, updates_reordered_and_renumbered,
+                     update_status_resigned, update_after_done, update_of_no_commitment,
+                     update_unknown_status, update_percent_too_high, update_percent_true,
+                     updates_head_wrong, update_without_hash)
+}

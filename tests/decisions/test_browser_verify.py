@@ -1,7 +1,8 @@
 """In Debian's chromium: the "Verify" buttons check the chain in the page with the browser's own
 SHA-256, and give the verdict `participation verify` gives, on the genuine export downloaded
 from the site and on every tampered export the command's tests use (tests/decisions/tampering.py),
-served to the page in place of the site's. One server for the module.
+records and commitment updates alike, served to the page in place of the site's. One server for
+the module.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ AWKWARD = "Tab\there, “quotes” \"too\", back\\slash, </script>, é, 😀, \u
 def seed_chain(url: str) -> int:
     """The five records of test_verify's `export` (evidence, an amendment, a commitment closed
     later), published in the live site's database with a test-only poll provider, and a sixth
-    resting on a real ended town hall that left a question unanswered; its id."""
+    resting on a real ended town hall that left a question unanswered; its id. The fifth record
+    makes a commitment that three updates follow: on track, delayed, done."""
     from participation import create_app
     from participation.accounts import services as accounts
     from participation.db import utcnow
@@ -71,7 +73,15 @@ def seed_chain(url: str) -> int:
         publish(title="Second", outcome="rejected")
         publish(title="Correction", amends=first.seq)
         publish(title="Parking reply", closes=[first.commitments[0].id])
-        publish(title="Fifth", outcome="deferred")
+        fifth = publish(title="Fifth", outcome="deferred",
+                        commitments=[(utcnow().date() + timedelta(days=30), "Report back")])
+        for status, note, percent in (("on_track", "Work has started", 10),
+                                      ("delayed", AWKWARD, None),
+                                      ("done", "Answered in writing", 100)):
+            services.post_commitment_update(db.session, official, fifth.commitments[0].id,
+                                            status=status, note=note, percent=percent,
+                                            department="Libraries")
+            db.session.commit()
 
         now = utcnow()
         resident = accounts.register_user(db.session, email="resident@example.test",
@@ -133,10 +143,14 @@ def command_verdict(content: bytes, expect_head: str | None, folder: Path) -> di
     except UnreadableExport as error:
         return {"ok": "unreadable", "message": str(error)}
     outcome = verify_export(data, expect_head)
-    verdict = {"ok": str(outcome.ok).lower(), "count": str(outcome.count), "head": outcome.head}
+    verdict = {"ok": str(outcome.ok).lower(), "count": str(outcome.count), "head": outcome.head,
+               "updates": str(outcome.updates)}
     if not outcome.ok:
-        verdict["badSeq"] = str(outcome.bad_seq)
         verdict["message"] = outcome.problem
+    if outcome.bad_seq is not None:
+        verdict["badSeq"] = str(outcome.bad_seq)
+    if outcome.bad_update is not None:
+        verdict["badUpdate"] = str(outcome.bad_update)
     return verdict
 
 
@@ -156,17 +170,23 @@ def page_verdict(page: Any, site: LiveServer, content: bytes, *, path: str = "/d
     expect(result).to_have_attribute("data-state", re.compile(r"^(ok|fail|warn)$"))
     verdict = {name: result.get_attribute(f"data-{attribute}")
                for name, attribute in (("ok", "ok"), ("count", "count"), ("head", "head"),
-                                       ("badSeq", "bad-seq"))}
+                                       ("badSeq", "bad-seq"), ("updates", "updates"),
+                                       ("badUpdate", "bad-update"))}
     return {**{k: v for k, v in verdict.items() if v is not None},
             "text": result.inner_text(), "state": result.get_attribute("data-state")}
 
 
 def assert_same(command: dict[str, str], shown: dict[str, str]) -> None:
-    for key in ("ok", "count", "head", "badSeq"):
+    for key in ("ok", "count", "head", "badSeq", "updates", "badUpdate"):
         assert shown.get(key) == command.get(key), (key, command, shown)
     if command["ok"] == "true":
         assert shown["text"].startswith(
             f"Intact: {command['count']} records, head {command['head']}."), shown["text"]
+    elif "badUpdate" in command:
+        assert shown["text"].startswith(
+            f"Commitment update {command['badUpdate']} fails: {command['message']}. The first "
+            f"{command['updates']} commitment updates are intact. The {command['count']} records "
+            f"are intact, up to the hash {command['head']}."), shown["text"]
     elif command["ok"] == "false":
         # The same reason, word for word, and the last good head to compare.
         assert f"Record {command['badSeq']} fails: {command['message']}." in shown["text"]
@@ -182,17 +202,23 @@ def test_the_genuine_export_is_intact_in_the_browser_as_on_the_command_line(page
     page.get_by_role("button", name="Verify the whole chain").click()
     result = page.locator("#verify-result")
     expect(result).to_have_attribute("data-state", "ok")
-    assert result.inner_text().startswith(f"Intact: 6 records, head {command['head']}.")
+    assert command["updates"] == "3"
+    assert result.inner_text().startswith(f"Intact: 6 records, head {command['head']}. The 3 "
+                                          "commitment updates are intact too.")
+    assert result.get_attribute("data-updates") == "3"
     assert "copy kept elsewhere" in result.inner_text()
     assert result.get_attribute("data-head") == requests.get(
         site.url + "/api/v1/decisions", timeout=30).json()["head"]
     # The canonical JSON of every record is byte for byte Python's.
     from participation.decisions.chain import canonical_json
 
-    for entry in json.loads(genuine)["records"]:
-        text = json.dumps(entry["record"], ensure_ascii=False)
+    export = json.loads(genuine)
+    shown = [entry["record"] for entry in export["records"]]
+    shown += [entry["update"] for entry in export["updates"]]
+    for value in shown:
+        text = json.dumps(value, ensure_ascii=False)
         assert page.evaluate("text => window.participationVerify.canonicalJSON(text)",
-                             text) == canonical_json(entry["record"])
+                             text) == canonical_json(value)
 
 
 @pytest.mark.parametrize("name", list(tampering.TAMPERS))
@@ -204,6 +230,57 @@ def test_every_tampered_export_gets_the_commands_verdict(page, site, genuine, tm
     assert_same(command, shown)
     if name != "rewrite_tail_unpinned":
         assert command["ok"] == "false" and shown["state"] == "fail"
+
+
+@pytest.mark.parametrize("name", list(tampering.UPDATE_TAMPERS))
+def test_tampered_updates_are_caught_by_the_browser_where_the_command_catches_them(
+        page, site, genuine, tmp_path, name):
+    data, expect_head = tampering.UPDATE_TAMPERS[name](copy.deepcopy(json.loads(genuine)))
+    content = tampering.as_bytes(data)
+    command = command_verdict(content, expect_head, tmp_path)
+    assert command["ok"] == "false" and "badUpdate" in command and "badSeq" not in command
+    shown = page_verdict(page, site, content, expect_head=expect_head)
+    assert shown["state"] == "fail"
+    assert_same(command, shown)
+
+
+def test_in_spanish_the_verdict_on_the_updates_is_spanish(browser, site, genuine):
+    context = browser.new_context(locale="es-ES")
+    try:
+        tab = context.new_page()
+        tab.goto(site.url + "/decisions")
+        tab.locator("#verify-tool button").click()
+        result = tab.locator("#verify-result")
+        expect(result).to_have_attribute("data-state", "ok")
+        assert "Las 3 actualizaciones de compromisos también están íntegras." in \
+            result.inner_text()
+
+        data, _ = tampering.update_percent(copy.deepcopy(json.loads(genuine)))
+        tab.route("**" + EXPORT_PATH, lambda route: route.fulfill(
+            status=200, content_type="application/json", body=tampering.as_bytes(data)))
+        tab.reload()
+        tab.locator("#verify-tool button").click()
+        expect(result).to_have_attribute("data-state", "fail")
+        assert result.inner_text().startswith("La actualización de compromiso 3 falla: ")
+        assert "Las primeras 2 actualizaciones de compromisos están íntegras." in \
+            result.inner_text()
+        assert "Los 6 registros están íntegros, hasta el hash " in result.inner_text()
+    finally:
+        context.close()
+
+
+def test_a_version_1_export_without_updates_still_verifies_in_the_browser(page, site, genuine,
+                                                                         tmp_path):
+    data = json.loads(genuine)
+    for key in ("updates", "updates_count", "updates_head"):
+        del data[key]
+    data["version"] = 1
+    content = tampering.as_bytes(data)
+    command = command_verdict(content, None, tmp_path)
+    assert command["ok"] == "true" and command["updates"] == "0"
+    shown = page_verdict(page, site, content)
+    assert_same(command, shown)
+    assert "commitment updates" not in shown["text"]
 
 
 @pytest.mark.parametrize(("content", "message"), tampering.MALFORMED,
@@ -237,6 +314,16 @@ def test_verify_this_record_names_the_record_that_breaks_it(page, site, genuine,
                          button="Verify this record")
     assert later["state"] == "warn" and later["text"].startswith("Record 1 is intact")
     assert "But a later record fails: record 3: " in later["text"]
+
+    # A bad commitment update leaves every record confirmed, and is named.
+    data, _ = tampering.update_status(copy.deepcopy(export))
+    content = tampering.as_bytes(data)
+    command = command_verdict(content, None, tmp_path)
+    updated = page_verdict(page, site, content, path="/decisions/5", button="Verify this record")
+    assert updated["state"] == "warn" and updated["badUpdate"] == command["badUpdate"] == "2"
+    assert updated["text"] == (f"Record 5 is intact: its hash {export['records'][4]['hash']} "
+                               "follows from the first record. But the commitment updates fail: "
+                               f"update 2: {command['message']}.")
 
     # A rewritten tail is consistent in itself, but not with the hash this page shows.
     data, _ = tampering.rewrite_tail(copy.deepcopy(export))
@@ -387,5 +474,107 @@ def test_random_broken_exports_get_the_commands_verdict_word_for_word(page, site
             expected = {"ok": outcome.ok, "count": outcome.count, "head": outcome.head,
                         "bad": outcome.bad_seq, "problem": outcome.problem}
         assert answer == expected, blob[:400]
+        kinds.add("unreadable" if "unreadable" in expected else expected["problem"][:12])
+    assert len(kinds) >= 8  # intact, unreadable and many kinds of failure among them
+
+
+def random_update_exports(count: int, seed: int = 11) -> list[bytes]:
+    """Intact records making commitments, followed by chains of updates on them, each broken at
+    random (odd statuses, percents and commitments, numbering, hashes, the stated count and
+    head, an update removed) and re-hashed onward half the time as a forger would."""
+    from participation.decisions.chain import GENESIS_HASH, canonical_json, record_hash
+
+    rng = random.Random(seed)
+
+    def odd() -> Any:
+        return rng.choice([None, True, False, -1, 0, 100, 101, 2**53, "done", "Done", "",
+                           "\ud800", "😀", [1], {"record": 1}, {"record": 1, "number": True},
+                           {"record": [1], "number": 1}, {"record": 9, "number": 1}])
+
+    def chain(entries: list, key: str, start: int) -> str:
+        prev = GENESIS_HASH if start == 0 else entries[start - 1].get("hash")
+        for entry in entries[start:]:
+            try:
+                entry["prev_hash"] = prev
+                entry["hash"] = prev = record_hash(prev, canonical_json(entry[key]))
+            except (TypeError, ValueError):
+                break
+        return prev
+
+    made = []
+    for _ in range(count):
+        promises = [{"number": 1}, {"number": 2}]
+        records = [{"seq": seq, "record": {"seq": seq, "commitments": promises, "closes": [],
+                                           "amends": None}}
+                   for seq in (1, 2)]
+        updates = []
+        for n in range(1, rng.randint(1, 6) + 1):
+            updates.append({"n": n, "update": {
+                "kind": "commitment_update", "n": n,
+                "commitment": {"record": rng.randint(1, 2), "number": rng.randint(1, 2)},
+                "status": rng.choice(["on_track", "delayed"] * 4 + ["done", "dropped"]),
+                "note": rng.choice(["x", "é 😀", "\u2028"]),
+                "percent": rng.choice([None, 0, 40, 100]),
+                "department": "Libraries", "posted_at": "2026-12-04T12:00:00Z"}})
+        export = {"format": "participation-decision-chain", "version": rng.choice([1, 2, True]),
+                  "count": 2, "head": chain(records, "record", 0), "records": records,
+                  "updates_count": len(updates), "updates_head": chain(updates, "update", 0),
+                  "updates": updates}
+        at = rng.randrange(len(updates))
+        entry, update = updates[at], updates[at]["update"]
+        change = rng.randrange(8)
+        if change == 0:
+            update[rng.choice(["status", "percent", "commitment", "n", "note"])] = odd()
+        elif change == 1:
+            entry["n"] = odd()
+        elif change == 2:
+            export["updates_count"] = odd()
+        elif change == 3:
+            export["updates_head"] = odd()
+        elif change == 4:
+            del updates[at]
+        elif change == 5:
+            entry[rng.choice(["hash", "prev_hash"])] = odd()
+        elif change == 6:
+            del entry[rng.choice(["n", "hash", "prev_hash", "update"])]
+        else:
+            entry[rng.choice(["hash", "prev_hash"])] = rng.choice([GENESIS_HASH, "a" * 64])
+        if rng.random() < 0.6 and at < len(updates) and "update" in updates[at]:
+            head = chain(updates, "update", at)
+            if rng.random() < 0.5:
+                export["updates_head"] = head
+        made.append(json.dumps(export, ensure_ascii=rng.random() < 0.5)
+                    .encode("utf-8", "surrogatepass"))
+    return made
+
+
+def test_random_broken_updates_get_the_commands_verdict_word_for_word(page, site, tmp_path):
+    page.unroute("**" + EXPORT_PATH)
+    page.goto(site.url + "/decisions")
+    exports = random_update_exports(200)
+    shown = page.evaluate("""async blobs => {
+        const out = [];
+        for (const blob of blobs) {
+            const bytes = Uint8Array.from(atob(blob), c => c.charCodeAt(0));
+            const r = await window.participationVerify.verifyBytes(bytes, null);
+            out.push(r.unreadable !== undefined ? {unreadable: true}
+                     : {ok: r.ok, count: r.count, head: r.head, bad: r.badSeq, problem: r.problem,
+                        updates: r.updates, badUpdate: r.badUpdate});
+        }
+        return out;
+    }""", [base64.b64encode(blob).decode() for blob in exports])
+    kinds = set()
+    for blob, answer in zip(exports, shown, strict=True):
+        path = tmp_path / "chain.json"
+        path.write_bytes(blob)
+        try:
+            outcome = verify_export(load_export(path))
+        except UnreadableExport:
+            expected: dict[str, Any] = {"unreadable": True}
+        else:
+            expected = {"ok": outcome.ok, "count": outcome.count, "head": outcome.head,
+                        "bad": outcome.bad_seq, "problem": outcome.problem,
+                        "updates": outcome.updates, "badUpdate": outcome.bad_update}
+        assert answer == expected, blob[:600]
         kinds.add("unreadable" if "unreadable" in expected else expected["problem"][:12])
     assert len(kinds) >= 8  # intact, unreadable and many kinds of failure among them
