@@ -10,13 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask_babel import format_date, format_number
 from flask_babel import gettext as _
-from sqlalchemy import Date, and_, case, cast, exists, func, or_, select, text, union
+from sqlalchemy import Date, and_, case, cast, exists, func, literal, or_, select, text, union
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager, lazyload, selectinload
@@ -832,9 +833,20 @@ def commitment_counts(session: Session, *, since: date | None, until: date | Non
                       as_of: date, department: str | None = None) -> CommitmentCounts:
     """How the commitments made (their record published) from `since` to `until`, inclusive,
     stand on `as_of`; one GROUP BY, with the same definition as `commitment_state`."""
+    found = commitment_counts_by(session, lambda published: literal("all"), since=since,
+                                 until=until, as_of=as_of, department=department)
+    return found.get("all", CommitmentCounts())
+
+
+def commitment_counts_by(session: Session, group: Callable[[Any], Any], *, since: date | None,
+                         until: date | None, as_of: date,
+                         department: str | None = None) -> dict[Any, CommitmentCounts]:
+    """`commitment_counts` for each value of `group(published_at)` of the records that made
+    them (the numbers page groups by month), in one statement."""
     facts = _commitment_facts(session, as_of)
     state = _state_case(facts, as_of).label("state")
-    query = select(state, func.count()).select_from(facts).join(
+    key = group(DecisionRecord.published_at).label("g")
+    query = select(key, state, func.count()).select_from(facts).join(
         DecisionRecord, DecisionRecord.id == facts.c.record_id)
     if since is not None:
         query = query.where(DecisionRecord.published_at >= _start_of(since))
@@ -842,6 +854,9 @@ def commitment_counts(session: Session, *, since: date | None, until: date | Non
         query = query.where(DecisionRecord.published_at < _start_of(until, 1))
     if department is not None:
         query = query.where(DecisionRecord.department == department)
-    counts = {row[0]: row[1] for row in session.execute(query.group_by(state))}
-    return CommitmentCounts(made=sum(counts.values()),
-                            **{name: int(counts.get(name, 0)) for name in COMMITMENT_STATES})
+    counts: dict[Any, dict[str, int]] = {}
+    for g, name, count in session.execute(query.group_by(key, state)):
+        counts.setdefault(g, {})[name] = int(count)
+    return {g: CommitmentCounts(made=sum(found.values()),
+                                **{name: found.get(name, 0) for name in COMMITMENT_STATES})
+            for g, found in counts.items()}

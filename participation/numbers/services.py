@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, aliased
 from participation.accounts.models import User
 from participation.db import month_of, seconds_between, utcnow
 from participation.decisions.models import DecisionLink, DecisionRecord
-from participation.decisions.services import commitment_counts
+from participation.decisions.services import commitment_counts_by
 from participation.errors import InvalidInput
 from participation.forums.models import Post, Thread
 from participation.polls.models import Ballot, Poll
@@ -416,13 +416,17 @@ COMMITMENT_FIELDS = ("made", "done_on_time", "done_late", "overdue", "dropped")
 def _commitments(session: Session, period: Period, now: datetime, months: dict[str, Figures],
                  total: Figures) -> None:
     """How the commitments of the records published in each month (and in the period) stand
-    today: `commitment_counts`, the commitments page's definition, once per month."""
-    def read(since: date, until: date) -> dict[str, int]:
-        found = commitment_counts(session, since=since, until=until, as_of=now.date(),
-                                  department=period.department)
-        return {name: int(getattr(found, name)) for name in COMMITMENT_FIELDS}
+    today: `commitment_counts`, the commitments page's definition; two statements."""
+    last_day = period.until.date() - timedelta(days=1)
 
+    def read(group: Any) -> dict[Any, dict[str, int]]:
+        found = commitment_counts_by(session, group, since=period.since.date(), until=last_day,
+                                     as_of=now.date(), department=period.department)
+        return {g: {name: int(getattr(counts, name)) for name in COMMITMENT_FIELDS}
+                for g, counts in found.items()}
+
+    empty = dict.fromkeys(COMMITMENT_FIELDS, 0)
+    by_month = read(lambda published: month_of(session, published))
     for m, figures in months.items():
-        start = date(int(m[:4]), int(m[5:]), 1)
-        figures.commitments = read(start, _next(start) - timedelta(days=1))
-    total.commitments = read(period.since.date(), period.until.date() - timedelta(days=1))
+        figures.commitments = by_month.get(m, dict(empty))
+    total.commitments = read(lambda published: literal(ALL)).get(ALL, dict(empty))
