@@ -53,6 +53,9 @@ def cli() -> None:
     """Participation: public participation and online town halls."""
 
 
+SERVER_MAX_CONNECTIONS = 20_000
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
@@ -79,15 +82,28 @@ def serve(host: str, port: int) -> None:
         jobs.start_consumer(app)
         click.echo("The task queue's consumer runs in this process (QUEUE_IN_PROCESS).")
     click.echo(f"Participation is serving on http://{host}:{port}")
-    socketio.run(app, host=host, port=port, log_output=False, use_reloader=False,
-                 **_server_options(app))
-
-
-def _server_options(app: Flask) -> dict[str, Any]:
     if app.config["SOCKETIO_ASYNC_MODE"] == "eventlet":
-        # eventlet.wsgi caps a server at 1,024 simultaneous connections; a town hall needs more.
-        return {"max_size": 20_000}
-    return {"allow_unsafe_werkzeug": True}
+        _serve_eventlet(app, host, port)
+    else:
+        socketio.run(app, host=host, port=port, log_output=False, use_reloader=False,
+                     allow_unsafe_werkzeug=True)
+
+
+def _serve_eventlet(app: Flask, host: str, port: int) -> None:
+    """What `socketio.run` does under eventlet, with a listening queue for a meeting's start.
+
+    `eventlet.listen` keeps 50 connections waiting to be accepted: when thousands of watchers
+    open the page at once, the rest are dropped and their browsers try again seconds later.
+    SERVER_BACKLOG (the system caps it at net.core.somaxconn) lets them wait instead. And
+    eventlet.wsgi caps a server at 1,024 simultaneous connections; a town hall needs more.
+    """
+    import eventlet
+    import eventlet.green.socket
+    import eventlet.wsgi
+
+    family, _type, _proto, _name, address = eventlet.green.socket.getaddrinfo(host, port)[0]
+    listener = eventlet.listen(address, family, backlog=int(app.config["SERVER_BACKLOG"]))
+    eventlet.wsgi.server(listener, app, log_output=False, max_size=SERVER_MAX_CONNECTIONS)
 
 
 def _raise_open_file_limit() -> None:

@@ -114,6 +114,8 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
         "METRICS_ENABLED": _flag("METRICS_ENABLED", False),
         "FORUM_FLAG_THRESHOLD": _int("FORUM_FLAG_THRESHOLD", 3),
+        "SERVER_BACKLOG": _int("SERVER_BACKLOG", DEFAULTS["SERVER_BACKLOG"]),
+        "NUMBERS_CACHE_SECONDS": _int("NUMBERS_CACHE_SECONDS", DEFAULTS["NUMBERS_CACHE_SECONDS"]),
         "CONFIRMED_EMAIL_REQUIRED_FOR": os.environ.get(
             "CONFIRMED_EMAIL_REQUIRED_FOR", DEFAULTS["CONFIRMED_EMAIL_REQUIRED_FOR"]),
         "LIMIT_PASSWORD_RESET": os.environ.get("LIMIT_PASSWORD_RESET")
@@ -249,6 +251,9 @@ DEFAULTS: dict[str, Any] = {
     # The largest roll file the admin's upload page takes, in bytes (the command line has none).
     "ROLL_MAX_UPLOAD": 64 * 1024 * 1024,
     "SOCKET_MAX_PAYLOAD": 64 * 1024,
+    # Connections the server's listening socket keeps waiting to be accepted (`serve`): a
+    # meeting's start brings thousands at once. The system caps it (net.core.somaxconn).
+    "SERVER_BACKLOG": 4096,
     "SOCKETIO_CHANNEL": "flask-socketio",
     "METRICS_TOKEN": None,
     "METRICS_ENABLED": False,
