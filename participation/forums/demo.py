@@ -96,7 +96,7 @@ def seed_forums(session: Session, accounts: DemoAccounts) -> None:
 
 
 def _seed_winter_history(session: Session, accounts: DemoAccounts, winter: Topic) -> None:
-    """Last winter's parking threads, months ago: two answered officially a day or two after
+    """Last winter's threads, months ago: three answered officially one to three days after
     they were started, one that had none."""
     people = accounts.users
     official = people["official"]
@@ -140,3 +140,15 @@ def _seed_winter_history(session: Session, accounts: DemoAccounts, winter: Topic
         services.reply_to_thread(session, lee, permits,
                                  body="Only if the zones end one street too early.")]
     _spread(permits, permits_posts, days_ago=100, hours_apart=6)
+
+    footbridge = services.start_thread(
+        session, sam, winter, title="Grit on the footbridge",
+        body="The footbridge to the station was an ice rink every morning last February.")
+    footbridge_posts = [
+        services.reply_to_thread(session, noor, footbridge,
+                                 body="A grit bin at each end would let us do it ourselves."),
+        services.respond_officially(
+            session, official, footbridge, department="Public Works",
+            body="Grit bins go in at both ends in November, and the bridge is on the early "
+                 "gritting round.")]
+    _spread(footbridge, footbridge_posts, days_ago=60, hours_apart=34)
