@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from flask import current_app, has_app_context
 from sqlalchemy import func, select
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from participation.accounts.models import TwoFactor, User
 from participation.accounts.services import register_user
 from participation.accounts.two_factor import new_secret, seal_secret
+from participation.db import utcnow
 from participation.security.permissions import Role
 
 
@@ -68,6 +70,10 @@ DEMO_PEOPLE = (
     ("resident4", "noor@demo.participation.test", "Noor Haddad", Role.RESIDENT),
 )
 
+# How long ago each demo account was opened: every one before its first post in the demo.
+JOINED_DAYS_AGO = {"admin": 240, "official": 240, "moderator": 235, "resident": 230,
+                   "resident3": 210, "resident4": 205, "resident2": 155}
+
 
 def seed_demo(session: Session, password: str | None = None, *,
               two_factor_roles: Collection[str] = ("admin", "official"),
@@ -92,6 +98,10 @@ def seed_demo(session: Session, password: str | None = None, *,
             # Enrolled as if its owner had scanned the key: the demo prints it.
             user.two_factor = TwoFactor(secret=seal_secret(accounts.two_factor_key))
             accounts.two_factor_accounts.append(key)
+    # The demo's people joined over the last months, so the numbers page has a history.
+    joined = utcnow()
+    for key, days_ago in JOINED_DAYS_AGO.items():
+        accounts.users[key].created_at = joined - timedelta(days=days_ago)
     for path in DEMO_STEPS:
         _resolve(path)(session, accounts)
     session.flush()

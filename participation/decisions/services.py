@@ -157,11 +157,12 @@ def publish_decision(session: Session, actor: User, draft: Draft, *,
     `expected_digest` is the preview's digest: when what the links show changed since the
     preview, nothing is published and Conflict says so.
     """
-    prepared = prepare_decision(session, actor, draft)
+    moment = (now or utcnow()).replace(microsecond=0)
+    # Commitments may not be due before the record's own day.
+    prepared = prepare_decision(session, actor, draft, today=_day(moment))
     if expected_digest is not None and expected_digest != prepared.digest:
         raise Conflict(_("What the linked items show changed since your preview. Check the new "
                          "preview, then publish."))
-    moment = (now or utcnow()).replace(microsecond=0)
     _lock_chain(session)
     seq, prev_hash = _next_link(session, DecisionRecord.seq, DecisionRecord.hash)
     content = {**prepared.content, "seq": seq, "published_at": timestamp(moment)}

@@ -19,7 +19,7 @@ from participation.demo import DemoAccounts
 from participation.errors import DomainError
 from participation.forums.models import Topic
 from participation.polls import paper, services
-from participation.polls.models import Eligibility, Poll
+from participation.polls.models import Ballot, Eligibility, Poll
 from participation.realtime.outbox import take_events
 from participation.roll.demo import DEMO_ROLL
 from participation.roll.models import RollEntry
@@ -84,6 +84,12 @@ def seed_polls(session: Session, accounts: DemoAccounts) -> None:
     for voter, ranking in zip(voters, rankings, strict=True):
         services.cast_ballot(session, voter, mascot.id, ranking)
     services.close_poll(session, official, mascot)
+    # Its week ended before the decision records that cite it: ballots cast over that week.
+    mascot.opens_at = now - timedelta(days=20)
+    mascot.closes_at = now - timedelta(days=13)
+    for n, ballot in enumerate(session.scalars(select(Ballot).where(Ballot.poll_id == mascot.id)
+                                               .order_by(Ballot.id))):
+        ballot.cast_at = mascot.opens_at + timedelta(hours=9 + 19 * n)
     seed_roll_poll(session, accounts, topic)
     session.flush()
     # The live town hall's poll is in its event log (`poll`); nobody is connected while seeding.

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from participation.db import utcnow
 from participation.demo import DemoAccounts
 from participation.realtime.outbox import take_events
 from participation.townhall import services
-from participation.townhall.models import Status
+from participation.townhall.models import Status, Upvote
 
 
 def seed_townhalls(session: Session, accounts: DemoAccounts) -> None:
@@ -86,5 +87,14 @@ def seed_townhalls(session: Session, accounts: DemoAccounts) -> None:
     services.set_head_count(session, moderator, ended, 31)
     services.record_online_peak(session, ended.id, 64)
     services.set_status(session, official, ended, Status.ENDED)
+    # Held two weeks ago: its questions came in during the hour and were answered minutes later.
+    ended.started_at, ended.ended_at = ended.starts_at, ended.ends_at
+    for n, (question, minutes) in enumerate(((first, 9), (second, 23), (third, None))):
+        question.created_at = ended.starts_at + timedelta(minutes=4 + 6 * n)
+        question.approved_at = question.created_at + timedelta(minutes=1)
+        if minutes is not None:
+            question.answered_at = question.created_at + timedelta(minutes=minutes)
+    for upvote in session.scalars(select(Upvote).where(Upvote.question_id == first.id)):
+        upvote.created_at = first.created_at + timedelta(minutes=2)
     # Nobody is connected while seeding; the events stay in the log for later joins.
     take_events(session)

@@ -99,4 +99,6 @@ def test_the_preview_is_where_the_page_goes_and_the_pickers_work(context_for, de
     assert title.split(" (#")[0] in preview.inner_text()
     expect(page.locator("#preview")).to_be_focused()
     top = page.evaluate("document.getElementById('preview').getBoundingClientRect().top")
-    assert 0 <= top < page.viewport_size["height"]
+    # The browser scrolls to whole pixels: a box at a fractional offset may start a fraction of a
+    # pixel above the top edge.
+    assert -1 < top < page.viewport_size["height"]

@@ -223,6 +223,23 @@ def test_commitments_due_in_the_past_or_empty_are_refused(official):
     assert record_count() == 0
 
 
+def test_a_record_published_at_an_earlier_moment_takes_due_dates_from_its_own_day(official):
+    """The demo publishes records weeks back; their commitments are checked against that day."""
+    earlier = utcnow() - timedelta(days=30)
+    record = services.publish_decision(
+        db.session, official, draft(commitments=[(earlier.date(), "Due the day it was made")]),
+        now=earlier)
+    db.session.commit()
+    assert record.commitments[0].due_on == earlier.date() < utcnow().date()
+    with pytest.raises(InvalidInput) as caught:
+        services.publish_decision(
+            db.session, official,
+            draft(commitments=[(earlier.date() - timedelta(days=1), "Before its record")]),
+            now=earlier)
+    assert caught.value.field == "commitments"
+    db.session.rollback()
+    assert record_count() == 1
+
 def test_hostile_summaries_from_the_xss_corpus_are_stored_inert(publish):
     for payload in XSS_PAYLOADS:
         record = publish(summary=f"Intro\n\n{payload}\n\nEnd", title=f"Title {payload}")
