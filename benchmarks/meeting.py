@@ -62,7 +62,6 @@ from collections.abc import Iterator  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from datetime import timedelta  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
 
 from fanout import (  # noqa: E402
     ACK_PREFIX,
@@ -240,6 +239,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def prepare(db_url: str, env: dict[str, str], workdir: Path, args: argparse.Namespace) -> Plan:
     """Migrate; create the accounts, the live town hall, its early questions and its poll."""
+    progress("migrating the database")
     result = subprocess.run([str(BIN / "participation"), "db", "upgrade"], env=env, cwd=workdir,
                             capture_output=True, text=True, timeout=300, check=False)
     if result.returncode != 0:
@@ -248,7 +248,7 @@ def prepare(db_url: str, env: dict[str, str], workdir: Path, args: argparse.Name
 
     from participation import create_app
     from participation.accounts.models import User
-    from participation.accounts.services import hash_password, register_user
+    from participation.accounts.services import hash_password
     from participation.db import utcnow
     from participation.extensions import db
     from participation.polls import services as polls
@@ -259,14 +259,23 @@ def prepare(db_url: str, env: dict[str, str], workdir: Path, args: argparse.Name
     app = create_app({"SQLALCHEMY_DATABASE_URI": db_url, "SECRET_KEY": env["SECRET_KEY"],
                       "SOCKETIO_ASYNC_MODE": "threading", "INSTANCE_PATH": str(workdir)})
     password = secrets.token_urlsafe(16)
+    progress(f"creating {args.watchers + args.residents + 3} accounts and the town hall")
     with app.app_context():
         session = db.session
-        official, moderator, early = (
-            register_user(session, email=f"{key}@bench.example.org",
-                          display_name=key.capitalize(), password=password, role=role)
-            for key, role in (("official", Role.OFFICIAL), ("moderator", Role.MODERATOR),
-                              ("early", Role.RESIDENT)))
         now = utcnow()
+        shared_hash = hash_password(password)
+        people = [("official", Role.OFFICIAL), ("moderator", Role.MODERATOR),
+                  ("early", Role.RESIDENT)]
+        people += [(f"resident{n}", Role.RESIDENT) for n in range(args.residents)]
+        people += [(f"watcher{n}", Role.RESIDENT) for n in range(args.watchers)]
+        session.execute(insert(User), [
+            {"email": f"{key}@bench.example.org", "display_name": key.capitalize(),
+             "password_hash": shared_hash, "role": role, "session_token": uuid.uuid4().hex,
+             "created_at": now, "email_confirmed_at": now} for key, role in people])
+        by_email = {u.email: u for u in session.scalars(
+            select(User).where(User.email.like("%@bench.example.org")))}
+        official, moderator, early = (by_email[f"{key}@bench.example.org"]
+                                      for key in ("official", "moderator", "early"))
         townhall = townhalls.create_townhall(session, official, title="Meeting benchmark",
                                              starts_at=now, ends_at=now + timedelta(hours=2))
         townhalls.set_status(session, official, townhall, "live")
@@ -280,31 +289,23 @@ def prepare(db_url: str, env: dict[str, str], workdir: Path, args: argparse.Name
         poll = polls.create_poll(session, official, question="Which project first?",
                                  options=["The park", "The library", "The bus lanes"],
                                  kind="single", results_mode="live", townhall_id=townhall.id)
-        shared_hash = hash_password(password)
-        people = [("resident", n) for n in range(args.residents)] + [
-            ("watcher", n) for n in range(args.watchers)]
-        session.execute(insert(User), [
-            {"email": f"{kind}{n}@bench.example.org", "display_name": f"{kind.capitalize()} {n}",
-             "password_hash": shared_hash, "role": Role.RESIDENT,
-             "session_token": uuid.uuid4().hex, "created_at": now, "email_confirmed_at": now}
-            for kind, n in people])
         session.commit()
         take_events(session)
         serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
 
-        def signed(user: Any) -> tuple[int, str]:
-            return user.id, serializer.dumps({"_user_id": f"{user.id}:{user.session_token}",
-                                              "_fresh": False})
+        logins = {email: (user_id, token) for email, user_id, token in session.execute(
+            select(User.email, User.id, User.session_token)
+            .where(User.email.like("%@bench.example.org")))}
 
-        by_email = {u.email: u for u in session.scalars(
-            select(User).where(User.email.like("%@bench.example.org")))}
+        def signed(key: str) -> tuple[int, str]:
+            user_id, token = logins[f"{key}@bench.example.org"]
+            return user_id, serializer.dumps({"_user_id": f"{user_id}:{token}", "_fresh": False})
+
         plan = Plan(
             townhall_id=townhall.id, poll_id=poll.id, options=[o.id for o in poll.options],
-            moderator=signed(by_email["moderator@bench.example.org"]),
-            residents=[signed(by_email[f"resident{n}@bench.example.org"])
-                       for n in range(args.residents)],
-            watchers=[signed(by_email[f"watcher{n}@bench.example.org"])
-                      for n in range(args.watchers)],
+            moderator=signed("moderator"),
+            residents=[signed(f"resident{n}") for n in range(args.residents)],
+            watchers=[signed(f"watcher{n}") for n in range(args.watchers)],
             early_ids=early_ids, cookie_name=app.config.get("SESSION_COOKIE_NAME", "session"))
         db.session.remove()
         db.engine.dispose()
@@ -541,7 +542,6 @@ def run(args: argparse.Namespace) -> int:
         env = {**os.environ, "DATABASE_URL": db_url, "SECRET_KEY": secrets.token_hex(32),
                "PARTICIPATION_ENV": "development", "INSTANCE_PATH": str(workdir),
                "SOCKETIO_ASYNC_MODE": "eventlet"}
-        progress(f"creating {args.watchers + args.residents} accounts")
         plan = prepare(db_url, env, workdir, args)
         port = free_port()
         log = (workdir / "server.log").open("wb")
