@@ -565,6 +565,7 @@ def run(args: argparse.Namespace) -> int:
             rss_before = rss_kib(server.pid)
             cpu_before = cpu_seconds(server.pid)
             own_before = time.process_time()
+            load_before = os.getloadavg()[0]
             gc.collect()
             gc.freeze()
             gc.disable()
@@ -588,9 +589,14 @@ def run(args: argparse.Namespace) -> int:
             for process in processes:
                 process.terminate()
                 process.wait(timeout=20)
-    return report(args, pinning.line(), tally, stored, found, dropped, {
+            server_log = (workdir / "server.log").read_text(errors="replace")
+    code = report(args, pinning.line(), tally, stored, found, dropped, {
         "elapsed": elapsed, "server_cpu": server_cpu, "own_cpu": own_cpu,
-        "rss_before": rss_before, "rss_after": rss_after})
+        "rss_before": rss_before, "rss_after": rss_after,
+        "load_before": load_before})
+    if code:
+        progress("the end of the server's log:\n" + "\n".join(server_log.splitlines()[-40:]))
+    return code
 
 
 def report(args: argparse.Namespace, pinning: str, tally: Tally, stored: Stored,
@@ -626,7 +632,8 @@ def report(args: argparse.Namespace, pinning: str, tally: Tally, stored: Stored,
           f"rss={usage['rss_after'] / 1024:.1f}MiB "
           f"(+{(usage['rss_after'] - usage['rss_before']) / 1024:.1f}MiB during the meeting); "
           f"load generator: cpu={100 * usage['own_cpu'] / usage['elapsed']:.0f}% of one CPU")
-    print(pinning)
+    print(f"{pinning}; load average of the machine {usage['load_before']:.1f} before the "
+          f"meeting, {os.getloadavg()[0]:.1f} after")
     errors = (sum(tally.refused.values()) + sum(tally.unanswered.values()) + dropped
               + mismatches + found.unexpected)
     p99 = " ".join(f"{kind}={percentile(tally.acks[kind], 0.99) * ms:.1f}ms"
