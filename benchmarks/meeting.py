@@ -67,6 +67,7 @@ from fanout import (  # noqa: E402
     ACK_PREFIX,
     BIN,
     NS,
+    ROOT,
     Socket,
     choose_pinning,
     connect_watchers,
@@ -539,7 +540,10 @@ def run(args: argparse.Namespace) -> int:
             reset_database(db_url)
         else:
             db_url = f"sqlite:///{workdir / 'bench.db'}"
-        env = {**os.environ, "DATABASE_URL": db_url, "SECRET_KEY": secrets.token_hex(32),
+        # The server runs the code of the checkout this benchmark is in.
+        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+        env = {**os.environ, "PYTHONPATH": path, "DATABASE_URL": db_url,
+               "SECRET_KEY": secrets.token_hex(32),
                "PARTICIPATION_ENV": "development", "INSTANCE_PATH": str(workdir),
                "SOCKETIO_ASYNC_MODE": "eventlet"}
         plan = prepare(db_url, env, workdir, args)
