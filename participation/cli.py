@@ -33,7 +33,7 @@ def main() -> None:
             # psycopg waits for PostgreSQL in C, blocking every green thread, unless it sees
             # monkey-patching, which it detects for gevent only: a query waiting on a row lock
             # that another green thread holds would then stop the whole server for good. Its
-            # select()-based wait goes through eventlet's green select and lets others run.
+            # wait_select goes through eventlet's green select module and lets others run.
             os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
     cli(prog_name="participation")
 
