@@ -31,6 +31,7 @@ thousands fit in one process. Everything runs on 127.0.0.1 and is bounded by cou
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
@@ -233,13 +234,15 @@ class Result:
 
 
 def connect_watchers(port: int, townhall_id: int, count: int, concurrency: int,
-                     deadline: float) -> list[Socket]:
+                     deadline: float, make: Callable[[int], Socket] | None = None) -> list[Socket]:
+    """`count` sockets joined to the town hall's room, `concurrency` connecting at once; socket
+    `n` is made by `make(n)` (default: a visitor's `Socket(port)`)."""
     pool = eventlet.GreenPool(concurrency)
 
-    def one(_: int) -> Socket:
+    def one(n: int) -> Socket:
         for attempt in range(5):
             try:
-                sock = Socket(port)
+                sock = make(n) if make is not None else Socket(port)
                 ack = sock.call("join", {"townhall_id": townhall_id})
                 assert ack["ok"], ack
                 return sock

@@ -30,6 +30,11 @@ def main() -> None:
             import eventlet
 
             eventlet.monkey_patch()
+            # psycopg waits for PostgreSQL in C, blocking every green thread, unless it sees
+            # monkey-patching, which it detects for gevent only: a query waiting on a row lock
+            # that another green thread holds would then stop the whole server for good. Its
+            # wait_select goes through eventlet's green select module and lets others run.
+            os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
     cli(prog_name="participation")
 
 
