@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, case, distinct, exists, func, literal, or_, select, union
+from sqlalchemy import and_, case, distinct, exists, func, literal, or_, select, union, union_all
 from sqlalchemy.orm import Session, aliased
 
 from participation.accounts.models import User
@@ -271,7 +271,7 @@ ALL = "all"
 
 def _participants(session: Session, period: Period, now: datetime) -> dict[str, dict[str, int]]:
     """Distinct people per pillar and overall, per month and for the whole period (as
-    "all"): three statements."""
+    "all"): one statement."""
     month = month_of
     posts = (select(Post.author_id.label("user_id"), month(session, Post.created_at).label("m"),
                     literal("forums").label("pillar"))
@@ -295,20 +295,19 @@ def _participants(session: Session, period: Period, now: datetime) -> dict[str, 
                .join(Poll, Poll.id == Ballot.poll_id)
                .where(Ballot.voter_id.is_not(None), *_in_period(Ballot.cast_at, period),
                       *public_polls(now, period)))
-    acts = union(posts, questions, upvotes, ballots).subquery()
+    # Who did something in which month and pillar, worked out once (MATERIALIZED: SQLite and
+    # PostgreSQL would otherwise run the union again for each count below), then the four
+    # counts in one statement.
+    acts = union(posts, questions, upvotes, ballots).cte("acts").prefix_with("MATERIALIZED")
+    people = func.count(distinct(acts.c.user_id))
+    counts = union_all(
+        select(acts.c.m, acts.c.pillar, people).group_by(acts.c.m, acts.c.pillar),
+        select(acts.c.m, literal(ALL), people).group_by(acts.c.m),
+        select(literal(ALL), acts.c.pillar, people).group_by(acts.c.pillar),
+        select(literal(ALL), literal(ALL), people))
     result: dict[str, dict[str, int]] = {}
-    for m, pillar, count in session.execute(
-            select(acts.c.m, acts.c.pillar, func.count(distinct(acts.c.user_id)))
-            .group_by(acts.c.m, acts.c.pillar)):
+    for m, pillar, count in session.execute(counts):
         result.setdefault(m, {})[pillar] = int(count)
-    for m, count in session.execute(select(acts.c.m, func.count(distinct(acts.c.user_id)))
-                                    .group_by(acts.c.m)):
-        result.setdefault(m, {})[ALL] = int(count)
-    for pillar, count in session.execute(
-            select(acts.c.pillar, func.count(distinct(acts.c.user_id))).group_by(acts.c.pillar)):
-        result.setdefault(ALL, {})[pillar] = int(count)
-    result.setdefault(ALL, {})[ALL] = int(session.scalar(
-        select(func.count(distinct(acts.c.user_id)))) or 0)
     return result
 
 
