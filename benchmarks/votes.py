@@ -96,7 +96,9 @@ def seed(env: dict[str, str], voters: int) -> dict[str, Any]:
         session.execute(insert(User), [
             {"email": f"voter{i}@bench.example", "display_name": f"Voter {i}",
              "password_hash": shared_hash, "role": Role.RESIDENT,
-             "session_token": uuid.uuid4().hex, "created_at": now}
+             "session_token": uuid.uuid4().hex, "created_at": now,
+             # Voting asks for a confirmed address (CONFIRMED_EMAIL_REQUIRED_FOR).
+             "email_confirmed_at": now}
             for i in range(voters)])
         served, raw = (polls.create_poll(
             session, official, question=f"Benchmark poll ({name})",
