@@ -75,9 +75,18 @@ def progress(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def raise_open_file_limit() -> None:
+def raise_open_file_limit(wanted: int = 65536) -> None:
+    """Allow this process (and the servers it starts) `wanted` open files where the system lets
+    it: 10,000 watchers per server are 20,000 sockets here, which a hard limit of 20,000 (a
+    common default) does not leave room for. Past the hard limit only root may go."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = hard if hard != resource.RLIM_INFINITY else 65536
+    if hard != resource.RLIM_INFINITY and hard < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, wanted))
+            return
+        except (ValueError, OSError):
+            pass  # not root: the soft limit up to the hard one is what there is
+    target = hard if hard != resource.RLIM_INFINITY else wanted
     if soft < target:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
