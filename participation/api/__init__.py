@@ -8,9 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Blueprint
+from flask import Blueprint, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import validate_csrf
+from wtforms import ValidationError
 
 from participation.db import MAX_ROW_ID
+from participation.errors import Forbidden
 from participation.web import DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -62,3 +66,14 @@ PAGE_PARAMETERS = [
      "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE,
                 "default": DEFAULT_PER_PAGE}},
 ]
+
+
+def check_csrf_header() -> None:
+    """A writing API call carries the page's CSRF token in `X-CSRFToken`. Checked by the view,
+    after the sign-in, so that a missing one is a JSON 403 like any other refusal (CSRFProtect
+    answers 400, "invalid")."""
+    try:
+        validate_csrf(request.headers.get("X-CSRFToken"))
+    except ValidationError:
+        raise Forbidden(_("This request did not come from the site's own page: reload the "
+                          "page and try again.")) from None

@@ -7,13 +7,13 @@ from typing import Any
 
 from flask import Response, jsonify, request, url_for
 from flask_babel import gettext as _
-from flask_wtf.csrf import ValidationError, validate_csrf
 
 from participation.api import (
     OPENAPI_PATHS,
     OPENAPI_SCHEMAS,
     PAGE_PARAMETERS,
     bp,
+    check_csrf_header,
     document,
     path_id,
 )
@@ -21,7 +21,7 @@ from participation.db import utcnow
 from participation.decisions import services
 from participation.decisions.chain import GENESIS_HASH, timestamp
 from participation.decisions.models import CommitmentUpdate, DecisionRecord
-from participation.errors import Forbidden, InvalidInput, Unauthorized
+from participation.errors import InvalidInput, Unauthorized
 from participation.extensions import csrf, db
 from participation.security.permissions import require
 from participation.web import page_arguments, request_actor
@@ -213,11 +213,7 @@ def _post_update(seq: int, number: int) -> tuple[Response, int]:
     if actor is None:
         raise Unauthorized(_("Please sign in to post progress."))
     require(actor, "decisions.publish")
-    try:
-        validate_csrf(request.headers.get("X-CSRFToken"))
-    except ValidationError:
-        raise Forbidden(_("This request did not come from the site's own page: reload the "
-                          "page and try again.")) from None
+    check_csrf_header()
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise InvalidInput(_('Send a JSON object such as {"status": "on_track", "note": "…", '
